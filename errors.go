@@ -1,0 +1,201 @@
+package opal
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Sentinel errors, for use with [errors.Is].
+//
+// ErrInvalidArgument is wrapped by every error about the caller's input
+// (a bad option, an empty resource ID, a page size out of range); no request
+// is sent when it is returned. The others match an [*APIError] by its status
+// code: 401, 403, 404 and 429.
+var (
+	ErrInvalidArgument = errors.New("opal: invalid argument")
+	ErrUnauthorized    = errors.New("opal: unauthorized")
+	ErrForbidden       = errors.New("opal: forbidden")
+	ErrNotFound        = errors.New("opal: not found")
+	ErrRateLimited     = errors.New("opal: rate limited")
+)
+
+// Bounds on what is kept of an error response. Opal's error bodies are a
+// short JSON object; anything bigger is a proxy page or worse, and only its
+// start is worth keeping.
+const (
+	maxErrorBody   = 64 << 10 // read at most this much of an error body
+	maxKeptBody    = 4 << 10  // APIError.Body holds at most this much
+	maxMessageLen  = 300      // APIError.Message and RequestID are cut to this many bytes
+	redactedSecret = "[REDACTED]"
+)
+
+// APIError is returned for every response whose status is not 2xx, once
+// retries (if any applied) are exhausted.
+type APIError struct {
+	// StatusCode is the HTTP status of the response.
+	StatusCode int
+	// Message is a JSON body's "message" (in any letter case), else a short
+	// text of the body, else the status text.
+	Message string
+	// Body is the start of the response body (at most 4 KiB), with the API
+	// token, if the server echoed it, replaced by "[REDACTED]".
+	Body []byte
+	// RetryAfter is the wait the server asked for in a Retry-After header,
+	// when it sent one.
+	RetryAfter time.Duration
+	// Method and Path identify the request, such as "GET" and "/v1/sessions".
+	// The query string is left out.
+	Method string
+	Path   string
+	// RequestID is the X-Request-Id header of the response, if any: quote it
+	// when asking Opal's support about a failure.
+	RequestID string
+	// Attempts is how many times the request was sent, retries included.
+	Attempts int
+}
+
+// Error reads like "opal: GET /v1/sessions: 404 Not Found: resource not found".
+func (e *APIError) Error() string {
+	var b strings.Builder
+	b.WriteString("opal: ")
+	if e.Method != "" || e.Path != "" {
+		b.WriteString(strings.TrimSpace(e.Method + " " + e.Path))
+		b.WriteString(": ")
+	}
+	b.WriteString(statusLine(e.StatusCode))
+	if e.Message != "" && e.Message != http.StatusText(e.StatusCode) {
+		b.WriteString(": ")
+		b.WriteString(e.Message)
+	}
+	return b.String()
+}
+
+// Is makes errors.Is(err, ErrNotFound) and its siblings true for the matching status.
+func (e *APIError) Is(target error) bool {
+	switch target {
+	case ErrUnauthorized:
+		return e.StatusCode == http.StatusUnauthorized
+	case ErrForbidden:
+		return e.StatusCode == http.StatusForbidden
+	case ErrNotFound:
+		return e.StatusCode == http.StatusNotFound
+	case ErrRateLimited:
+		return e.StatusCode == http.StatusTooManyRequests
+	}
+	return false
+}
+
+func statusLine(code int) string {
+	if text := http.StatusText(code); text != "" {
+		return fmt.Sprintf("%d %s", code, text)
+	}
+	return fmt.Sprintf("%d", code)
+}
+
+// newAPIError builds the error for a non-2xx response from its status, headers
+// and the start of its body. The secret (the API token) is scrubbed from
+// everything kept, because some servers echo the request back in an error.
+func newAPIError(method, path string, status int, header http.Header, body []byte, secret string) *APIError {
+	body = redact(body, secret)
+	e := &APIError{
+		StatusCode: status,
+		Method:     method,
+		Path:       path,
+		// Redact before cutting, so that no prefix of the secret survives a cut.
+		RequestID: truncate(redactString(oneLine(header.Get("X-Request-Id")), secret), maxMessageLen),
+		Message:   truncate(redactString(errorMessage(body), secret), maxMessageLen),
+	}
+	if e.Message == "" {
+		e.Message = http.StatusText(status)
+	}
+	if len(body) > 0 {
+		e.Body = bytes.Clone(body[:min(len(body), maxKeptBody)])
+	}
+	if d, ok := parseRetryAfter(header.Get("Retry-After"), time.Now()); ok {
+		e.RetryAfter = d
+	}
+	return e
+}
+
+// errorMessage finds the human-readable part of an error body: the "message"
+// of a JSON object (Opal has sent both "message" and "Message"), else the
+// body's text, without markup, on one short line.
+func errorMessage(body []byte) string {
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(body, &obj) == nil {
+		for key, raw := range obj {
+			if !strings.EqualFold(key, "message") {
+				continue
+			}
+			var msg string
+			if json.Unmarshal(raw, &msg) == nil {
+				return oneLine(msg)
+			}
+		}
+	}
+	text := string(body)
+	if strings.HasPrefix(strings.TrimSpace(text), "<") {
+		text = stripTags(text)
+	}
+	return oneLine(text)
+}
+
+// stripTags drops everything between < and >, so that a proxy's HTML page
+// reads as its text ("502 Bad Gateway nginx").
+func stripTags(s string) string {
+	var b strings.Builder
+	inTag := false
+	for _, r := range s {
+		switch {
+		case r == '<':
+			inTag = true
+			b.WriteByte(' ')
+		case r == '>':
+			inTag = false
+		case !inTag:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// oneLine collapses runs of white space and control characters into single spaces.
+func oneLine(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	return strings.Join(strings.FieldsFunc(s, func(r rune) bool {
+		return unicode.IsSpace(r) || unicode.IsControl(r)
+	}), " ")
+}
+
+// truncate cuts s to at most n bytes, on a rune boundary, marking the cut.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
+func redact(b []byte, secret string) []byte {
+	if secret == "" || !bytes.Contains(b, []byte(secret)) {
+		return b
+	}
+	return bytes.ReplaceAll(b, []byte(secret), []byte(redactedSecret))
+}
+
+func redactString(s, secret string) string {
+	if secret == "" {
+		return s
+	}
+	return strings.ReplaceAll(s, secret, redactedSecret)
+}

@@ -1,0 +1,64 @@
+package opal
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+)
+
+// ErrCursorLoop is wrapped by the error that ends a walk when the server hands
+// back a cursor it already gave in the same walk, which would otherwise
+// repeat pages forever.
+var ErrCursorLoop = errors.New("opal: server repeated a pagination cursor")
+
+// fetchFunc gets the page at cursor ("" for the first page) and returns it with
+// the cursor of the page after it ("" after the last).
+type fetchFunc[P any] func(ctx context.Context, cursor string) (page P, next string, err error)
+
+// pages walks a cursor-paginated Opal list from start, one request per page,
+// only as far as the caller ranges. Every Opal list endpoint pages this way;
+// each needs only a fetchFunc.
+func pages[P any](ctx context.Context, start string, fetch fetchFunc[P]) iter.Seq2[P, error] {
+	return func(yield func(P, error) bool) {
+		var zero P
+		seen := map[string]bool{}
+		cursor := start
+		for n := 1; ; n++ {
+			if cursor != "" {
+				seen[cursor] = true
+			}
+			page, next, err := fetch(ctx, cursor)
+			if err != nil {
+				yield(zero, err)
+				return
+			}
+			if !yield(page, nil) || next == "" {
+				return
+			}
+			if seen[next] {
+				yield(zero, fmt.Errorf("%w: %q came back after %d pages", ErrCursorLoop, truncate(next, 64), n))
+				return
+			}
+			cursor = next
+		}
+	}
+}
+
+// items flattens a walk over pages into a walk over their items.
+func items[P, T any](pages iter.Seq2[P, error], results func(P) []T) iter.Seq2[T, error] {
+	return func(yield func(T, error) bool) {
+		for page, err := range pages {
+			if err != nil {
+				var zero T
+				yield(zero, err)
+				return
+			}
+			for _, item := range results(page) {
+				if !yield(item, nil) {
+					return
+				}
+			}
+		}
+	}
+}

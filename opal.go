@@ -1,0 +1,320 @@
+// Package opal is a client for the Opal Security API (https://docs.opal.dev).
+//
+// Opal grants temporary access to resources such as AWS roles, databases and
+// apps. This package answers questions like "who holds a session on this
+// role right now, at what access level, and until when?":
+//
+//	client, err := opal.NewClient(os.Getenv("OPAL_AUTH_TOKEN"))
+//	if err != nil {
+//		return err
+//	}
+//	for s, err := range client.Sessions.All(ctx, resourceID, nil) {
+//		if err != nil {
+//			return err
+//		}
+//		fmt.Println(s.UserID, s.AccessLevel.Name, s.ExpirationDate)
+//	}
+//
+// A [Client] is safe for concurrent use; make one at start-up and share it.
+// It retries rate limits (429), server faults (500, 502, 503, 504) and
+// network faults with jittered exponential backoff, honours Retry-After,
+// and reports everything else as an [*APIError] that works with
+// [errors.Is] and the sentinels [ErrUnauthorized], [ErrForbidden],
+// [ErrNotFound] and [ErrRateLimited].
+//
+// The API token is never written into an error, a log record or the fmt
+// output of a Client, and it is sent to the base URL's host only.
+package opal
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-retryablehttp"
+)
+
+// DefaultBaseURL is the base URL of Opal's hosted API.
+const DefaultBaseURL = "https://api.opal.dev/v1"
+
+// Version is the version of this library, sent in the User-Agent header as
+// "opal-go/<Version>".
+const Version = "0.1.0"
+
+// Defaults of the options.
+const (
+	defaultRetryMax     = 4
+	defaultRetryWaitMin = 1 * time.Second
+	defaultRetryWaitMax = 30 * time.Second
+	// defaultAttemptTimeout bounds one attempt when the caller brings no
+	// http.Client, so that a job never hangs on a server that stops answering.
+	// A page of 1000 sessions is about 250 KB, well inside it.
+	defaultAttemptTimeout = 30 * time.Second
+)
+
+// Client talks to the Opal API. Make one with [NewClient]; it is safe for
+// concurrent use by multiple goroutines.
+type Client struct {
+	// Sessions lists access sessions on resources.
+	Sessions *SessionsService
+
+	// The token lives only inside transport, behind a pointer, so that no
+	// verb of the fmt package can print it from a Client or a service.
+	base         *url.URL
+	httpClient   *http.Client
+	transport    *transport
+	userAgent    string
+	retryMax     int
+	retryWaitMin time.Duration
+	retryWaitMax time.Duration
+	logger       *slog.Logger
+}
+
+// service is what every API area's service holds.
+type service struct {
+	client *Client
+}
+
+// Option configures a [Client] in [NewClient].
+type Option func(*config) error
+
+type config struct {
+	baseURL      string
+	httpClient   *http.Client
+	product      string
+	retryMax     int
+	retryWaitMin time.Duration
+	retryWaitMax time.Duration
+	logger       *slog.Logger
+}
+
+// WithBaseURL sets the URL of the Opal API, for self-hosted Opal or tests.
+// The default is [DefaultBaseURL].
+//
+// A URL with no path, or just "/", means "/v1" on that host, which is where
+// self-hosted Opal serves its API; any other path is kept as given. The
+// scheme must be https; plain http is allowed only to loopback hosts
+// (localhost, 127.0.0.0/8, [::1]), so that the token never crosses a network
+// in clear text.
+func WithBaseURL(rawURL string) Option {
+	return func(c *config) error {
+		c.baseURL = rawURL
+		return nil
+	}
+}
+
+// WithHTTPClient sets the http.Client that sends each attempt, under the
+// retry layer: its Transport, Timeout (which bounds one attempt) and
+// CheckRedirect are used. The client is copied, never modified.
+//
+// Without this option, each attempt is bounded by a 30-second timeout.
+func WithHTTPClient(hc *http.Client) Option {
+	return func(c *config) error {
+		if hc == nil {
+			return fmt.Errorf("%w: WithHTTPClient: nil *http.Client", ErrInvalidArgument)
+		}
+		c.httpClient = hc
+		return nil
+	}
+}
+
+// WithUserAgent puts the caller's product, such as "inventory-bot/2.1", in
+// front of the library's own User-Agent ("opal-go/<Version>").
+func WithUserAgent(product string) Option {
+	return func(c *config) error {
+		if product == "" || strings.TrimSpace(product) != product || hasControl(product) {
+			return fmt.Errorf("%w: WithUserAgent: %q is not a valid product (want text like \"inventory-bot/2.1\")", ErrInvalidArgument, product)
+		}
+		c.product = product
+		return nil
+	}
+}
+
+// WithRetryMax sets how many times a failed request is retried after its
+// first attempt; 0 disables retries. The default is 4.
+func WithRetryMax(n int) Option {
+	return func(c *config) error {
+		if n < 0 {
+			return fmt.Errorf("%w: WithRetryMax: negative retry count %d", ErrInvalidArgument, n)
+		}
+		c.retryMax = n
+		return nil
+	}
+}
+
+// WithRetryWait sets the bounds of the backoff between attempts. The
+// defaults are 1s and 30s. A Retry-After longer than max is not waited for:
+// the request fails at once with an [*APIError] whose RetryAfter says how long
+// the server asked for.
+func WithRetryWait(min, max time.Duration) Option {
+	return func(c *config) error {
+		if min < 0 || max < 0 {
+			return fmt.Errorf("%w: WithRetryWait: negative wait (min %v, max %v)", ErrInvalidArgument, min, max)
+		}
+		if min > max {
+			return fmt.Errorf("%w: WithRetryWait: min %v is greater than max %v", ErrInvalidArgument, min, max)
+		}
+		c.retryWaitMin, c.retryWaitMax = min, max
+		return nil
+	}
+}
+
+// WithLogger makes the client write a debug record for each attempt and each
+// wait before a retry (method, path, attempt, status, delay). Headers and
+// query strings are never logged. By default, and with a nil logger, nothing
+// is logged.
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) error {
+		c.logger = l
+		return nil
+	}
+}
+
+// NewClient returns a client that authenticates with the given API token.
+// It sends nothing; errors are about its arguments and wrap
+// [ErrInvalidArgument].
+func NewClient(token string, opts ...Option) (*Client, error) {
+	if token == "" {
+		return nil, fmt.Errorf("%w: empty API token", ErrInvalidArgument)
+	}
+	if strings.ContainsFunc(token, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+		// Usually a newline read from a file along with the token.
+		return nil, fmt.Errorf("%w: API token contains white space or control characters", ErrInvalidArgument)
+	}
+	cfg := config{
+		baseURL:      DefaultBaseURL,
+		retryMax:     defaultRetryMax,
+		retryWaitMin: defaultRetryWaitMin,
+		retryWaitMax: defaultRetryWaitMax,
+	}
+	for _, opt := range opts {
+		if opt == nil {
+			continue
+		}
+		if err := opt(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	base, err := parseBaseURL(cfg.baseURL)
+	if err != nil {
+		return nil, err
+	}
+
+	hc := defaultHTTPClient()
+	if cfg.httpClient != nil {
+		copied := *cfg.httpClient
+		hc = &copied
+	}
+	next := hc.Transport
+	if next == nil {
+		next = http.DefaultTransport
+	}
+	tr := &transport{next: next, base: base, token: token}
+	hc.Transport = tr
+	hc.CheckRedirect = sameOriginRedirects(base, hc.CheckRedirect)
+
+	userAgent := "opal-go/" + Version
+	if cfg.product != "" {
+		userAgent = cfg.product + " " + userAgent
+	}
+	c := &Client{
+		base:         base,
+		httpClient:   hc,
+		transport:    tr,
+		userAgent:    userAgent,
+		retryMax:     cfg.retryMax,
+		retryWaitMin: cfg.retryWaitMin,
+		retryWaitMax: cfg.retryWaitMax,
+		logger:       cfg.logger,
+	}
+	c.Sessions = &SessionsService{client: c}
+	return c, nil
+}
+
+func defaultHTTPClient() *http.Client {
+	var tr *http.Transport
+	if dt, ok := http.DefaultTransport.(*http.Transport); ok {
+		tr = dt.Clone()
+	} else {
+		tr = &http.Transport{Proxy: http.ProxyFromEnvironment}
+	}
+	// A shared client pages through many resources at once; keep enough
+	// idle connections that concurrent walks do not redial.
+	tr.MaxIdleConnsPerHost = 16
+	return &http.Client{Transport: tr, Timeout: defaultAttemptTimeout}
+}
+
+// parseBaseURL checks a base URL against the rules of WithBaseURL and
+// returns it with "/v1" filled in for an empty path.
+func parseBaseURL(raw string) (*url.URL, error) {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: base URL: "+format, append([]any{ErrInvalidArgument}, args...)...)
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		// url.Error repeats the whole URL; say only what is wrong with it.
+		if ue, ok := err.(*url.Error); ok {
+			err = ue.Err
+		}
+		return nil, bad("not a valid URL: %v", err)
+	}
+	switch {
+	case u.Opaque != "" || u.Hostname() == "":
+		return nil, bad("%q has no host (want a URL like %s)", u.Redacted(), DefaultBaseURL)
+	case u.User != nil:
+		return nil, bad("%q contains credentials; the token is given to NewClient", u.Redacted())
+	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
+		return nil, bad("%q has a query or fragment", u.Redacted())
+	case u.Scheme == "https":
+	case u.Scheme == "http":
+		if !isLoopback(u.Hostname()) {
+			return nil, bad("%q uses plain http, which is allowed only to loopback hosts (localhost, 127.0.0.0/8, [::1]); use https", u.Redacted())
+		}
+	default:
+		return nil, bad("%q has scheme %q; use https", u.Redacted(), u.Scheme)
+	}
+	if u.Path == "" || u.Path == "/" {
+		u.Path, u.RawPath = "/v1", ""
+	}
+	return u, nil
+}
+
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	addr, err := netip.ParseAddr(host)
+	return err == nil && addr.Unmap().IsLoopback()
+}
+
+func hasControl(s string) bool {
+	return strings.ContainsFunc(s, func(r rune) bool { return r < ' ' || r == 0x7f })
+}
+
+// get sends GET {base}/{path}?{query}, with retries, and decodes a 2xx JSON
+// body into out. Every other outcome is an error: *APIError for a non-2xx
+// status, the context's own error when it is done.
+func (c *Client) get(ctx context.Context, path string, query url.Values, out any) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	u := c.base.JoinPath(path)
+	u.RawQuery = query.Encode()
+	req, err := retryablehttp.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return fmt.Errorf("opal: GET %s: %w", u.Path, err)
+	}
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", c.userAgent)
+
+	a := &attempts{client: c, ctx: ctx, method: http.MethodGet, path: u.Path}
+	req.SetResponseHandler(a.handleResponse(out))
+	// The response handler reads and closes the body of every response.
+	_, err = a.retryingClient().Do(req)
+	return err
+}

@@ -1,0 +1,254 @@
+package opal
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-retryablehttp"
+)
+
+// attempts is the state of one call through go-retryablehttp's loop, which
+// calls its methods around each attempt. A call owns its attempts, so a Client
+// shared by many goroutines needs no locks.
+type attempts struct {
+	client *Client
+	ctx    context.Context
+	method string
+	path   string
+
+	n      int           // attempts sent so far
+	logged int           // attempts logged so far
+	status int           // status of the last response; 0 after a transport fault
+	wait   time.Duration // the wait before the next attempt, chosen by checkRetry
+}
+
+// retryingClient configures go-retryablehttp for one call. Every policy is set
+// explicitly, because its defaults do what this library must not: log each URL
+// to stderr, sleep as long as any Retry-After says, and throw away the last
+// response when retries run out.
+func (a *attempts) retryingClient() *retryablehttp.Client {
+	return &retryablehttp.Client{
+		HTTPClient:     a.client.httpClient,
+		Logger:         nil, // records go to WithLogger's logger, from the hooks below
+		RetryWaitMin:   a.client.retryWaitMin,
+		RetryWaitMax:   a.client.retryWaitMax,
+		RetryMax:       a.client.retryMax,
+		RequestLogHook: a.beforeAttempt,
+		CheckRetry:     a.checkRetry,
+		Backoff:        a.backoff,
+		ErrorHandler:   a.giveUp,
+	}
+}
+
+func (a *attempts) beforeAttempt(_ retryablehttp.Logger, _ *http.Request, retry int) {
+	a.n = retry + 1
+}
+
+// checkRetry decides whether to try again and, if so, how long to wait first.
+// It runs after each attempt, and once more after the response handler when
+// the handler ran; err is then the handler's.
+func (a *attempts) checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
+	if resp != nil {
+		a.status = resp.StatusCode
+	} else {
+		a.status = 0
+	}
+	a.logAttempt(err)
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		return false, ctxErr
+	}
+	if err != nil {
+		if !transient(err) {
+			return false, nil
+		}
+		a.wait = backoffWait(a.client.retryWaitMin, a.client.retryWaitMax, a.n-1)
+		return true, nil
+	}
+	switch resp.StatusCode {
+	case http.StatusTooManyRequests, http.StatusInternalServerError, http.StatusBadGateway,
+		http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+	default:
+		return false, nil
+	}
+	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
+		if d, ok := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
+			// A wait beyond what the caller allows is not waited for: the
+			// response handler turns this response into the caller's
+			// *APIError, RetryAfter included, at once.
+			if d > a.client.retryWaitMax || pastDeadline(ctx, d) {
+				return false, nil
+			}
+			a.wait = d
+			return true, nil
+		}
+	}
+	a.wait = backoffWait(a.client.retryWaitMin, a.client.retryWaitMax, a.n-1)
+	return true, nil
+}
+
+func pastDeadline(ctx context.Context, wait time.Duration) bool {
+	deadline, ok := ctx.Deadline()
+	return ok && time.Now().Add(wait).After(deadline)
+}
+
+// backoff hands go-retryablehttp the wait that checkRetry chose.
+func (a *attempts) backoff(_, _ time.Duration, _ int, _ *http.Response) time.Duration {
+	a.log("opal: waiting to retry", slog.Int("status", a.status), slog.Duration("delay", a.wait))
+	return a.wait
+}
+
+// backoffWait is the wait before retry number retry (0 for the first):
+// uniformly random between min and min·2^(retry+1), capped at max. The full
+// jitter spreads out clients that were rate-limited together (Opal's limits
+// are shared by a whole organisation), so they do not come back in step.
+func backoffWait(min, max time.Duration, retry int) time.Duration {
+	upper := max
+	if min > 0 && retry+1 < 63 && min <= max>>(retry+1) {
+		upper = min << (retry + 1)
+	}
+	if upper <= min {
+		return min
+	}
+	return min + rand.N(upper-min+1)
+}
+
+// giveUp turns the end of a failed call into the caller's error: the last
+// response as *APIError when there is one, the context's own error when it
+// ended the call, or the last fault.
+func (a *attempts) giveUp(resp *http.Response, err error, tries int) (*http.Response, error) {
+	if resp != nil {
+		defer resp.Body.Close()
+	}
+	if ctxErr := a.ctx.Err(); ctxErr != nil && errors.Is(err, ctxErr) {
+		return nil, ctxErr
+	}
+	var apiErr *APIError
+	switch {
+	case err == nil && resp != nil:
+		// Retries ran out on a retryable status: the last response is the answer.
+		apiErr = a.apiError(resp)
+	case errors.As(err, &apiErr):
+	default:
+		if tries > 1 {
+			return nil, fmt.Errorf("opal: %s %s: %w (after %d attempts)", a.method, a.path, err, tries)
+		}
+		return nil, fmt.Errorf("opal: %s %s: %w", a.method, a.path, err)
+	}
+	apiErr.Attempts = tries
+	return nil, apiErr
+}
+
+// handleResponse reads each response that is not retried: it decodes a 2xx
+// body into out and turns any other status into *APIError. Errors it returns
+// go back through checkRetry, so a body cut short is retried.
+func (a *attempts) handleResponse(out any) retryablehttp.ResponseHandlerFunc {
+	return func(resp *http.Response) error {
+		defer resp.Body.Close()
+		if resp.StatusCode < 200 || resp.StatusCode > 299 {
+			return a.apiError(resp)
+		}
+		return decodeJSON(resp, out)
+	}
+}
+
+func (a *attempts) apiError(resp *http.Response) *APIError {
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody)) // buffered by transport
+	e := newAPIError(a.method, a.path, resp.StatusCode, resp.Header, body, a.client.transport.token)
+	e.Attempts = a.n
+	return e
+}
+
+// transient reports whether an error is a fault that a new attempt may not
+// meet: a body cut short, or a transport fault other than a certificate,
+// scheme, header or redirect problem, which would fail the same way again.
+func transient(err error) bool {
+	var (
+		body      *bodyReadError
+		transport *url.Error
+		redirect  *redirectError
+		verify    *tls.CertificateVerificationError
+		authority x509.UnknownAuthorityError
+		hostname  x509.HostnameError
+		invalid   x509.CertificateInvalidError
+		record    tls.RecordHeaderError
+	)
+	switch {
+	case errors.As(err, &body):
+		return true
+	case !errors.As(err, &transport): // the response handler's verdicts
+		return false
+	case errors.As(err, &redirect), errors.As(err, &verify), errors.As(err, &authority),
+		errors.As(err, &hostname), errors.As(err, &invalid), errors.As(err, &record):
+		return false
+	}
+	// net/http reports these only as text.
+	msg := transport.Err.Error()
+	for _, permanent := range []string{"unsupported protocol scheme", "server gave HTTP response to HTTPS client", "invalid header field"} {
+		if strings.Contains(msg, permanent) {
+			return false
+		}
+	}
+	return true
+}
+
+// parseRetryAfter reads a Retry-After header: whole seconds or an HTTP date.
+func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, false
+	}
+	if secs, err := strconv.ParseUint(v, 10, 64); err == nil {
+		if secs > math.MaxInt64/uint64(time.Second) {
+			return math.MaxInt64, true
+		}
+		return time.Duration(secs) * time.Second, true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(0, t.Sub(now)), true
+	}
+	return 0, false
+}
+
+// logAttempt writes one record per attempt, when its outcome is first known.
+func (a *attempts) logAttempt(err error) {
+	if a.logged >= a.n {
+		return
+	}
+	a.logged = a.n
+	if err != nil {
+		// A url.Error repeats the URL, query string included; log its cause.
+		var transport *url.Error
+		if errors.As(err, &transport) {
+			err = transport.Err
+		}
+		a.log("opal: attempt failed", slog.String("error", err.Error()))
+		return
+	}
+	a.log("opal: attempt", slog.Int("status", a.status))
+}
+
+// log writes a debug record through WithLogger's logger: method, path and
+// attempt, never headers or the query string.
+func (a *attempts) log(msg string, attrs ...slog.Attr) {
+	l := a.client.logger
+	if l == nil || !l.Enabled(a.ctx, slog.LevelDebug) {
+		return
+	}
+	l.LogAttrs(a.ctx, slog.LevelDebug, msg, append([]slog.Attr{
+		slog.String("method", a.method),
+		slog.String("path", a.path),
+		slog.Int("attempt", a.n),
+	}, attrs...)...)
+}

@@ -1,0 +1,156 @@
+package opal
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Session is a user's time-bounded access to a resource.
+//
+// It marshals to, and unmarshals from, the API's own JSON shape
+// ("connection_id", "expiration_date", ...). Unmarshalling is lenient where
+// the API is loose: a missing access level is the default level, IDs are taken
+// as they come (the API's own example has a connection ID that is not a UUID),
+// and the expiration date may be any RFC 3339 time.
+type Session struct {
+	ConnectionID   string              `json:"connection_id"`
+	UserID         string              `json:"user_id"`
+	ResourceID     string              `json:"resource_id"`
+	AccessLevel    ResourceAccessLevel `json:"access_level"`
+	ExpirationDate time.Time           `json:"expiration_date"`
+}
+
+// SessionsList is one page of sessions.
+type SessionsList struct {
+	// Next is the cursor of the following page, "" on the last page (the API
+	// sends null or leaves it out). Pass it as ListSessionsOptions.Cursor to
+	// resume, even from another process.
+	Next string `json:"next"`
+	// Previous is the cursor the API gave for going back, "" when it sent none.
+	Previous string `json:"previous"`
+	// Results are the sessions on this page.
+	Results []Session `json:"results"`
+}
+
+// UnmarshalJSON decodes a session in the API's shape; see [Session].
+func (s *Session) UnmarshalJSON(data []byte) error {
+	if string(data) == "null" {
+		return nil
+	}
+	var w wireSession
+	if err := json.Unmarshal(data, &w); err != nil {
+		return err
+	}
+	*s = w.session()
+	return nil
+}
+
+// MarshalJSON encodes the list in the API's shape, with null for a missing
+// cursor and [] for no results.
+func (l SessionsList) MarshalJSON() ([]byte, error) {
+	w := struct {
+		Next     *string   `json:"next"`
+		Previous *string   `json:"previous"`
+		Results  []Session `json:"results"`
+	}{nullable(l.Next), nullable(l.Previous), l.Results}
+	if w.Results == nil {
+		w.Results = []Session{}
+	}
+	return json.Marshal(w)
+}
+
+func nullable(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// sessionsPage and wireSession are what the client decodes a response into.
+// Their only difference from SessionsList and Session is the lenient time
+// type: decoding into them needs no UnmarshalJSON per session, which keeps a
+// page's decoding as fast as encoding/json's plain struct decoding.
+type sessionsPage struct {
+	Next     string        `json:"next"`
+	Previous string        `json:"previous"`
+	Results  []wireSession `json:"results"`
+}
+
+type wireSession struct {
+	ConnectionID   string              `json:"connection_id"`
+	UserID         string              `json:"user_id"`
+	ResourceID     string              `json:"resource_id"`
+	AccessLevel    ResourceAccessLevel `json:"access_level"`
+	ExpirationDate rfc3339Time         `json:"expiration_date"`
+}
+
+func (w wireSession) session() Session {
+	return Session{
+		ConnectionID:   w.ConnectionID,
+		UserID:         w.UserID,
+		ResourceID:     w.ResourceID,
+		AccessLevel:    w.AccessLevel,
+		ExpirationDate: time.Time(w.ExpirationDate),
+	}
+}
+
+func (p *sessionsPage) list() *SessionsList {
+	l := &SessionsList{Next: p.Next, Previous: p.Previous}
+	if p.Results != nil {
+		l.Results = make([]Session, len(p.Results))
+		for i, w := range p.Results {
+			l.Results[i] = w.session()
+		}
+	}
+	return l
+}
+
+// errBadTime is wrapped by the error for an expiration date that is not an
+// RFC 3339 time.
+var errBadTime = errors.New("not an RFC 3339 time")
+
+// rfc3339Time accepts every RFC 3339 time, which is more than time.Time does:
+// RFC 3339's grammar lets "T" and "Z" be lower case, allows a space between
+// date and time (its section 5.6), and has leap seconds (second 60), which
+// time.Time cannot hold and which become the following second.
+type rfc3339Time time.Time
+
+func (t *rfc3339Time) UnmarshalJSON(data []byte) error {
+	// The common case, "2022-01-23T04:56:07.000Z", takes time.Time's own
+	// allocation-free path.
+	if (*time.Time)(t).UnmarshalJSON(data) == nil {
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(data, &s); err != nil {
+		return fmt.Errorf("expiration_date %s: %w", truncate(string(data), 64), errBadTime)
+	}
+	parsed, err := parseRFC3339(s)
+	if err != nil {
+		return fmt.Errorf("expiration_date %q: %w", truncate(s, 64), errBadTime)
+	}
+	*t = rfc3339Time(parsed)
+	return nil
+}
+
+func parseRFC3339(s string) (time.Time, error) {
+	s = strings.ToUpper(s)
+	if len(s) > 10 && s[10] == ' ' {
+		s = s[:10] + "T" + s[11:]
+	}
+	leap := len(s) > 19 && s[16] == ':' && s[17:19] == "60"
+	if leap {
+		s = s[:17] + "59" + s[19:]
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, err
+	}
+	if leap {
+		t = t.Add(time.Second)
+	}
+	return t, nil
+}

@@ -1,0 +1,106 @@
+package opal
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// maxDrain bounds how much of an unwanted body is read just to keep its
+// connection: past this, closing the connection is cheaper.
+const maxDrain = 256 << 10
+
+// transport is the per-attempt layer under the retries. It adds the token to
+// requests for the base URL's origin and nowhere else, and it buffers error
+// bodies, so that a retry reuses the connection even after a proxy's large
+// error page.
+//
+// It deliberately has no CloseIdleConnections method: go-retryablehttp calls
+// that on the whole http.Client after every failed call, which would drop the
+// pooled connections of every other goroutine sharing the Client. Idle
+// connections close on the underlying Transport's IdleConnTimeout instead.
+type transport struct {
+	next  http.RoundTripper
+	base  *url.URL
+	token string
+}
+
+func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if sameOrigin(req.URL, t.base) {
+		// A RoundTripper must not change the request it is given.
+		req = req.Clone(req.Context())
+		req.Header.Set("Authorization", "Bearer "+t.token)
+	}
+	resp, err := t.next.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		bufferBody(resp)
+	}
+	return resp, nil
+}
+
+// bufferBody replaces a response's body with its first maxErrorBody bytes,
+// draining a bounded rest so the connection returns to the pool. A read
+// error keeps what arrived: the status is what matters.
+func bufferBody(resp *http.Response) {
+	start, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrain))
+	_ = resp.Body.Close()
+	resp.Body = io.NopCloser(bytes.NewReader(start))
+}
+
+// errRedirectRefused is wrapped by the error for a redirect away from the
+// base URL's origin, which is refused rather than followed without the token.
+var errRedirectRefused = errors.New("redirect refused")
+
+// redirectError marks an error of the redirect policy, which no retry can mend.
+type redirectError struct{ err error }
+
+func (e *redirectError) Error() string { return e.err.Error() }
+func (e *redirectError) Unwrap() error { return e.err }
+
+// sameOriginRedirects follows redirects within the base URL's origin only,
+// then applies the caller's own policy, if any, or net/http's limit of 10.
+func sameOriginRedirects(base *url.URL, next func(*http.Request, []*http.Request) error) func(*http.Request, []*http.Request) error {
+	return func(req *http.Request, via []*http.Request) error {
+		if !sameOrigin(req.URL, base) {
+			// Name only the origin: the rest of a Location is the server's text.
+			return &redirectError{fmt.Errorf("%w: %s://%s is not the API's origin %s://%s",
+				errRedirectRefused, req.URL.Scheme, req.URL.Host, base.Scheme, base.Host)}
+		}
+		var err error
+		switch {
+		case next != nil:
+			err = next(req, via)
+		case len(via) >= 10:
+			err = errors.New("stopped after 10 redirects")
+		}
+		if err == nil || err == http.ErrUseLastResponse { // net/http compares it with ==
+			return err
+		}
+		return &redirectError{err}
+	}
+}
+
+// sameOrigin reports whether u has the scheme, host and port of base.
+func sameOrigin(u, base *url.URL) bool {
+	return strings.EqualFold(u.Scheme, base.Scheme) &&
+		strings.EqualFold(u.Hostname(), base.Hostname()) &&
+		port(u) == port(base)
+}
+
+func port(u *url.URL) string {
+	if p := u.Port(); p != "" {
+		return p
+	}
+	if strings.EqualFold(u.Scheme, "http") {
+		return "80"
+	}
+	return "443"
+}
