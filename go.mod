@@ -4,4 +4,7 @@ go 1.25
 
 require github.com/hashicorp/go-retryablehttp v0.7.8
 
-require github.com/hashicorp/go-cleanhttp v0.5.2 // indirect
+require (
+	github.com/google/go-cmp v0.7.0 // indirect
+	github.com/hashicorp/go-cleanhttp v0.5.2 // indirect
+)

@@ -63,8 +63,8 @@ type Client struct {
 	// Sessions lists access sessions on resources.
 	Sessions *SessionsService
 
-	// The token lives only inside transport, behind a pointer, so that no
-	// verb of the fmt package can print it from a Client or a service.
+	// The token lives only inside transport, in a closure, so that no verb
+	// of the fmt package can print it from a Client or a service.
 	base         *url.URL
 	httpClient   *http.Client
 	transport    *transport
@@ -214,7 +214,7 @@ func NewClient(token string, opts ...Option) (*Client, error) {
 	if next == nil {
 		next = http.DefaultTransport
 	}
-	tr := &transport{next: next, base: base, token: token}
+	tr := &transport{next: next, base: base, token: func() string { return token }}
 	hc.Transport = tr
 	hc.CheckRedirect = sameOriginRedirects(base, hc.CheckRedirect)
 
@@ -300,6 +300,9 @@ func hasControl(s string) bool {
 // body into out. Every other outcome is an error: *APIError for a non-2xx
 // status, the context's own error when it is done.
 func (c *Client) get(ctx context.Context, path string, query url.Values, out any) error {
+	if ctx == nil {
+		return fmt.Errorf("%w: nil context", ErrInvalidArgument)
+	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}

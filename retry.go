@@ -165,7 +165,7 @@ func (a *attempts) handleResponse(out any) retryablehttp.ResponseHandlerFunc {
 
 func (a *attempts) apiError(resp *http.Response) *APIError {
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody)) // buffered by transport
-	e := newAPIError(a.method, a.path, resp.StatusCode, resp.Header, body, a.client.transport.token)
+	e := newAPIError(a.method, a.path, resp.StatusCode, resp.Header, body, a.client.transport.token())
 	e.Attempts = a.n
 	return e
 }
@@ -209,7 +209,8 @@ func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 	if v == "" {
 		return 0, false
 	}
-	if secs, err := strconv.ParseUint(v, 10, 64); err == nil {
+	// All digits but too many for a uint64 is a very long wait, not garbage.
+	if secs, err := strconv.ParseUint(v, 10, 64); err == nil || errors.Is(err, strconv.ErrRange) {
 		if secs > math.MaxInt64/uint64(time.Second) {
 			return math.MaxInt64, true
 		}

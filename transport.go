@@ -24,16 +24,19 @@ const maxDrain = 256 << 10
 // pooled connections of every other goroutine sharing the Client. Idle
 // connections close on the underlying Transport's IdleConnTimeout instead.
 type transport struct {
-	next  http.RoundTripper
-	base  *url.URL
-	token string
+	next http.RoundTripper
+	base *url.URL
+	// token is a func, not a string, because fmt prints a func as an address
+	// whatever the verb, while a wrong verb (%s on a Client) makes fmt print
+	// the structs that pointers point to.
+	token func() string
 }
 
 func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if sameOrigin(req.URL, t.base) {
 		// A RoundTripper must not change the request it is given.
 		req = req.Clone(req.Context())
-		req.Header.Set("Authorization", "Bearer "+t.token)
+		req.Header.Set("Authorization", "Bearer "+t.token())
 	}
 	resp, err := t.next.RoundTrip(req)
 	if err != nil {

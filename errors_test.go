@@ -1,0 +1,167 @@
+package opal
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+)
+
+func TestAPIErrorFromResponses(t *testing.T) {
+	tests := []struct {
+		name        string
+		status      int
+		contentType string
+		body        string
+		header      map[string]string
+		want        *APIError
+		wantText    string
+	}{
+		{
+			name: "JSON message", status: 404, contentType: "application/json",
+			body:     `{"message":"resource not found"}`,
+			want:     &APIError{StatusCode: 404, Message: "resource not found", Body: []byte(`{"message":"resource not found"}`)},
+			wantText: "opal: GET /v1/sessions: 404 Not Found: resource not found",
+		},
+		{
+			name: "JSON Message in another case", status: 400, contentType: "application/json",
+			body:     `{"Message":"invalid resource_id","code":7}`,
+			want:     &APIError{StatusCode: 400, Message: "invalid resource_id", Body: []byte(`{"Message":"invalid resource_id","code":7}`)},
+			wantText: "opal: GET /v1/sessions: 400 Bad Request: invalid resource_id",
+		},
+		{
+			name: "plain text body", status: 403, contentType: "text/plain",
+			body:     "token lacks\n  read access\n",
+			want:     &APIError{StatusCode: 403, Message: "token lacks read access", Body: []byte("token lacks\n  read access\n")},
+			wantText: "opal: GET /v1/sessions: 403 Forbidden: token lacks read access",
+		},
+		{
+			name: "HTML page from a proxy", status: 502, contentType: "text/html",
+			body:     "<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center><hr><center>nginx</center></body></html>",
+			want:     &APIError{StatusCode: 502, Message: "502 Bad Gateway 502 Bad Gateway nginx"},
+			wantText: "opal: GET /v1/sessions: 502 Bad Gateway: 502 Bad Gateway 502 Bad Gateway nginx",
+		},
+		{
+			name: "empty body", status: 401,
+			want:     &APIError{StatusCode: 401, Message: "Unauthorized"},
+			wantText: "opal: GET /v1/sessions: 401 Unauthorized",
+		},
+		{
+			name: "JSON without a message", status: 409, contentType: "application/json",
+			body:     `{"error":"conflict"}`,
+			want:     &APIError{StatusCode: 409, Message: `{"error":"conflict"}`, Body: []byte(`{"error":"conflict"}`)},
+			wantText: `opal: GET /v1/sessions: 409 Conflict: {"error":"conflict"}`,
+		},
+		{
+			name: "rate limited with Retry-After and request ID", status: 429, contentType: "application/json",
+			body:     `{"message":"slow down"}`,
+			header:   map[string]string{"Retry-After": "120", "X-Request-Id": "req-42"},
+			want:     &APIError{StatusCode: 429, Message: "slow down", Body: []byte(`{"message":"slow down"}`), RetryAfter: 2 * time.Minute, RequestID: "req-42"},
+			wantText: "opal: GET /v1/sessions: 429 Too Many Requests: slow down",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, mux, _ := setup(t, WithRetryMax(0))
+			mux.HandleFunc("/v1/sessions", func(w http.ResponseWriter, r *http.Request) {
+				for k, v := range tt.header {
+					w.Header().Set(k, v)
+				}
+				if tt.contentType != "" {
+					w.Header().Set("Content-Type", tt.contentType)
+				}
+				w.WriteHeader(tt.status)
+				w.Write([]byte(tt.body))
+			})
+			_, err := c.Sessions.List(context.Background(), "r", nil)
+			var got *APIError
+			if !errors.As(err, &got) {
+				t.Fatalf("List error = %v (%T), want *APIError", err, err)
+			}
+			want := *tt.want
+			want.Method, want.Path, want.Attempts = "GET", "/v1/sessions", 1
+			if tt.contentType == "text/html" {
+				want.Body = []byte(tt.body)
+			}
+			if diff := cmp.Diff(&want, got, cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("APIError (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tt.wantText, err.Error()); diff != "" {
+				t.Errorf("Error() (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestAPIErrorIsSentinels(t *testing.T) {
+	sentinels := []error{ErrUnauthorized, ErrForbidden, ErrNotFound, ErrRateLimited, ErrInvalidArgument}
+	tests := []struct {
+		status int
+		want   error // the one sentinel it matches, or nil
+	}{
+		{401, ErrUnauthorized},
+		{403, ErrForbidden},
+		{404, ErrNotFound},
+		{429, ErrRateLimited},
+		{400, nil},
+		{500, nil},
+		{503, nil},
+	}
+	for _, tt := range tests {
+		err := error(&APIError{StatusCode: tt.status})
+		for _, s := range sentinels {
+			if got := errors.Is(err, s); got != (s == tt.want) {
+				t.Errorf("errors.Is(status %d, %v) = %v", tt.status, s, got)
+			}
+		}
+	}
+}
+
+func TestAPIErrorBodyIsBounded(t *testing.T) {
+	body := []byte(strings.Repeat("x", 100<<10))
+	e := newAPIError("GET", "/v1/sessions", 500, http.Header{}, body, testToken)
+	if len(e.Body) != maxKeptBody {
+		t.Errorf("len(Body) = %d, want %d", len(e.Body), maxKeptBody)
+	}
+	if len(e.Message) > maxMessageLen+len("…") {
+		t.Errorf("len(Message) = %d, want at most %d", len(e.Message), maxMessageLen)
+	}
+}
+
+// TestAPIErrorNeverHoldsTheToken covers servers that echo the request, the
+// token included, back in an error: raw, JSON-escaped, in a header, and
+// where the kept parts of a body are cut.
+func TestAPIErrorNeverHoldsTheToken(t *testing.T) {
+	escaped := strings.ReplaceAll(testToken, "-", `\u002d`)
+	tests := []struct {
+		name   string
+		body   string
+		header http.Header
+	}{
+		{"raw in text", "invalid token " + testToken, nil},
+		{"in a JSON message", `{"message":"token ` + testToken + ` is revoked"}`, nil},
+		{"JSON-escaped in a message", `{"message":"token ` + escaped + ` is revoked"}`, nil},
+		{"in the request ID header", "", http.Header{"X-Request-Id": {testToken}}},
+		{"across the cut of the kept body", strings.Repeat("a", maxKeptBody-12) + testToken, nil},
+		{"across the cut of the message", strings.Repeat("a ", (maxMessageLen-12)/2) + testToken, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			header := tt.header
+			if header == nil {
+				header = http.Header{}
+			}
+			e := newAPIError("GET", "/v1/sessions", 400, header, []byte(tt.body), testToken)
+			for what, text := range map[string]string{"Error()": e.Error(), "Body": string(e.Body), "Message": e.Message, "RequestID": e.RequestID} {
+				if strings.Contains(text, testToken) || strings.Contains(text, testToken[:10]) {
+					t.Errorf("%s holds the token or a prefix of it", what)
+				}
+			}
+		})
+	}
+}

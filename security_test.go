@@ -1,0 +1,192 @@
+package opal
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+)
+
+// leaks reports whether text holds the token in any form fmt could print it.
+func leaks(text string) bool {
+	return strings.Contains(text, testToken) ||
+		strings.Contains(strings.ToLower(text), hex.EncodeToString([]byte(testToken)))
+}
+
+// TestFmtNeverPrintsTheToken prints a client and its service with every verb,
+// as values and pointers.
+func TestFmtNeverPrintsTheToken(t *testing.T) {
+	c, err := NewClient(testToken, WithUserAgent("bot/1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	values := map[string]any{
+		"*Client":          c,
+		"Client":           *c,
+		"*SessionsService": c.Sessions,
+		"SessionsService":  *c.Sessions,
+		"[]*Client":        []*Client{c},
+		"map of *Client":   map[string]*Client{"c": c},
+	}
+	for name, v := range values {
+		for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "%d", "%T", "%p"} {
+			if out := fmt.Sprintf(verb, v); leaks(out) {
+				t.Errorf("fmt.Sprintf(%q, %s) prints the token", verb, name)
+			}
+		}
+	}
+}
+
+// TestServerEchoingTheTokenDoesNotLeakIt: some servers and proxies echo the
+// request, Authorization header included, in an error body.
+func TestServerEchoingTheTokenDoesNotLeakIt(t *testing.T) {
+	c, mux, _ := setup(t, WithRetryMax(1))
+	mux.HandleFunc("/v1/sessions", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Request-Id", r.Header.Get("Authorization"))
+		writeJSON(w, http.StatusBadGateway, fmt.Sprintf(`{"message":"upstream rejected %s", "request": %q}`,
+			r.Header.Get("Authorization"), r.Header))
+	})
+	_, err := c.Sessions.List(context.Background(), "r", nil)
+	var apiErr *APIError
+	if !errors.As(err, &apiErr) {
+		t.Fatalf("List error = %v, want *APIError", err)
+	}
+	for what, text := range map[string]string{
+		"Error()": err.Error(), "Message": apiErr.Message, "Body": string(apiErr.Body),
+		"RequestID": apiErr.RequestID, "%+v": fmt.Sprintf("%+v", apiErr), "%#v": fmt.Sprintf("%#v", err),
+	} {
+		if leaks(text) {
+			t.Errorf("%s holds the token", what)
+		}
+	}
+	if !strings.Contains(apiErr.Message, "upstream rejected Bearer [REDACTED]") {
+		t.Errorf("Message = %q, want the server's message with the token redacted", apiErr.Message)
+	}
+}
+
+// TestRedirectToAnotherHostIsRefused: the token goes to the base URL's
+// origin only. A redirect elsewhere is refused, not retried, and the other
+// host never sees the token.
+func TestRedirectToAnotherHostIsRefused(t *testing.T) {
+	var otherRequests atomic.Int32
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		otherRequests.Add(1)
+		if r.Header.Get("Authorization") != "" {
+			t.Error("the other host received an Authorization header")
+		}
+		writeJSON(w, http.StatusOK, `{"results":[]}`)
+	}))
+	defer other.Close()
+	// localhost and 127.0.0.1 are different hosts to a browser and to us.
+	otherURL := strings.Replace(other.URL, "127.0.0.1", "localhost", 1)
+	otherPort := fmt.Sprint(other.Listener.Addr().(*net.TCPAddr).Port)
+
+	tests := []struct {
+		name   string
+		target string
+	}{
+		{"another host", otherURL + "/v1/sessions"},
+		{"another port", other.URL + "/v1/sessions"},
+		{"another host, same path", "http://localhost:" + otherPort + "/v1/sessions"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, mux, _ := setup(t)
+			var requests atomic.Int32
+			mux.HandleFunc("/v1/sessions", countingHandler(&requests, func(w http.ResponseWriter, r *http.Request) {
+				http.Redirect(w, r, tt.target, http.StatusFound)
+			}))
+			_, err := c.Sessions.List(context.Background(), "r", nil)
+			if !errors.Is(err, errRedirectRefused) || !strings.Contains(err.Error(), "redirect refused") {
+				t.Errorf("List error = %v, want a refused redirect", err)
+			}
+			if n := requests.Load(); n != 1 {
+				t.Errorf("%d requests sent, want 1 (no retries)", n)
+			}
+		})
+	}
+	if n := otherRequests.Load(); n != 0 {
+		t.Errorf("the other host got %d requests", n)
+	}
+}
+
+func TestRedirectWithinTheOriginKeepsTheToken(t *testing.T) {
+	c, mux, _ := setup(t)
+	mux.HandleFunc("/v1/sessions", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/v1/sessions-moved?"+r.URL.RawQuery, http.StatusTemporaryRedirect)
+	})
+	mux.HandleFunc("/v1/sessions-moved", func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer "+testToken {
+			writeJSON(w, http.StatusUnauthorized, `{"message":"no token"}`)
+			return
+		}
+		writeJSON(w, http.StatusOK, `{"results":[{"user_id":"u1"}]}`)
+	})
+	got, err := c.Sessions.List(context.Background(), "r", nil)
+	if err != nil {
+		t.Fatalf("List: %v", err)
+	}
+	if len(got.Results) != 1 {
+		t.Errorf("List = %+v, want one session", got)
+	}
+}
+
+// TestTransportSendsTheTokenToTheOriginOnly checks the per-request rule
+// directly, for requests that reach the transport by any path.
+func TestTransportSendsTheTokenToTheOriginOnly(t *testing.T) {
+	var gotAuth []string
+	rec := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		gotAuth = append(gotAuth, r.Header.Get("Authorization"))
+		return &http.Response{StatusCode: 200, Body: http.NoBody, Header: http.Header{}}, nil
+	})
+	base, err := parseBaseURL("https://opal.example.com/v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := &transport{next: rec, base: base, token: func() string { return testToken }}
+	urls := []string{
+		"https://opal.example.com/v1/sessions",
+		"https://OPAL.example.com:443/v1/sessions",
+		"http://opal.example.com/v1/sessions",
+		"https://opal.example.com:8443/v1/sessions",
+		"https://evil.example.com/v1/sessions",
+		"https://opal.example.com.evil.example/v1/sessions",
+	}
+	for _, u := range urls {
+		req, _ := http.NewRequest(http.MethodGet, u, nil)
+		if _, err := tr.RoundTrip(req); err != nil {
+			t.Fatal(err)
+		}
+		if req.Header.Get("Authorization") != "" {
+			t.Errorf("RoundTrip changed the caller's request for %s", u)
+		}
+	}
+	bearer := "Bearer " + testToken
+	want := []bool{true, true, false, false, false, false}
+	for i, auth := range gotAuth {
+		if (auth == bearer) != want[i] {
+			t.Errorf("%s: token sent = %v, want %v", urls[i], auth == bearer, want[i])
+		}
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestCallerHTTPClientIsNotModified: WithHTTPClient copies the client.
+func TestCallerHTTPClientIsNotModified(t *testing.T) {
+	hc := &http.Client{}
+	if _, err := NewClient(testToken, WithHTTPClient(hc)); err != nil {
+		t.Fatal(err)
+	}
+	if hc.Transport != nil || hc.CheckRedirect != nil {
+		t.Errorf("NewClient modified the caller's http.Client: %+v", hc)
+	}
+}
