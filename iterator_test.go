@@ -1,0 +1,381 @@
+package opal
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sync"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// pagedServer serves the pages of a resource's sessions by cursor and
+// records each request's query.
+type pagedServer struct {
+	mu      sync.Mutex
+	pages   map[string]string // cursor ("" for the first page) to body
+	queries []url.Values
+}
+
+func newPagedServer(t *testing.T, pages map[string]string, opts ...Option) (*Client, *pagedServer) {
+	t.Helper()
+	c, mux, _ := setup(t, opts...)
+	ps := &pagedServer{pages: pages}
+	mux.HandleFunc("/v1/sessions", func(w http.ResponseWriter, r *http.Request) {
+		ps.mu.Lock()
+		ps.queries = append(ps.queries, r.URL.Query())
+		body, ok := ps.pages[r.URL.Query().Get("cursor")]
+		ps.mu.Unlock()
+		if !ok {
+			writeJSON(w, http.StatusNotFound, `{"message":"no such page"}`)
+			return
+		}
+		writeJSON(w, http.StatusOK, body)
+	})
+	return c, ps
+}
+
+func (ps *pagedServer) cursors() []string {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	cursors := []string{}
+	for _, q := range ps.queries {
+		cursors = append(cursors, q.Get("cursor"))
+	}
+	return cursors
+}
+
+func (ps *pagedServer) requests() int {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	return len(ps.queries)
+}
+
+// page is a page body with sessions for the given users.
+func page(next string, users ...string) string {
+	body := `{"next":` + fmt.Sprintf("%q", next)
+	if next == "" {
+		body = `{"next":null`
+	}
+	body += `,"results":[`
+	for i, u := range users {
+		if i > 0 {
+			body += ","
+		}
+		body += fmt.Sprintf(`{"user_id":%q,"resource_id":"r1"}`, u)
+	}
+	return body + "]}"
+}
+
+var threePages = map[string]string{
+	"":   page("c2", "u1", "u2"),
+	"c2": page("c3", "u3"),
+	"c3": page("", "u4", "u5"),
+}
+
+// collect ranges over seq like a caller who checks errors, returning the
+// user IDs and the errors seen.
+func collect(seq func(func(Session, error) bool)) (users []string, errs []error) {
+	for s, err := range seq {
+		if err != nil {
+			errs = append(errs, err)
+			continue // a careless caller: the sequence must stop by itself
+		}
+		users = append(users, s.UserID)
+	}
+	return users, errs
+}
+
+func TestAllFollowsCursors(t *testing.T) {
+	c, ps := newPagedServer(t, threePages)
+	users, errs := collect(c.Sessions.All(context.Background(), "r1", &ListSessionsOptions{UserID: "u-filter"}))
+	if errs != nil {
+		t.Fatalf("errors: %v", errs)
+	}
+	if diff := cmp.Diff([]string{"u1", "u2", "u3", "u4", "u5"}, users); diff != "" {
+		t.Errorf("users (-want +got):\n%s", diff)
+	}
+	// Every request carries the same filters; later ones the server's cursor.
+	want := []url.Values{
+		{"resource_id": {"r1"}, "user_id": {"u-filter"}, "page_size": {"1000"}},
+		{"resource_id": {"r1"}, "user_id": {"u-filter"}, "page_size": {"1000"}, "cursor": {"c2"}},
+		{"resource_id": {"r1"}, "user_id": {"u-filter"}, "page_size": {"1000"}, "cursor": {"c3"}},
+	}
+	if diff := cmp.Diff(want, ps.queries); diff != "" {
+		t.Errorf("queries (-want +got):\n%s", diff)
+	}
+}
+
+func TestPageSizeSent(t *testing.T) {
+	tests := []struct {
+		name     string
+		pages    bool // Pages rather than All
+		pageSize int
+		want     string // page_size sent, "" for none
+	}{
+		{"All asks for the maximum by default", false, 0, "1000"},
+		{"All keeps the caller's size", false, 50, "50"},
+		{"Pages sends none by default", true, 0, ""},
+		{"Pages keeps the caller's size", true, 7, "7"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, ps := newPagedServer(t, threePages)
+			opts := &ListSessionsOptions{PageSize: tt.pageSize}
+			if tt.pages {
+				for _, err := range c.Sessions.Pages(context.Background(), "r1", opts) {
+					if err != nil {
+						t.Fatal(err)
+					}
+				}
+			} else {
+				for _, err := range c.Sessions.All(context.Background(), "r1", opts) {
+					if err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			for _, q := range ps.queries {
+				if got := q.Get("page_size"); got != tt.want || q.Has("page_size") != (tt.want != "") {
+					t.Errorf("page_size = %q (sent: %v), want %q", got, q.Has("page_size"), tt.want)
+				}
+			}
+		})
+	}
+}
+
+func TestPagesYieldsEachPage(t *testing.T) {
+	c, _ := newPagedServer(t, threePages)
+	var got []SessionsList
+	for p, err := range c.Sessions.Pages(context.Background(), "r1", nil) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, *p)
+	}
+	want := []SessionsList{
+		{Next: "c2", Results: []Session{{UserID: "u1", ResourceID: "r1"}, {UserID: "u2", ResourceID: "r1"}}},
+		{Next: "c3", Results: []Session{{UserID: "u3", ResourceID: "r1"}}},
+		{Results: []Session{{UserID: "u4", ResourceID: "r1"}, {UserID: "u5", ResourceID: "r1"}}},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("pages (-want +got):\n%s", diff)
+	}
+}
+
+func TestEmptyPageWithANextCursorIsNotTheEnd(t *testing.T) {
+	c, _ := newPagedServer(t, map[string]string{
+		"":   page("c2", "u1"),
+		"c2": page("c3"),
+		"c3": `{"next":"c4","results":null}`,
+		"c4": page("", "u2"),
+	})
+	users, errs := collect(c.Sessions.All(context.Background(), "r1", nil))
+	if errs != nil {
+		t.Fatalf("errors: %v", errs)
+	}
+	if diff := cmp.Diff([]string{"u1", "u2"}, users); diff != "" {
+		t.Errorf("users (-want +got):\n%s", diff)
+	}
+}
+
+func TestBuildingASequenceSendsNothing(t *testing.T) {
+	c, ps := newPagedServer(t, threePages)
+	_ = c.Sessions.All(context.Background(), "r1", nil)
+	_ = c.Sessions.Pages(context.Background(), "r1", nil)
+	if n := ps.requests(); n != 0 {
+		t.Errorf("%d requests sent before ranging, want none", n)
+	}
+}
+
+func TestEarlyBreakStopsAtOnce(t *testing.T) {
+	c, ps := newPagedServer(t, threePages)
+	for s, err := range c.Sessions.All(context.Background(), "r1", nil) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.UserID == "u2" { // the last session of the first page
+			break
+		}
+	}
+	if n := ps.requests(); n != 1 {
+		t.Errorf("%d requests sent, want 1", n)
+	}
+	for range c.Sessions.Pages(context.Background(), "r1", nil) {
+		break
+	}
+	if n := ps.requests(); n != 2 {
+		t.Errorf("%d requests sent in all, want 2", n)
+	}
+}
+
+func TestErrorMidwayIsYieldedOnceAndEnds(t *testing.T) {
+	c, ps := newPagedServer(t, map[string]string{
+		"":   page("c2", "u1", "u2"),
+		"c2": page("gone", "u3"),
+		// "gone" is not served: 404
+	})
+	users, errs := collect(c.Sessions.All(context.Background(), "r1", nil))
+	if diff := cmp.Diff([]string{"u1", "u2", "u3"}, users); diff != "" {
+		t.Errorf("users (-want +got):\n%s", diff)
+	}
+	if len(errs) != 1 || !errors.Is(errs[0], ErrNotFound) {
+		t.Fatalf("errors = %v, want one matching ErrNotFound", errs)
+	}
+	var apiErr *APIError
+	if !errors.As(errs[0], &apiErr) || apiErr.StatusCode != http.StatusNotFound {
+		t.Errorf("error %v does not keep its *APIError", errs[0])
+	}
+	if n := ps.requests(); n != 3 {
+		t.Errorf("%d requests sent, want 3", n)
+	}
+
+	// Pages yields a nil page with the error.
+	var pagesSeen, errsSeen int
+	for p, err := range c.Sessions.Pages(context.Background(), "r1", nil) {
+		if err != nil {
+			errsSeen++
+			if p != nil {
+				t.Errorf("page %+v yielded with error", p)
+			}
+			continue
+		}
+		pagesSeen++
+	}
+	if pagesSeen != 2 || errsSeen != 1 {
+		t.Errorf("Pages yielded %d pages and %d errors, want 2 and 1", pagesSeen, errsSeen)
+	}
+}
+
+func TestCursorLoopEndsTheWalk(t *testing.T) {
+	tests := []struct {
+		name  string
+		start string
+		pages map[string]string
+		want  []string
+	}{
+		{"a page points back", "", map[string]string{"": page("c2", "u1"), "c2": page("c3", "u2"), "c3": page("c2", "u3")}, []string{"u1", "u2", "u3"}},
+		{"a page points to itself", "", map[string]string{"": page("c2", "u1"), "c2": page("c2", "u2")}, []string{"u1", "u2"}},
+		{"back to the start cursor", "c1", map[string]string{"c1": page("c2", "u1"), "c2": page("c1", "u2")}, []string{"u1", "u2"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, ps := newPagedServer(t, tt.pages)
+			users, errs := collect(c.Sessions.All(context.Background(), "r1", &ListSessionsOptions{Cursor: tt.start}))
+			if diff := cmp.Diff(tt.want, users); diff != "" {
+				t.Errorf("users (-want +got):\n%s", diff)
+			}
+			if len(errs) != 1 || !errors.Is(errs[0], ErrCursorLoop) {
+				t.Errorf("errors = %v, want one ErrCursorLoop", errs)
+			}
+			if n := ps.requests(); n != len(tt.want) {
+				t.Errorf("%d requests sent, want %d", n, len(tt.want))
+			}
+		})
+	}
+}
+
+func TestStartCursorAndRerangingAndOptsUnchanged(t *testing.T) {
+	c, ps := newPagedServer(t, threePages)
+	opts := &ListSessionsOptions{Cursor: "c2", UserID: "u"}
+	before := *opts
+	seq := c.Sessions.All(context.Background(), "r1", opts)
+	for range 2 {
+		users, errs := collect(seq)
+		if errs != nil {
+			t.Fatal(errs)
+		}
+		if diff := cmp.Diff([]string{"u3", "u4", "u5"}, users); diff != "" {
+			t.Errorf("users (-want +got):\n%s", diff)
+		}
+	}
+	for range c.Sessions.Pages(context.Background(), "r1", opts) {
+	}
+	if diff := cmp.Diff([]string{"c2", "c3", "c2", "c3", "c2", "c3"}, ps.cursors()); diff != "" {
+		t.Errorf("cursors sent (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(before, *opts); diff != "" {
+		t.Errorf("opts changed (-want +got):\n%s", diff)
+	}
+}
+
+func TestCancellationEndsTheWalk(t *testing.T) {
+	t.Run("between pages", func(t *testing.T) {
+		c, ps := newPagedServer(t, threePages)
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		var users []string
+		var errs []error
+		for s, err := range c.Sessions.All(ctx, "r1", nil) {
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			users = append(users, s.UserID)
+			cancel()
+		}
+		if diff := cmp.Diff([]string{"u1", "u2"}, users); diff != "" {
+			t.Errorf("users (-want +got):\n%s", diff)
+		}
+		if len(errs) != 1 || !errors.Is(errs[0], context.Canceled) {
+			t.Errorf("errors = %v, want one context.Canceled", errs)
+		}
+		if n := ps.requests(); n != 1 {
+			t.Errorf("%d requests sent, want 1", n)
+		}
+	})
+	t.Run("during a page", func(t *testing.T) {
+		c, mux, _ := setup(t)
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		mux.HandleFunc("/v1/sessions", func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Query().Get("cursor") == "" {
+				writeJSON(w, http.StatusOK, page("c2", "u1"))
+				return
+			}
+			cancel()
+			<-r.Context().Done()
+		})
+		users, errs := collect(c.Sessions.All(ctx, "r1", nil))
+		if diff := cmp.Diff([]string{"u1"}, users); diff != "" {
+			t.Errorf("users (-want +got):\n%s", diff)
+		}
+		if len(errs) != 1 || !errors.Is(errs[0], context.Canceled) {
+			t.Errorf("errors = %v, want one context.Canceled", errs)
+		}
+	})
+}
+
+func TestIteratorsRejectBadArguments(t *testing.T) {
+	tests := []struct {
+		name       string
+		resourceID string
+		opts       *ListSessionsOptions
+	}{
+		{"empty resource ID", "", nil},
+		{"page size above 1000", "r1", &ListSessionsOptions{PageSize: 1001}},
+		{"negative page size", "r1", &ListSessionsOptions{PageSize: -5}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, ps := newPagedServer(t, threePages)
+			users, errs := collect(c.Sessions.All(context.Background(), tt.resourceID, tt.opts))
+			if len(users) != 0 || len(errs) != 1 || !errors.Is(errs[0], ErrInvalidArgument) {
+				t.Errorf("All yielded %v and %v, want one ErrInvalidArgument", users, errs)
+			}
+			var pageErrs []error
+			for _, err := range c.Sessions.Pages(context.Background(), tt.resourceID, tt.opts) {
+				pageErrs = append(pageErrs, err)
+			}
+			if len(pageErrs) != 1 || !errors.Is(pageErrs[0], ErrInvalidArgument) {
+				t.Errorf("Pages yielded %v, want one ErrInvalidArgument", pageErrs)
+			}
+			if n := ps.requests(); n != 0 {
+				t.Errorf("%d requests sent, want none", n)
+			}
+		})
+	}
+}
