@@ -559,3 +559,48 @@ func TestNothingIsPrintedByDefault(t *testing.T) {
 		t.Errorf("the library printed %q", printed)
 	}
 }
+
+// TestConnectionsAreReusedAfterFailures: neither a retried error with a
+// large body nor a failed call costs a new connection. go-retryablehttp
+// drains only 4 KiB of a retried body and closes all idle connections after a
+// failed call; the transport's buffering and its lack of
+// CloseIdleConnections are what keep the connection.
+func TestConnectionsAreReusedAfterFailures(t *testing.T) {
+	var requests, conns atomic.Int32
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch requests.Add(1) {
+		case 1: // retried: a proxy's large error page
+			w.Header().Set("Content-Type", "text/html")
+			w.WriteHeader(http.StatusBadGateway)
+			fmt.Fprint(w, "<html>"+strings.Repeat("<p>upstream unavailable</p>", 1000)+"</html>")
+		case 3: // a failed call
+			writeJSON(w, http.StatusNotFound, `{"message":"resource not found"}`)
+		default:
+			writeJSON(w, http.StatusOK, `{"results":[]}`)
+		}
+	}))
+	srv.Config.ConnState = func(_ net.Conn, state http.ConnState) {
+		if state == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	c, err := NewClient(testToken, WithBaseURL(srv.URL), WithRetryWait(time.Millisecond, time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := c.Sessions.List(ctx, "r", nil); err != nil {
+		t.Fatalf("List after a 502: %v", err)
+	}
+	if _, err := c.Sessions.List(ctx, "r", nil); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("List error = %v, want ErrNotFound", err)
+	}
+	if _, err := c.Sessions.List(ctx, "r", nil); err != nil {
+		t.Fatalf("List after a 404: %v", err)
+	}
+	if n := conns.Load(); n != 1 {
+		t.Errorf("%d requests used %d connections, want 1", requests.Load(), n)
+	}
+}

@@ -1,0 +1,236 @@
+package opal
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// benchSessions makes n realistic sessions on one resource.
+func benchSessions(n int) []Session {
+	levels := []ResourceAccessLevel{
+		{Name: "AdminRole", RemoteID: "arn:aws:iam::590304332660:role/AdministratorAccess"},
+		{Name: "ReadOnly", RemoteID: "arn:aws:iam::590304332660:role/ReadOnlyAccess"},
+		{},
+	}
+	start := time.Date(2026, 11, 26, 17, 0, 0, 0, time.UTC)
+	sessions := make([]Session, n)
+	for i := range sessions {
+		sessions[i] = Session{
+			ConnectionID:   fmt.Sprintf("6e6b5597-bd36-4f4c-a629-%012d", i),
+			UserID:         fmt.Sprintf("b031c922-b84f-4424-9f4f-%012d", i%977),
+			ResourceID:     "1b978423-db0a-4037-a4cf-f79c60cb67b3",
+			AccessLevel:    levels[i%len(levels)],
+			ExpirationDate: start.Add(time.Duration(i) * time.Minute).Add(123 * time.Millisecond),
+		}
+	}
+	return sessions
+}
+
+// pageServer serves pages of pre-encoded sessions: page i of n has cursor
+// "p<i>" and, but for the last, a next cursor. All pages share one encoded
+// results array, so that a walk of any length costs the server no memory.
+type pageServer struct {
+	*httptest.Server
+	newConns atomic.Int32
+}
+
+func newPageServer(tb testing.TB, pages, perPage int) *pageServer {
+	tb.Helper()
+	results, err := json.Marshal(benchSessions(perPage))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ps := &pageServer{}
+	ps.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		i := 0
+		if c := r.URL.Query().Get("cursor"); c != "" {
+			i, _ = strconv.Atoi(strings.TrimPrefix(c, "p"))
+		}
+		next := "null"
+		if i+1 < pages {
+			next = fmt.Sprintf(`"p%d"`, i+1)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"next":%s,"previous":"p%d","results":`, next, i)
+		w.Write(results)
+		w.Write([]byte("}"))
+	}))
+	ps.Config.ConnState = func(_ net.Conn, state http.ConnState) {
+		if state == http.StateNew {
+			ps.newConns.Add(1)
+		}
+	}
+	ps.Start()
+	tb.Cleanup(ps.Close)
+	return ps
+}
+
+const (
+	benchPages   = 20
+	benchPerPage = 500
+)
+
+// BenchmarkAll walks 20 pages of 500 sessions with All.
+func BenchmarkAll(b *testing.B) {
+	srv := newPageServer(b, benchPages, benchPerPage)
+	c, err := NewClient(testToken, WithBaseURL(srv.URL))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		n := 0
+		for _, err := range c.Sessions.All(ctx, "1b978423-db0a-4037-a4cf-f79c60cb67b3", &ListSessionsOptions{PageSize: benchPerPage}) {
+			if err != nil {
+				b.Fatal(err)
+			}
+			n++
+		}
+		if n != benchPages*benchPerPage {
+			b.Fatalf("%d sessions, want %d", n, benchPages*benchPerPage)
+		}
+	}
+	reportPerSession(b, benchPages*benchPerPage)
+}
+
+// baselineSession and baselinePage are what a hand-written loop would decode
+// into: the same fields, no leniency.
+type baselineSession struct {
+	ConnectionID string `json:"connection_id"`
+	UserID       string `json:"user_id"`
+	ResourceID   string `json:"resource_id"`
+	AccessLevel  struct {
+		Name     string `json:"access_level_name"`
+		RemoteID string `json:"access_level_remote_id"`
+	} `json:"access_level"`
+	ExpirationDate time.Time `json:"expiration_date"`
+}
+
+type baselinePage struct {
+	Next    *string           `json:"next"`
+	Results []baselineSession `json:"results"`
+}
+
+// BenchmarkBaseline walks the same pages with a bare net/http GET and an
+// encoding/json decode per page: the floor that All is measured against.
+func BenchmarkBaseline(b *testing.B) {
+	srv := newPageServer(b, benchPages, benchPerPage)
+	hc := &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+	b.ReportAllocs()
+	for b.Loop() {
+		n := 0
+		cursor := ""
+		for {
+			url := srv.URL + "/v1/sessions?resource_id=1b978423-db0a-4037-a4cf-f79c60cb67b3&page_size=500"
+			if cursor != "" {
+				url += "&cursor=" + cursor
+			}
+			req, _ := http.NewRequest(http.MethodGet, url, nil)
+			req.Header.Set("Authorization", "Bearer "+testToken)
+			resp, err := hc.Do(req)
+			if err != nil {
+				b.Fatal(err)
+			}
+			var page baselinePage
+			err = json.NewDecoder(resp.Body).Decode(&page)
+			resp.Body.Close()
+			if err != nil {
+				b.Fatal(err)
+			}
+			n += len(page.Results)
+			if page.Next == nil {
+				break
+			}
+			cursor = *page.Next
+		}
+		if n != benchPages*benchPerPage {
+			b.Fatalf("%d sessions, want %d", n, benchPages*benchPerPage)
+		}
+	}
+	reportPerSession(b, benchPages*benchPerPage)
+}
+
+// reportPerSession adds ns and allocations per session to a walk's figures.
+func reportPerSession(b *testing.B, sessions int) {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(sessions), "ns/session")
+}
+
+// TestAllHoldsAboutOnePage walks 200,000 sessions (400 pages of 500) and
+// compares the live heap early and late in the walk: it must not grow with
+// the number of pages.
+func TestAllHoldsAboutOnePage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("walks 200,000 sessions")
+	}
+	const pages, perPage = 400, 500
+	srv := newPageServer(t, pages, perPage)
+	c, err := NewClient(testToken, WithBaseURL(srv.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	heap := func() uint64 {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.HeapAlloc
+	}
+	var early, late uint64
+	n := 0
+	for _, err := range c.Sessions.All(context.Background(), "r", &ListSessionsOptions{PageSize: perPage}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		n++
+		switch n {
+		case 10*perPage + 1:
+			early = heap()
+		case (pages-10)*perPage + 1:
+			late = heap()
+		}
+	}
+	if n != pages*perPage {
+		t.Fatalf("%d sessions, want %d", n, pages*perPage)
+	}
+	// A decoded page of 500 sessions is about 140 KB. On top of the page in
+	// hand, a walk keeps only the cursors it has seen, to detect loops:
+	// about 80 bytes a page, 30 KB here. Holding even one page too many
+	// would exceed the slack.
+	const slack = 128 << 10
+	t.Logf("heap after 10 pages: %d KB; after 390 pages: %d KB", early>>10, late>>10)
+	if late > early+slack {
+		t.Errorf("heap grew from %d KB to %d KB over 380 pages", early>>10, late>>10)
+	}
+}
+
+// TestAllReusesOneConnection: a full walk runs over one keep-alive
+// connection, so every body is read to its end and closed.
+func TestAllReusesOneConnection(t *testing.T) {
+	srv := newPageServer(t, benchPages, 50)
+	c, err := NewClient(testToken, WithBaseURL(srv.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		for _, err := range c.Sessions.All(context.Background(), "r", nil) {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if n := srv.newConns.Load(); n != 1 {
+		t.Errorf("two walks of %d pages opened %d connections, want 1", benchPages, n)
+	}
+}
