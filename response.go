@@ -43,16 +43,40 @@ func decodeJSON(resp *http.Response, out any) error {
 		}
 		body = br
 	}
-	if err := json.NewDecoder(body).Decode(out); err != nil {
+	dec := json.NewDecoder(body)
+	if err := dec.Decode(out); err != nil {
 		return decodeError(err)
 	}
 	// Read the rest (normally one newline): a body cut short after the JSON
 	// value shows here, and a fully read body lets the connection carry the
 	// next page.
-	if _, err := io.Copy(io.Discard, body); err != nil {
+	if err := onlySpaceLeft(io.MultiReader(dec.Buffered(), body)); err != nil {
 		return decodeError(err)
 	}
 	return nil
+}
+
+// errTrailingData is a body with more than white space after its JSON value,
+// which json.Unmarshal would refuse too.
+var errTrailingData = errors.New("data after the JSON value")
+
+// onlySpaceLeft reads r to its end and fails if it holds more than white space.
+func onlySpaceLeft(r io.Reader) error {
+	var buf [512]byte
+	for {
+		n, err := r.Read(buf[:])
+		for _, b := range buf[:n] {
+			if b != ' ' && b != '\t' && b != '\r' && b != '\n' {
+				return errTrailingData
+			}
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
 }
 
 // startsWithObject reports whether the first byte after white space is "{".
@@ -83,7 +107,7 @@ func decodeError(err error) error {
 	switch {
 	case errors.As(err, &tooLarge):
 		return fmt.Errorf("response body exceeds the %d MiB limit", maxBody>>20)
-	case errors.As(err, &syntax), errors.As(err, &wrongType), errors.Is(err, errBadTime):
+	case errors.As(err, &syntax), errors.As(err, &wrongType), errors.Is(err, errBadTime), errors.Is(err, errTrailingData):
 		return fmt.Errorf("decoding response: %w", err)
 	}
 	return &bodyReadError{err}

@@ -49,17 +49,14 @@ func (s *Session) UnmarshalJSON(data []byte) error {
 }
 
 // MarshalJSON encodes the list in the API's shape, with null for a missing
-// cursor and [] for no results.
+// cursor. Results are encoded as they are: nil as null, empty as [], so that
+// a decoded list encodes back to the same value.
 func (l SessionsList) MarshalJSON() ([]byte, error) {
-	w := struct {
+	return json.Marshal(struct {
 		Next     *string   `json:"next"`
 		Previous *string   `json:"previous"`
 		Results  []Session `json:"results"`
-	}{nullable(l.Next), nullable(l.Previous), l.Results}
-	if w.Results == nil {
-		w.Results = []Session{}
-	}
-	return json.Marshal(w)
+	}{nullable(l.Next), nullable(l.Previous), l.Results})
 }
 
 func nullable(s string) *string {

@@ -158,6 +158,7 @@ func TestBadSuccessBodiesAreNotRetried(t *testing.T) {
 		{"invalid JSON", "application/json", `{"results":[}`, "decoding response"},
 		{"results of the wrong type", "application/json", `{"results":"none"}`, "decoding response"},
 		{"expiration date that is not a time", "application/json", `{"results":[{"expiration_date":"tomorrow"}]}`, `expiration_date "tomorrow"`},
+		{"data after the JSON value", "application/json", `{"results":[]} {"results":[]}`, "data after the JSON value"},
 		{"expiration date that is a number", "application/json", `{"results":[{"expiration_date":1700000000}]}`, `expiration_date 1700000000`},
 	}
 	for _, tt := range tests {
@@ -255,7 +256,7 @@ func TestSessionMarshalsToTheAPIShape(t *testing.T) {
 		t.Errorf("json.Marshal(Session) (-want +got):\n%s", diff)
 	}
 
-	list, err := json.Marshal(SessionsList{Next: "n"})
+	list, err := json.Marshal(SessionsList{Next: "n", Results: []Session{}})
 	if err != nil {
 		t.Fatal(err)
 	}
