@@ -195,6 +195,34 @@ func TestAttemptTimeoutIsRetried(t *testing.T) {
 	}
 }
 
+// TestContextDeadlineBoundsTheWholeCall: attempts that each time out are
+// retried, but the context's deadline ends the call, waits and all.
+func TestContextDeadlineBoundsTheWholeCall(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	c, mux, _ := setup(t, WithHTTPClient(&http.Client{Timeout: 20 * time.Millisecond}), WithRetryMax(1000))
+	var requests atomic.Int32
+	mux.HandleFunc("/v1/sessions", countingHandler(&requests, func(w http.ResponseWriter, r *http.Request) {
+		select { // never answers in time
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := c.Sessions.List(ctx, "r", nil)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("List error = %v, want context.DeadlineExceeded", err)
+	}
+	if elapsed := time.Since(start); elapsed > 2*time.Second {
+		t.Errorf("List took %v with a 200ms deadline", elapsed)
+	}
+	if n := requests.Load(); n < 2 {
+		t.Errorf("%d attempts, want the timed-out attempts retried", n)
+	}
+}
+
 func TestCertificateErrorsAreNotRetried(t *testing.T) {
 	var conns atomic.Int32
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
