@@ -112,6 +112,11 @@ func newAPIError(method, path string, status int, header http.Header, body []byt
 		RequestID: truncate(redactString(oneLine(header.Get("X-Request-Id")), secret), maxMessageLen),
 		Message:   truncate(redactString(errorMessage(body), secret), maxMessageLen),
 	}
+	if location := header.Get("Location"); status >= 300 && status < 400 && location != "" {
+		// A redirect is an error only when it was not followed: it left the
+		// base URL's origin, or the caller's CheckRedirect stopped it.
+		e.Message = truncate(redactString(oneLine("redirect to "+location+" not followed; redirects are followed within the base URL's origin only"), secret), maxMessageLen)
+	}
 	if e.Message == "" {
 		e.Message = http.StatusText(status)
 	}

@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -71,8 +70,8 @@ func TestServerEchoingTheTokenDoesNotLeakIt(t *testing.T) {
 }
 
 // TestRedirectToAnotherHostIsRefused: the token goes to the base URL's
-// origin only. A redirect elsewhere is refused, not retried, and the other
-// host never sees the token.
+// origin only. A redirect elsewhere is not followed: it becomes an *APIError
+// with its 3xx status, is not retried, and the other host never sees a request.
 func TestRedirectToAnotherHostIsRefused(t *testing.T) {
 	var otherRequests atomic.Int32
 	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -83,28 +82,32 @@ func TestRedirectToAnotherHostIsRefused(t *testing.T) {
 		writeJSON(w, http.StatusOK, `{"results":[]}`)
 	}))
 	defer other.Close()
-	// localhost and 127.0.0.1 are different hosts to a browser and to us.
+	// localhost and 127.0.0.1 are different hosts.
 	otherURL := strings.Replace(other.URL, "127.0.0.1", "localhost", 1)
-	otherPort := fmt.Sprint(other.Listener.Addr().(*net.TCPAddr).Port)
 
 	tests := []struct {
 		name   string
+		status int
 		target string
 	}{
-		{"another host", otherURL + "/v1/sessions"},
-		{"another port", other.URL + "/v1/sessions"},
-		{"another host, same path", "http://localhost:" + otherPort + "/v1/sessions"},
+		{"another host", http.StatusFound, otherURL + "/v1/sessions"},
+		{"another port", http.StatusTemporaryRedirect, other.URL + "/v1/sessions"},
+		{"https to a look-alike", http.StatusMovedPermanently, "https://127.0.0.1.evil.example/v1/sessions"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c, mux, _ := setup(t)
 			var requests atomic.Int32
 			mux.HandleFunc("/v1/sessions", countingHandler(&requests, func(w http.ResponseWriter, r *http.Request) {
-				http.Redirect(w, r, tt.target, http.StatusFound)
+				http.Redirect(w, r, tt.target, tt.status)
 			}))
 			_, err := c.Sessions.List(context.Background(), "r", nil)
-			if !errors.Is(err, errRedirectRefused) || !strings.Contains(err.Error(), "redirect refused") {
-				t.Errorf("List error = %v, want a refused redirect", err)
+			var apiErr *APIError
+			if !errors.As(err, &apiErr) || apiErr.StatusCode != tt.status {
+				t.Fatalf("List error = %v, want *APIError with status %d", err, tt.status)
+			}
+			if want := "redirect to " + tt.target + " not followed"; !strings.Contains(apiErr.Message, want) {
+				t.Errorf("Message = %q, want it to say %q", apiErr.Message, want)
 			}
 			if n := requests.Load(); n != 1 {
 				t.Errorf("%d requests sent, want 1 (no retries)", n)
@@ -113,6 +116,36 @@ func TestRedirectToAnotherHostIsRefused(t *testing.T) {
 	}
 	if n := otherRequests.Load(); n != 0 {
 		t.Errorf("the other host got %d requests", n)
+	}
+}
+
+// TestRedirectPolicyErrorsAreNotRetried: the caller's CheckRedirect, or
+// net/http's limit of 10, ends the call at once.
+func TestRedirectPolicyErrorsAreNotRetried(t *testing.T) {
+	tests := []struct {
+		name         string
+		hc           *http.Client
+		want         string
+		wantRequests int32
+	}{
+		{"caller's policy", &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return errors.New("no redirects here") }}, "no redirects here", 1},
+		{"endless redirects", &http.Client{}, "stopped after 10 redirects", 10},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, mux, _ := setup(t, WithHTTPClient(tt.hc))
+			var requests atomic.Int32
+			mux.HandleFunc("/v1/sessions", countingHandler(&requests, func(w http.ResponseWriter, r *http.Request) {
+				http.Redirect(w, r, "/v1/sessions?"+r.URL.RawQuery, http.StatusFound)
+			}))
+			_, err := c.Sessions.List(context.Background(), "r", nil)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("List error = %v, want %q", err, tt.want)
+			}
+			if n := requests.Load(); n != tt.wantRequests {
+				t.Errorf("%d requests, want %d (one call, no retries)", n, tt.wantRequests)
+			}
+		})
 	}
 }
 

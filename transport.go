@@ -3,7 +3,6 @@ package opal
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -58,11 +57,8 @@ func bufferBody(resp *http.Response) {
 	resp.Body = io.NopCloser(bytes.NewReader(start))
 }
 
-// errRedirectRefused is wrapped by the error for a redirect away from the
-// base URL's origin, which is refused rather than followed without the token.
-var errRedirectRefused = errors.New("redirect refused")
-
-// redirectError marks an error of the redirect policy, which no retry can mend.
+// redirectError marks an error of the caller's redirect policy, or of
+// net/http's limit of 10 redirects, which no retry can mend.
 type redirectError struct{ err error }
 
 func (e *redirectError) Error() string { return e.err.Error() }
@@ -70,12 +66,12 @@ func (e *redirectError) Unwrap() error { return e.err }
 
 // sameOriginRedirects follows redirects within the base URL's origin only,
 // then applies the caller's own policy, if any, or net/http's limit of 10.
+// A redirect elsewhere is not followed, so the token cannot follow it: the
+// redirect itself is the answer, and becomes an *APIError with its 3xx status.
 func sameOriginRedirects(base *url.URL, next func(*http.Request, []*http.Request) error) func(*http.Request, []*http.Request) error {
 	return func(req *http.Request, via []*http.Request) error {
 		if !sameOrigin(req.URL, base) {
-			// Name only the origin: the rest of a Location is the server's text.
-			return &redirectError{fmt.Errorf("%w: %s://%s is not the API's origin %s://%s",
-				errRedirectRefused, req.URL.Scheme, req.URL.Host, base.Scheme, base.Host)}
+			return http.ErrUseLastResponse
 		}
 		var err error
 		switch {
