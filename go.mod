@@ -2,9 +2,9 @@ module github.com/opalclient/opal-go
 
 go 1.25
 
-require github.com/hashicorp/go-retryablehttp v0.7.8
-
 require (
-	github.com/google/go-cmp v0.7.0 // indirect
-	github.com/hashicorp/go-cleanhttp v0.5.2 // indirect
+	github.com/google/go-cmp v0.7.0
+	github.com/hashicorp/go-retryablehttp v0.7.8
 )
+
+require github.com/hashicorp/go-cleanhttp v0.5.2 // indirect

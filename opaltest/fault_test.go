@@ -1,0 +1,230 @@
+package opaltest_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/opalclient/opal-go"
+	"github.com/opalclient/opal-go/opaltest"
+)
+
+var query = url.Values{"resource_id": {resourceA}}
+
+// TestStatusFaultRaw checks what a plain http.Client sees of a Status fault,
+// and that the request after it is served normally.
+func TestStatusFaultRaw(t *testing.T) {
+	type answer struct {
+		Status      int
+		ContentType string
+		RetryAfter  string
+		Message     string
+	}
+	tests := []struct {
+		name  string
+		fault opaltest.Fault
+		want  answer
+	}{
+		{"503", opaltest.Fault{Status: 503},
+			answer{503, "application/json", "", "injected fault"}},
+		{"429 with Retry-After rounded up", opaltest.Fault{Status: 429, RetryAfter: 1500 * time.Millisecond},
+			answer{429, "application/json", "2", "injected fault"}},
+		{"503 with Retry-After", opaltest.Fault{Status: 503, RetryAfter: 3 * time.Second},
+			answer{503, "application/json", "3", "injected fault"}},
+		{"404", opaltest.Fault{Status: 404},
+			answer{404, "application/json", "", "injected fault"}},
+		{"Retry-After without status is ignored", opaltest.Fault{RetryAfter: time.Second},
+			answer{200, "application/json", "", ""}},
+		{"status out of range", opaltest.Fault{Status: 42},
+			answer{500, "application/json", "", "opaltest: Fault.Status 42 is not an HTTP status from 200 to 599"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := opaltest.NewServer(makeSessions(0, 1, resourceA)...)
+			defer srv.Close()
+			srv.Inject(tt.fault)
+
+			resp, body, err := rawGet(t, srv, "/sessions", query)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var msg struct{ Message string }
+			if err := json.Unmarshal(body, &msg); err != nil {
+				t.Fatalf("body is not JSON: %q", body)
+			}
+			got := answer{resp.StatusCode, resp.Header.Get("Content-Type"), resp.Header.Get("Retry-After"), msg.Message}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("faulted answer (-want +got):\n%s", diff)
+			}
+			if p := getPage(t, srv, query); len(p.Results) != 1 {
+				t.Errorf("after the fault: %d sessions, want 1", len(p.Results))
+			}
+		})
+	}
+}
+
+// TestFaultsThroughClient checks each fault kind as the opal client meets
+// it: retried to success, or reported as the error it should be.
+func TestFaultsThroughClient(t *testing.T) {
+	sessions := makeSessions(0, 3, resourceA)
+	tests := []struct {
+		name         string
+		faults       []opaltest.Fault
+		opts         []opal.Option
+		wantErr      *opal.APIError // nil: the list must come back whole
+		wantRequests int
+	}{
+		{"503 is retried", []opaltest.Fault{{Status: 503}}, nil, nil, 2},
+		{"500, 502, 504 are retried", []opaltest.Fault{{Status: 500}, {Status: 502}, {Status: 504}}, nil, nil, 4},
+		{"429 is retried", []opaltest.Fault{{Status: 429}}, nil, nil, 2},
+		{"403 is not retried", []opaltest.Fault{{Status: 403}}, nil,
+			&opal.APIError{StatusCode: 403, Message: "injected fault", Attempts: 1}, 1},
+		{"retries run out", []opaltest.Fault{{Status: 503}, {Status: 503}}, []opal.Option{opal.WithRetryMax(1)},
+			&opal.APIError{StatusCode: 503, Message: "injected fault", Attempts: 2}, 2},
+		// Retry-After beyond the client's longest wait (5ms) fails at once and says how long.
+		{"Retry-After longer than the wait", []opaltest.Fault{{Status: 429, RetryAfter: time.Second}}, nil,
+			&opal.APIError{StatusCode: 429, Message: "injected fault", RetryAfter: time.Second, Attempts: 1}, 1},
+		{"Reset is retried", []opaltest.Fault{{Reset: true}}, nil, nil, 2},
+		{"Truncate is retried", []opaltest.Fault{{Truncate: true}}, nil, nil, 2},
+		{"Delay alone answers normally", []opaltest.Fault{{Delay: 20 * time.Millisecond}}, nil, nil, 1},
+		{"Delay past the client's timeout is retried", []opaltest.Fault{{Delay: time.Hour}},
+			[]opal.Option{opal.WithHTTPClient(&http.Client{Timeout: 200 * time.Millisecond})}, nil, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := opaltest.NewServer(sessions...)
+			defer srv.Close()
+			srv.Inject(tt.faults...)
+			client, err := srv.Client(tt.opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+
+			list, err := client.Sessions.List(t.Context(), resourceA, nil)
+			if tt.wantErr == nil {
+				if err != nil {
+					t.Fatalf("List: %v", err)
+				}
+				if diff := cmp.Diff(sessions, list.Results); diff != "" {
+					t.Errorf("List (-want +got):\n%s", diff)
+				}
+			} else {
+				var apiErr *opal.APIError
+				if !errors.As(err, &apiErr) {
+					t.Fatalf("List error = %v, want an *opal.APIError", err)
+				}
+				got := &opal.APIError{StatusCode: apiErr.StatusCode, Message: apiErr.Message, RetryAfter: apiErr.RetryAfter, Attempts: apiErr.Attempts}
+				if diff := cmp.Diff(tt.wantErr, got); diff != "" {
+					t.Errorf("List error (-want +got):\n%s", diff)
+				}
+			}
+			if n := len(srv.Requests()); n != tt.wantRequests {
+				t.Errorf("server saw %d requests, want %d", n, tt.wantRequests)
+			}
+		})
+	}
+}
+
+func TestResetRaw(t *testing.T) {
+	srv := opaltest.NewServer(makeSessions(0, 1, resourceA)...)
+	defer srv.Close()
+	srv.Inject(opaltest.Fault{Reset: true})
+
+	if resp, _, err := rawGet(t, srv, "/sessions", query); err == nil {
+		t.Fatalf("Reset: got %s, want a transport error", resp.Status)
+	}
+	if p := getPage(t, srv, query); len(p.Results) != 1 {
+		t.Errorf("after the Reset: %d sessions, want 1", len(p.Results))
+	}
+}
+
+func TestTruncateRaw(t *testing.T) {
+	srv := opaltest.NewServer(makeSessions(0, 5, resourceA)...)
+	defer srv.Close()
+	srv.Inject(opaltest.Fault{Truncate: true})
+
+	resp, cut, err := rawGet(t, srv, "/sessions", query)
+	if !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("reading a truncated body: err = %v, want io.ErrUnexpectedEOF", err)
+	}
+	resp2, whole, err := rawGet(t, srv, "/sessions", query)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != 200 || resp.ContentLength != resp2.ContentLength || resp.Header.Get("Content-Type") != "application/json" {
+		t.Errorf("truncated answer: %s, Content-Length %d, Content-Type %q; want 200, %d, application/json",
+			resp.Status, resp.ContentLength, resp.Header.Get("Content-Type"), resp2.ContentLength)
+	}
+	if len(cut) == 0 || len(cut) >= len(whole) || !bytes.HasPrefix(whole, cut) {
+		t.Errorf("truncated body is not a proper prefix of the page:\ncut:   %s\nwhole: %s", cut, whole)
+	}
+}
+
+func TestDelayRaw(t *testing.T) {
+	const delay = 50 * time.Millisecond
+	tests := []struct {
+		fault      opaltest.Fault
+		wantStatus int
+	}{
+		{opaltest.Fault{Delay: delay}, 200},
+		{opaltest.Fault{Delay: delay, Status: 503}, 503},
+	}
+	for _, tt := range tests {
+		srv := opaltest.NewServer()
+		srv.Inject(tt.fault)
+		start := time.Now()
+		resp, _, err := rawGet(t, srv, "/sessions", query)
+		elapsed := time.Since(start)
+		srv.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != tt.wantStatus || elapsed < delay {
+			t.Errorf("%+v: %s after %v; want %d after at least %v", tt.fault, resp.Status, elapsed, tt.wantStatus, delay)
+		}
+	}
+}
+
+// TestFaultOrder checks that faults are taken one per request, in order,
+// whatever the request, and that normal service resumes after them.
+func TestFaultOrder(t *testing.T) {
+	srv := opaltest.NewServer(makeSessions(0, 1, resourceA)...)
+	defer srv.Close()
+	srv.Inject(opaltest.Fault{}, opaltest.Fault{Status: 503}, opaltest.Fault{Status: 502})
+	srv.Inject(opaltest.Fault{Status: 429}) // a later Inject queues behind
+
+	var got []int
+	for _, token := range []string{srv.Token, "", "", srv.Token, "", srv.Token} {
+		resp, _, err := rawGet(t, srv, "/sessions", query, token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, resp.StatusCode)
+	}
+	// Requests without the token take their faults too, then get 401.
+	want := []int{200, 503, 502, 429, 401, 200}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("statuses (-want +got):\n%s", diff)
+	}
+}
+
+func TestFaultPrecedence(t *testing.T) {
+	srv := opaltest.NewServer(makeSessions(0, 1, resourceA)...)
+	defer srv.Close()
+	srv.Inject(
+		opaltest.Fault{Reset: true, Truncate: true, Status: 503},
+		opaltest.Fault{Truncate: true, Status: 503},
+	)
+	if _, _, err := rawGet(t, srv, "/sessions", query); err == nil || errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Errorf("Reset+Truncate+Status: err = %v, want a dropped connection before any answer", err)
+	}
+	if resp, _, err := rawGet(t, srv, "/sessions", query); !errors.Is(err, io.ErrUnexpectedEOF) || resp.StatusCode != 200 {
+		t.Errorf("Truncate+Status: err = %v, want a 200 cut short", err)
+	}
+}

@@ -1,0 +1,228 @@
+// Package opaltest provides an in-memory Opal API server for testing code
+// that uses the opal package, in the way net/http/httptest provides servers
+// for testing HTTP clients.
+//
+// A [Server] answers GET /v1/sessions as Opal does: it checks the bearer
+// token, requires resource_id, filters by user_id, and pages with opaque
+// cursors and page_size (1 to 1000). Other paths get 404 and other methods
+// 405; every error is a JSON {"message": ...}. Where Opal's documentation
+// leaves a behaviour open, the server takes the strict reading, so that code
+// passing its tests does not lean on luck: a cursor is accepted only with
+// the resource_id and user_id it was made for, and "previous" is the cursor
+// that fetched the current page.
+//
+// A Server can also misbehave on request, one request at a time, with a
+// [Fault]: an error status, a slow answer, a dropped connection or a body
+// cut short, so that a test can see how its code copes with rate limits and
+// outages without waiting for real ones.
+//
+//	srv := opaltest.NewServer(sessions...)
+//	defer srv.Close()
+//	srv.Inject(opaltest.Fault{Status: http.StatusServiceUnavailable})
+//	client, err := srv.Client()
+//	// ... call the code under test with client ...
+package opaltest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/opalclient/opal-go"
+)
+
+// Opal's page sizes: the page a request without page_size gets, and the
+// largest page_size it accepts.
+const (
+	defaultPageSize = 200
+	maxPageSize     = 1000
+)
+
+// Server is an Opal API server on a loopback address, holding a list of
+// sessions in memory. Make one with [NewServer] and stop it with
+// [Server.Close]. Its methods are safe for concurrent use, also while
+// requests are being served.
+type Server struct {
+	// URL is the base URL of the API, such as "http://127.0.0.1:40815/v1":
+	// what opal.WithBaseURL takes.
+	URL string
+	// Token is the only API token the server accepts, as
+	// "Authorization: Bearer <Token>". It is random, so that a test that
+	// forgets to send it fails.
+	Token string
+
+	srv       *httptest.Server
+	cursorKey []byte        // signs cursors; random, so no two servers share cursors
+	closed    chan struct{} // closed by Close, to end Delay faults in progress
+	closeOnce sync.Once
+
+	mu       sync.Mutex
+	sessions []opal.Session // in insertion order, only ever appended to
+	pageSize int
+	faults   []Fault
+	requests []*http.Request
+}
+
+// NewServer starts and returns a new Server holding the given sessions, in
+// that order. The caller should call Close when finished, to shut it down.
+func NewServer(sessions ...opal.Session) *Server {
+	s := &Server{
+		Token:     "opaltest-" + rand.Text(),
+		cursorKey: make([]byte, 32),
+		closed:    make(chan struct{}),
+		pageSize:  defaultPageSize,
+	}
+	rand.Read(s.cursorKey) // never fails; see its documentation
+	s.AddSessions(sessions...)
+	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
+	s.URL = s.srv.URL + "/v1"
+	return s
+}
+
+// Close shuts down the server and blocks until all outstanding requests on
+// it have completed. A request held by a Delay fault ends at once, with its
+// connection dropped. Calling Close more than once is harmless.
+func (s *Server) Close() {
+	s.closeOnce.Do(func() { close(s.closed) })
+	s.srv.Close()
+}
+
+// Client returns an opal.Client for this server, with its Token and URL, and
+// with retry waits of a few milliseconds instead of seconds, so that tests of
+// retries run fast. The options are applied after these, so they can change
+// any of them.
+//
+// The client's connections are closed by Close, so they do not outlive the
+// test.
+func (s *Server) Client(opts ...opal.Option) (*opal.Client, error) {
+	base := []opal.Option{
+		opal.WithBaseURL(s.URL),
+		opal.WithHTTPClient(s.srv.Client()),
+		opal.WithRetryWait(time.Millisecond, 5*time.Millisecond),
+	}
+	return opal.NewClient(s.Token, append(base, opts...)...)
+}
+
+// AddSessions adds sessions after those the server already holds. A walk
+// through the pages that is under way when they are added still returns
+// every session exactly once; it returns the new ones too if they match its
+// query and it has not yet reached its last page.
+//
+// The server returns sessions as given: it does not check that their IDs
+// are UUIDs, nor drop expired ones.
+func (s *Server) AddSessions(sessions ...opal.Session) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sessions = append(s.sessions, sessions...)
+}
+
+// SetPageSize sets how many sessions a page holds when a request has no
+// page_size: 200 until set, as on Opal. A request's own page_size wins:
+// opal's SessionsService.All always sends one (1000 unless
+// ListSessionsOptions.PageSize says otherwise), so to make it walk several
+// pages, give it a small PageSize rather than calling SetPageSize.
+//
+// An n below 1 restores the default of 200, and an n above 1000 sets 1000,
+// the largest page Opal serves.
+func (s *Server) SetPageSize(n int) {
+	switch {
+	case n < 1:
+		n = defaultPageSize
+	case n > maxPageSize:
+		n = maxPageSize
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.pageSize = n
+}
+
+// Requests returns the requests the server has received so far, in order
+// of arrival, including those answered with an error or a fault. Each call
+// returns new copies, which the caller may keep and change; their bodies
+// are not kept.
+func (s *Server) Requests() []*http.Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*http.Request, len(s.requests))
+	for i, r := range s.requests {
+		out[i] = cloneRequest(r)
+	}
+	return out
+}
+
+// cloneRequest copies a request deeply enough to outlive its handler: the
+// URL and headers are copied, and the body, which belongs to the
+// connection, is left out.
+func cloneRequest(r *http.Request) *http.Request {
+	c := r.Clone(context.Background())
+	c.Body = http.NoBody
+	c.GetBody = nil
+	return c
+}
+
+// serve records each request, applies the next fault, if any, and
+// otherwise answers as Opal would.
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	s.requests = append(s.requests, cloneRequest(r))
+	var f Fault
+	if len(s.faults) > 0 {
+		f = s.faults[0]
+		s.faults = s.faults[1:]
+	}
+	s.mu.Unlock()
+
+	if f.Delay > 0 {
+		t := time.NewTimer(f.Delay)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			return // the client has gone; no one would read the answer
+		case <-s.closed:
+			dropConnection(w)
+			return
+		}
+	}
+	switch {
+	case f.Reset:
+		dropConnection(w)
+	case f.Truncate:
+		truncate(w, s.answer(r).body)
+	case f.Status != 0:
+		writeFault(w, f)
+	default:
+		s.answer(r).write(w)
+	}
+}
+
+// response is an answer built before it is written, so that a Truncate
+// fault can write the start of it.
+type response struct {
+	status int
+	header http.Header // besides Content-Type and Content-Length
+	body   []byte
+}
+
+func (resp response) write(w http.ResponseWriter) {
+	for k, v := range resp.header {
+		w.Header()[k] = v
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(resp.body)))
+	w.WriteHeader(resp.status)
+	_, _ = w.Write(resp.body) // a client that hangs up is not the server's problem
+}
+
+// errorResponse is Opal's error shape: a JSON object with a message.
+func errorResponse(status int, message string) response {
+	body, _ := json.Marshal(struct {
+		Message string `json:"message"`
+	}{message}) // a struct of one string always marshals
+	return response{status: status, body: body}
+}
