@@ -161,25 +161,19 @@ func BenchmarkBaseline(b *testing.B) {
 	reportPerSession(b, benchPages*benchPerPage)
 }
 
-// reportPerSession adds ns and allocations per session to a walk's figures.
+// reportPerSession adds the time per session to a walk's figures.
 func reportPerSession(b *testing.B, sessions int) {
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(sessions), "ns/session")
 }
 
-// TestAllHoldsAboutOnePage walks 200,000 sessions (400 pages of 500) and
-// compares the live heap early and late in the walk: it must not grow with
-// the number of pages.
-func TestAllHoldsAboutOnePage(t *testing.T) {
-	if testing.Short() {
-		t.Skip("walks 200,000 sessions")
-	}
-	const pages, perPage = 400, 500
-	srv := newPageServer(t, pages, perPage)
+// walkHeap walks pages×perPage sessions with All and returns the live heap
+// after 10 pages and 10 pages before the end.
+func walkHeap(tb testing.TB, pages, perPage int) (early, late uint64) {
+	tb.Helper()
+	srv := newPageServer(tb, pages, perPage)
 	c, err := NewClient(testToken, WithBaseURL(srv.URL))
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	heap := func() uint64 {
 		runtime.GC()
@@ -187,11 +181,10 @@ func TestAllHoldsAboutOnePage(t *testing.T) {
 		runtime.ReadMemStats(&ms)
 		return ms.HeapAlloc
 	}
-	var early, late uint64
 	n := 0
 	for _, err := range c.Sessions.All(context.Background(), "r", &ListSessionsOptions{PageSize: perPage}) {
 		if err != nil {
-			t.Fatal(err)
+			tb.Fatal(err)
 		}
 		n++
 		switch n {
@@ -202,16 +195,34 @@ func TestAllHoldsAboutOnePage(t *testing.T) {
 		}
 	}
 	if n != pages*perPage {
-		t.Fatalf("%d sessions, want %d", n, pages*perPage)
+		tb.Fatalf("%d sessions, want %d", n, pages*perPage)
 	}
-	// A decoded page of 500 sessions is about 140 KB. On top of the page in
-	// hand, a walk keeps only the cursors it has seen, to detect loops:
-	// about 80 bytes a page, 30 KB here. Holding even one page too many
-	// would exceed the slack.
-	const slack = 128 << 10
-	t.Logf("heap after 10 pages: %d KB; after 390 pages: %d KB", early>>10, late>>10)
+	return early, late
+}
+
+// TestAllHoldsAboutOnePage compares the live heap early and late in a walk
+// of 200 pages: it must not grow with the number of pages. (Sized to stay
+// quick under -race; BenchmarkAllMemory walks 200,000 sessions.)
+func TestAllHoldsAboutOnePage(t *testing.T) {
+	const pages = 200
+	early, late := walkHeap(t, pages, 100)
+	// On top of the page in hand, a walk keeps only the cursors it has
+	// seen, to detect loops: about 80 bytes a page. Holding on to pages
+	// would cost 30 KB each.
+	const slack = 64 << 10
+	t.Logf("live heap after 10 pages: %d KB; after %d: %d KB", early>>10, pages-10, late>>10)
 	if late > early+slack {
-		t.Errorf("heap grew from %d KB to %d KB over 380 pages", early>>10, late>>10)
+		t.Errorf("live heap grew from %d KB to %d KB over %d pages", early>>10, late>>10, pages-20)
+	}
+}
+
+// BenchmarkAllMemory walks 200,000 sessions (400 pages of 500) and reports
+// the live heap after 10 pages and how much it grew by page 390.
+func BenchmarkAllMemory(b *testing.B) {
+	for b.Loop() {
+		early, late := walkHeap(b, 400, 500)
+		b.ReportMetric(float64(early>>10), "live-KB@page10")
+		b.ReportMetric(float64(int64(late)-int64(early))/1024, "growth-KB@page390")
 	}
 }
 

@@ -20,6 +20,10 @@ type Fault struct {
 	// {"message": "injected fault"}, as Opal's own errors look. An
 	// opal.Client retries 429, 500, 502, 503 and 504.
 	Status int
+	// Body, with Status, is sent instead of the JSON message, as it is, with
+	// the Content-Type net/http sniffs from it: a proxy's HTML error page,
+	// say, or a 200 that is not JSON.
+	Body string
 	// RetryAfter, with Status, adds a Retry-After header: the duration in
 	// whole seconds, rounded up. An opal.Client waits that long before it
 	// retries a 429 or 503, or fails at once if that is longer than its
@@ -58,9 +62,14 @@ func writeFault(w http.ResponseWriter, f Fault) {
 		return
 	}
 	resp := errorResponse(f.Status, "injected fault")
+	resp.header = http.Header{}
+	if f.Body != "" {
+		resp.body = []byte(f.Body)
+		resp.header.Set("Content-Type", http.DetectContentType(resp.body))
+	}
 	if f.RetryAfter > 0 {
 		secs := (f.RetryAfter + time.Second - 1) / time.Second
-		resp.header = http.Header{"Retry-After": {strconv.FormatInt(int64(secs), 10)}}
+		resp.header.Set("Retry-After", strconv.FormatInt(int64(secs), 10))
 	}
 	resp.write(w)
 }

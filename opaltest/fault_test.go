@@ -69,6 +69,38 @@ func TestStatusFaultRaw(t *testing.T) {
 	}
 }
 
+// TestBodyFault: a Status fault with a Body sends that body as it is, with a
+// sniffed Content-Type, as a proxy's error page arrives.
+func TestBodyFault(t *testing.T) {
+	const page = "<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"
+	srv := opaltest.NewServer(makeSessions(0, 1, resourceA)...)
+	defer srv.Close()
+	srv.Inject(opaltest.Fault{Status: http.StatusBadGateway, Body: page, RetryAfter: time.Second})
+
+	resp, body, err := rawGet(t, srv, "/sessions", query)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type answer struct{ Status, ContentType, RetryAfter, Body string }
+	want := answer{"502 Bad Gateway", "text/html; charset=utf-8", "1", page}
+	got := answer{resp.Status, resp.Header.Get("Content-Type"), resp.Header.Get("Retry-After"), string(body)}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("faulted answer (-want +got):\n%s", diff)
+	}
+
+	// Through the client, with retries off: the page's text is the message.
+	srv.Inject(opaltest.Fault{Status: http.StatusBadGateway, Body: page})
+	client, err := srv.Client(opal.WithRetryMax(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = client.Sessions.List(t.Context(), resourceA, nil)
+	var apiErr *opal.APIError
+	if !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusBadGateway || apiErr.Message != "502 Bad Gateway nginx" {
+		t.Errorf("List error = %#v, want a 502 *APIError with the page's text", err)
+	}
+}
+
 // TestFaultsThroughClient checks each fault kind as the opal client meets
 // it: retried to success, or reported as the error it should be.
 func TestFaultsThroughClient(t *testing.T) {

@@ -205,7 +205,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 // fault can write the start of it.
 type response struct {
 	status int
-	header http.Header // besides Content-Type and Content-Length
+	header http.Header // besides Content-Length; Content-Type is JSON unless set
 	body   []byte
 }
 
@@ -213,7 +213,9 @@ func (resp response) write(w http.ResponseWriter) {
 	for k, v := range resp.header {
 		w.Header()[k] = v
 	}
-	w.Header().Set("Content-Type", "application/json")
+	if w.Header().Get("Content-Type") == "" {
+		w.Header().Set("Content-Type", "application/json")
+	}
 	w.Header().Set("Content-Length", strconv.Itoa(len(resp.body)))
 	w.WriteHeader(resp.status)
 	_, _ = w.Write(resp.body) // a client that hangs up is not the server's problem
