@@ -45,8 +45,24 @@ func pages[P any](ctx context.Context, start string, fetch fetchFunc[P]) iter.Se
 	}
 }
 
+// mapPages converts each page of a walk, passing its error through.
+func mapPages[P, Q any](pages iter.Seq2[P, error], convert func(P) Q) iter.Seq2[Q, error] {
+	return func(yield func(Q, error) bool) {
+		for page, err := range pages {
+			if err != nil {
+				var zero Q
+				yield(zero, err)
+				return
+			}
+			if !yield(convert(page), nil) {
+				return
+			}
+		}
+	}
+}
+
 // items flattens a walk over pages into a walk over their items.
-func items[P, T any](pages iter.Seq2[P, error], results func(P) []T) iter.Seq2[T, error] {
+func items[P, T any](pages iter.Seq2[P, error], each func(P) iter.Seq[T]) iter.Seq2[T, error] {
 	return func(yield func(T, error) bool) {
 		for page, err := range pages {
 			if err != nil {
@@ -54,7 +70,7 @@ func items[P, T any](pages iter.Seq2[P, error], results func(P) []T) iter.Seq2[T
 				yield(zero, err)
 				return
 			}
-			for _, item := range results(page) {
+			for item := range each(page) {
 				if !yield(item, nil) {
 					return
 				}

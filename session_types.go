@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"iter"
 	"strings"
 	"time"
 )
@@ -91,6 +92,17 @@ func (w wireSession) session() Session {
 		ResourceID:     w.ResourceID,
 		AccessLevel:    w.AccessLevel,
 		ExpirationDate: time.Time(w.ExpirationDate),
+	}
+}
+
+// sessions yields the page's sessions, converting each as it goes.
+func (p *sessionsPage) sessions() iter.Seq[Session] {
+	return func(yield func(Session) bool) {
+		for _, w := range p.Results {
+			if !yield(w.session()) {
+				return
+			}
+		}
 	}
 }
 

@@ -31,12 +31,8 @@ const maxPageSize = 1000
 // one at opts.Cursor. To go through every page, use [SessionsService.All] or
 // [SessionsService.Pages].
 func (s *SessionsService) List(ctx context.Context, resourceID string, opts *ListSessionsOptions) (*SessionsList, error) {
-	query, err := sessionsQuery(resourceID, opts)
+	page, err := s.page(ctx, resourceID, opts)
 	if err != nil {
-		return nil, err
-	}
-	var page sessionsPage
-	if err := s.client.get(ctx, "sessions", query, &page); err != nil {
 		return nil, err
 	}
 	return page.list(), nil
@@ -54,15 +50,7 @@ func (s *SessionsService) Pages(ctx context.Context, resourceID string, opts *Li
 	if opts != nil {
 		o = *opts
 	}
-	return pages(ctx, o.Cursor, func(ctx context.Context, cursor string) (*SessionsList, string, error) {
-		page := o
-		page.Cursor = cursor
-		list, err := s.List(ctx, resourceID, &page)
-		if err != nil {
-			return nil, "", err
-		}
-		return list, list.Next, nil
-	})
+	return mapPages(s.walk(ctx, resourceID, o), (*sessionsPage).list)
 }
 
 // All returns every session on a resource, page after page, as
@@ -81,7 +69,36 @@ func (s *SessionsService) All(ctx context.Context, resourceID string, opts *List
 	if o.PageSize == 0 {
 		o.PageSize = maxPageSize
 	}
-	return items(s.Pages(ctx, resourceID, &o), func(l *SessionsList) []Session { return l.Results })
+	// Sessions are converted from the decoded page one at a time, as they
+	// are yielded, rather than into a SessionsList first: a walk then
+	// allocates no second copy of each page.
+	return items(s.walk(ctx, resourceID, o), (*sessionsPage).sessions)
+}
+
+// walk returns the decoded pages of a resource's sessions from opts.Cursor on.
+func (s *SessionsService) walk(ctx context.Context, resourceID string, opts ListSessionsOptions) iter.Seq2[*sessionsPage, error] {
+	return pages(ctx, opts.Cursor, func(ctx context.Context, cursor string) (*sessionsPage, string, error) {
+		o := opts
+		o.Cursor = cursor
+		page, err := s.page(ctx, resourceID, &o)
+		if err != nil {
+			return nil, "", err
+		}
+		return page, page.Next, nil
+	})
+}
+
+// page fetches one page, as decoded.
+func (s *SessionsService) page(ctx context.Context, resourceID string, opts *ListSessionsOptions) (*sessionsPage, error) {
+	query, err := sessionsQuery(resourceID, opts)
+	if err != nil {
+		return nil, err
+	}
+	var page sessionsPage
+	if err := s.client.get(ctx, "sessions", query, &page); err != nil {
+		return nil, err
+	}
+	return &page, nil
 }
 
 // sessionsQuery checks a listing's arguments and builds its query string.
