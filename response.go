@@ -105,6 +105,10 @@ func decodeError(err error) error {
 		wrongType *json.UnmarshalTypeError
 	)
 	switch {
+	case err == io.EOF:
+		// The body ended cleanly before any JSON: a cut body ends in
+		// io.ErrUnexpectedEOF instead.
+		return errors.New("empty response body")
 	case errors.As(err, &tooLarge):
 		return fmt.Errorf("response body exceeds the %d MiB limit", maxBody>>20)
 	case errors.As(err, &syntax), errors.As(err, &wrongType), errors.Is(err, errBadTime), errors.Is(err, errTrailingData):

@@ -223,3 +223,30 @@ func TestCallerHTTPClientIsNotModified(t *testing.T) {
 		t.Errorf("NewClient modified the caller's http.Client: %+v", hc)
 	}
 }
+
+// TestBrokenRoundTripperDoesNotPanic: a hand-written RoundTripper given
+// through WithHTTPClient may return a response without a body, or nothing.
+func TestBrokenRoundTripperDoesNotPanic(t *testing.T) {
+	tests := []struct {
+		name string
+		resp *http.Response
+		want string
+	}{
+		{"error status without a body", &http.Response{StatusCode: http.StatusNotFound, Header: http.Header{}}, "404 Not Found"},
+		{"success without a body", &http.Response{StatusCode: http.StatusOK, Header: http.Header{"Content-Type": {"application/json"}}}, "empty response body"},
+		{"nil response and nil error", nil, "returned neither a response nor an error"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rt := roundTripFunc(func(*http.Request) (*http.Response, error) { return tt.resp, nil })
+			c, err := NewClient(testToken, WithHTTPClient(&http.Client{Transport: rt}), WithRetryMax(0))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = c.Sessions.List(context.Background(), "r", nil)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("List error = %v, want one saying %q", err, tt.want)
+			}
+		})
+	}
+}

@@ -158,6 +158,7 @@ func TestBadSuccessBodiesAreNotRetried(t *testing.T) {
 		{"invalid JSON", "application/json", `{"results":[}`, "decoding response"},
 		{"results of the wrong type", "application/json", `{"results":"none"}`, "decoding response"},
 		{"expiration date that is not a time", "application/json", `{"results":[{"expiration_date":"tomorrow"}]}`, `expiration_date "tomorrow"`},
+		{"empty body", "application/json", "", "empty response body"},
 		{"data after the JSON value", "application/json", `{"results":[]} {"results":[]}`, "data after the JSON value"},
 		{"expiration date that is a number", "application/json", `{"results":[{"expiration_date":1700000000}]}`, `expiration_date 1700000000`},
 	}

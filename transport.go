@@ -3,6 +3,7 @@ package opal
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -40,6 +41,14 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := t.next.RoundTrip(req)
 	if err != nil {
 		return nil, err
+	}
+	// net/http checks these only after this layer has read the body; a
+	// hand-written RoundTripper given through WithHTTPClient may break them.
+	if resp == nil {
+		return nil, fmt.Errorf("opal: %T returned neither a response nor an error", t.next)
+	}
+	if resp.Body == nil {
+		resp.Body = http.NoBody
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		bufferBody(resp)
