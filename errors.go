@@ -92,6 +92,16 @@ func (e *APIError) Is(target error) bool {
 	return false
 }
 
+// scrubbedError is a failed call's error whose text has had the token
+// removed; it unwraps to its cause for errors.Is and errors.As.
+type scrubbedError struct {
+	msg string
+	err error
+}
+
+func (e *scrubbedError) Error() string { return e.msg }
+func (e *scrubbedError) Unwrap() error { return e.err }
+
 func statusLine(code int) string {
 	if text := http.StatusText(code); text != "" {
 		return fmt.Sprintf("%d %s", code, text)

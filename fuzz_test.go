@@ -21,7 +21,7 @@ func decodeBody(body []byte) (*SessionsList, error) {
 		ContentLength: int64(len(body)),
 	}
 	var page sessionsPage
-	if err := decodeJSON(resp, &page); err != nil {
+	if err := decodeJSON(resp, &page, testToken); err != nil {
 		return nil, err
 	}
 	return page.list(), nil

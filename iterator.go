@@ -37,7 +37,8 @@ func pages[P any](ctx context.Context, start string, fetch fetchFunc[P]) iter.Se
 				return
 			}
 			if seen[next] {
-				yield(zero, fmt.Errorf("%w: %q came back after %d pages", ErrCursorLoop, truncate(next, 64), n))
+				// The cursor is not quoted: it is the server's text.
+				yield(zero, fmt.Errorf("%w after %d pages", ErrCursorLoop, n))
 				return
 			}
 			cursor = next

@@ -23,8 +23,9 @@ func (e *bodyReadError) Error() string { return "reading response body: " + e.er
 func (e *bodyReadError) Unwrap() error { return e.err }
 
 // decodeJSON decodes a 2xx response's JSON body into out, streaming: the body
-// is never held whole beside its decoded value.
-func decodeJSON(resp *http.Response, out any) error {
+// is never held whole beside its decoded value. The secret (the API token) is
+// scrubbed from the server's text it quotes.
+func decodeJSON(resp *http.Response, out any, secret string) error {
 	if resp.ContentLength > maxBody {
 		return fmt.Errorf("response body of %d bytes exceeds the %d MiB limit", resp.ContentLength, maxBody>>20)
 	}
@@ -39,7 +40,7 @@ func decodeJSON(resp *http.Response, out any) error {
 			return decodeError(err)
 		}
 		if !object {
-			return fmt.Errorf("%s response has content type %q and is not JSON", statusLine(resp.StatusCode), truncate(ct, 100))
+			return fmt.Errorf("%s response has content type %q and is not JSON", statusLine(resp.StatusCode), truncate(redactString(ct, secret), 100))
 		}
 		body = br
 	}

@@ -141,13 +141,26 @@ func (a *attempts) giveUp(resp *http.Response, err error, tries int) (*http.Resp
 		apiErr = a.apiError(resp)
 	case errors.As(err, &apiErr):
 	default:
-		if tries > 1 {
-			return nil, fmt.Errorf("opal: %s %s: %w (after %d attempts)", a.method, a.path, err, tries)
-		}
-		return nil, fmt.Errorf("opal: %s %s: %w", a.method, a.path, err)
+		return nil, a.failure(err, tries)
 	}
 	apiErr.Attempts = tries
 	return nil, apiErr
+}
+
+// failure is the caller's error for a call that ended with no response to
+// report: its cause, naming the request, with the token scrubbed from the
+// text, since a cause can carry text the server chose.
+func (a *attempts) failure(err error, tries int) error {
+	// A url.Error repeats the URL, whose query holds cursors the server
+	// chose; the request is named by method and path instead.
+	if transport, ok := err.(*url.Error); ok {
+		err = transport.Err
+	}
+	msg := fmt.Sprintf("opal: %s %s: %v", a.method, a.path, err)
+	if tries > 1 {
+		msg += fmt.Sprintf(" (after %d attempts)", tries)
+	}
+	return &scrubbedError{msg: redactString(msg, a.client.transport.token()), err: err}
 }
 
 // handleResponse reads each response that is not retried: it decodes a 2xx
@@ -159,7 +172,7 @@ func (a *attempts) handleResponse(out any) retryablehttp.ResponseHandlerFunc {
 		if resp.StatusCode < 200 || resp.StatusCode > 299 {
 			return a.apiError(resp)
 		}
-		return decodeJSON(resp, out)
+		return decodeJSON(resp, out, a.client.transport.token())
 	}
 }
 
@@ -234,7 +247,7 @@ func (a *attempts) logAttempt(err error) {
 		if errors.As(err, &transport) {
 			err = transport.Err
 		}
-		a.log("opal: attempt failed", slog.String("error", err.Error()))
+		a.log("opal: attempt failed", slog.String("error", redactString(err.Error(), a.client.transport.token())))
 		return
 	}
 	a.log("opal: attempt", slog.Int("status", a.status))

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -246,6 +247,79 @@ func TestBrokenRoundTripperDoesNotPanic(t *testing.T) {
 			_, err = c.Sessions.List(context.Background(), "r", nil)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("List error = %v, want one saying %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// errorTexts is the text of err and of every error it wraps.
+func errorTexts(err error) []string {
+	if err == nil {
+		return nil
+	}
+	texts := []string{err.Error()}
+	switch e := err.(type) {
+	case interface{ Unwrap() error }:
+		texts = append(texts, errorTexts(e.Unwrap())...)
+	case interface{ Unwrap() []error }:
+		for _, inner := range e.Unwrap() {
+			texts = append(texts, errorTexts(inner)...)
+		}
+	}
+	return texts
+}
+
+// TestEchoedTokenNeverReachesAnError: a server that echoes the request's
+// Authorization header into the text an error quotes (a date, a content
+// type, a cursor) does not get the token into any error in the chain.
+func TestEchoedTokenNeverReachesAnError(t *testing.T) {
+	tests := []struct {
+		name    string
+		handler func(w http.ResponseWriter, r *http.Request, auth string)
+	}{
+		{"as an expiration date", func(w http.ResponseWriter, r *http.Request, auth string) {
+			writeJSON(w, http.StatusOK, `{"results":[{"expiration_date":"`+auth+`"}]}`)
+		}},
+		{"as a content type", func(w http.ResponseWriter, r *http.Request, auth string) {
+			w.Header().Set("Content-Type", "text/x-"+strings.TrimPrefix(auth, "Bearer "))
+			fmt.Fprint(w, "<html></html>")
+		}},
+		{"as a cursor that loops", func(w http.ResponseWriter, r *http.Request, auth string) {
+			writeJSON(w, http.StatusOK, fmt.Sprintf(`{"next":%q,"results":[]}`, auth))
+		}},
+		{"as a cursor, then a dropped connection", func(w http.ResponseWriter, r *http.Request, auth string) {
+			if r.URL.Query().Get("cursor") == "" {
+				writeJSON(w, http.StatusOK, fmt.Sprintf(`{"next":%q,"results":[]}`, auth))
+				return
+			}
+			if conn := hijack(t, w); conn != nil {
+				conn.Close()
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var logs strings.Builder
+			c, mux, _ := setup(t, WithRetryMax(1), WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+			mux.HandleFunc("/v1/sessions", func(w http.ResponseWriter, r *http.Request) {
+				tt.handler(w, r, r.Header.Get("Authorization"))
+			})
+			var err error
+			for _, err = range c.Sessions.All(context.Background(), "r", nil) {
+				if err != nil {
+					break
+				}
+			}
+			if err == nil {
+				t.Fatal("the walk succeeded, want an error")
+			}
+			for _, text := range errorTexts(err) {
+				if leaks(text) {
+					t.Errorf("an error in the chain holds the token")
+				}
+			}
+			if leaks(logs.String()) {
+				t.Errorf("the log holds the token")
 			}
 		})
 	}

@@ -133,13 +133,15 @@ func (t *rfc3339Time) UnmarshalJSON(data []byte) error {
 	if (*time.Time)(t).UnmarshalJSON(data) == nil {
 		return nil
 	}
+	// The errors do not quote the value: it is the server's text, and a
+	// server may echo anything, the token included.
 	var s string
 	if err := json.Unmarshal(data, &s); err != nil {
-		return fmt.Errorf("expiration_date %s: %w", truncate(string(data), 64), errBadTime)
+		return fmt.Errorf("expiration_date: %w (not a string)", errBadTime)
 	}
 	parsed, err := parseRFC3339(s)
 	if err != nil {
-		return fmt.Errorf("expiration_date %q: %w", truncate(s, 64), errBadTime)
+		return fmt.Errorf("expiration_date: %w", errBadTime)
 	}
 	*t = rfc3339Time(parsed)
 	return nil

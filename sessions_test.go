@@ -157,10 +157,10 @@ func TestBadSuccessBodiesAreNotRetried(t *testing.T) {
 		{"no content type, not JSON", "", "sign in first", `content type ""`},
 		{"invalid JSON", "application/json", `{"results":[}`, "decoding response"},
 		{"results of the wrong type", "application/json", `{"results":"none"}`, "decoding response"},
-		{"expiration date that is not a time", "application/json", `{"results":[{"expiration_date":"tomorrow"}]}`, `expiration_date "tomorrow"`},
+		{"expiration date that is not a time", "application/json", `{"results":[{"expiration_date":"tomorrow"}]}`, "expiration_date: not an RFC 3339 time"},
 		{"empty body", "application/json", "", "empty response body"},
 		{"data after the JSON value", "application/json", `{"results":[]} {"results":[]}`, "data after the JSON value"},
-		{"expiration date that is a number", "application/json", `{"results":[{"expiration_date":1700000000}]}`, `expiration_date 1700000000`},
+		{"expiration date that is a number", "application/json", `{"results":[{"expiration_date":1700000000}]}`, "expiration_date: not an RFC 3339 time (not a string)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
