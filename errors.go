@@ -145,6 +145,9 @@ func newAPIError(method, path string, status int, header http.Header, body []byt
 func errorMessage(body []byte) string {
 	var obj map[string]json.RawMessage
 	if json.Unmarshal(body, &obj) == nil {
+		if len(obj) == 0 {
+			return "" // {} or null says nothing; the status text will
+		}
 		for key, raw := range obj {
 			if !strings.EqualFold(key, "message") {
 				continue

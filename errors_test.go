@@ -52,6 +52,12 @@ func TestAPIErrorFromResponses(t *testing.T) {
 			wantText: "opal: GET /v1/sessions: 401 Unauthorized",
 		},
 		{
+			name: "empty JSON object", status: 404, contentType: "application/json",
+			body:     `{}`,
+			want:     &APIError{StatusCode: 404, Message: "Not Found", Body: []byte(`{}`)},
+			wantText: "opal: GET /v1/sessions: 404 Not Found",
+		},
+		{
 			name: "JSON without a message", status: 409, contentType: "application/json",
 			body:     `{"error":"conflict"}`,
 			want:     &APIError{StatusCode: 409, Message: `{"error":"conflict"}`, Body: []byte(`{"error":"conflict"}`)},
