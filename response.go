@@ -22,8 +22,8 @@ type bodyReadError struct{ err error }
 func (e *bodyReadError) Error() string { return "reading response body: " + e.err.Error() }
 func (e *bodyReadError) Unwrap() error { return e.err }
 
-// decodeJSON decodes a 2xx response's JSON body into out, streaming: the body
-// is never held whole beside its decoded value. The secret (the API token) is
+// decodeJSON decodes a 2xx response's JSON body into out straight from the
+// connection: nothing is collected beyond the decoder's own buffer. The secret (the API token) is
 // scrubbed from the server's text it quotes.
 func decodeJSON(resp *http.Response, out any, secret string) error {
 	if resp.ContentLength > maxBody {
@@ -67,7 +67,7 @@ func onlySpaceLeft(r io.Reader) error {
 	for {
 		n, err := r.Read(buf[:])
 		for _, b := range buf[:n] {
-			if b != ' ' && b != '\t' && b != '\r' && b != '\n' {
+			if !isSpace(b) {
 				return errTrailingData
 			}
 		}
@@ -90,13 +90,16 @@ func startsWithObject(br *bufio.Reader) (bool, error) {
 		if err != nil {
 			return false, err
 		}
-		switch b[0] {
-		case ' ', '\t', '\r', '\n':
-			_, _ = br.Discard(1)
-		default:
+		if !isSpace(b[0]) {
 			return b[0] == '{', nil
 		}
+		_, _ = br.Discard(1)
 	}
+}
+
+// isSpace reports whether b is white space to JSON.
+func isSpace(b byte) bool {
+	return b == ' ' || b == '\t' || b == '\r' || b == '\n'
 }
 
 func decodeError(err error) error {
