@@ -114,18 +114,20 @@ func statusLine(code int) string {
 // everything kept, because some servers echo the request back in an error.
 func newAPIError(method, path string, status int, header http.Header, body []byte, secret string) *APIError {
 	body = redact(body, secret)
+	message := errorMessage(body)
+	if location := header.Get("Location"); status >= 300 && status < 400 && location != "" {
+		// A redirect is an error only when it was not followed: it left the
+		// base URL's origin, or the caller's CheckRedirect stopped it.
+		message = oneLine("redirect to " + location + " not followed; redirects are followed within the base URL's origin only")
+	}
+	// Redact before cutting, so that no prefix of the secret survives a cut.
+	scrub := func(s string) string { return truncate(redactString(s, secret), maxMessageLen) }
 	e := &APIError{
 		StatusCode: status,
 		Method:     method,
 		Path:       path,
-		// Redact before cutting, so that no prefix of the secret survives a cut.
-		RequestID: truncate(redactString(oneLine(header.Get("X-Request-Id")), secret), maxMessageLen),
-		Message:   truncate(redactString(errorMessage(body), secret), maxMessageLen),
-	}
-	if location := header.Get("Location"); status >= 300 && status < 400 && location != "" {
-		// A redirect is an error only when it was not followed: it left the
-		// base URL's origin, or the caller's CheckRedirect stopped it.
-		e.Message = truncate(redactString(oneLine("redirect to "+location+" not followed; redirects are followed within the base URL's origin only"), secret), maxMessageLen)
+		RequestID:  scrub(oneLine(header.Get("X-Request-Id"))),
+		Message:    scrub(message),
 	}
 	if e.Message == "" {
 		e.Message = http.StatusText(status)
