@@ -62,6 +62,11 @@ const (
 type Client struct {
 	// Sessions lists access sessions on resources.
 	Sessions *SessionsService
+	// Users finds the users of the organisation, by ID, by email or all.
+	Users *UsersService
+	// Resources finds the resources of the organisation: by ID, or all
+	// of them, narrowed by type, name or place in the hierarchy.
+	Resources *ResourcesService
 
 	// The token lives only inside transport, in a closure, so that no verb
 	// of the fmt package can print it from a Client or a service.
@@ -233,6 +238,8 @@ func NewClient(token string, opts ...Option) (*Client, error) {
 		logger:       cfg.logger,
 	}
 	c.Sessions = &SessionsService{client: c}
+	c.Users = &UsersService{client: c}
+	c.Resources = &ResourcesService{client: c}
 	return c, nil
 }
 

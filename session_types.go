@@ -53,11 +53,18 @@ func (s *Session) UnmarshalJSON(data []byte) error {
 // cursor. Results are encoded as they are: nil as null, empty as [], so that
 // a decoded list encodes back to the same value.
 func (l SessionsList) MarshalJSON() ([]byte, error) {
+	return marshalList(l.Next, l.Previous, l.Results)
+}
+
+// marshalList encodes a page of any list in the API's shape: null for a
+// missing cursor, and the results as they are (nil as null, empty as []),
+// so that a decoded list encodes back to the same value.
+func marshalList[T any](next, previous string, results []T) ([]byte, error) {
 	return json.Marshal(struct {
-		Next     *string   `json:"next"`
-		Previous *string   `json:"previous"`
-		Results  []Session `json:"results"`
-	}{nullable(l.Next), nullable(l.Previous), l.Results})
+		Next     *string `json:"next"`
+		Previous *string `json:"previous"`
+		Results  []T     `json:"results"`
+	}{nullable(next), nullable(previous), results})
 }
 
 func nullable(s string) *string {
