@@ -16,10 +16,18 @@ import (
 //
 // ErrInvalidArgument is wrapped by every error about the caller's input
 // (a bad option, an empty resource ID, a page size out of range); no request
-// is sent when it is returned. The others match an [*APIError] by its status
-// code: 401, 403, 404 and 429.
+// is sent when it is returned.
+//
+// ErrInvalidResponse matches every error about a 2xx response that is not
+// what was asked for: not JSON, not a page of the list (a page with no
+// "results" member is never taken for an empty one), more items than the
+// page size asked for, an item that does not decode, another user than the
+// one asked for. Such a response is not retried.
+//
+// The others match an [*APIError] by its status code: 401, 403, 404 and 429.
 var (
 	ErrInvalidArgument = errors.New("opal: invalid argument")
+	ErrInvalidResponse = errors.New("opal: invalid response")
 	ErrUnauthorized    = errors.New("opal: unauthorized")
 	ErrForbidden       = errors.New("opal: forbidden")
 	ErrNotFound        = errors.New("opal: not found")

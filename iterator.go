@@ -2,9 +2,13 @@ package opal
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"iter"
+	"maps"
+	"net/url"
+	"strconv"
 )
 
 // ErrCursorLoop is wrapped by the error that ends a walk when the server hands
@@ -12,16 +16,112 @@ import (
 // repeat pages forever.
 var ErrCursorLoop = errors.New("opal: server repeated a pagination cursor")
 
+// maxPageSize is the largest page Opal serves, and what All asks for.
+const maxPageSize = 1000
+
+// list is one call's view of a cursor-paginated list of the API: which
+// endpoint, with which filters, from which cursor, at which page size. A
+// service builds one from its caller's options; List, Pages and All are then
+// the same code for every list. Items are decoded as W and given to the
+// caller as T, in pages of type L.
+type list[W, T, L any] struct {
+	client   *Client
+	path     string     // the endpoint under the base URL, such as "sessions"
+	noun     string     // what the items are, for errors: "sessions"
+	query    url.Values // the filters, without cursor and page_size
+	cursor   string     // where to start; "" for the first page
+	pageSize int        // 0 for the server's default
+	err      error      // a bad argument, returned before anything is sent
+	item     func(W) T
+	public   func(*page[W]) *L
+}
+
+// checkPageSize is the error for a page size the API does not take, or nil.
+func checkPageSize(n int) error {
+	if n < 0 || n > maxPageSize {
+		return fmt.Errorf("%w: page size %d is outside 0..%d", ErrInvalidArgument, n, maxPageSize)
+	}
+	return nil
+}
+
+// one returns the page at the list's cursor.
+func (l list[W, T, L]) one(ctx context.Context) (*L, error) {
+	if l.err != nil {
+		return nil, l.err
+	}
+	p, err := l.fetch(ctx, l.cursor)
+	if err != nil {
+		return nil, err
+	}
+	return l.public(p), nil
+}
+
+// pages returns every page from the list's cursor on.
+func (l list[W, T, L]) pages(ctx context.Context) iter.Seq2[*L, error] {
+	return mapPages(l.walk(ctx), l.public)
+}
+
+// all returns every item from the list's cursor on. Left at 0, the page
+// size is the API's maximum: Opal's rate limit counts requests, and a walk
+// then takes five times fewer than at the server's default of 200.
+func (l list[W, T, L]) all(ctx context.Context) iter.Seq2[T, error] {
+	if l.pageSize == 0 {
+		l.pageSize = maxPageSize
+	}
+	// Items are converted from the decoded page one at a time, as they are
+	// yielded, so a walk allocates no second copy of each page.
+	return items(l.walk(ctx), l.item)
+}
+
+// walk returns the decoded pages from the list's cursor on.
+func (l list[W, T, L]) walk(ctx context.Context) iter.Seq2[*page[W], error] {
+	return walk(ctx, l.cursor, l.err, func(ctx context.Context, cursor string) (*page[W], string, error) {
+		p, err := l.fetch(ctx, cursor)
+		if err != nil {
+			return nil, "", err
+		}
+		return p, p.Next, nil
+	})
+}
+
+// fetch gets the page at cursor. A page may hold no more items than the
+// page size asked for (the API's maximum when none was).
+func (l list[W, T, L]) fetch(ctx context.Context, cursor string) (*page[W], error) {
+	query := maps.Clone(l.query)
+	if query == nil {
+		query = url.Values{}
+	}
+	if cursor != "" {
+		query.Set("cursor", cursor)
+	}
+	limit := maxPageSize
+	if l.pageSize != 0 {
+		query.Set("page_size", strconv.Itoa(l.pageSize))
+		limit = l.pageSize
+	}
+	var p *page[W]
+	err := l.client.get(ctx, []string{l.path}, query, "a page of "+l.noun, func(dec *json.Decoder) (err error) {
+		p, err = decodePage[W](dec, limit)
+		return err
+	})
+	return p, err
+}
+
 // fetchFunc gets the page at cursor ("" for the first page) and returns it with
 // the cursor of the page after it ("" after the last).
 type fetchFunc[P any] func(ctx context.Context, cursor string) (page P, next string, err error)
 
-// pages walks a cursor-paginated Opal list from start, one request per page,
+// walk follows a cursor-paginated list from start, one request per page,
 // only as far as the caller ranges. Every Opal list endpoint pages this way;
-// each needs only a fetchFunc.
-func pages[P any](ctx context.Context, start string, fetch fetchFunc[P]) iter.Seq2[P, error] {
+// each needs only a fetchFunc. A non-nil err, a bad argument, is yielded
+// first, and nothing is sent.
+func walk[P any](ctx context.Context, start string, err error, fetch fetchFunc[P]) iter.Seq2[P, error] {
 	return func(yield func(P, error) bool) {
 		var zero P
+		if err != nil {
+			yield(zero, err)
+			return
+		}
 		seen := map[string]bool{}
 		cursor := start
 		for n := 1; ; n++ {
@@ -62,8 +162,9 @@ func mapPages[P, Q any](pages iter.Seq2[P, error], convert func(P) Q) iter.Seq2[
 	}
 }
 
-// items flattens a walk over pages into a walk over their items.
-func items[P, T any](pages iter.Seq2[P, error], each func(P) iter.Seq[T]) iter.Seq2[T, error] {
+// items flattens a walk over pages into a walk over their items, each
+// converted as it is yielded.
+func items[W, T any](pages iter.Seq2[*page[W], error], convert func(W) T) iter.Seq2[T, error] {
 	return func(yield func(T, error) bool) {
 		for page, err := range pages {
 			if err != nil {
@@ -71,11 +172,14 @@ func items[P, T any](pages iter.Seq2[P, error], each func(P) iter.Seq[T]) iter.S
 				yield(zero, err)
 				return
 			}
-			for item := range each(page) {
-				if !yield(item, nil) {
+			for _, item := range page.Results {
+				if !yield(convert(item), nil) {
 					return
 				}
 			}
 		}
 	}
 }
+
+// same is the conversion of an item whose wire form is its public form.
+func same[T any](item T) T { return item }

@@ -54,8 +54,8 @@ func (ps *pagedServer) requests() int {
 	return len(ps.queries)
 }
 
-// page is a page body with sessions for the given users.
-func page(next string, users ...string) string {
+// pageBody is a page body with sessions for the given users.
+func pageBody(next string, users ...string) string {
 	body := `{"next":` + fmt.Sprintf("%q", next)
 	if next == "" {
 		body = `{"next":null`
@@ -71,9 +71,9 @@ func page(next string, users ...string) string {
 }
 
 var threePages = map[string]string{
-	"":   page("c2", "u1", "u2"),
-	"c2": page("c3", "u3"),
-	"c3": page("", "u4", "u5"),
+	"":   pageBody("c2", "u1", "u2"),
+	"c2": pageBody("c3", "u3"),
+	"c3": pageBody("", "u4", "u5"),
 }
 
 // collect ranges over seq like a caller who checks errors, returning the
@@ -168,10 +168,10 @@ func TestPagesYieldsEachPage(t *testing.T) {
 
 func TestEmptyPageWithANextCursorIsNotTheEnd(t *testing.T) {
 	c, _ := newPagedServer(t, map[string]string{
-		"":   page("c2", "u1"),
-		"c2": page("c3"),
+		"":   pageBody("c2", "u1"),
+		"c2": pageBody("c3"),
 		"c3": `{"next":"c4","results":null}`,
-		"c4": page("", "u2"),
+		"c4": pageBody("", "u2"),
 	})
 	users, errs := collect(c.Sessions.All(context.Background(), "r1", nil))
 	if errs != nil {
@@ -214,8 +214,8 @@ func TestEarlyBreakStopsAtOnce(t *testing.T) {
 
 func TestErrorMidwayIsYieldedOnceAndEnds(t *testing.T) {
 	c, ps := newPagedServer(t, map[string]string{
-		"":   page("c2", "u1", "u2"),
-		"c2": page("gone", "u3"),
+		"":   pageBody("c2", "u1", "u2"),
+		"c2": pageBody("gone", "u3"),
 		// "gone" is not served: 404
 	})
 	users, errs := collect(c.Sessions.All(context.Background(), "r1", nil))
@@ -257,9 +257,9 @@ func TestCursorLoopEndsTheWalk(t *testing.T) {
 		pages map[string]string
 		want  []string
 	}{
-		{"a page points back", "", map[string]string{"": page("c2", "u1"), "c2": page("c3", "u2"), "c3": page("c2", "u3")}, []string{"u1", "u2", "u3"}},
-		{"a page points to itself", "", map[string]string{"": page("c2", "u1"), "c2": page("c2", "u2")}, []string{"u1", "u2"}},
-		{"back to the start cursor", "c1", map[string]string{"c1": page("c2", "u1"), "c2": page("c1", "u2")}, []string{"u1", "u2"}},
+		{"a page points back", "", map[string]string{"": pageBody("c2", "u1"), "c2": pageBody("c3", "u2"), "c3": pageBody("c2", "u3")}, []string{"u1", "u2", "u3"}},
+		{"a page points to itself", "", map[string]string{"": pageBody("c2", "u1"), "c2": pageBody("c2", "u2")}, []string{"u1", "u2"}},
+		{"back to the start cursor", "c1", map[string]string{"c1": pageBody("c2", "u1"), "c2": pageBody("c1", "u2")}, []string{"u1", "u2"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -333,7 +333,7 @@ func TestCancellationEndsTheWalk(t *testing.T) {
 		defer cancel()
 		mux.HandleFunc("/v1/sessions", func(w http.ResponseWriter, r *http.Request) {
 			if r.URL.Query().Get("cursor") == "" {
-				writeJSON(w, http.StatusOK, page("c2", "u1"))
+				writeJSON(w, http.StatusOK, pageBody("c2", "u1"))
 				return
 			}
 			cancel()

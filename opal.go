@@ -28,6 +28,7 @@ package opal
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -303,28 +304,43 @@ func hasControl(s string) bool {
 	return strings.ContainsFunc(s, func(r rune) bool { return r < ' ' || r == 0x7f })
 }
 
-// get sends GET {base}/{path}?{query}, with retries, and decodes a 2xx JSON
-// body into out. Every other outcome is an error: *APIError for a non-2xx
-// status, the context's own error when it is done.
-func (c *Client) get(ctx context.Context, path string, query url.Values, out any) error {
+// get sends GET {base}/{path...}?{query}, with retries, and hands a 2xx
+// JSON body to read; what names what was asked for ("a page of sessions"),
+// for the error when the body is not that. Every other outcome is an error:
+// *APIError for a non-2xx status, the context's own error when it is done.
+func (c *Client) get(ctx context.Context, path []string, query url.Values, what string, read func(*json.Decoder) error) error {
 	if ctx == nil {
 		return fmt.Errorf("%w: nil context", ErrInvalidArgument)
 	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	u := c.base.JoinPath(path)
+	u := c.endpoint(path)
 	u.RawQuery = query.Encode()
 	req, err := retryablehttp.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
-		return fmt.Errorf("opal: GET %s: %w", u.Path, err)
+		return fmt.Errorf("opal: GET %s: %w", u.EscapedPath(), err)
 	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", c.userAgent)
 
-	a := &attempts{client: c, ctx: ctx, method: http.MethodGet, path: u.Path}
-	req.SetResponseHandler(a.handleResponse(out))
+	a := &attempts{client: c, ctx: ctx, method: http.MethodGet, path: u.EscapedPath()}
+	req.SetResponseHandler(a.handleResponse(what, read))
 	// The response handler reads and closes the body of every response.
 	_, err = a.retryingClient().Do(req)
 	return err
+}
+
+// endpoint is the URL of the API's path under the base URL. Each element
+// is escaped as one path segment, so that an ID such as "a/b" or "?" cannot
+// reach another endpoint. (url.JoinPath would resolve "..".)
+func (c *Client) endpoint(path []string) *url.URL {
+	u := *c.base
+	u.Path = strings.TrimSuffix(u.Path, "/")
+	u.RawPath = strings.TrimSuffix(c.base.EscapedPath(), "/")
+	for _, segment := range path {
+		u.Path += "/" + segment
+		u.RawPath += "/" + url.PathEscape(segment)
+	}
+	return &u
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -163,16 +164,16 @@ func (a *attempts) failure(err error, tries int) error {
 	return &scrubbedError{msg: redactString(msg, a.client.transport.token()), err: err}
 }
 
-// handleResponse reads each response that is not retried: it decodes a 2xx
-// body into out and turns any other status into *APIError. Errors it returns
+// handleResponse reads each response that is not retried: it hands a 2xx
+// body to read and turns any other status into *APIError. Errors it returns
 // go back through checkRetry, so a body cut short is retried.
-func (a *attempts) handleResponse(out any) retryablehttp.ResponseHandlerFunc {
+func (a *attempts) handleResponse(what string, read func(*json.Decoder) error) retryablehttp.ResponseHandlerFunc {
 	return func(resp *http.Response) error {
 		defer resp.Body.Close()
 		if resp.StatusCode < 200 || resp.StatusCode > 299 {
 			return a.apiError(resp)
 		}
-		return decodeJSON(resp, out, a.client.transport.token())
+		return decodeBody(resp, what, a.client.transport.token(), read)
 	}
 }
 

@@ -124,9 +124,6 @@ var transportFaults = map[string]func(t *testing.T, w http.ResponseWriter){
 			conn.Close()
 		}
 	},
-	"JSON cut short with a matching Content-Length": func(t *testing.T, w http.ResponseWriter) {
-		writeJSON(w, http.StatusOK, `{"results":[{"user_id":"u`)
-	},
 }
 
 func TestTransportFaultsAreRetried(t *testing.T) {

@@ -234,7 +234,7 @@ func TestBrokenRoundTripperDoesNotPanic(t *testing.T) {
 		want string
 	}{
 		{"error status without a body", &http.Response{StatusCode: http.StatusNotFound, Header: http.Header{}}, "404 Not Found"},
-		{"success without a body", &http.Response{StatusCode: http.StatusOK, Header: http.Header{"Content-Type": {"application/json"}}}, "empty response body"},
+		{"success without a body", &http.Response{StatusCode: http.StatusOK, Header: http.Header{"Content-Type": {"application/json"}}}, "the body is empty"},
 		{"nil response and nil error", nil, "returned neither a response nor an error"},
 	}
 	for _, tt := range tests {

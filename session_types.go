@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"iter"
 	"strings"
 	"time"
 )
@@ -74,16 +73,10 @@ func nullable(s string) *string {
 	return &s
 }
 
-// sessionsPage and wireSession are what the client decodes a response into.
-// Their only difference from SessionsList and Session is the lenient time
-// type: decoding into them needs no UnmarshalJSON per session, which keeps a
-// page's decoding as fast as encoding/json's plain struct decoding.
-type sessionsPage struct {
-	Next     string        `json:"next"`
-	Previous string        `json:"previous"`
-	Results  []wireSession `json:"results"`
-}
-
+// wireSession is what the client decodes a session into. Its only
+// difference from Session is the lenient time type: decoding into it needs
+// no UnmarshalJSON per session, which keeps a page's decoding as fast as
+// encoding/json's plain struct decoding.
 type wireSession struct {
 	ConnectionID   string              `json:"connection_id"`
 	UserID         string              `json:"user_id"`
@@ -102,18 +95,8 @@ func (w wireSession) session() Session {
 	}
 }
 
-// sessions yields the page's sessions, converting each as it goes.
-func (p *sessionsPage) sessions() iter.Seq[Session] {
-	return func(yield func(Session) bool) {
-		for _, w := range p.Results {
-			if !yield(w.session()) {
-				return
-			}
-		}
-	}
-}
-
-func (p *sessionsPage) list() *SessionsList {
+// sessionsList is the public form of a decoded page of sessions.
+func sessionsList(p *page[wireSession]) *SessionsList {
 	l := &SessionsList{Next: p.Next, Previous: p.Previous}
 	if p.Results != nil {
 		l.Results = make([]Session, len(p.Results))
@@ -169,6 +152,12 @@ func parseRFC3339(s string) (time.Time, error) {
 	}
 	if leap {
 		t = t.Add(time.Second)
+		// The last second of 9999 becomes the first of 10000, which
+		// RFC 3339, and so json.Marshal, cannot write: a session that
+		// decodes must encode back.
+		if t.Year() > 9999 {
+			return time.Time{}, errors.New("year out of range")
+		}
 	}
 	return t, nil
 }

