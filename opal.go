@@ -331,6 +331,37 @@ func (c *Client) get(ctx context.Context, path []string, query url.Values, what 
 	return err
 }
 
+// getObject fetches one object, such as a user, decodes it and checks with
+// check that it is the one asked for: a 2xx holding another object, or none,
+// is an error, never a zero value.
+func getObject[T any](ctx context.Context, c *Client, path []string, query url.Values, what string, check func(*T) error) (*T, error) {
+	var out T
+	err := c.get(ctx, path, query, what, func(dec *json.Decoder) error {
+		out = *new(T) // nothing of a failed attempt's answer may remain
+		if err := decodeObject(dec, &out); err != nil {
+			return err
+		}
+		return check(&out)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// askedFor checks that an object's identifying field, such as its
+// "user_id", holds what was asked for (in any letter case, as UUIDs and
+// emails may come back normalised). The server's value is not quoted.
+func askedFor(field, got, want string) error {
+	switch {
+	case got == "":
+		return fmt.Errorf("no %q", field)
+	case !strings.EqualFold(got, want):
+		return fmt.Errorf("its %q is not the one asked for", field)
+	}
+	return nil
+}
+
 // endpoint is the URL of the API's path under the base URL. Each element
 // is escaped as one path segment, so that an ID such as "a/b" or "?" cannot
 // reach another endpoint. (url.JoinPath would resolve "..".)

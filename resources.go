@@ -1,5 +1,13 @@
 package opal
 
+import (
+	"context"
+	"fmt"
+	"iter"
+	"net/url"
+	"strings"
+)
+
 // Resource is an Opal resource: something access is granted to, such as an
 // AWS IAM role, a database or an app.
 //
@@ -51,3 +59,97 @@ func (l ResourcesList) MarshalJSON() ([]byte, error) {
 // and types behind the resource IDs of sessions. Use it as
 // Client.Resources.
 type ResourcesService service
+
+// ListResourcesOptions narrows and pages a listing of resources. The zero
+// value, like a nil pointer, lists every resource of the organisation from
+// the first page. Filters combine: a resource is listed when it passes all
+// of those set.
+type ListResourcesOptions struct {
+	// Cursor starts at this page: a ResourcesList's Next or Previous.
+	Cursor string
+	// PageSize is how many resources a page holds: 0 for the server's
+	// default (200), otherwise 1 to 1000.
+	PageSize int
+	// Type keeps resources of this type. It is sent as given, so that a
+	// type Opal added after this package works; Opal refuses one it does
+	// not know.
+	Type ResourceType
+	// Name keeps resources of this name.
+	Name string
+	// IDs keeps the resources with these IDs.
+	IDs []string
+	// ParentID keeps the children of this resource.
+	ParentID string
+	// AncestorID keeps every descendant of this resource.
+	AncestorID string
+}
+
+// Get returns the resource with the given ID; a 404 is an error matching
+// [ErrNotFound]. The ID is sent as one segment of the path, escaped, so that
+// no ID reaches another endpoint.
+func (s *ResourcesService) Get(ctx context.Context, resourceID string) (*Resource, error) {
+	switch resourceID {
+	case "":
+		return nil, fmt.Errorf("%w: empty resource ID", ErrInvalidArgument)
+	case ".", "..":
+		// No escaping keeps these from meaning "this or the parent
+		// directory" to a server or proxy on the way.
+		return nil, fmt.Errorf("%w: resource ID %q is not an ID", ErrInvalidArgument, resourceID)
+	}
+	return getObject(ctx, s.client, []string{"resources", resourceID}, nil, "the resource asked for",
+		func(r *Resource) error { return askedFor("resource_id", r.ResourceID, resourceID) })
+}
+
+// List returns one page of the organisation's resources: the first page,
+// or the one at opts.Cursor. To go through every page, use
+// [ResourcesService.All] or [ResourcesService.Pages].
+func (s *ResourcesService) List(ctx context.Context, opts *ListResourcesOptions) (*ResourcesList, error) {
+	return s.list(opts).one(ctx)
+}
+
+// Pages returns every page of the organisation's resources, starting at
+// opts.Cursor (or the first page), as [SessionsService.Pages] does.
+func (s *ResourcesService) Pages(ctx context.Context, opts *ListResourcesOptions) iter.Seq2[*ResourcesList, error] {
+	return s.list(opts).pages(ctx)
+}
+
+// All returns every resource of the organisation that passes opts'
+// filters, page after page, as [SessionsService.All] does: in pages of 1000
+// when opts.PageSize is 0, and on an error the sequence yields it once, with
+// a zero Resource, and stops.
+func (s *ResourcesService) All(ctx context.Context, opts *ListResourcesOptions) iter.Seq2[Resource, error] {
+	return s.list(opts).all(ctx)
+}
+
+// list checks a listing's arguments and builds its query. The caller's
+// options are copied, never modified.
+func (s *ResourcesService) list(opts *ListResourcesOptions) list[Resource, Resource, ResourcesList] {
+	var o ListResourcesOptions
+	if opts != nil {
+		o = *opts
+	}
+	l := list[Resource, Resource, ResourcesList]{
+		client: s.client, path: "resources", noun: "resources",
+		cursor: o.Cursor, pageSize: o.PageSize, err: checkPageSize(o.PageSize),
+		item: same[Resource], public: func(p *page[Resource]) *ResourcesList { return (*ResourcesList)(p) },
+		query: url.Values{},
+	}
+	for i, id := range o.IDs {
+		if id == "" || strings.Contains(id, ",") {
+			// The API takes the IDs joined by commas.
+			l.err = fmt.Errorf("%w: IDs[%d] %q is empty or holds a comma", ErrInvalidArgument, i, id)
+		}
+	}
+	for name, value := range map[string]string{
+		"resource_type_filter": string(o.Type),
+		"resource_name":        o.Name,
+		"resource_ids":         strings.Join(o.IDs, ","),
+		"parent_resource_id":   o.ParentID,
+		"ancestor_resource_id": o.AncestorID,
+	} {
+		if value != "" {
+			l.query.Set(name, value)
+		}
+	}
+	return l
+}

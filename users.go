@@ -1,5 +1,12 @@
 package opal
 
+import (
+	"context"
+	"fmt"
+	"iter"
+	"net/url"
+)
+
 // User is a user of an Opal organisation.
 //
 // It marshals to, and unmarshals from, the API's own JSON shape ("user_id",
@@ -48,3 +55,69 @@ func (l UsersList) MarshalJSON() ([]byte, error) {
 // UsersService finds the users of an Opal organisation: the names and
 // emails behind the user IDs of sessions. Use it as Client.Users.
 type UsersService service
+
+// ListUsersOptions pages a listing of users. The zero value, like a nil
+// pointer, lists every user from the first page.
+type ListUsersOptions struct {
+	// Cursor starts at this page: a UsersList's Next or Previous.
+	Cursor string
+	// PageSize is how many users a page holds: 0 for the server's default
+	// (200), otherwise 1 to 1000.
+	PageSize int
+}
+
+// Get returns the user with the given ID. An unknown user is what the
+// server says it is: a 404 is an error matching [ErrNotFound]. A 2xx holding
+// another user, or none, is an error matching [ErrInvalidResponse].
+func (s *UsersService) Get(ctx context.Context, userID string) (*User, error) {
+	if userID == "" {
+		return nil, fmt.Errorf("%w: empty user ID", ErrInvalidArgument)
+	}
+	return getObject(ctx, s.client, []string{"user"}, url.Values{"user_id": {userID}}, "the user asked for",
+		func(u *User) error { return askedFor("user_id", u.UserID, userID) })
+}
+
+// GetByEmail returns the user with the given email address, compared
+// without regard to letter case. It never falls back to [UsersService.Get],
+// nor Get to it: an unknown email is a 404, an error matching [ErrNotFound].
+func (s *UsersService) GetByEmail(ctx context.Context, email string) (*User, error) {
+	if email == "" {
+		return nil, fmt.Errorf("%w: empty email", ErrInvalidArgument)
+	}
+	return getObject(ctx, s.client, []string{"user"}, url.Values{"email": {email}}, "the user asked for",
+		func(u *User) error { return askedFor("email", u.Email, email) })
+}
+
+// List returns one page of the organisation's users: the first page, or
+// the one at opts.Cursor. To go through every page, use [UsersService.All]
+// or [UsersService.Pages].
+func (s *UsersService) List(ctx context.Context, opts *ListUsersOptions) (*UsersList, error) {
+	return s.list(opts).one(ctx)
+}
+
+// Pages returns every page of the organisation's users, starting at
+// opts.Cursor (or the first page), as [SessionsService.Pages] does.
+func (s *UsersService) Pages(ctx context.Context, opts *ListUsersOptions) iter.Seq2[*UsersList, error] {
+	return s.list(opts).pages(ctx)
+}
+
+// All returns every user of the organisation, page after page, as
+// [SessionsService.All] does: in pages of 1000 when opts.PageSize is 0, and
+// on an error the sequence yields it once, with a zero User, and stops.
+func (s *UsersService) All(ctx context.Context, opts *ListUsersOptions) iter.Seq2[User, error] {
+	return s.list(opts).all(ctx)
+}
+
+// list checks a listing's arguments. The caller's options are copied,
+// never modified.
+func (s *UsersService) list(opts *ListUsersOptions) list[User, User, UsersList] {
+	var o ListUsersOptions
+	if opts != nil {
+		o = *opts
+	}
+	return list[User, User, UsersList]{
+		client: s.client, path: "users", noun: "users",
+		cursor: o.Cursor, pageSize: o.PageSize, err: checkPageSize(o.PageSize),
+		item: same[User], public: func(p *page[User]) *UsersList { return (*UsersList)(p) },
+	}
+}
