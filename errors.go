@@ -100,6 +100,29 @@ func (e *APIError) Is(target error) bool {
 	return false
 }
 
+// ResourceError is the error of one resource in [SessionsService.AllOf].
+// [errors.Is] and [errors.As] see through it to the cause, such as
+// [ErrNotFound] or an [*APIError].
+type ResourceError struct {
+	// ResourceID is the resource whose walk failed.
+	ResourceID string
+	// Err is why.
+	Err error
+}
+
+// Error reads like "opal: resource 1b978423-...: GET /v1/sessions: 404 Not
+// Found: resource not found".
+func (e *ResourceError) Error() string {
+	cause := "failed"
+	if e.Err != nil {
+		cause = strings.TrimPrefix(e.Err.Error(), "opal: ")
+	}
+	return "opal: resource " + e.ResourceID + ": " + cause
+}
+
+// Unwrap returns the cause.
+func (e *ResourceError) Unwrap() error { return e.Err }
+
 // scrubbedError is a failed call's error whose text has had the token
 // removed; it unwraps to its cause for errors.Is and errors.As.
 type scrubbedError struct {

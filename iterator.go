@@ -9,6 +9,8 @@ import (
 	"maps"
 	"net/url"
 	"strconv"
+
+	"golang.org/x/sync/errgroup"
 )
 
 // ErrCursorLoop is wrapped by the error that ends a walk when the server hands
@@ -113,15 +115,14 @@ type fetchFunc[P any] func(ctx context.Context, cursor string) (page P, next str
 
 // walk follows a cursor-paginated list from start, one request per page,
 // only as far as the caller ranges. Every Opal list endpoint pages this way;
-// each needs only a fetchFunc. A non-nil err, a bad argument, is yielded
-// first, and nothing is sent.
+// each needs only a fetchFunc. A non-nil err, a bad argument, is all it
+// yields, and nothing is sent.
 func walk[P any](ctx context.Context, start string, err error, fetch fetchFunc[P]) iter.Seq2[P, error] {
+	if err != nil {
+		return failure[P](err)
+	}
 	return func(yield func(P, error) bool) {
 		var zero P
-		if err != nil {
-			yield(zero, err)
-			return
-		}
 		seen := map[string]bool{}
 		cursor := start
 		for n := 1; ; n++ {
@@ -143,6 +144,14 @@ func walk[P any](ctx context.Context, start string, err error, fetch fetchFunc[P
 			}
 			cursor = next
 		}
+	}
+}
+
+// failure is a sequence that yields err, a bad argument, and nothing else.
+func failure[T any](err error) iter.Seq2[T, error] {
+	return func(yield func(T, error) bool) {
+		var zero T
+		yield(zero, err)
 	}
 }
 
@@ -183,3 +192,76 @@ func items[W, T any](pages iter.Seq2[*page[W], error], convert func(W) T) iter.S
 
 // same is the conversion of an item whose wire form is its public form.
 func same[T any](item T) T { return item }
+
+// maxInFlight is how many lists a sweep walks at once. The Client's rate
+// limiter, not this number, normally sets the pace.
+const maxInFlight = 16
+
+// keyed is a page of one of a sweep's lists, or the error that ended it.
+type keyed[P any] struct {
+	key  string
+	page P
+	err  error
+}
+
+// sweep walks the list of each key, up to maxInFlight at once, as one
+// sequence: within a list, pages come in order, and each page's items stay
+// together. An error ends the sweep once yielded, unless goOn says the sweep
+// may go on without that list (a resource deleted since it was listed).
+//
+// The sweep owns its goroutines: when it ends, by completion, error or the
+// caller's break, it cancels their requests and waits for them, so none is
+// left once the range loop has returned. A walker holds its page until the
+// caller takes it and fetches the next only then: about one page per list
+// in flight is held.
+func sweep[W, T any](ctx context.Context, keys []string, walk func(ctx context.Context, key string) iter.Seq2[*page[W], error],
+	convert func(W) T, keyError func(key string, err error) error, goOn func(error) bool) iter.Seq2[T, error] {
+	return func(yield func(T, error) bool) {
+		ctx, cancel := context.WithCancel(ctx)
+		results := make(chan keyed[*page[W]])
+		stop := make(chan struct{}) // closed when the caller stops taking
+		done := make(chan struct{}) // closed when every goroutine has ended
+		defer func() {
+			cancel()
+			close(stop)
+			<-done
+		}()
+		go func() {
+			defer close(done)
+			defer close(results)
+			var g errgroup.Group
+			g.SetLimit(maxInFlight)
+			for _, key := range keys {
+				select {
+				case <-stop:
+				default:
+					g.Go(func() error {
+						for p, err := range walk(ctx, key) {
+							select {
+							case results <- keyed[*page[W]]{key, p, err}:
+							case <-stop:
+								return nil
+							}
+						}
+						return nil
+					})
+				}
+			}
+			_ = g.Wait() // the walkers report their errors on results
+		}()
+		for r := range results {
+			if r.err != nil {
+				var zero T
+				if !yield(zero, keyError(r.key, r.err)) || !goOn(r.err) {
+					return
+				}
+				continue
+			}
+			for _, item := range r.page.Results {
+				if !yield(convert(item), nil) {
+					return
+				}
+			}
+		}
+	}
+}

@@ -31,6 +31,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -79,6 +80,7 @@ type Client struct {
 	retryWaitMin time.Duration
 	retryWaitMax time.Duration
 	logger       *slog.Logger
+	limiter      *limiter
 }
 
 // service is what every API area's service holds.
@@ -97,6 +99,7 @@ type config struct {
 	retryWaitMin time.Duration
 	retryWaitMax time.Duration
 	logger       *slog.Logger
+	rateLimit    float64
 }
 
 // WithBaseURL sets the URL of the Opal API, for self-hosted Opal or tests.
@@ -181,6 +184,27 @@ func WithLogger(l *slog.Logger) Option {
 	}
 }
 
+// WithRateLimit caps the requests per second that a Client sends, over all its
+// calls and goroutines, retries included. The default is 100 (Opal's
+// documented limit per route); 0 means no client-side limit.
+//
+// The limit is a ceiling, not a pace: Opal's limit is shared by every token of
+// the organisation, so the Client adapts to the 429s it gets. It starts at an
+// eighth of the limit and doubles every 100 ms until the first 429; each 429
+// to a request sent since the last decrease lowers the rate to 70% (never
+// below 1 per second); without 429s it climbs back by a quarter of itself per
+// second. A 429 or 503 with a Retry-After that the Client waits out pauses
+// every call of the Client until then.
+func WithRateLimit(perSecond float64) Option {
+	return func(c *config) error {
+		if perSecond < 0 || math.IsNaN(perSecond) || math.IsInf(perSecond, 0) {
+			return fmt.Errorf("%w: WithRateLimit: %v is not a rate (want requests per second, 0 for no limit)", ErrInvalidArgument, perSecond)
+		}
+		c.rateLimit = perSecond
+		return nil
+	}
+}
+
 // NewClient returns a client that authenticates with the given API token.
 // It sends nothing; errors are about its arguments and wrap
 // [ErrInvalidArgument].
@@ -197,6 +221,7 @@ func NewClient(token string, opts ...Option) (*Client, error) {
 		retryMax:     defaultRetryMax,
 		retryWaitMin: defaultRetryWaitMin,
 		retryWaitMax: defaultRetryWaitMax,
+		rateLimit:    DefaultRateLimit,
 	}
 	for _, opt := range opts {
 		if opt == nil {
@@ -220,7 +245,8 @@ func NewClient(token string, opts ...Option) (*Client, error) {
 	if next == nil {
 		next = http.DefaultTransport
 	}
-	tr := &transport{next: next, base: base, token: func() string { return token }}
+	lim := newLimiter(cfg.rateLimit, cfg.logger)
+	tr := &transport{next: next, base: base, token: func() string { return token }, limiter: lim}
 	hc.Transport = tr
 	hc.CheckRedirect = sameOriginRedirects(base, hc.CheckRedirect)
 
@@ -237,6 +263,7 @@ func NewClient(token string, opts ...Option) (*Client, error) {
 		retryWaitMin: cfg.retryWaitMin,
 		retryWaitMax: cfg.retryWaitMax,
 		logger:       cfg.logger,
+		limiter:      lim,
 	}
 	c.Sessions = &SessionsService{client: c}
 	c.Users = &UsersService{client: c}
@@ -317,14 +344,14 @@ func (c *Client) get(ctx context.Context, path []string, query url.Values, what 
 	}
 	u := c.endpoint(path)
 	u.RawQuery = query.Encode()
-	req, err := retryablehttp.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	a := &attempts{client: c, ctx: ctx, method: http.MethodGet, path: u.EscapedPath()}
+	// The transport records on the call's attempts when each was sent.
+	req, err := retryablehttp.NewRequestWithContext(context.WithValue(ctx, attemptsKey{}, a), http.MethodGet, u.String(), nil)
 	if err != nil {
 		return fmt.Errorf("opal: GET %s: %w", u.EscapedPath(), err)
 	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", c.userAgent)
-
-	a := &attempts{client: c, ctx: ctx, method: http.MethodGet, path: u.EscapedPath()}
 	req.SetResponseHandler(a.handleResponse(what, read))
 	// The response handler reads and closes the body of every response.
 	_, err = a.retryingClient().Do(req)

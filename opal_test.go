@@ -25,13 +25,16 @@ const testToken = "opal-test-token-7Yq2Lw9Zx4"
 
 // setup starts a test server and a client for it. The client's base URL ends
 // in /v1 like Opal's, so handlers see the API's own paths, and an absolute
-// URL in the library would miss the server. Retry waits are milliseconds.
+// URL in the library would miss the server. Retry waits are milliseconds,
+// and there is no client-side rate limit.
 func setup(t *testing.T, opts ...Option) (*Client, *http.ServeMux, *httptest.Server) {
 	t.Helper()
 	mux := http.NewServeMux()
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	opts = append([]Option{WithBaseURL(srv.URL + "/v1"), WithRetryWait(time.Millisecond, 2*time.Millisecond)}, opts...)
+	// No client-side rate limit unless a test sets one: a loopback server
+	// answers in microseconds, and the limiter's own tests are elsewhere.
+	opts = append([]Option{WithBaseURL(srv.URL + "/v1"), WithRetryWait(time.Millisecond, 2*time.Millisecond), WithRateLimit(0)}, opts...)
 	c, err := NewClient(testToken, opts...)
 	if err != nil {
 		t.Fatalf("NewClient: %v", err)

@@ -30,6 +30,7 @@ type attempts struct {
 	path   string
 
 	n      int           // attempts sent so far
+	sent   time.Time     // when the last attempt got its turn to be sent
 	logged int           // attempts logged so far
 	status int           // status of the last response; 0 after a transport fault
 	wait   time.Duration // the wait before the next attempt, chosen by checkRetry
@@ -83,6 +84,9 @@ func (a *attempts) checkRetry(ctx context.Context, resp *http.Response, err erro
 	default:
 		return false, nil
 	}
+	if resp.StatusCode == http.StatusTooManyRequests {
+		a.client.limiter.throttled(a.sent)
+	}
 	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
 		if d, ok := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
 			// A wait beyond what the caller allows is not waited for: the
@@ -91,6 +95,9 @@ func (a *attempts) checkRetry(ctx context.Context, resp *http.Response, err erro
 			if d > a.client.retryWaitMax || pastDeadline(ctx, d) {
 				return false, nil
 			}
+			// The server spoke for the whole organisation: every call of
+			// the Client waits, not only this one.
+			a.client.limiter.pauseUntil(time.Now().Add(d))
 			a.wait = d
 			return true, nil
 		}
@@ -190,6 +197,7 @@ func (a *attempts) apiError(resp *http.Response) *APIError {
 func transient(err error) bool {
 	var (
 		body      *bodyReadError
+		turn      *turnError
 		transport *url.Error
 		redirect  *redirectError
 		verify    *tls.CertificateVerificationError
@@ -201,6 +209,8 @@ func transient(err error) bool {
 	switch {
 	case errors.As(err, &body):
 		return true
+	case errors.As(err, &turn): // the deadline would pass before the turn
+		return false
 	case !errors.As(err, &transport): // the response handler's verdicts
 		return false
 	case errors.As(err, &redirect), errors.As(err, &verify), errors.As(err, &authority),

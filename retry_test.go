@@ -257,10 +257,11 @@ func (t handlerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	return rec.Result(), nil
 }
 
-// inMemoryClient is a client whose requests go to h without a network.
+// inMemoryClient is a client whose requests go to h without a network, with
+// no client-side rate limit.
 func inMemoryClient(t *testing.T, h http.HandlerFunc, opts ...Option) *Client {
 	t.Helper()
-	opts = append([]Option{WithBaseURL("http://127.0.0.1/v1"), WithHTTPClient(&http.Client{Transport: handlerTransport{h}})}, opts...)
+	opts = append([]Option{WithBaseURL("http://127.0.0.1/v1"), WithHTTPClient(&http.Client{Transport: handlerTransport{h}}), WithRateLimit(0)}, opts...)
 	c, err := NewClient(testToken, opts...)
 	if err != nil {
 		t.Fatal(err)

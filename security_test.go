@@ -183,7 +183,7 @@ func TestTransportSendsTheTokenToTheOriginOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr := &transport{next: rec, base: base, token: func() string { return testToken }}
+	tr := &transport{next: rec, base: base, token: func() string { return testToken }, limiter: newLimiter(0, nil)}
 	urls := []string{
 		"https://opal.example.com/v1/sessions",
 		"https://OPAL.example.com:443/v1/sessions",

@@ -2,6 +2,7 @@ package opal
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"iter"
 	"net/url"
@@ -51,6 +52,64 @@ func (s *SessionsService) Pages(ctx context.Context, resourceID string, opts *Li
 // On an error the sequence yields it once, with a zero Session, and stops.
 func (s *SessionsService) All(ctx context.Context, resourceID string, opts *ListSessionsOptions) iter.Seq2[Session, error] {
 	return s.list(resourceID, opts).all(ctx)
+}
+
+// AllOf walks the sessions of every resource in resourceIDs, several resources
+// at a time, as one sequence.
+//
+// Each resource is walked as [SessionsService.All] walks it: in pages of
+// 1000 when opts.PageSize is 0, and keeping only opts.UserID's sessions when
+// it is set. A Cursor belongs to one resource, so setting one, like an empty
+// ID, is an error wrapping [ErrInvalidArgument], and nothing is sent. A
+// repeated ID is walked once; an empty list yields nothing.
+//
+// Up to 16 resources are walked at once; the Client's rate limit (see
+// [WithRateLimit]), not this number, normally sets the pace. The sessions of
+// one resource come in page order and each page's sessions stay together,
+// but pages of different resources interleave.
+//
+// Errors are yielded as a [*ResourceError], which [errors.Is] and [errors.As]
+// see through to the cause. A resource that is not found (deleted since it
+// was listed) yields its error and the sweep goes on with the others; any
+// other error is yielded once and ends the sweep. When the sweep ends, by
+// completion, error or break, its requests in flight are cancelled, and no
+// goroutine of it is left once the range loop has returned.
+func (s *SessionsService) AllOf(ctx context.Context, resourceIDs []string, opts *ListSessionsOptions) iter.Seq2[Session, error] {
+	var o ListSessionsOptions
+	if opts != nil {
+		o = *opts
+	}
+	var err error
+	ids := make([]string, 0, len(resourceIDs))
+	seen := make(map[string]bool, len(resourceIDs))
+	for i, id := range resourceIDs {
+		if id == "" {
+			err = fmt.Errorf("%w: resourceIDs[%d] is empty", ErrInvalidArgument, i)
+		}
+		if !seen[id] {
+			seen[id] = true
+			ids = append(ids, id)
+		}
+	}
+	switch {
+	case o.Cursor != "":
+		err = fmt.Errorf("%w: AllOf takes no Cursor: a cursor belongs to one resource", ErrInvalidArgument)
+	case err == nil:
+		err = checkPageSize(o.PageSize)
+	}
+	if err != nil {
+		return failure[Session](err)
+	}
+	walkOne := func(ctx context.Context, id string) iter.Seq2[*page[wireSession], error] {
+		l := s.list(id, &o)
+		if l.pageSize == 0 {
+			l.pageSize = maxPageSize
+		}
+		return l.walk(ctx)
+	}
+	keyError := func(id string, err error) error { return &ResourceError{ResourceID: id, Err: err} }
+	notFound := func(err error) bool { return errors.Is(err, ErrNotFound) }
+	return sweep(ctx, ids, walkOne, wireSession.session, keyError, notFound)
 }
 
 // list checks a listing's arguments and builds its query. The caller's

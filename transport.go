@@ -30,10 +30,25 @@ type transport struct {
 	// whatever the verb, while a wrong verb (%s on a Client) makes fmt print
 	// the structs that pointers point to.
 	token func() string
+	// limiter gives each request to the API its turn.
+	limiter *limiter
 }
+
+// attemptsKey is the request context's key for the *attempts of the call
+// the request belongs to.
+type attemptsKey struct{}
 
 func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if sameOrigin(req.URL, t.base) {
+		// Every attempt, retries and redirects included, waits for its
+		// turn here: go-retryablehttp's hooks cannot fail a request.
+		sent, err := t.limiter.turn(req.Context())
+		if err != nil {
+			return nil, err
+		}
+		if a, ok := req.Context().Value(attemptsKey{}).(*attempts); ok {
+			a.sent = sent
+		}
 		// A RoundTripper must not change the request it is given.
 		req = req.Clone(req.Context())
 		req.Header.Set("Authorization", "Bearer "+t.token())
