@@ -26,10 +26,13 @@ package opaltest
 import (
 	"context"
 	"crypto/rand"
+	"crypto/subtle"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -106,19 +109,6 @@ func (s *Server) Client(opts ...opal.Option) (*opal.Client, error) {
 		opal.WithRetryWait(time.Millisecond, 5*time.Millisecond),
 	}
 	return opal.NewClient(s.Token, append(base, opts...)...)
-}
-
-// AddSessions adds sessions after those the server already holds. A walk
-// through the pages that is under way when they are added still returns
-// every session exactly once; it returns the new ones too if they match its
-// query and it has not yet reached its last page.
-//
-// The server returns sessions as given: it does not check that their IDs
-// are UUIDs, nor drop expired ones.
-func (s *Server) AddSessions(sessions ...opal.Session) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.sessions = append(s.sessions, sessions...)
 }
 
 // SetPageSize sets how many sessions a page holds when a request has no
@@ -201,6 +191,46 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// answer is what Opal would answer to r, checking in the order: endpoint,
+// method, token, query.
+func (s *Server) answer(r *http.Request) response {
+	endpoint := s.endpoint(r.URL.EscapedPath())
+	if endpoint == nil {
+		return errorResponse(http.StatusNotFound, "not found: "+r.URL.Path)
+	}
+	if r.Method != http.MethodGet {
+		resp := errorResponse(http.StatusMethodNotAllowed, "method "+r.Method+" not allowed; use GET")
+		resp.header = http.Header{"Allow": {http.MethodGet}}
+		return resp
+	}
+	if !s.authorized(r) {
+		resp := errorResponse(http.StatusUnauthorized, "missing or invalid API token")
+		resp.header = http.Header{"Www-Authenticate": {"Bearer"}}
+		return resp
+	}
+	query, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return errorResponse(http.StatusBadRequest, "malformed query string")
+	}
+	return endpoint(query)
+}
+
+// endpoint returns the function that answers a GET of the path, given as
+// it was sent (escaped), or nil if there is no such endpoint.
+func (s *Server) endpoint(path string) func(query url.Values) response {
+	switch path {
+	case "/v1/sessions":
+		return s.listSessions
+	}
+	return nil
+}
+
+func (s *Server) authorized(r *http.Request) bool {
+	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	return ok && strings.EqualFold(scheme, "Bearer") &&
+		subtle.ConstantTimeCompare([]byte(token), []byte(s.Token)) == 1
+}
+
 // response is an answer built before it is written, so that a Truncate
 // fault can write the start of it.
 type response struct {
@@ -219,6 +249,17 @@ func (resp response) write(w http.ResponseWriter) {
 	w.Header().Set("Content-Length", strconv.Itoa(len(resp.body)))
 	w.WriteHeader(resp.status)
 	_, _ = w.Write(resp.body) // a client that hangs up is not the server's problem
+}
+
+// jsonResponse is a 200 with v as JSON.
+func jsonResponse(v any) response {
+	body, err := json.Marshal(v)
+	if err != nil {
+		// Only a session whose time cannot be written as RFC 3339 (a year
+		// outside 0..9999) gets here: a bad fixture, which the test should hear of.
+		return errorResponse(http.StatusInternalServerError, "opaltest: encoding the answer: "+err.Error())
+	}
+	return response{status: http.StatusOK, body: body}
 }
 
 // errorResponse is Opal's error shape: a JSON object with a message.
