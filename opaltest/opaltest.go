@@ -2,14 +2,21 @@
 // that uses the opal package, in the way net/http/httptest provides servers
 // for testing HTTP clients.
 //
-// A [Server] answers GET /v1/sessions as Opal does: it checks the bearer
-// token, requires resource_id, filters by user_id, and pages with opaque
-// cursors and page_size (1 to 1000). Other paths get 404 and other methods
-// 405; every error is a JSON {"message": ...}. Where Opal's documentation
-// leaves a behaviour open, the server takes the strict reading, so that code
-// passing its tests does not lean on luck: a cursor is accepted only with
-// the resource_id and user_id it was made for, and "previous" is the cursor
-// that fetched the current page.
+// A [Server] answers as Opal does, checking the bearer token on every
+// request:
+//
+//   - GET /v1/sessions: the sessions on resource_id, of user_id if given
+//     (see [Server.AddSessions]);
+//   - GET /v1/users: every user (see [Server.AddUsers]);
+//   - GET /v1/user: one user, by user_id or else by email; 404 if unknown.
+//
+// Lists page with opaque cursors and page_size (1 to 1000, 200 by
+// default). Other paths get 404 and other methods 405; every error is a
+// JSON {"message": ...}. Where Opal's documentation leaves a behaviour
+// open, the server takes the strict reading, so that code passing its
+// tests does not lean on luck: a cursor is accepted only with the list and
+// the filters it was made for, and "previous" is the cursor that fetched
+// the current page.
 //
 // A Server can also misbehave on request, one request at a time, with a
 // [Fault]: an error status, a slow answer, a dropped connection or a body
@@ -64,11 +71,13 @@ type Server struct {
 	closed    chan struct{} // closed by Close, to end Delay faults in progress
 	closeOnce sync.Once
 
-	mu       sync.Mutex
-	sessions []opal.Session // in insertion order, only ever appended to
+	mu       sync.Mutex // guards what follows
 	pageSize int
 	faults   []Fault
 	requests []*http.Request
+	// The lists, in insertion order, only ever appended to.
+	sessions []opal.Session
+	users    []opal.User
 }
 
 // NewServer starts and returns a new Server holding the given sessions, in
@@ -111,9 +120,9 @@ func (s *Server) Client(opts ...opal.Option) (*opal.Client, error) {
 	return opal.NewClient(s.Token, append(base, opts...)...)
 }
 
-// SetPageSize sets how many sessions a page holds when a request has no
-// page_size: 200 until set, as on Opal. A request's own page_size wins:
-// opal's SessionsService.All always sends one (1000 unless
+// SetPageSize sets how many items a page of any list holds when a request
+// has no page_size: 200 until set, as on Opal. A request's own page_size
+// wins: opal's SessionsService.All always sends one (1000 unless
 // ListSessionsOptions.PageSize says otherwise), so to make it walk several
 // pages, give it a small PageSize rather than calling SetPageSize.
 //
@@ -221,6 +230,10 @@ func (s *Server) endpoint(path string) func(query url.Values) response {
 	switch path {
 	case "/v1/sessions":
 		return s.listSessions
+	case "/v1/users":
+		return s.listUsers
+	case "/v1/user":
+		return s.getUser
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"strings"
@@ -46,11 +47,12 @@ func makeSessions(first, n int, resourceID string, users ...string) []opal.Sessi
 	return out
 }
 
-// page is a SessionsList as sent, with null cursors kept apart from empty ones.
-type page struct {
-	Next     *string        `json:"next"`
-	Previous *string        `json:"previous"`
-	Results  []opal.Session `json:"results"`
+// page is a page of a list as sent, with null cursors kept apart from
+// empty ones.
+type page[T any] struct {
+	Next     *string `json:"next"`
+	Previous *string `json:"previous"`
+	Results  []T     `json:"results"`
 }
 
 // rawGet sends GET {srv.URL}{path}?{query} with srv's token (unless
@@ -85,24 +87,85 @@ func send(req *http.Request) (*http.Response, []byte, error) {
 	return resp, body, err
 }
 
-// getPage fetches and decodes one page, failing the test on anything but a 200.
-func getPage(t *testing.T, srv *opaltest.Server, query url.Values) page {
+// getPage fetches and decodes one page of sessions, failing the test on
+// anything but a 200.
+func getPage(t *testing.T, srv *opaltest.Server, query url.Values) page[opal.Session] {
 	t.Helper()
-	resp, body, err := rawGet(t, srv, "/sessions", query)
+	return fetch[opal.Session](t, srv, "/sessions", query)
+}
+
+// fetch fetches and decodes one page of the list at path, failing the
+// test on anything but a 200.
+func fetch[T any](t *testing.T, srv *opaltest.Server, path string, query url.Values) page[T] {
+	t.Helper()
+	resp, body, err := rawGet(t, srv, path, query)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET /sessions?%s: %s: %s", query.Encode(), resp.Status, body)
+		t.Fatalf("GET %s?%s: %s: %s", path, query.Encode(), resp.Status, body)
 	}
-	var p page
+	var p page[T]
 	if err := json.Unmarshal(body, &p); err != nil {
 		t.Fatalf("decoding page: %v\n%s", err, body)
 	}
 	return p
 }
 
+// walk follows the list at path from its first page to its last, by hand,
+// checking each page's cursors: previous is the cursor that fetched the
+// page (null for the first), next is null on the last only. It calls
+// between, if not nil, after each page but the last, and returns the pages
+// and the cursors that fetched all but the first.
+func walk[T any](t *testing.T, srv *opaltest.Server, path string, query url.Values, between func()) ([][]T, []string) {
+	t.Helper()
+	query = maps.Clone(query)
+	var pages [][]T
+	var cursors []string
+	for {
+		p := fetch[T](t, srv, path, query)
+		var wantPrevious *string
+		if len(cursors) > 0 {
+			wantPrevious = str(cursors[len(cursors)-1])
+		}
+		if diff := cmp.Diff(wantPrevious, p.Previous); diff != "" {
+			t.Errorf("GET %s, page %d: previous (-want +got):\n%s", path, len(pages)+1, diff)
+		}
+		pages = append(pages, p.Results)
+		if p.Next == nil {
+			return pages, cursors
+		}
+		if len(pages) > 100 {
+			t.Fatalf("GET %s: no last page after 100 pages", path)
+		}
+		cursors = append(cursors, *p.Next)
+		query.Set("cursor", *p.Next)
+		if between != nil {
+			between()
+		}
+	}
+}
+
 func str(s string) *string { return &s }
+
+// checkJSON fetches path and compares its body, as JSON values, with want.
+func checkJSON(t *testing.T, srv *opaltest.Server, path string, query url.Values, want string) {
+	t.Helper()
+	resp, body, err := rawGet(t, srv, path, query)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gotValue, wantValue any
+	if err := json.Unmarshal(body, &gotValue); err != nil {
+		t.Fatalf("GET %s: %s: body is not JSON: %q", path, resp.Status, body)
+	}
+	if err := json.Unmarshal([]byte(want), &wantValue); err != nil {
+		t.Fatalf("bad want: %v", err)
+	}
+	if diff := cmp.Diff(wantValue, gotValue); diff != "" {
+		t.Errorf("GET %s?%s: body (-want +got):\n%s", path, query.Encode(), diff)
+	}
+}
 
 // errorAnswer is what a test checks of an error response.
 type errorAnswer struct {
@@ -192,6 +255,22 @@ func TestErrorAnswers(t *testing.T) {
 			want: errorAnswer{Status: 400, Message: "invalid cursor"}},
 		{name: "cursor of another user filter", path: "/v1/sessions", query: "resource_id=" + resourceA + "&user_id=" + userA + "&cursor=" + realCursor, auth: "ok",
 			want: errorAnswer{Status: 400, Message: "invalid cursor"}},
+		{name: "users: cursor of another list", path: "/v1/users", query: "cursor=" + realCursor, auth: "ok",
+			want: errorAnswer{Status: 400, Message: "invalid cursor"}},
+		{name: "users: page_size 1001", path: "/v1/users", query: "page_size=1001", auth: "ok",
+			want: errorAnswer{Status: 400, Message: badPageSize}},
+		{name: "users: no token", path: "/v1/users", checkHead: "WWW-Authenticate",
+			want: errorAnswer{Status: 401, Message: "missing or invalid API token", Header: "Bearer"}},
+		{name: "users: POST", method: "POST", path: "/v1/users", auth: "ok", checkHead: "Allow",
+			want: errorAnswer{Status: 405, Message: "method POST not allowed; use GET", Header: "GET"}},
+		{name: "users: trailing slash", path: "/v1/users/", auth: "ok",
+			want: errorAnswer{Status: 404, Message: "not found: /v1/users/"}},
+		{name: "user: wrong token", path: "/v1/user", query: "user_id=" + userA, auth: "Bearer opaltest-wrong",
+			want: errorAnswer{Status: 401, Message: "missing or invalid API token"}},
+		{name: "user: by path", path: "/v1/user/" + userA, auth: "ok",
+			want: errorAnswer{Status: 404, Message: "not found: /v1/user/" + userA}},
+		{name: "user: PUT", method: "PUT", path: "/v1/user", query: "user_id=" + userA, auth: "ok", checkHead: "Allow",
+			want: errorAnswer{Status: 405, Message: "method PUT not allowed; use GET", Header: "GET"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -304,28 +383,7 @@ func TestPagination(t *testing.T) {
 	srv := opaltest.NewServer(all...)
 	defer srv.Close()
 
-	query := url.Values{"resource_id": {resourceA}, "page_size": {"3"}}
-	var cursors []string
-	var got [][]opal.Session
-	for {
-		p := getPage(t, srv, query)
-		var wantPrevious *string
-		if len(cursors) > 0 {
-			wantPrevious = str(cursors[len(cursors)-1])
-		}
-		if diff := cmp.Diff(wantPrevious, p.Previous); diff != "" {
-			t.Errorf("page %d: previous (-want +got):\n%s", len(got)+1, diff)
-		}
-		got = append(got, p.Results)
-		if p.Next == nil {
-			break
-		}
-		if len(got) > 10 {
-			t.Fatal("no last page after 10 pages")
-		}
-		cursors = append(cursors, *p.Next)
-		query.Set("cursor", *p.Next)
-	}
+	got, cursors := walk[opal.Session](t, srv, "/sessions", url.Values{"resource_id": {resourceA}, "page_size": {"3"}}, nil)
 	want := [][]opal.Session{all[0:3], all[3:6], all[6:7]}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("pages (-want +got):\n%s", diff)

@@ -8,13 +8,15 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 )
 
-// Every list endpoint pages with the code in this file. A list is a slice
-// the server only ever appends to; a page is the next items of it that
-// match the request, from an index; and a cursor is that index, signed
-// together with the list's name and the request's filters.
+// Every list endpoint pages, and every endpoint of one item finds it, with
+// the code in this file. A list is a slice the server only ever appends
+// to; a page is the next items of it that match the request, from an
+// index; and a cursor is that index, signed together with the list's name
+// and the request's filters.
 
 // listPage answers a request for one page of a list. scope names the list
 // and holds the request's filter values, in a fixed order: a cursor is
@@ -44,6 +46,23 @@ func listPage[T any](s *Server, query url.Values, scope []string, source func() 
 		body.Next = nullable(s.makeCursor(next, scope))
 	}
 	return jsonResponse(body)
+}
+
+// getItem answers a request for one item: the first of the list that
+// matches, or a 404 with the message notFound. source is as for listPage.
+func getItem[T any](s *Server, notFound string, source func() (items []T, match func(T) bool)) response {
+	s.mu.Lock()
+	items, match := source()
+	i := slices.IndexFunc(items, match)
+	var item T
+	if i >= 0 {
+		item = items[i]
+	}
+	s.mu.Unlock()
+	if i < 0 {
+		return errorResponse(http.StatusNotFound, notFound)
+	}
+	return jsonResponse(item)
 }
 
 // listBody is a page as Opal sends it, whatever the list: null for a
