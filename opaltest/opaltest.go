@@ -8,7 +8,11 @@
 //   - GET /v1/sessions: the sessions on resource_id, of user_id if given
 //     (see [Server.AddSessions]);
 //   - GET /v1/users: every user (see [Server.AddUsers]);
-//   - GET /v1/user: one user, by user_id or else by email; 404 if unknown.
+//   - GET /v1/user: one user, by user_id or else by email; 404 if unknown;
+//   - GET /v1/resources: the resources that pass every filter given:
+//     resource_type_filter, resource_name, resource_ids (comma-joined),
+//     parent_resource_id and ancestor_resource_id (see [Server.AddResources]);
+//   - GET /v1/resources/{resource_id}: one resource; 404 if unknown.
 //
 // Lists page with opaque cursors and page_size (1 to 1000, 200 by
 // default). Other paths get 404 and other methods 405; every error is a
@@ -76,8 +80,9 @@ type Server struct {
 	faults   []Fault
 	requests []*http.Request
 	// The lists, in insertion order, only ever appended to.
-	sessions []opal.Session
-	users    []opal.User
+	sessions  []opal.Session
+	users     []opal.User
+	resources []opal.Resource
 }
 
 // NewServer starts and returns a new Server holding the given sessions, in
@@ -234,6 +239,16 @@ func (s *Server) endpoint(path string) func(query url.Values) response {
 		return s.listUsers
 	case "/v1/user":
 		return s.getUser
+	case "/v1/resources":
+		return s.listResources
+	}
+	// The ID is one segment of the path as sent, unescaped once: so an ID
+	// holding "/" (sent as %2F) is that resource's, and no ID can reach
+	// another endpoint, however it is escaped.
+	if id, ok := strings.CutPrefix(path, "/v1/resources/"); ok && id != "" && !strings.Contains(id, "/") {
+		if id, err := url.PathUnescape(id); err == nil {
+			return func(url.Values) response { return s.getResource(id) }
+		}
 	}
 	return nil
 }

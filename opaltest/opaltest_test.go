@@ -8,6 +8,7 @@ import (
 	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -178,6 +179,7 @@ type errorAnswer struct {
 func TestErrorAnswers(t *testing.T) {
 	srv := opaltest.NewServer(makeSessions(0, 3, resourceA)...)
 	defer srv.Close()
+	srv.AddResources(opal.Resource{ResourceID: resourceA})
 	realCursor := *getPage(t, srv, url.Values{"resource_id": {resourceA}, "page_size": {"1"}}).Next
 	other := opaltest.NewServer(makeSessions(0, 3, resourceA)...)
 	defer other.Close()
@@ -195,7 +197,10 @@ func TestErrorAnswers(t *testing.T) {
 	}
 	index3 := base64.RawURLEncoding.EncodeToString([]byte{0, 0, 0, 0, 0, 0, 0, 3})
 
-	const badPageSize = "page_size must be an integer from 1 to 1000"
+	const (
+		badPageSize = "page_size must be an integer from 1 to 1000"
+		badType     = "resource_type_filter must be a value of ResourceTypeEnum"
+	)
 	tests := []struct {
 		name      string
 		method    string
@@ -271,6 +276,34 @@ func TestErrorAnswers(t *testing.T) {
 			want: errorAnswer{Status: 404, Message: "not found: /v1/user/" + userA}},
 		{name: "user: PUT", method: "PUT", path: "/v1/user", query: "user_id=" + userA, auth: "ok", checkHead: "Allow",
 			want: errorAnswer{Status: 405, Message: "method PUT not allowed; use GET", Header: "GET"}},
+		{name: "resources: no token", path: "/v1/resources", checkHead: "WWW-Authenticate",
+			want: errorAnswer{Status: 401, Message: "missing or invalid API token", Header: "Bearer"}},
+		{name: "resources: POST", method: "POST", path: "/v1/resources", auth: "ok", checkHead: "Allow",
+			want: errorAnswer{Status: 405, Message: "method POST not allowed; use GET", Header: "GET"}},
+		{name: "resources: page_size text", path: "/v1/resources", query: "page_size=ten", auth: "ok",
+			want: errorAnswer{Status: 400, Message: badPageSize}},
+		{name: "resources: cursor of another list", path: "/v1/resources", query: "cursor=" + realCursor, auth: "ok",
+			want: errorAnswer{Status: 400, Message: "invalid cursor"}},
+		{name: "resources: unknown type", path: "/v1/resources", query: "resource_type_filter=AWS_IAM_USER", auth: "ok",
+			want: errorAnswer{Status: 400, Message: badType}},
+		{name: "resources: type in lower case", path: "/v1/resources", query: "resource_type_filter=aws_iam_role", auth: "ok",
+			want: errorAnswer{Status: 400, Message: badType}},
+		{name: "resources: empty ID in resource_ids", path: "/v1/resources", query: "resource_ids=" + resourceA + ",," + resourceB, auth: "ok",
+			want: errorAnswer{Status: 400, Message: "resource_ids holds an empty ID"}},
+		{name: "resources: trailing comma in resource_ids", path: "/v1/resources", query: "resource_ids=" + resourceA + ",", auth: "ok",
+			want: errorAnswer{Status: 400, Message: "resource_ids holds an empty ID"}},
+		{name: "resources: resource_ids repeated", path: "/v1/resources", query: "resource_ids=" + resourceA + "&resource_ids=" + resourceB, auth: "ok",
+			want: errorAnswer{Status: 400, Message: "resource_ids must be given once, its IDs joined by commas"}},
+		{name: "resource: no token", path: "/v1/resources/" + resourceA, auth: "Bearer opaltest-wrong",
+			want: errorAnswer{Status: 401, Message: "missing or invalid API token"}},
+		{name: "resource: DELETE", method: "DELETE", path: "/v1/resources/" + resourceA, auth: "ok", checkHead: "Allow",
+			want: errorAnswer{Status: 405, Message: "method DELETE not allowed; use GET", Header: "GET"}},
+		{name: "resource: unknown", path: "/v1/resources/" + resourceB, auth: "ok",
+			want: errorAnswer{Status: 404, Message: "resource not found"}},
+		{name: "resource: no ID", path: "/v1/resources/", auth: "ok",
+			want: errorAnswer{Status: 404, Message: "not found: /v1/resources/"}},
+		{name: "resource: an endpoint below", path: "/v1/resources/" + resourceA + "/users", auth: "ok",
+			want: errorAnswer{Status: 404, Message: "not found: /v1/resources/" + resourceA + "/users"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -563,6 +596,58 @@ func TestConcurrentUse(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// TestConcurrentLists walks users and resources while more are added, in
+// parallel subtests; run with -race. Each walk must see every initial item
+// exactly once, and in order.
+func TestConcurrentLists(t *testing.T) {
+	users := makeUsers(0, 30)
+	srv := opaltest.NewServer()
+	defer srv.Close()
+	srv.AddUsers(users...)
+	srv.AddResources(organisation...)
+
+	t.Run("group", func(t *testing.T) {
+		t.Run("add", func(t *testing.T) {
+			t.Parallel()
+			for i := range 100 {
+				srv.AddUsers(makeUsers(100+i, 1)...)
+				srv.AddResources(opal.Resource{ResourceID: fmt.Sprint("added-", i), ParentResourceID: "acct"})
+			}
+		})
+		for i := range 4 {
+			t.Run(fmt.Sprint("users-", i), func(t *testing.T) {
+				t.Parallel()
+				pages, _ := walk[opal.User](t, srv, "/users", url.Values{"page_size": {"7"}}, nil)
+				checkOnce(t, slices.Concat(pages...), func(u opal.User) string { return u.UserID })
+				if got := slices.Concat(pages...)[:len(users)]; !cmp.Equal(users, got) {
+					t.Errorf("the walk's first users are not the initial ones, in order:\n%s", cmp.Diff(users, got))
+				}
+			})
+			t.Run(fmt.Sprint("resources-", i), func(t *testing.T) {
+				t.Parallel()
+				pages, _ := walk[opal.Resource](t, srv, "/resources", url.Values{"ancestor_resource_id": {"acct"}, "page_size": {"2"}}, nil)
+				checkOnce(t, slices.Concat(pages...), func(r opal.Resource) string { return r.ResourceID })
+				want := []opal.Resource{admin, readOnly, policy}
+				if got := slices.Concat(pages...)[:len(want)]; !cmp.Equal(want, got) {
+					t.Errorf("the walk's first resources are not the initial ones, in order:\n%s", cmp.Diff(want, got))
+				}
+			})
+		}
+	})
+}
+
+// checkOnce checks that no two items have the same ID.
+func checkOnce[T any](t *testing.T, items []T, id func(T) string) {
+	t.Helper()
+	seen := map[string]bool{}
+	for _, item := range items {
+		if seen[id(item)] {
+			t.Errorf("%s came more than once", id(item))
+		}
+		seen[id(item)] = true
+	}
 }
 
 func TestRequestsAreCopies(t *testing.T) {
