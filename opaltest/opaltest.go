@@ -71,8 +71,9 @@ type Server struct {
 	Token string
 
 	srv       *httptest.Server
-	cursorKey []byte        // signs cursors; random, so no two servers share cursors
-	closed    chan struct{} // closed by Close, to end Delay faults in progress
+	transport *http.Transport // the client side of Client's connections
+	cursorKey []byte          // signs cursors; random, so no two servers share cursors
+	closed    chan struct{}   // closed by Close, to end Delay faults in progress
 	closeOnce sync.Once
 
 	mu       sync.Mutex // guards what follows
@@ -88,17 +89,33 @@ type Server struct {
 // NewServer starts and returns a new Server holding the given sessions, in
 // that order. The caller should call Close when finished, to shut it down.
 func NewServer(sessions ...opal.Session) *Server {
+	s := newServer(sessions)
+	s.start()
+	return s
+}
+
+// newServer is NewServer but for start, so that this package's tests can
+// watch the server's connections.
+func newServer(sessions []opal.Session) *Server {
 	s := &Server{
 		Token:     "opaltest-" + rand.Text(),
 		cursorKey: make([]byte, 32),
 		closed:    make(chan struct{}),
+		// httptest's own client keeps 2 idle connections, so a test with
+		// many goroutines opens a new connection for most requests; keep
+		// as many as http.DefaultTransport does in all.
+		transport: &http.Transport{MaxIdleConnsPerHost: 100},
 		pageSize:  defaultPageSize,
 	}
 	rand.Read(s.cursorKey) // never fails; see its documentation
 	s.AddSessions(sessions...)
-	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
-	s.URL = s.srv.URL + "/v1"
+	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
 	return s
+}
+
+func (s *Server) start() {
+	s.srv.Start()
+	s.URL = s.srv.URL + "/v1"
 }
 
 // Close shuts down the server and blocks until all outstanding requests on
@@ -107,6 +124,7 @@ func NewServer(sessions ...opal.Session) *Server {
 func (s *Server) Close() {
 	s.closeOnce.Do(func() { close(s.closed) })
 	s.srv.Close()
+	s.transport.CloseIdleConnections()
 }
 
 // Client returns an opal.Client for this server, with its Token and URL, and
@@ -114,12 +132,12 @@ func (s *Server) Close() {
 // retries run fast. The options are applied after these, so they can change
 // any of them.
 //
-// The client's connections are closed by Close, so they do not outlive the
-// test.
+// Its connections are kept for reuse, enough of them for a test's many
+// goroutines, and closed by Close, so that they do not outlive the test.
 func (s *Server) Client(opts ...opal.Option) (*opal.Client, error) {
 	base := []opal.Option{
 		opal.WithBaseURL(s.URL),
-		opal.WithHTTPClient(s.srv.Client()),
+		opal.WithHTTPClient(&http.Client{Transport: s.transport}),
 		opal.WithRetryWait(time.Millisecond, 5*time.Millisecond),
 	}
 	return opal.NewClient(s.Token, append(base, opts...)...)
