@@ -1,10 +1,11 @@
 module github.com/opalclient/opal-go
 
-go 1.25
+go 1.26.0
 
 require (
 	github.com/google/go-cmp v0.7.0
 	github.com/hashicorp/go-retryablehttp v0.7.8
+	golang.org/x/time v0.16.0
 )
 
 require github.com/hashicorp/go-cleanhttp v0.5.2 // indirect

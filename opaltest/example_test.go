@@ -60,3 +60,45 @@ func Example() {
 	// admins: 2 error: <nil>
 	// requests: 2
 }
+
+// This example shows a client meeting the server's rate limit: two
+// requests pass, and the third, with retries off, gets Opal's 429.
+func ExampleServer_SetRateLimit() {
+	srv := opaltest.NewServer()
+	defer srv.Close()
+	srv.SetRateLimit(0.1, 2) // bursts of 2, then one request every 10 seconds
+
+	client, err := srv.Client(opal.WithRetryMax(0))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for range 3 {
+		_, err := client.Sessions.List(context.Background(), "1b978423-db0a-4037-a4cf-f79c60cb67b3", nil)
+		fmt.Println(err)
+	}
+	fmt.Println("refused:", srv.RateLimited())
+	// Output:
+	// <nil>
+	// <nil>
+	// opal: GET /v1/sessions: 429 Too Many Requests: rate limit exceeded
+	// refused: 1
+}
+
+// This example makes every answer take the round trip of a distant server.
+func ExampleServer_SetLatency() {
+	srv := opaltest.NewServer()
+	defer srv.Close()
+	srv.SetLatency(50 * time.Millisecond)
+
+	client, err := srv.Client()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	start := time.Now()
+	_, err = client.Sessions.List(context.Background(), "1b978423-db0a-4037-a4cf-f79c60cb67b3", nil)
+	fmt.Println("error:", err, "at least 50ms:", time.Since(start) >= 50*time.Millisecond)
+	// Output:
+	// error: <nil> at least 50ms: true
+}

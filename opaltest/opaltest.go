@@ -25,7 +25,10 @@
 // A Server can also misbehave on request, one request at a time, with a
 // [Fault]: an error status, a slow answer, a dropped connection or a body
 // cut short, so that a test can see how its code copes with rate limits and
-// outages without waiting for real ones.
+// outages without waiting for real ones. And it can behave as Opal does
+// under load, for every request: [Server.SetRateLimit] refuses requests
+// beyond a rate with 429, as Opal's organisation-wide limit does, and
+// [Server.SetLatency] makes every answer take a network's round trip.
 //
 //	srv := opaltest.NewServer(sessions...)
 //	defer srv.Close()
@@ -48,6 +51,7 @@ import (
 	"time"
 
 	"github.com/opalclient/opal-go"
+	"golang.org/x/time/rate"
 )
 
 // Opal's page sizes: the page a request without page_size gets, and the
@@ -57,8 +61,8 @@ const (
 	maxPageSize     = 1000
 )
 
-// Server is an Opal API server on a loopback address, holding a list of
-// sessions in memory. Make one with [NewServer] and stop it with
+// Server is an Opal API server on a loopback address, holding an
+// organisation's sessions, users and resources in memory. Make one with [NewServer] and stop it with
 // [Server.Close]. Its methods are safe for concurrent use, also while
 // requests are being served.
 type Server struct {
@@ -76,10 +80,13 @@ type Server struct {
 	closed    chan struct{}   // closed by Close, to end Delay faults in progress
 	closeOnce sync.Once
 
-	mu       sync.Mutex // guards what follows
-	pageSize int
-	faults   []Fault
-	requests []*http.Request
+	mu          sync.Mutex // guards what follows
+	pageSize    int
+	faults      []Fault
+	requests    []*http.Request
+	limiter     *rate.Limiter // nil: no rate limit
+	rateLimited int
+	latency     time.Duration
 	// The lists, in insertion order, only ever appended to.
 	sessions  []opal.Session
 	users     []opal.User
@@ -187,20 +194,22 @@ func cloneRequest(r *http.Request) *http.Request {
 	return c
 }
 
-// serve records each request, applies the next fault, if any, and
-// otherwise answers as Opal would.
+// serve records each request, applies the rate limit and the next fault,
+// if any, and otherwise answers as Opal would.
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.requests = append(s.requests, cloneRequest(r))
+	allowed := s.allow()
 	var f Fault
-	if len(s.faults) > 0 {
+	if allowed && len(s.faults) > 0 {
 		f = s.faults[0]
 		s.faults = s.faults[1:]
 	}
+	wait := s.latency + f.Delay
 	s.mu.Unlock()
 
-	if f.Delay > 0 {
-		t := time.NewTimer(f.Delay)
+	if wait > 0 {
+		t := time.NewTimer(wait)
 		defer t.Stop()
 		select {
 		case <-t.C:
@@ -212,6 +221,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	switch {
+	case !allowed:
+		errorResponse(http.StatusTooManyRequests, "rate limit exceeded").write(w)
 	case f.Reset:
 		dropConnection(w)
 	case f.Truncate:

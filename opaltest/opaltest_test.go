@@ -717,29 +717,42 @@ func TestClientOptionsApplyAfterDefaults(t *testing.T) {
 	}
 }
 
+// TestCloseEndsDelay: Close ends a wait of a Delay fault or of the
+// latency at once, dropping the connection.
 func TestCloseEndsDelay(t *testing.T) {
-	srv := opaltest.NewServer()
-	srv.Inject(opaltest.Fault{Delay: time.Hour})
-	errc := make(chan error, 1)
-	go func() {
-		_, _, err := rawGet(t, srv, "/sessions", url.Values{"resource_id": {resourceA}})
-		errc <- err
-	}()
-	waitFor(t, func() bool { return len(srv.Requests()) == 1 })
-
-	closed := make(chan struct{})
-	go func() {
-		srv.Close()
-		srv.Close() // a second Close is harmless
-		close(closed)
-	}()
-	select {
-	case <-closed:
-	case <-time.After(5 * time.Second):
-		t.Fatal("Close did not return within 5s while a Delay fault was pending")
+	tests := []struct {
+		name string
+		slow func(*opaltest.Server)
+	}{
+		{"Delay fault", func(srv *opaltest.Server) { srv.Inject(opaltest.Fault{Delay: time.Hour}) }},
+		{"latency", func(srv *opaltest.Server) { srv.SetLatency(time.Hour) }},
 	}
-	if err := <-errc; err == nil {
-		t.Error("the delayed request got an answer after Close; want its connection dropped")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := opaltest.NewServer()
+			tt.slow(srv)
+			errc := make(chan error, 1)
+			go func() {
+				_, _, err := rawGet(t, srv, "/sessions", url.Values{"resource_id": {resourceA}})
+				errc <- err
+			}()
+			waitFor(t, func() bool { return len(srv.Requests()) == 1 })
+
+			closed := make(chan struct{})
+			go func() {
+				srv.Close()
+				srv.Close() // a second Close is harmless
+				close(closed)
+			}()
+			select {
+			case <-closed:
+			case <-time.After(5 * time.Second):
+				t.Fatal("Close did not return within 5s while a request was waiting")
+			}
+			if err := <-errc; err == nil {
+				t.Error("the waiting request got an answer after Close; want its connection dropped")
+			}
+		})
 	}
 }
 
