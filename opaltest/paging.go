@@ -48,6 +48,13 @@ func listPage[T any](s *Server, query url.Values, scope []string, source func() 
 	return jsonResponse(body)
 }
 
+// add appends items to one of the server's lists.
+func add[T any](s *Server, list *[]T, items []T) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	*list = append(*list, items...)
+}
+
 // getItem answers a request for one item: the first of the list that
 // matches, or a 404 with the message notFound. source is as for listPage.
 func getItem[T any](s *Server, notFound string, source func() (items []T, match func(T) bool)) response {

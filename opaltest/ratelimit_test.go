@@ -248,14 +248,7 @@ func TestLatency(t *testing.T) {
 func TestLatencyEndsWhenClientGoes(t *testing.T) {
 	srv := opaltest.NewServer()
 	srv.SetLatency(time.Hour)
-	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/sessions?"+query.Encode(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+srv.Token)
-	if _, _, err := send(req); !errors.Is(err, context.DeadlineExceeded) {
+	if _, err := getWithin(t, srv, 20*time.Millisecond); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("request through an hour's latency: err = %v, want the context's deadline", err)
 	}
 
@@ -278,14 +271,20 @@ func TestSetLatencyOff(t *testing.T) {
 	defer srv.Close()
 	srv.SetLatency(time.Hour)
 	srv.SetLatency(0)
-	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	if resp, err := getWithin(t, srv, 5*time.Second); err != nil || resp.StatusCode != http.StatusOK {
+		t.Errorf("after SetLatency(0): %v, %v; want a 200 at once", resp, err)
+	}
+}
+
+// getWithin sends GET /sessions with srv's token, giving up after timeout.
+func getWithin(t *testing.T, srv *opaltest.Server, timeout time.Duration) (*http.Response, error) {
+	ctx, cancel := context.WithTimeout(t.Context(), timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/sessions?"+query.Encode(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	req.Header.Set("Authorization", "Bearer "+srv.Token)
-	if resp, _, err := send(req); err != nil || resp.StatusCode != http.StatusOK {
-		t.Errorf("after SetLatency(0): %v, %v; want a 200 at once", resp, err)
-	}
+	resp, _, err := send(req)
+	return resp, err
 }

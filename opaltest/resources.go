@@ -23,9 +23,7 @@ import (
 // are UUIDs or unique (GET /resources/{resource_id} answers with the first
 // added), nor that their parents exist.
 func (s *Server) AddResources(resources ...opal.Resource) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.resources = append(s.resources, resources...)
+	add(s, &s.resources, resources)
 }
 
 // listResources answers GET /resources: the resources that pass every

@@ -15,9 +15,7 @@ import (
 // The server returns sessions as given: it does not check that their IDs
 // are UUIDs, nor drop expired ones.
 func (s *Server) AddSessions(sessions ...opal.Session) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.sessions = append(s.sessions, sessions...)
+	add(s, &s.sessions, sessions)
 }
 
 // listSessions answers GET /sessions: the sessions on resource_id, of

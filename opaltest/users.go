@@ -16,9 +16,7 @@ import (
 // UUIDs or unique. GET /user answers with the first user added that
 // matches.
 func (s *Server) AddUsers(users ...opal.User) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.users = append(s.users, users...)
+	add(s, &s.users, users)
 }
 
 // listUsers answers GET /users: every user, in the order they were added.
