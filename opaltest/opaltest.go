@@ -94,7 +94,9 @@ type Server struct {
 }
 
 // NewServer starts and returns a new Server holding the given sessions, in
-// that order. The caller should call Close when finished, to shut it down.
+// that order; add users and resources with [Server.AddUsers] and
+// [Server.AddResources]. The caller should call Close when finished, to
+// shut it down.
 func NewServer(sessions ...opal.Session) *Server {
 	s := newServer(sessions)
 	s.start()
