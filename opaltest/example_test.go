@@ -2,6 +2,7 @@ package opaltest_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"time"
@@ -59,4 +60,115 @@ func Example() {
 	// Output:
 	// admins: 2 error: <nil>
 	// requests: 2
+}
+
+// This example shows a client meeting the server's rate limit: two
+// requests pass, and the third, with retries off, gets Opal's 429.
+func ExampleServer_SetRateLimit() {
+	srv := opaltest.NewServer()
+	defer srv.Close()
+	srv.SetRateLimit(0.1, 2) // bursts of 2, then one request every 10 seconds
+
+	client, err := srv.Client(opal.WithRetryMax(0))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for range 3 {
+		_, err := client.Sessions.List(context.Background(), "1b978423-db0a-4037-a4cf-f79c60cb67b3", nil)
+		fmt.Println(err)
+	}
+	fmt.Println("refused:", srv.RateLimited())
+	// Output:
+	// <nil>
+	// <nil>
+	// opal: GET /v1/sessions: 429 Too Many Requests: rate limit exceeded
+	// refused: 1
+}
+
+// This example makes every answer take the round trip of a distant server.
+func ExampleServer_SetLatency() {
+	srv := opaltest.NewServer()
+	defer srv.Close()
+	srv.SetLatency(50 * time.Millisecond)
+
+	client, err := srv.Client()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	start := time.Now()
+	_, err = client.Sessions.List(context.Background(), "1b978423-db0a-4037-a4cf-f79c60cb67b3", nil)
+	fmt.Println("error:", err, "at least 50ms:", time.Since(start) >= 50*time.Millisecond)
+	// Output:
+	// error: <nil> at least 50ms: true
+}
+
+// This example gives the server the resources behind sessions' IDs, a role
+// below an AWS account, and lists the account's IAM roles, as Opal's
+// GET /resources does with its filters.
+func ExampleServer_AddResources() {
+	srv := opaltest.NewServer()
+	defer srv.Close()
+	srv.AddResources(
+		opal.Resource{ResourceID: "e5b07d2c-94a1-4f38-a6d2-0c8e7b3f1a95", Name: "production (590304332660)",
+			ResourceType: opal.ResourceTypeAWSAccount},
+		opal.Resource{ResourceID: "1b978423-db0a-4037-a4cf-f79c60cb67b3", Name: "AdministratorAccess",
+			ResourceType: opal.ResourceTypeAWSIAMRole, ParentResourceID: "e5b07d2c-94a1-4f38-a6d2-0c8e7b3f1a95"},
+		opal.Resource{ResourceID: "77eb1ab7-2c27-4fc4-afdb-137e1265cddd", Name: "orders-prod",
+			ResourceType: opal.ResourceTypePostgresInstance},
+	)
+
+	var page opal.ResourcesList
+	err := getJSON(srv, "/resources?resource_type_filter=AWS_IAM_ROLE&ancestor_resource_id=e5b07d2c-94a1-4f38-a6d2-0c8e7b3f1a95", &page)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, r := range page.Results {
+		fmt.Println(r.ResourceID, r.ResourceType, r.Name)
+	}
+	// Output:
+	// 1b978423-db0a-4037-a4cf-f79c60cb67b3 AWS_IAM_ROLE AdministratorAccess
+}
+
+// This example gives the server the users behind sessions' IDs, and looks
+// one up by email, as Opal's GET /user does.
+func ExampleServer_AddUsers() {
+	srv := opaltest.NewServer()
+	defer srv.Close()
+	srv.AddUsers(
+		opal.User{UserID: "29827fb8-f2dd-4e80-9576-28e31e9934ac", Email: "jane.smith@acme-corp.dev",
+			FullName: "Jane Smith", Position: "Staff Engineer", HRIDPStatus: opal.HRIDPStatusActive},
+		opal.User{UserID: "b031c922-b84f-4424-9f4f-c49c05871bfe", Email: "omar.haddad@acme-corp.dev",
+			FullName: "Omar Haddad", Position: "Site Reliability Engineer", HRIDPStatus: opal.HRIDPStatusActive},
+	)
+
+	var user opal.User
+	if err := getJSON(srv, "/user?email=omar.haddad@acme-corp.dev", &user); err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(user.UserID, user.FullName)
+	// Output:
+	// b031c922-b84f-4424-9f4f-c49c05871bfe Omar Haddad
+}
+
+// getJSON decodes the answer to GET {srv.URL}{path}, sent with the
+// server's token, into v.
+func getJSON(srv *opaltest.Server, path string, v any) error {
+	req, err := http.NewRequest(http.MethodGet, srv.URL+path, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+srv.Token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", path, resp.Status)
+	}
+	return json.NewDecoder(resp.Body).Decode(v)
 }

@@ -30,7 +30,8 @@ type Fault struct {
 	// longest retry wait (5ms for one made by Server.Client).
 	RetryAfter time.Duration
 	// Delay waits this long before answering, normally or with the fault,
-	// as a slow or overloaded server does. The wait ends early when the
+	// as a slow or overloaded server does, on top of the server's latency
+	// (see Server.SetLatency). The wait ends early when the
 	// client gives up (its answer is then never written) or when the server
 	// is closed (the connection is then dropped).
 	Delay time.Duration
@@ -45,11 +46,22 @@ type Fault struct {
 
 // Inject queues faults: each answers one request from now on, in order of
 // arrival, whatever the request (a request that would get a 401 or a 404
-// takes its fault too). When the queue is empty, normal service resumes.
+// takes its fault too), except one refused for the rate limit (see
+// [Server.SetRateLimit]). When the queue is empty, normal service resumes.
 func (s *Server) Inject(faults ...Fault) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.faults = append(s.faults, faults...)
+}
+
+// SetLatency makes every answer wait d first, errors, faults and refusals
+// for the rate limit included, as a network's round trip does; a Fault's
+// Delay adds to it. As for Delay, the wait ends early when the client gives
+// up or the server is closed. A d of 0 or less, as until set, adds no wait.
+func (s *Server) SetLatency(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.latency = d
 }
 
 // writeFault answers with the fault's status.

@@ -260,3 +260,40 @@ func TestFaultPrecedence(t *testing.T) {
 		t.Errorf("Truncate+Status: err = %v, want a 200 cut short", err)
 	}
 }
+
+// TestFaultsOnEveryEndpoint: faults are taken by requests to any endpoint,
+// and a Truncate cuts the answer that endpoint would have given.
+func TestFaultsOnEveryEndpoint(t *testing.T) {
+	srv := opaltest.NewServer(makeSessions(0, 3, resourceA)...)
+	defer srv.Close()
+	srv.AddUsers(makeUsers(0, 3)...)
+	srv.AddResources(organisation...)
+
+	tests := []struct {
+		path  string
+		query url.Values
+	}{
+		{"/sessions", query},
+		{"/users", nil},
+		{"/user", url.Values{"email": {"user1@acme-corp.dev"}}},
+		{"/resources", url.Values{"resource_type_filter": {"AWS_IAM_ROLE"}}},
+		{"/resources/admin", nil},
+	}
+	for _, tt := range tests {
+		srv.Inject(opaltest.Fault{Status: http.StatusServiceUnavailable}, opaltest.Fault{Truncate: true})
+		if resp, _, err := rawGet(t, srv, tt.path, tt.query); err != nil || resp.StatusCode != http.StatusServiceUnavailable {
+			t.Errorf("GET %s with a 503 fault: %v, %v; want 503", tt.path, resp, err)
+		}
+		_, cut, err := rawGet(t, srv, tt.path, tt.query)
+		if !errors.Is(err, io.ErrUnexpectedEOF) {
+			t.Errorf("GET %s with a Truncate fault: err = %v, want io.ErrUnexpectedEOF", tt.path, err)
+		}
+		resp, whole, err := rawGet(t, srv, tt.path, tt.query)
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s after the faults: %v, %v; want 200", tt.path, resp, err)
+		}
+		if len(cut) == 0 || !bytes.HasPrefix(whole, cut) {
+			t.Errorf("GET %s: truncated body %q is not a prefix of %q", tt.path, cut, whole)
+		}
+	}
+}

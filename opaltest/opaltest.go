@@ -2,19 +2,33 @@
 // that uses the opal package, in the way net/http/httptest provides servers
 // for testing HTTP clients.
 //
-// A [Server] answers GET /v1/sessions as Opal does: it checks the bearer
-// token, requires resource_id, filters by user_id, and pages with opaque
-// cursors and page_size (1 to 1000). Other paths get 404 and other methods
-// 405; every error is a JSON {"message": ...}. Where Opal's documentation
-// leaves a behaviour open, the server takes the strict reading, so that code
-// passing its tests does not lean on luck: a cursor is accepted only with
-// the resource_id and user_id it was made for, and "previous" is the cursor
-// that fetched the current page.
+// A [Server] answers as Opal does, checking the bearer token on every
+// request:
+//
+//   - GET /v1/sessions: the sessions on resource_id, of user_id if given
+//     (see [Server.AddSessions]);
+//   - GET /v1/users: every user (see [Server.AddUsers]);
+//   - GET /v1/user: one user, by user_id or else by email; 404 if unknown;
+//   - GET /v1/resources: the resources that pass every filter given:
+//     resource_type_filter, resource_name, resource_ids (comma-joined),
+//     parent_resource_id and ancestor_resource_id (see [Server.AddResources]);
+//   - GET /v1/resources/{resource_id}: one resource; 404 if unknown.
+//
+// Lists page with opaque cursors and page_size (1 to 1000, 200 by
+// default). Other paths get 404 and other methods 405; every error is a
+// JSON {"message": ...}. Where Opal's documentation leaves a behaviour
+// open, the server takes the strict reading, so that code passing its
+// tests does not lean on luck: a cursor is accepted only with the list and
+// the filters it was made for, and "previous" is the cursor that fetched
+// the current page.
 //
 // A Server can also misbehave on request, one request at a time, with a
 // [Fault]: an error status, a slow answer, a dropped connection or a body
 // cut short, so that a test can see how its code copes with rate limits and
-// outages without waiting for real ones.
+// outages without waiting for real ones. And it can behave as Opal does
+// under load, for every request: [Server.SetRateLimit] refuses requests
+// beyond a rate with 429, as Opal's organisation-wide limit does, and
+// [Server.SetLatency] makes every answer take a network's round trip.
 //
 //	srv := opaltest.NewServer(sessions...)
 //	defer srv.Close()
@@ -26,14 +40,18 @@ package opaltest
 import (
 	"context"
 	"crypto/rand"
+	"crypto/subtle"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/opalclient/opal-go"
+	"golang.org/x/time/rate"
 )
 
 // Opal's page sizes: the page a request without page_size gets, and the
@@ -43,8 +61,8 @@ const (
 	maxPageSize     = 1000
 )
 
-// Server is an Opal API server on a loopback address, holding a list of
-// sessions in memory. Make one with [NewServer] and stop it with
+// Server is an Opal API server on a loopback address, holding an
+// organisation's sessions, users and resources in memory. Make one with [NewServer] and stop it with
 // [Server.Close]. Its methods are safe for concurrent use, also while
 // requests are being served.
 type Server struct {
@@ -57,31 +75,56 @@ type Server struct {
 	Token string
 
 	srv       *httptest.Server
-	cursorKey []byte        // signs cursors; random, so no two servers share cursors
-	closed    chan struct{} // closed by Close, to end Delay faults in progress
+	transport *http.Transport // the client side of Client's connections
+	cursorKey []byte          // signs cursors; random, so no two servers share cursors
+	closed    chan struct{}   // closed by Close, to end Delay faults in progress
 	closeOnce sync.Once
 
-	mu       sync.Mutex
-	sessions []opal.Session // in insertion order, only ever appended to
-	pageSize int
-	faults   []Fault
-	requests []*http.Request
+	mu          sync.Mutex // guards what follows
+	pageSize    int
+	faults      []Fault
+	requests    []*http.Request
+	limiter     *rate.Limiter // nil: no rate limit
+	rateLimited int
+	latency     time.Duration
+	// The lists, in insertion order, only ever appended to.
+	sessions  []opal.Session
+	users     []opal.User
+	resources []opal.Resource
 }
 
 // NewServer starts and returns a new Server holding the given sessions, in
-// that order. The caller should call Close when finished, to shut it down.
+// that order; add users and resources with [Server.AddUsers] and
+// [Server.AddResources]. The caller should call Close when finished, to
+// shut it down.
 func NewServer(sessions ...opal.Session) *Server {
+	s := newServer(sessions)
+	s.start()
+	return s
+}
+
+// newServer is NewServer but for start, so that this package's tests can
+// watch the server's connections.
+func newServer(sessions []opal.Session) *Server {
 	s := &Server{
 		Token:     "opaltest-" + rand.Text(),
 		cursorKey: make([]byte, 32),
 		closed:    make(chan struct{}),
+		// httptest's own client keeps 2 idle connections, so a test with
+		// many goroutines opens a new connection for most requests; keep
+		// as many as http.DefaultTransport does in all.
+		transport: &http.Transport{MaxIdleConnsPerHost: 100},
 		pageSize:  defaultPageSize,
 	}
 	rand.Read(s.cursorKey) // never fails; see its documentation
 	s.AddSessions(sessions...)
-	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
-	s.URL = s.srv.URL + "/v1"
+	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
 	return s
+}
+
+func (s *Server) start() {
+	s.srv.Start()
+	s.URL = s.srv.URL + "/v1"
 }
 
 // Close shuts down the server and blocks until all outstanding requests on
@@ -90,6 +133,7 @@ func NewServer(sessions ...opal.Session) *Server {
 func (s *Server) Close() {
 	s.closeOnce.Do(func() { close(s.closed) })
 	s.srv.Close()
+	s.transport.CloseIdleConnections()
 }
 
 // Client returns an opal.Client for this server, with its Token and URL, and
@@ -97,33 +141,20 @@ func (s *Server) Close() {
 // retries run fast. The options are applied after these, so they can change
 // any of them.
 //
-// The client's connections are closed by Close, so they do not outlive the
-// test.
+// Its connections are kept for reuse, enough of them for a test's many
+// goroutines, and closed by Close, so that they do not outlive the test.
 func (s *Server) Client(opts ...opal.Option) (*opal.Client, error) {
 	base := []opal.Option{
 		opal.WithBaseURL(s.URL),
-		opal.WithHTTPClient(s.srv.Client()),
+		opal.WithHTTPClient(&http.Client{Transport: s.transport}),
 		opal.WithRetryWait(time.Millisecond, 5*time.Millisecond),
 	}
 	return opal.NewClient(s.Token, append(base, opts...)...)
 }
 
-// AddSessions adds sessions after those the server already holds. A walk
-// through the pages that is under way when they are added still returns
-// every session exactly once; it returns the new ones too if they match its
-// query and it has not yet reached its last page.
-//
-// The server returns sessions as given: it does not check that their IDs
-// are UUIDs, nor drop expired ones.
-func (s *Server) AddSessions(sessions ...opal.Session) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.sessions = append(s.sessions, sessions...)
-}
-
-// SetPageSize sets how many sessions a page holds when a request has no
-// page_size: 200 until set, as on Opal. A request's own page_size wins:
-// opal's SessionsService.All always sends one (1000 unless
+// SetPageSize sets how many items a page of any list holds when a request
+// has no page_size: 200 until set, as on Opal. A request's own page_size
+// wins: opal's SessionsService.All always sends one (1000 unless
 // ListSessionsOptions.PageSize says otherwise), so to make it walk several
 // pages, give it a small PageSize rather than calling SetPageSize.
 //
@@ -165,20 +196,22 @@ func cloneRequest(r *http.Request) *http.Request {
 	return c
 }
 
-// serve records each request, applies the next fault, if any, and
-// otherwise answers as Opal would.
+// serve records each request, applies the rate limit and the next fault,
+// if any, and otherwise answers as Opal would.
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.requests = append(s.requests, cloneRequest(r))
+	allowed := s.allow()
 	var f Fault
-	if len(s.faults) > 0 {
+	if allowed && len(s.faults) > 0 {
 		f = s.faults[0]
 		s.faults = s.faults[1:]
 	}
+	wait := s.latency + f.Delay
 	s.mu.Unlock()
 
-	if f.Delay > 0 {
-		t := time.NewTimer(f.Delay)
+	if wait > 0 {
+		t := time.NewTimer(wait)
 		defer t.Stop()
 		select {
 		case <-t.C:
@@ -190,6 +223,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	switch {
+	case !allowed:
+		errorResponse(http.StatusTooManyRequests, "rate limit exceeded").write(w)
 	case f.Reset:
 		dropConnection(w)
 	case f.Truncate:
@@ -199,6 +234,60 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	default:
 		s.answer(r).write(w)
 	}
+}
+
+// answer is what Opal would answer to r, checking in the order: endpoint,
+// method, token, query.
+func (s *Server) answer(r *http.Request) response {
+	endpoint := s.endpoint(r.URL.EscapedPath())
+	if endpoint == nil {
+		return errorResponse(http.StatusNotFound, "not found: "+r.URL.Path)
+	}
+	if r.Method != http.MethodGet {
+		resp := errorResponse(http.StatusMethodNotAllowed, "method "+r.Method+" not allowed; use GET")
+		resp.header = http.Header{"Allow": {http.MethodGet}}
+		return resp
+	}
+	if !s.authorized(r) {
+		resp := errorResponse(http.StatusUnauthorized, "missing or invalid API token")
+		resp.header = http.Header{"Www-Authenticate": {"Bearer"}}
+		return resp
+	}
+	query, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return errorResponse(http.StatusBadRequest, "malformed query string")
+	}
+	return endpoint(query)
+}
+
+// endpoint returns the function that answers a GET of the path, given as
+// it was sent (escaped), or nil if there is no such endpoint.
+func (s *Server) endpoint(path string) func(query url.Values) response {
+	switch path {
+	case "/v1/sessions":
+		return s.listSessions
+	case "/v1/users":
+		return s.listUsers
+	case "/v1/user":
+		return s.getUser
+	case "/v1/resources":
+		return s.listResources
+	}
+	// The ID is one segment of the path as sent, unescaped once: so an ID
+	// holding "/" (sent as %2F) is that resource's, and no ID can reach
+	// another endpoint, however it is escaped.
+	if id, ok := strings.CutPrefix(path, "/v1/resources/"); ok && id != "" && !strings.Contains(id, "/") {
+		if id, err := url.PathUnescape(id); err == nil {
+			return func(url.Values) response { return s.getResource(id) }
+		}
+	}
+	return nil
+}
+
+func (s *Server) authorized(r *http.Request) bool {
+	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	return ok && strings.EqualFold(scheme, "Bearer") &&
+		subtle.ConstantTimeCompare([]byte(token), []byte(s.Token)) == 1
 }
 
 // response is an answer built before it is written, so that a Truncate
@@ -219,6 +308,17 @@ func (resp response) write(w http.ResponseWriter) {
 	w.Header().Set("Content-Length", strconv.Itoa(len(resp.body)))
 	w.WriteHeader(resp.status)
 	_, _ = w.Write(resp.body) // a client that hangs up is not the server's problem
+}
+
+// jsonResponse is a 200 with v as JSON.
+func jsonResponse(v any) response {
+	body, err := json.Marshal(v)
+	if err != nil {
+		// Only a session whose time cannot be written as RFC 3339 (a year
+		// outside 0..9999) gets here: a bad fixture, which the test should hear of.
+		return errorResponse(http.StatusInternalServerError, "opaltest: encoding the answer: "+err.Error())
+	}
+	return response{status: http.StatusOK, body: body}
 }
 
 // errorResponse is Opal's error shape: a JSON object with a message.

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -46,11 +48,12 @@ func makeSessions(first, n int, resourceID string, users ...string) []opal.Sessi
 	return out
 }
 
-// page is a SessionsList as sent, with null cursors kept apart from empty ones.
-type page struct {
-	Next     *string        `json:"next"`
-	Previous *string        `json:"previous"`
-	Results  []opal.Session `json:"results"`
+// page is a page of a list as sent, with null cursors kept apart from
+// empty ones.
+type page[T any] struct {
+	Next     *string `json:"next"`
+	Previous *string `json:"previous"`
+	Results  []T     `json:"results"`
 }
 
 // rawGet sends GET {srv.URL}{path}?{query} with srv's token (unless
@@ -85,24 +88,85 @@ func send(req *http.Request) (*http.Response, []byte, error) {
 	return resp, body, err
 }
 
-// getPage fetches and decodes one page, failing the test on anything but a 200.
-func getPage(t *testing.T, srv *opaltest.Server, query url.Values) page {
+// getPage fetches and decodes one page of sessions, failing the test on
+// anything but a 200.
+func getPage(t *testing.T, srv *opaltest.Server, query url.Values) page[opal.Session] {
 	t.Helper()
-	resp, body, err := rawGet(t, srv, "/sessions", query)
+	return fetch[opal.Session](t, srv, "/sessions", query)
+}
+
+// fetch fetches and decodes one page of the list at path, failing the
+// test on anything but a 200.
+func fetch[T any](t *testing.T, srv *opaltest.Server, path string, query url.Values) page[T] {
+	t.Helper()
+	resp, body, err := rawGet(t, srv, path, query)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET /sessions?%s: %s: %s", query.Encode(), resp.Status, body)
+		t.Fatalf("GET %s?%s: %s: %s", path, query.Encode(), resp.Status, body)
 	}
-	var p page
+	var p page[T]
 	if err := json.Unmarshal(body, &p); err != nil {
 		t.Fatalf("decoding page: %v\n%s", err, body)
 	}
 	return p
 }
 
+// walk follows the list at path from its first page to its last, by hand,
+// checking each page's cursors: previous is the cursor that fetched the
+// page (null for the first), next is null on the last only. It calls
+// between, if not nil, after each page but the last, and returns the pages
+// and the cursors that fetched all but the first.
+func walk[T any](t *testing.T, srv *opaltest.Server, path string, query url.Values, between func()) ([][]T, []string) {
+	t.Helper()
+	query = maps.Clone(query)
+	var pages [][]T
+	var cursors []string
+	for {
+		p := fetch[T](t, srv, path, query)
+		var wantPrevious *string
+		if len(cursors) > 0 {
+			wantPrevious = str(cursors[len(cursors)-1])
+		}
+		if diff := cmp.Diff(wantPrevious, p.Previous); diff != "" {
+			t.Errorf("GET %s, page %d: previous (-want +got):\n%s", path, len(pages)+1, diff)
+		}
+		pages = append(pages, p.Results)
+		if p.Next == nil {
+			return pages, cursors
+		}
+		if len(pages) > 100 {
+			t.Fatalf("GET %s: no last page after 100 pages", path)
+		}
+		cursors = append(cursors, *p.Next)
+		query.Set("cursor", *p.Next)
+		if between != nil {
+			between()
+		}
+	}
+}
+
 func str(s string) *string { return &s }
+
+// checkJSON fetches path and compares its body, as JSON values, with want.
+func checkJSON(t *testing.T, srv *opaltest.Server, path string, query url.Values, want string) {
+	t.Helper()
+	resp, body, err := rawGet(t, srv, path, query)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gotValue, wantValue any
+	if err := json.Unmarshal(body, &gotValue); err != nil {
+		t.Fatalf("GET %s: %s: body is not JSON: %q", path, resp.Status, body)
+	}
+	if err := json.Unmarshal([]byte(want), &wantValue); err != nil {
+		t.Fatalf("bad want: %v", err)
+	}
+	if diff := cmp.Diff(wantValue, gotValue); diff != "" {
+		t.Errorf("GET %s?%s: body (-want +got):\n%s", path, query.Encode(), diff)
+	}
+}
 
 // errorAnswer is what a test checks of an error response.
 type errorAnswer struct {
@@ -115,6 +179,7 @@ type errorAnswer struct {
 func TestErrorAnswers(t *testing.T) {
 	srv := opaltest.NewServer(makeSessions(0, 3, resourceA)...)
 	defer srv.Close()
+	srv.AddResources(opal.Resource{ResourceID: resourceA})
 	realCursor := *getPage(t, srv, url.Values{"resource_id": {resourceA}, "page_size": {"1"}}).Next
 	other := opaltest.NewServer(makeSessions(0, 3, resourceA)...)
 	defer other.Close()
@@ -132,7 +197,10 @@ func TestErrorAnswers(t *testing.T) {
 	}
 	index3 := base64.RawURLEncoding.EncodeToString([]byte{0, 0, 0, 0, 0, 0, 0, 3})
 
-	const badPageSize = "page_size must be an integer from 1 to 1000"
+	const (
+		badPageSize = "page_size must be an integer from 1 to 1000"
+		badType     = "resource_type_filter must be a value of ResourceTypeEnum"
+	)
 	tests := []struct {
 		name      string
 		method    string
@@ -192,6 +260,50 @@ func TestErrorAnswers(t *testing.T) {
 			want: errorAnswer{Status: 400, Message: "invalid cursor"}},
 		{name: "cursor of another user filter", path: "/v1/sessions", query: "resource_id=" + resourceA + "&user_id=" + userA + "&cursor=" + realCursor, auth: "ok",
 			want: errorAnswer{Status: 400, Message: "invalid cursor"}},
+		{name: "users: cursor of another list", path: "/v1/users", query: "cursor=" + realCursor, auth: "ok",
+			want: errorAnswer{Status: 400, Message: "invalid cursor"}},
+		{name: "users: page_size 1001", path: "/v1/users", query: "page_size=1001", auth: "ok",
+			want: errorAnswer{Status: 400, Message: badPageSize}},
+		{name: "users: no token", path: "/v1/users", checkHead: "WWW-Authenticate",
+			want: errorAnswer{Status: 401, Message: "missing or invalid API token", Header: "Bearer"}},
+		{name: "users: POST", method: "POST", path: "/v1/users", auth: "ok", checkHead: "Allow",
+			want: errorAnswer{Status: 405, Message: "method POST not allowed; use GET", Header: "GET"}},
+		{name: "users: trailing slash", path: "/v1/users/", auth: "ok",
+			want: errorAnswer{Status: 404, Message: "not found: /v1/users/"}},
+		{name: "user: wrong token", path: "/v1/user", query: "user_id=" + userA, auth: "Bearer opaltest-wrong",
+			want: errorAnswer{Status: 401, Message: "missing or invalid API token"}},
+		{name: "user: by path", path: "/v1/user/" + userA, auth: "ok",
+			want: errorAnswer{Status: 404, Message: "not found: /v1/user/" + userA}},
+		{name: "user: PUT", method: "PUT", path: "/v1/user", query: "user_id=" + userA, auth: "ok", checkHead: "Allow",
+			want: errorAnswer{Status: 405, Message: "method PUT not allowed; use GET", Header: "GET"}},
+		{name: "resources: no token", path: "/v1/resources", checkHead: "WWW-Authenticate",
+			want: errorAnswer{Status: 401, Message: "missing or invalid API token", Header: "Bearer"}},
+		{name: "resources: POST", method: "POST", path: "/v1/resources", auth: "ok", checkHead: "Allow",
+			want: errorAnswer{Status: 405, Message: "method POST not allowed; use GET", Header: "GET"}},
+		{name: "resources: page_size text", path: "/v1/resources", query: "page_size=ten", auth: "ok",
+			want: errorAnswer{Status: 400, Message: badPageSize}},
+		{name: "resources: cursor of another list", path: "/v1/resources", query: "cursor=" + realCursor, auth: "ok",
+			want: errorAnswer{Status: 400, Message: "invalid cursor"}},
+		{name: "resources: unknown type", path: "/v1/resources", query: "resource_type_filter=AWS_IAM_USER", auth: "ok",
+			want: errorAnswer{Status: 400, Message: badType}},
+		{name: "resources: type in lower case", path: "/v1/resources", query: "resource_type_filter=aws_iam_role", auth: "ok",
+			want: errorAnswer{Status: 400, Message: badType}},
+		{name: "resources: empty ID in resource_ids", path: "/v1/resources", query: "resource_ids=" + resourceA + ",," + resourceB, auth: "ok",
+			want: errorAnswer{Status: 400, Message: "resource_ids holds an empty ID"}},
+		{name: "resources: trailing comma in resource_ids", path: "/v1/resources", query: "resource_ids=" + resourceA + ",", auth: "ok",
+			want: errorAnswer{Status: 400, Message: "resource_ids holds an empty ID"}},
+		{name: "resources: resource_ids repeated", path: "/v1/resources", query: "resource_ids=" + resourceA + "&resource_ids=" + resourceB, auth: "ok",
+			want: errorAnswer{Status: 400, Message: "resource_ids must be given once, its IDs joined by commas"}},
+		{name: "resource: no token", path: "/v1/resources/" + resourceA, auth: "Bearer opaltest-wrong",
+			want: errorAnswer{Status: 401, Message: "missing or invalid API token"}},
+		{name: "resource: DELETE", method: "DELETE", path: "/v1/resources/" + resourceA, auth: "ok", checkHead: "Allow",
+			want: errorAnswer{Status: 405, Message: "method DELETE not allowed; use GET", Header: "GET"}},
+		{name: "resource: unknown", path: "/v1/resources/" + resourceB, auth: "ok",
+			want: errorAnswer{Status: 404, Message: "resource not found"}},
+		{name: "resource: no ID", path: "/v1/resources/", auth: "ok",
+			want: errorAnswer{Status: 404, Message: "not found: /v1/resources/"}},
+		{name: "resource: an endpoint below", path: "/v1/resources/" + resourceA + "/users", auth: "ok",
+			want: errorAnswer{Status: 404, Message: "not found: /v1/resources/" + resourceA + "/users"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -304,28 +416,7 @@ func TestPagination(t *testing.T) {
 	srv := opaltest.NewServer(all...)
 	defer srv.Close()
 
-	query := url.Values{"resource_id": {resourceA}, "page_size": {"3"}}
-	var cursors []string
-	var got [][]opal.Session
-	for {
-		p := getPage(t, srv, query)
-		var wantPrevious *string
-		if len(cursors) > 0 {
-			wantPrevious = str(cursors[len(cursors)-1])
-		}
-		if diff := cmp.Diff(wantPrevious, p.Previous); diff != "" {
-			t.Errorf("page %d: previous (-want +got):\n%s", len(got)+1, diff)
-		}
-		got = append(got, p.Results)
-		if p.Next == nil {
-			break
-		}
-		if len(got) > 10 {
-			t.Fatal("no last page after 10 pages")
-		}
-		cursors = append(cursors, *p.Next)
-		query.Set("cursor", *p.Next)
-	}
+	got, cursors := walk[opal.Session](t, srv, "/sessions", url.Values{"resource_id": {resourceA}, "page_size": {"3"}}, nil)
 	want := [][]opal.Session{all[0:3], all[3:6], all[6:7]}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("pages (-want +got):\n%s", diff)
@@ -507,6 +598,58 @@ func TestConcurrentUse(t *testing.T) {
 	wg.Wait()
 }
 
+// TestConcurrentLists walks users and resources while more are added, in
+// parallel subtests; run with -race. Each walk must see every initial item
+// exactly once, and in order.
+func TestConcurrentLists(t *testing.T) {
+	users := makeUsers(0, 30)
+	srv := opaltest.NewServer()
+	defer srv.Close()
+	srv.AddUsers(users...)
+	srv.AddResources(organisation...)
+
+	t.Run("group", func(t *testing.T) {
+		t.Run("add", func(t *testing.T) {
+			t.Parallel()
+			for i := range 100 {
+				srv.AddUsers(makeUsers(100+i, 1)...)
+				srv.AddResources(opal.Resource{ResourceID: fmt.Sprint("added-", i), ParentResourceID: "acct"})
+			}
+		})
+		for i := range 4 {
+			t.Run(fmt.Sprint("users-", i), func(t *testing.T) {
+				t.Parallel()
+				pages, _ := walk[opal.User](t, srv, "/users", url.Values{"page_size": {"7"}}, nil)
+				checkOnce(t, slices.Concat(pages...), func(u opal.User) string { return u.UserID })
+				if got := slices.Concat(pages...)[:len(users)]; !cmp.Equal(users, got) {
+					t.Errorf("the walk's first users are not the initial ones, in order:\n%s", cmp.Diff(users, got))
+				}
+			})
+			t.Run(fmt.Sprint("resources-", i), func(t *testing.T) {
+				t.Parallel()
+				pages, _ := walk[opal.Resource](t, srv, "/resources", url.Values{"ancestor_resource_id": {"acct"}, "page_size": {"2"}}, nil)
+				checkOnce(t, slices.Concat(pages...), func(r opal.Resource) string { return r.ResourceID })
+				want := []opal.Resource{admin, readOnly, policy}
+				if got := slices.Concat(pages...)[:len(want)]; !cmp.Equal(want, got) {
+					t.Errorf("the walk's first resources are not the initial ones, in order:\n%s", cmp.Diff(want, got))
+				}
+			})
+		}
+	})
+}
+
+// checkOnce checks that no two items have the same ID.
+func checkOnce[T any](t *testing.T, items []T, id func(T) string) {
+	t.Helper()
+	seen := map[string]bool{}
+	for _, item := range items {
+		if seen[id(item)] {
+			t.Errorf("%s came more than once", id(item))
+		}
+		seen[id(item)] = true
+	}
+}
+
 func TestRequestsAreCopies(t *testing.T) {
 	srv := opaltest.NewServer(makeSessions(0, 2, resourceA)...)
 	defer srv.Close()
@@ -574,29 +717,42 @@ func TestClientOptionsApplyAfterDefaults(t *testing.T) {
 	}
 }
 
+// TestCloseEndsDelay: Close ends a wait of a Delay fault or of the
+// latency at once, dropping the connection.
 func TestCloseEndsDelay(t *testing.T) {
-	srv := opaltest.NewServer()
-	srv.Inject(opaltest.Fault{Delay: time.Hour})
-	errc := make(chan error, 1)
-	go func() {
-		_, _, err := rawGet(t, srv, "/sessions", url.Values{"resource_id": {resourceA}})
-		errc <- err
-	}()
-	waitFor(t, func() bool { return len(srv.Requests()) == 1 })
-
-	closed := make(chan struct{})
-	go func() {
-		srv.Close()
-		srv.Close() // a second Close is harmless
-		close(closed)
-	}()
-	select {
-	case <-closed:
-	case <-time.After(5 * time.Second):
-		t.Fatal("Close did not return within 5s while a Delay fault was pending")
+	tests := []struct {
+		name string
+		slow func(*opaltest.Server)
+	}{
+		{"Delay fault", func(srv *opaltest.Server) { srv.Inject(opaltest.Fault{Delay: time.Hour}) }},
+		{"latency", func(srv *opaltest.Server) { srv.SetLatency(time.Hour) }},
 	}
-	if err := <-errc; err == nil {
-		t.Error("the delayed request got an answer after Close; want its connection dropped")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := opaltest.NewServer()
+			tt.slow(srv)
+			errc := make(chan error, 1)
+			go func() {
+				_, _, err := rawGet(t, srv, "/sessions", url.Values{"resource_id": {resourceA}})
+				errc <- err
+			}()
+			waitFor(t, func() bool { return len(srv.Requests()) == 1 })
+
+			closed := make(chan struct{})
+			go func() {
+				srv.Close()
+				srv.Close() // a second Close is harmless
+				close(closed)
+			}()
+			select {
+			case <-closed:
+			case <-time.After(5 * time.Second):
+				t.Fatal("Close did not return within 5s while a request was waiting")
+			}
+			if err := <-errc; err == nil {
+				t.Error("the waiting request got an answer after Close; want its connection dropped")
+			}
+		})
 	}
 }
 

@@ -3,25 +3,94 @@ package main
 import (
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/opalclient/opal-go"
 )
 
-// The demo data: a small organisation's resources, with sessions that
-// expire from within the hour to a week from now, so that the table shows
-// each form of EXPIRES IN. The IDs are fixed, so that -resource-id and
-// -user-id can be tried on them.
+// The demo data: Acme Corp, a small organisation with its people, its
+// resources (an AWS account and a role in it, two databases, a repository,
+// an app) and their sessions, which expire from within the hour to a week
+// from now, so that the table shows each form of EXPIRES IN. The IDs are
+// fixed, so that -resource-id and -user-id can be tried on them.
 
+// demoResource is a resource with how the demo notice names it.
 type demoResource struct {
-	id, connectionID, name string
+	opal.Resource
+	label string
 }
 
-var demoResources = []demoResource{
-	{"1b978423-db0a-4037-a4cf-f79c60cb67b3", "6e6b5597-bd36-4f4c-a629-01e3fa791932", "AWS account production (590304332660), IAM roles"},
-	{"77eb1ab7-2c27-4fc4-afdb-137e1265cddd", "0f3a8c21-7d4e-4b19-9a62-5e8d1c7b2f40", "PostgreSQL database orders-prod"},
-	{"a4c2e8f1-39b7-4d05-8e6a-2b1f7c9d0e53", "d81b4f6a-2c93-4e7d-b5a0-93f6e2c1a874", "GitHub repository acme-corp/payments-api"},
-	{"5e9d1b37-8a24-4c6f-b0e3-7f2a4d8c1b96", "c27f5e90-4b1d-4a83-9e6c-1d0b8a3f5e27", "Okta app Salesforce"},
+// The groups that own the resources, as Opal's admin owners are.
+const (
+	platformTeam = "7c86c85d-0651-43e2-a748-d69d658418e8"
+	paymentsTeam = "2b5e8f1c-4d7a-4c90-9e36-5a1b7d3f8c02"
+	itTeam       = "e91a3c6d-8b24-4f7e-a5d1-3c6b9e2f0a47"
+	dataTeam     = "5d4b1e8a-2f6c-4a93-8b7e-0c9f3a6d2e15"
+)
+
+// Durations in minutes, as Resource.MaxDuration and RecommendedDuration are.
+const (
+	hours = 60
+	days  = 24 * hours
+)
+
+// demoCatalogue holds the resources. The first is the one listed when no
+// -resource-id is given. A session's connection is its resource's app, so
+// the AWS account and its role share one.
+var demoCatalogue = []demoResource{
+	{opal.Resource{
+		ResourceID: "1b978423-db0a-4037-a4cf-f79c60cb67b3", AppID: "6e6b5597-bd36-4f4c-a629-01e3fa791932",
+		Name: "production", Description: "The production AWS account; access is through its IAM roles.",
+		AdminOwnerID: platformTeam, RemoteResourceID: "590304332660", RemoteResourceName: "production",
+		ResourceType: opal.ResourceTypeAWSAccount, MaxDuration: 7 * days, RecommendedDuration: 1 * hours,
+		RequireManagerApproval: true, IsRequestable: true,
+	}, "AWS account production (590304332660), IAM roles"},
+	{opal.Resource{
+		ResourceID: "77eb1ab7-2c27-4fc4-afdb-137e1265cddd", AppID: "0f3a8c21-7d4e-4b19-9a62-5e8d1c7b2f40",
+		Name: "orders-prod", Description: "Orders database of the checkout service (PostgreSQL 16, eu-west-1).",
+		AdminOwnerID: paymentsTeam, RemoteResourceID: "orders-prod.c3k8v1x9q2ta.eu-west-1.rds.amazonaws.com:5432",
+		RemoteResourceName: "orders", ResourceType: opal.ResourceTypePostgresInstance,
+		MaxDuration: 3 * days, RecommendedDuration: 4 * hours, RequireSupportTicket: true, IsRequestable: true,
+	}, "PostgreSQL database orders-prod"},
+	{opal.Resource{
+		ResourceID: "a4c2e8f1-39b7-4d05-8e6a-2b1f7c9d0e53", AppID: "d81b4f6a-2c93-4e7d-b5a0-93f6e2c1a874",
+		Name: "payments-api", Description: "Payments API service: card capture, refunds and payouts.",
+		AdminOwnerID: paymentsTeam, RemoteResourceID: "acme-corp/payments-api", RemoteResourceName: "payments-api",
+		ResourceType: opal.ResourceTypeGitHubRepo, MaxDuration: 7 * days, RecommendedDuration: 1 * days,
+		IsRequestable: true,
+	}, "GitHub repository acme-corp/payments-api"},
+	{opal.Resource{
+		ResourceID: "5e9d1b37-8a24-4c6f-b0e3-7f2a4d8c1b96", AppID: "c27f5e90-4b1d-4a83-9e6c-1d0b8a3f5e27",
+		Name: "Salesforce", Description: "Salesforce CRM, through Okta single sign-on.",
+		AdminOwnerID: itTeam, RemoteResourceID: "0oa8f2k1x9LmQ3vT5d7", RemoteResourceName: "Salesforce",
+		ResourceType: opal.ResourceTypeOktaApp, MaxDuration: 30 * days, RecommendedDuration: 7 * days,
+		IsRequestable: true,
+	}, "Okta app Salesforce"},
+	{opal.Resource{
+		ResourceID: "3f7c9e21-5b84-4d0a-9c6e-8a1d2b4f7e30", AppID: "6e6b5597-bd36-4f4c-a629-01e3fa791932",
+		Name: "BillingAdmin", Description: "Billing, budgets and cost reports of the production AWS account.",
+		AdminOwnerID: platformTeam, RemoteResourceID: "arn:aws:iam::590304332660:role/BillingAdmin",
+		RemoteResourceName: "BillingAdmin", ResourceType: opal.ResourceTypeAWSIAMRole,
+		ParentResourceID: "1b978423-db0a-4037-a4cf-f79c60cb67b3", MaxDuration: 8 * hours, RecommendedDuration: 2 * hours,
+		RequireManagerApproval: true, IsRequestable: true,
+	}, "AWS IAM role BillingAdmin (production)"},
+	{opal.Resource{
+		ResourceID: "c84e2a6b-1d93-4f57-b0a2-6e9f3c7d1b58", AppID: "9a2d6f14-7c3b-4e85-a1f0-2b8e5d9c4a73",
+		Name: "ANALYTICS", Description: "Snowflake warehouse of product and revenue data.",
+		AdminOwnerID: dataTeam, RemoteResourceID: "ANALYTICS", RemoteResourceName: "ANALYTICS",
+		ResourceType: opal.ResourceTypeSnowflakeDatabase, MaxDuration: 1 * days, RecommendedDuration: 8 * hours,
+		IsRequestable: true,
+	}, "Snowflake database ANALYTICS"},
+}
+
+// demoResources returns the demo resources.
+func demoResources() []opal.Resource {
+	out := make([]opal.Resource, len(demoCatalogue))
+	for i, r := range demoCatalogue {
+		out[i] = r.Resource
+	}
+	return out
 }
 
 var (
@@ -32,6 +101,8 @@ var (
 	pgWrite    = opal.ResourceAccessLevel{Name: "Read/write", RemoteID: "orders_readwrite"}
 	ghWrite    = opal.ResourceAccessLevel{Name: "Write", RemoteID: "push"}
 	ghAdmin    = opal.ResourceAccessLevel{Name: "Admin", RemoteID: "admin"}
+	snowRead   = opal.ResourceAccessLevel{Name: "Reader", RemoteID: "ANALYTICS_READER"}
+	snowWrite  = opal.ResourceAccessLevel{Name: "Writer", RemoteID: "ANALYTICS_WRITER"}
 	defaultLvl = opal.ResourceAccessLevel{}
 )
 
@@ -42,7 +113,31 @@ const (
 	carol = "32acc112-21ff-4669-91c2-21e27683eaa1"
 	dave  = "8d3c6a51-0f4e-4b2a-b7c9-5e1f2a9d4c60"
 	erin  = "e5b07d2c-94a1-4f38-a6d2-0c8e7b3f1a95"
+	frank = "4a1f7d92-6c3e-4b58-8e0d-1f9a2c5b7e64"
+	grace = "f2c8b5e1-0a7d-4936-b4e2-7d3c9a1f6b08"
 )
+
+// demoUsers returns the demo users: everyone who holds a session, one of
+// them suspended in the HR system while still holding one, as an access
+// review would want to see.
+func demoUsers() []opal.User {
+	user := func(id, first, last, position, status string) opal.User {
+		return opal.User{
+			UserID: id, FirstName: first, LastName: last, FullName: first + " " + last,
+			Email:    strings.ToLower(first + "." + last + "@acme-corp.dev"),
+			Position: position, HRIDPStatus: status,
+		}
+	}
+	return []opal.User{
+		user(alice, "Alice", "Moreau", "Staff Software Engineer", opal.HRIDPStatusActive),
+		user(bob, "Bob", "Okafor", "Site Reliability Engineer", opal.HRIDPStatusActive),
+		user(carol, "Carol", "Lindqvist", "Database Administrator", opal.HRIDPStatusActive),
+		user(dave, "Dave", "Ramirez", "Engineering Manager, Payments", opal.HRIDPStatusActive),
+		user(erin, "Erin", "Walsh", "Security Engineer", opal.HRIDPStatusActive),
+		user(frank, "Frank", "Nakamura", "Data Analyst", opal.HRIDPStatusActive),
+		user(grace, "Grace", "Adeyemi", "Contractor, Data Platform", opal.HRIDPStatusSuspended),
+	}
+}
 
 // demoSessions returns the demo sessions, expiring at times relative to now.
 func demoSessions(now time.Time) []opal.Session {
@@ -70,14 +165,19 @@ func demoSessions(now time.Time) []opal.Session {
 		{3, alice, defaultLvl, 9 * h},
 		{3, carol, defaultLvl, 5*d + 1*h},
 		{3, erin, defaultLvl, 12*h + 40*m},
+		{4, erin, defaultLvl, 10 * m},
+		{4, dave, defaultLvl, 5 * h},
+		{5, frank, snowRead, 50 * m},
+		{5, grace, snowRead, 20 * h},
+		{5, alice, snowWrite, 6 * h},
 	}
 	sessions := make([]opal.Session, len(grants))
 	for i, g := range grants {
-		r := demoResources[g.resource]
+		r := demoCatalogue[g.resource]
 		sessions[i] = opal.Session{
-			ConnectionID:   r.connectionID,
+			ConnectionID:   r.AppID,
 			UserID:         g.user,
-			ResourceID:     r.id,
+			ResourceID:     r.ResourceID,
 			AccessLevel:    g.level,
 			ExpirationDate: now.Add(g.expires),
 		}
@@ -92,11 +192,11 @@ func demoNotice(w io.Writer, listed string) {
 To list real sessions, set OPAL_AUTH_TOKEN to an Opal API token (and OPAL_BASE_URL for self-hosted Opal)
 and pass -resource-id. Demo resources:
 `)
-	for _, r := range demoResources {
+	for _, r := range demoCatalogue {
 		mark := " "
-		if r.id == listed {
+		if r.ResourceID == listed {
 			mark = "*"
 		}
-		fmt.Fprintf(w, "  %s %s  %s\n", mark, r.id, r.name)
+		fmt.Fprintf(w, "  %s %s  %s\n", mark, r.ResourceID, r.label)
 	}
 }

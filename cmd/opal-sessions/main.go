@@ -96,10 +96,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		client, err = opal.NewClient(token, append([]opal.Option{opal.WithBaseURL(baseURL)}, clientOpts...)...)
 	} else {
-		srv := opaltest.NewServer(demoSessions(time.Now())...)
+		srv := demoServer(time.Now())
 		defer srv.Close()
 		if opts.resourceID == "" {
-			opts.resourceID = demoResources[0].id
+			opts.resourceID = demoCatalogue[0].ResourceID
 		}
 		demoNotice(stderr, opts.resourceID)
 		client, err = srv.Client(clientOpts...)
@@ -124,6 +124,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return failure(ctx, stderr, err)
 	}
 	return exitOK
+}
+
+// demoServer starts the built-in test server with the demo organisation:
+// its sessions, and the users and resources they name.
+func demoServer(now time.Time) *opaltest.Server {
+	srv := opaltest.NewServer(demoSessions(now)...)
+	srv.AddUsers(demoUsers()...)
+	srv.AddResources(demoResources()...)
+	return srv
 }
 
 // parseFlags returns the options, or the exit status and false when the

@@ -1,0 +1,122 @@
+package main
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/opalclient/opal-go"
+	"github.com/opalclient/opal-go/opaltest"
+)
+
+// TestDemoServerNamesEverything: the demo server knows the user and the
+// resource of every demo session, so that names can be shown without a
+// token.
+func TestDemoServerNamesEverything(t *testing.T) {
+	now := time.Now()
+	srv := demoServer(now)
+	defer srv.Close()
+
+	users := map[string]opal.User{}
+	for _, u := range demoUsers() {
+		users[u.UserID] = u
+	}
+	resources := map[string]opal.Resource{}
+	for _, r := range demoResources() {
+		resources[r.ResourceID] = r
+	}
+	for _, s := range demoSessions(now) {
+		var u opal.User
+		demoGet(t, srv, "/user?user_id="+url.QueryEscape(s.UserID), &u)
+		if u != users[s.UserID] {
+			t.Errorf("GET /user?user_id=%s = %+v, want %+v", s.UserID, u, users[s.UserID])
+		}
+		var r opal.Resource
+		demoGet(t, srv, "/resources/"+url.PathEscape(s.ResourceID), &r)
+		if r != resources[s.ResourceID] {
+			t.Errorf("GET /resources/%s = %+v, want %+v", s.ResourceID, r, resources[s.ResourceID])
+		}
+	}
+}
+
+func demoGet(t *testing.T, srv *opaltest.Server, path string, v any) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, srv.URL+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+srv.Token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s", path, resp.Status)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+}
+
+// TestDemoData checks that the demo organisation is coherent, and varied
+// enough for an organisation-wide view: several resource types and users,
+// and sessions expiring within the hour on more than one resource.
+func TestDemoData(t *testing.T) {
+	now := time.Now()
+	users := map[string]opal.User{}
+	emails := map[string]bool{}
+	for _, u := range demoUsers() {
+		if _, dup := users[u.UserID]; dup || emails[u.Email] {
+			t.Errorf("user %s: ID or email %s is not unique", u.UserID, u.Email)
+		}
+		users[u.UserID], emails[u.Email] = u, true
+		if !strings.HasSuffix(u.Email, "@acme-corp.dev") || u.FullName != u.FirstName+" "+u.LastName || u.Position == "" || u.HRIDPStatus == "" {
+			t.Errorf("user %+v: want an @acme-corp.dev email, a full name of first and last, a position and an HR status", u)
+		}
+	}
+	resources := map[string]opal.Resource{}
+	types := map[opal.ResourceType]bool{}
+	for _, r := range demoResources() {
+		if _, dup := resources[r.ResourceID]; dup {
+			t.Errorf("resource ID %s is not unique", r.ResourceID)
+		}
+		resources[r.ResourceID] = r
+		types[r.ResourceType] = true
+		if !r.ResourceType.IsKnown() || r.Name == "" || r.Description == "" || r.RemoteResourceID == "" ||
+			r.AdminOwnerID == "" || r.AppID == "" || r.MaxDuration <= 0 {
+			t.Errorf("resource %+v: want a known type, a name, a description, a remote ID, an owner, an app and a maximum duration", r)
+		}
+	}
+	for _, r := range resources {
+		if _, ok := resources[r.ParentResourceID]; r.ParentResourceID != "" && !ok {
+			t.Errorf("resource %s: parent %s is not a demo resource", r.Name, r.ParentResourceID)
+		}
+	}
+
+	holders := map[string]bool{}
+	soonOn := map[string]bool{} // resources with a session expiring within the hour
+	for _, s := range demoSessions(now) {
+		r, ok := resources[s.ResourceID]
+		if _, known := users[s.UserID]; !known || !ok {
+			t.Errorf("session %+v: its user or resource is not in the demo data", s)
+			continue
+		}
+		holders[s.UserID] = true
+		if s.ConnectionID != r.AppID {
+			t.Errorf("session of %s on %s: connection %s, want the resource's app %s", s.UserID, r.Name, s.ConnectionID, r.AppID)
+		}
+		if left := s.ExpirationDate.Sub(now); left > time.Duration(r.MaxDuration)*time.Minute {
+			t.Errorf("session of %s on %s: %v left, beyond the resource's maximum of %d minutes", s.UserID, r.Name, left, r.MaxDuration)
+		} else if left < time.Hour {
+			soonOn[r.ResourceID] = true
+		}
+	}
+	if len(types) < 4 || len(holders) < 5 || len(soonOn) < 3 {
+		t.Errorf("%d resource types, %d users holding sessions, %d resources with sessions expiring within the hour; want at least 4, 5 and 3",
+			len(types), len(holders), len(soonOn))
+	}
+}
