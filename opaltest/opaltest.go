@@ -136,10 +136,13 @@ func (s *Server) Close() {
 	s.transport.CloseIdleConnections()
 }
 
-// Client returns an opal.Client for this server, with its Token and URL, and
+// Client returns an opal.Client for this server, with its Token and URL,
 // with retry waits of a few milliseconds instead of seconds, so that tests of
-// retries run fast. The options are applied after these, so they can change
-// any of them.
+// retries run fast, and with no client-side rate limit (opal.WithRateLimit(0)),
+// since a loopback server answers far faster than Opal's 100 requests per
+// second would let a test go. The options are applied after these, so they can
+// change any of them: pass opal.WithRateLimit to test code against the
+// limiter, with SetRateLimit.
 //
 // Its connections are kept for reuse, enough of them for a test's many
 // goroutines, and closed by Close, so that they do not outlive the test.
@@ -148,6 +151,7 @@ func (s *Server) Client(opts ...opal.Option) (*opal.Client, error) {
 		opal.WithBaseURL(s.URL),
 		opal.WithHTTPClient(&http.Client{Transport: s.transport}),
 		opal.WithRetryWait(time.Millisecond, 5*time.Millisecond),
+		opal.WithRateLimit(0),
 	}
 	return opal.NewClient(s.Token, append(base, opts...)...)
 }

@@ -767,3 +767,34 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// TestClientHasNoRateLimit: srv.Client() turns the client-side rate limit
+// off, so that a test's hundred requests take milliseconds, not the second
+// that opal's default of 100 a second would need; a caller's WithRateLimit
+// still applies.
+func TestClientHasNoRateLimit(t *testing.T) {
+	srv := opaltest.NewServer(makeSessions(0, 1, resourceA)...)
+	defer srv.Close()
+	const requests = 100
+	elapsed := func(opts ...opal.Option) time.Duration {
+		client, err := srv.Client(opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		for range requests {
+			if _, err := client.Sessions.List(t.Context(), resourceA, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return time.Since(start)
+	}
+	// At 100 a second, after a burst of at most 10, 100 requests cannot
+	// take less than 0.9 s; without a limit, they take a few milliseconds.
+	if d := elapsed(); d > 500*time.Millisecond {
+		t.Errorf("%d requests through srv.Client() took %v, as if rate-limited", requests, d)
+	}
+	if d := elapsed(opal.WithRateLimit(100)); d < 900*time.Millisecond {
+		t.Errorf("%d requests with WithRateLimit(100) took %v, less than the limit allows", requests, d)
+	}
+}
