@@ -122,7 +122,7 @@ func newAPIError(method, path string, status int, header http.Header, body []byt
 	if location := header.Get("Location"); status >= 300 && status < 400 && location != "" {
 		// A redirect is an error only when it was not followed: it left the
 		// base URL's origin, or the caller's CheckRedirect stopped it.
-		message = oneLine("redirect to " + location + " not followed; redirects are followed within the base URL's origin only")
+		message = oneLine("redirect to " + redirectTarget(location) + " not followed; redirects are followed within the base URL's origin only")
 	}
 	// Redact before cutting, so that no prefix of the secret survives a cut.
 	scrub := func(s string) string { return truncate(redactString(s, secret), maxMessageLen) }
@@ -143,6 +143,19 @@ func newAPIError(method, path string, status int, header http.Header, body []byt
 		e.RetryAfter = d
 	}
 	return e
+}
+
+// redirectTarget names a redirect's target without its query string,
+// fragment or user information, where signed URLs and passwords live.
+func redirectTarget(location string) string {
+	u, err := url.Parse(location)
+	if err != nil {
+		return "an unparsable location"
+	}
+	u.User = nil
+	u.RawQuery, u.ForceQuery = "", false
+	u.Fragment, u.RawFragment = "", ""
+	return u.String()
 }
 
 // errorMessage finds the human-readable part of an error body: the "message"

@@ -189,6 +189,9 @@ func TestRedirectToAnotherHostIsRefused(t *testing.T) {
 		{"another host", http.StatusFound, otherURL + "/v1/sessions", otherURL + "/v1/sessions"},
 		{"another port", http.StatusTemporaryRedirect, other.URL + "/v1/sessions", other.URL + "/v1/sessions"},
 		{"https to a look-alike", http.StatusMovedPermanently, "https://127.0.0.1.evil.example/v1/sessions", "https://127.0.0.1.evil.example/v1/sessions"},
+		// A signed URL's query and a password are not repeated.
+		{"with user info, a query and a fragment", http.StatusFound, "https://user:pw@evil.example/v1/sessions?sig=s3cr3t&x=1#frag",
+			"https://evil.example/v1/sessions"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
