@@ -28,11 +28,17 @@ const testToken = "opal-test-token-7Yq2Lw9Zx4"
 // URL in the library would miss the server. Retry waits are milliseconds.
 func setup(t *testing.T, opts ...Option) (*Client, *http.ServeMux, *httptest.Server) {
 	t.Helper()
+	return setupWithToken(t, testToken, opts...)
+}
+
+// setupWithToken is setup with a client for the given token.
+func setupWithToken(t *testing.T, token string, opts ...Option) (*Client, *http.ServeMux, *httptest.Server) {
+	t.Helper()
 	mux := http.NewServeMux()
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	opts = append([]Option{WithBaseURL(srv.URL + "/v1"), WithRetryWait(time.Millisecond, 2*time.Millisecond)}, opts...)
-	c, err := NewClient(testToken, opts...)
+	c, err := NewClient(token, opts...)
 	if err != nil {
 		t.Fatalf("NewClient: %v", err)
 	}

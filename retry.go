@@ -156,11 +156,19 @@ func (a *attempts) failure(err error, tries int) error {
 	if transport, ok := err.(*url.Error); ok {
 		err = transport.Err
 	}
+	secret := a.client.transport.token()
+	if chainHoldsSecret(err, secret) {
+		// Error trackers unwrap errors and print every cause: a cause
+		// whose text holds the token (net/http quotes a status line or a
+		// Location as the server sent it) is not passed on, only its
+		// redacted text.
+		err = &standInError{msg: redactString(err.Error(), secret), timeout: isTimeout(err)}
+	}
 	msg := fmt.Sprintf("opal: %s %s: %v", a.method, a.path, err)
 	if tries > 1 {
 		msg += fmt.Sprintf(" (after %d attempts)", tries)
 	}
-	return &scrubbedError{msg: redactString(msg, a.client.transport.token()), err: err}
+	return &scrubbedError{msg: redactString(msg, secret), err: err}
 }
 
 // handleResponse reads each response that is not retried: it decodes a 2xx
@@ -208,7 +216,8 @@ func transient(err error) bool {
 	}
 	// net/http reports these only as text.
 	msg := transport.Err.Error()
-	for _, permanent := range []string{"unsupported protocol scheme", "server gave HTTP response to HTTPS client", "invalid header field"} {
+	for _, permanent := range []string{"unsupported protocol scheme", "server gave HTTP response to HTTPS client", "invalid header field",
+		"failed to parse Location header"} {
 		if strings.Contains(msg, permanent) {
 			return false
 		}

@@ -401,3 +401,55 @@ func TestEchoedTokenNeverReachesAnError(t *testing.T) {
 		})
 	}
 }
+
+// TestTokenInATransportFaultIsInNoError: a server can put the token into
+// net/http's own error texts, which quote what it sent: a status line, or a
+// Location that does not parse. No error reachable from the call's error
+// holds it, and the unparsable Location, which would fail the same way
+// again, is not retried.
+func TestTokenInATransportFaultIsInNoError(t *testing.T) {
+	raw := func(response string) func(w http.ResponseWriter, token string) {
+		return func(w http.ResponseWriter, token string) {
+			if conn := hijack(t, w); conn != nil {
+				fmt.Fprint(conn, strings.ReplaceAll(response, "TOKEN", token))
+				conn.Close()
+			}
+		}
+	}
+	tests := []struct {
+		name         string
+		answer       func(w http.ResponseWriter, token string)
+		want         string // in Error()
+		wantRequests int32
+	}{
+		{"token as the status code", raw("HTTP/1.1 TOKEN garbage\r\n\r\n"), "malformed HTTP status code", 2},
+		{"token as the status line", raw("TOKEN\r\n\r\n"), "malformed HTTP response", 2},
+		{"token in an unparsable Location", func(w http.ResponseWriter, token string) {
+			w.Header().Set("Location", "/%zz"+token)
+			w.WriteHeader(http.StatusFound)
+		}, "failed to parse Location header", 1},
+		{"token query-escaped in an unparsable Location", func(w http.ResponseWriter, token string) {
+			w.Header().Set("Location", "/%zz?token="+url.QueryEscape(token))
+			w.WriteHeader(http.StatusFound)
+		}, "failed to parse Location header", 1},
+	}
+	for tokenName, token := range map[string]string{"token": testToken, "hostile token": hostileToken} {
+		for _, tt := range tests {
+			t.Run(tt.name+"/"+tokenName, func(t *testing.T) {
+				c, mux, _ := setupWithToken(t, token, WithRetryMax(1))
+				var requests atomic.Int32
+				mux.HandleFunc("/v1/sessions", countingHandler(&requests, func(w http.ResponseWriter, r *http.Request) {
+					tt.answer(w, strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer "))
+				}))
+				_, err := c.Sessions.List(context.Background(), "r", nil)
+				if err == nil || !strings.Contains(err.Error(), tt.want) {
+					t.Fatalf("List error = %s, want one saying %q", maskToken(fmt.Sprint(err), token), tt.want)
+				}
+				checkNoTokenInChain(t, err, token)
+				if n := requests.Load(); n != tt.wantRequests {
+					t.Errorf("%d requests, want %d", n, tt.wantRequests)
+				}
+			})
+		}
+	}
+}
