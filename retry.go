@@ -157,11 +157,15 @@ func (a *attempts) failure(err error, tries int) error {
 		err = transport.Err
 	}
 	secret := a.client.transport.token()
-	if chainHoldsSecret(err, secret) {
-		// Error trackers unwrap errors and print every cause: a cause
-		// whose text holds the token (net/http quotes a status line or a
-		// Location as the server sent it) is not passed on, only its
-		// redacted text.
+	// Two kinds of cause are not passed on, only their redacted text and
+	// their Timeout(). Error trackers unwrap errors and print every cause,
+	// and net/http quotes a status line or a Location as the server sent it,
+	// so a cause may hold the token. And net/http's per-attempt timeout
+	// (http.Client.Timeout) matches context.DeadlineExceeded, while the
+	// caller's context is live here (giveUp returned the context's own error
+	// otherwise): passed on, it would tell the caller that its deadline
+	// passed when the server was slow.
+	if chainHoldsSecret(err, secret) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		err = &standInError{msg: redactString(err.Error(), secret), timeout: isTimeout(err)}
 	}
 	msg := fmt.Sprintf("opal: %s %s: %v", a.method, a.path, err)

@@ -223,6 +223,54 @@ func TestContextDeadlineBoundsTheWholeCall(t *testing.T) {
 	}
 }
 
+// TestAttemptTimeoutsAreNotTheCallersDeadline: a call that gives up after
+// attempts that each hit http.Client.Timeout, while the caller's context is
+// live, must not read as the caller's own deadline or cancellation, and must
+// still say it was a timeout.
+func TestAttemptTimeoutsAreNotTheCallersDeadline(t *testing.T) {
+	tests := []struct {
+		name  string
+		stall func(w http.ResponseWriter)
+	}{
+		{"waiting for headers", func(http.ResponseWriter) {}},
+		{"reading the body", func(w http.ResponseWriter) {
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprint(w, `{"results":[`)
+			w.(http.Flusher).Flush()
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			release := make(chan struct{})
+			defer close(release)
+			c, mux, _ := setup(t, WithHTTPClient(&http.Client{Timeout: 20 * time.Millisecond}), WithRetryMax(1))
+			var requests atomic.Int32
+			mux.HandleFunc("/v1/sessions", countingHandler(&requests, func(w http.ResponseWriter, r *http.Request) {
+				tt.stall(w)
+				select {
+				case <-release:
+				case <-r.Context().Done():
+				}
+			}))
+			_, err := c.Sessions.List(context.Background(), "r", nil)
+			if err == nil {
+				t.Fatal("List succeeded, want a timeout")
+			}
+			if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+				t.Errorf("List error %q matches a context error, though the caller's context is live", err)
+			}
+			var timeout interface{ Timeout() bool }
+			if !errors.As(err, &timeout) || !timeout.Timeout() {
+				t.Errorf("List error %q does not report Timeout() == true", err)
+			}
+			checkNoTokenInChain(t, err, testToken)
+			if n := requests.Load(); n != 2 {
+				t.Errorf("%d requests, want 2 (the timeout retried once)", n)
+			}
+		})
+	}
+}
+
 func TestCertificateErrorsAreNotRetried(t *testing.T) {
 	var conns atomic.Int32
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
