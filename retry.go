@@ -73,34 +73,38 @@ func (a *attempts) checkRetry(ctx context.Context, resp *http.Response, err erro
 		if !transient(err) {
 			return false, nil
 		}
-		a.wait = backoffWait(a.client.retryWaitMin, a.client.retryWaitMax, a.n-1)
-		return true, nil
-	}
-	switch resp.StatusCode {
-	case http.StatusTooManyRequests, http.StatusInternalServerError, http.StatusBadGateway,
-		http.StatusServiceUnavailable, http.StatusGatewayTimeout:
-	default:
-		return false, nil
-	}
-	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
-		if d, ok := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
-			// A wait beyond what the caller allows is not waited for: the
-			// response handler turns this response into the caller's
-			// *APIError, RetryAfter included, at once.
-			if d > a.client.retryWaitMax || pastDeadline(ctx, d) {
-				return false, nil
+	} else {
+		switch resp.StatusCode {
+		case http.StatusTooManyRequests, http.StatusInternalServerError, http.StatusBadGateway,
+			http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		default:
+			return false, nil
+		}
+		if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
+			if d, ok := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
+				// A wait beyond what the caller allows is not waited for: the
+				// response handler turns this response into the caller's
+				// *APIError, RetryAfter included, at once.
+				if d > a.client.retryWaitMax || pastDeadline(ctx, d) {
+					return false, nil
+				}
+				a.wait = d
+				return true, nil
 			}
-			a.wait = d
-			return true, nil
 		}
 	}
 	a.wait = backoffWait(a.client.retryWaitMin, a.client.retryWaitMax, a.n-1)
-	return true, nil
+	// Nor is a backoff that cannot end before the context's deadline: the
+	// caller gets the last answer (its *APIError, or the fault) now, rather
+	// than the context's error at the deadline with the answer lost.
+	return !pastDeadline(ctx, a.wait), nil
 }
 
+// pastDeadline reports whether a wait would end after the context's
+// deadline. time.Until saturates, so no wait overflows it.
 func pastDeadline(ctx context.Context, wait time.Duration) bool {
 	deadline, ok := ctx.Deadline()
-	return ok && time.Now().Add(wait).After(deadline)
+	return ok && wait > time.Until(deadline)
 }
 
 // backoff hands go-retryablehttp the wait that checkRetry chose.
