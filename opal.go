@@ -55,6 +55,9 @@ const (
 	// http.Client, so that a job never hangs on a server that stops answering.
 	// A page of 1000 sessions is about 250 KB, well inside it.
 	defaultAttemptTimeout = 30 * time.Second
+
+	// maxRetryWait bounds WithRetryWait's max.
+	maxRetryWait = 24 * time.Hour
 )
 
 // Client talks to the Opal API. Make one with [NewClient]; it is safe for
@@ -153,9 +156,15 @@ func WithRetryMax(n int) Option {
 }
 
 // WithRetryWait sets the bounds of the backoff between attempts. The
-// defaults are 1s and 30s. A Retry-After longer than max is not waited for:
-// the request fails at once with an [*APIError] whose RetryAfter says how long
-// the server asked for.
+// defaults are 1s and 30s; max may be at most 24 hours.
+//
+// The wait before retry n (0 for the first) is drawn at random between min
+// and min·2^(n+1), capped at max. With min 0 there is nothing to double:
+// every wait is drawn between 0 and max, and WithRetryWait(0, 0) retries at
+// once.
+//
+// A Retry-After longer than max is not waited for: the request fails at once
+// with an [*APIError] whose RetryAfter says how long the server asked for.
 func WithRetryWait(min, max time.Duration) Option {
 	return func(c *config) error {
 		if min < 0 || max < 0 {
@@ -163,6 +172,11 @@ func WithRetryWait(min, max time.Duration) Option {
 		}
 		if min > max {
 			return fmt.Errorf("%w: WithRetryWait: min %v is greater than max %v", ErrInvalidArgument, min, max)
+		}
+		if max > maxRetryWait {
+			// A longer wait is no retry but an outage: a job is better off
+			// failing and deciding for itself.
+			return fmt.Errorf("%w: WithRetryWait: max %v is longer than %v", ErrInvalidArgument, max, maxRetryWait)
 		}
 		c.retryWaitMin, c.retryWaitMax = min, max
 		return nil

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -85,6 +86,9 @@ func TestNewClientRejectsBadArguments(t *testing.T) {
 		{"negative min wait", "t", []Option{WithRetryWait(-time.Second, time.Second)}, "negative wait"},
 		{"negative max wait", "t", []Option{WithRetryWait(0, -time.Second)}, "negative wait"},
 		{"min wait above max", "t", []Option{WithRetryWait(2*time.Second, time.Second)}, "greater than max"},
+		{"max wait of all durations", "t", []Option{WithRetryWait(0, math.MaxInt64)}, "longer than 24h"},
+		{"max wait over a day", "t", []Option{WithRetryWait(time.Second, 24*time.Hour+1)}, "longer than 24h"},
+		{"token with DEL", "abc\x7f", nil, "control characters"},
 		{"empty user agent", "t", []Option{WithUserAgent("")}, "not a valid product"},
 		{"user agent with newline", "t", []Option{WithUserAgent("bot/1\r\nX-Evil: 1")}, "not a valid product"},
 	}
@@ -99,6 +103,9 @@ func TestNewClientRejectsBadArguments(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("error %q does not say %q", err, tt.want)
+			}
+			if len(tt.token) > 1 && strings.Contains(err.Error(), tt.token) {
+				t.Errorf("error %q quotes the token", err)
 			}
 		})
 	}

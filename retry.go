@@ -114,18 +114,29 @@ func (a *attempts) backoff(_, _ time.Duration, _ int, _ *http.Response) time.Dur
 }
 
 // backoffWait is the wait before retry number retry (0 for the first):
-// uniformly random between min and min·2^(retry+1), capped at max. The full
-// jitter spreads out clients that were rate-limited together (Opal's limits
-// are shared by a whole organisation), so they do not come back in step.
+// uniformly random between min and min·2^(retry+1), capped at max; with min
+// 0, between 0 and max. The full jitter spreads out clients that were
+// rate-limited together (Opal's limits are shared by a whole organisation),
+// so they do not come back in step. No argument can make it overflow or
+// panic, whatever WithRetryWait allows.
 func backoffWait(min, max time.Duration, retry int) time.Duration {
-	upper := max
-	if min > 0 && retry+1 < 63 && min <= max>>(retry+1) {
-		upper = min << (retry + 1)
+	if min < 0 {
+		min = 0
 	}
-	if upper <= min {
+	if max <= min {
 		return min
 	}
-	return min + rand.N(upper-min+1)
+	upper := max
+	// min<<(retry+1) when that is at most max; the shift is checked
+	// before it is made.
+	if min > 0 && retry >= 0 && retry < 62 && min <= max>>(retry+1) {
+		upper = min << (retry + 1)
+	}
+	span := upper - min // 0 <= min < upper, so no overflow
+	if span < math.MaxInt64 {
+		span++ // upper itself may be drawn
+	}
+	return min + rand.N(span)
 }
 
 // giveUp turns the end of a failed call into the caller's error: the last

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -510,6 +511,15 @@ func TestBackoffWait(t *testing.T) {
 		{0, 0, 5, 0, 0},
 		{time.Second, time.Second, 3, time.Second, time.Second},
 		{time.Hour, 1<<63 - 1, 62, time.Hour, 1<<63 - 1},
+		// No argument overflows or panics: the whole range of durations,
+		// a retry count that overflows when incremented, negative values.
+		{0, 1<<63 - 1, 0, 0, 1<<63 - 1},
+		{0, 1<<63 - 1, 70, 0, 1<<63 - 1},
+		{1, 1<<63 - 1, 61, 1, 1<<63 - 1},
+		{time.Second, 30 * time.Second, math.MaxInt, time.Second, 30 * time.Second},
+		{time.Second, 30 * time.Second, -1, time.Second, 30 * time.Second},
+		{-time.Second, time.Second, 0, 0, time.Second},
+		{time.Second, -time.Second, 0, time.Second, time.Second},
 	}
 	for _, tt := range tests {
 		seen := map[time.Duration]bool{}
@@ -523,6 +533,42 @@ func TestBackoffWait(t *testing.T) {
 		if tt.top-tt.lower > time.Millisecond && len(seen) < 10 {
 			t.Errorf("backoffWait(%v, %v, %d) took only %d values in 200 draws: no jitter", tt.min, tt.max, tt.retry, len(seen))
 		}
+	}
+}
+
+// TestExtremeRetryOptionsWork runs the largest accepted options on the fake
+// clock through failures to a success.
+func TestExtremeRetryOptionsWork(t *testing.T) {
+	tests := []struct {
+		name string
+		opts []Option
+	}{
+		{"no floor, longest max", []Option{WithRetryWait(0, 24*time.Hour)}},
+		{"longest fixed wait", []Option{WithRetryWait(24*time.Hour, 24*time.Hour)}},
+		{"no waits", []Option{WithRetryWait(0, 0)}},
+		{"most retries", []Option{WithRetryMax(math.MaxInt), WithRetryWait(time.Nanosecond, 24*time.Hour)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				var attempts attemptTimes
+				c := inMemoryClient(t, func(w http.ResponseWriter, r *http.Request) {
+					if attempts.record() <= 3 {
+						writeJSON(w, http.StatusServiceUnavailable, `{"message":"down"}`)
+						return
+					}
+					writeJSON(w, http.StatusOK, `{"results":[]}`)
+				}, append([]Option{WithRetryMax(3)}, tt.opts...)...)
+				if _, err := c.Sessions.List(context.Background(), "r", nil); err != nil {
+					t.Fatalf("List: %v", err)
+				}
+				for i, gap := range attempts.gaps() {
+					if gap < 0 || gap > 24*time.Hour {
+						t.Errorf("wait before retry %d = %v, want within [0, 24h]", i+1, gap)
+					}
+				}
+			})
+		})
 	}
 }
 
