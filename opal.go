@@ -35,6 +35,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/hashicorp/go-retryablehttp"
 )
@@ -201,9 +203,14 @@ func NewClient(token string, opts ...Option) (*Client, error) {
 	if token == "" {
 		return nil, fmt.Errorf("%w: empty API token", ErrInvalidArgument)
 	}
-	if strings.ContainsFunc(token, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
-		// Usually a newline read from a file along with the token.
-		return nil, fmt.Errorf("%w: API token contains white space or control characters", ErrInvalidArgument)
+	// Usually a newline read from a file along with the token, or a
+	// byte-order mark or zero-width space pasted with it: the server would
+	// refuse every call with a 401. The error never quotes the token.
+	if !utf8.ValidString(token) {
+		return nil, fmt.Errorf("%w: API token is not valid UTF-8", ErrInvalidArgument)
+	}
+	if strings.ContainsFunc(token, invalidInToken) {
+		return nil, fmt.Errorf("%w: API token contains white space, control characters or invisible formatting characters", ErrInvalidArgument)
 	}
 	cfg := config{
 		baseURL:      DefaultBaseURL,
@@ -311,6 +318,15 @@ func isLoopback(host string) bool {
 	}
 	addr, err := netip.ParseAddr(host)
 	return err == nil && addr.Unmap().IsLoopback()
+}
+
+// invalidInToken reports whether r cannot be part of an API token: any
+// Unicode white space (the line and paragraph separators U+2028 and U+2029
+// among them), control character, or format character, invisible ones such
+// as the byte-order mark U+FEFF and the zero-width space U+200B.
+func invalidInToken(r rune) bool {
+	return unicode.IsSpace(r) || unicode.IsControl(r) || unicode.Is(unicode.Cf, r) ||
+		r == '\u2028' || r == '\u2029'
 }
 
 func hasControl(s string) bool {
