@@ -120,9 +120,12 @@ func WithBaseURL(rawURL string) Option {
 
 // WithHTTPClient sets the http.Client that sends each attempt, under the
 // retry layer: its Transport, Timeout (which bounds one attempt) and
-// CheckRedirect are used. The client is copied, never modified.
+// CheckRedirect are used. The client is copied, never modified. A nil
+// Transport means the connection pool that clients without this option share.
 //
-// Without this option, each attempt is bounded by a 30-second timeout.
+// Without this option, each attempt is bounded by a 30-second timeout, and
+// every such client shares one pool of connections, as net/http's clients
+// share http.DefaultTransport.
 func WithHTTPClient(hc *http.Client) Option {
 	return func(c *config) error {
 		if hc == nil {
@@ -231,14 +234,14 @@ func NewClient(token string, opts ...Option) (*Client, error) {
 		return nil, err
 	}
 
-	hc := defaultHTTPClient()
+	hc := &http.Client{Timeout: defaultAttemptTimeout}
+	var next http.RoundTripper = sharedTransport()
 	if cfg.httpClient != nil {
 		copied := *cfg.httpClient
 		hc = &copied
-	}
-	next := hc.Transport
-	if next == nil {
-		next = http.DefaultTransport
+		if hc.Transport != nil {
+			next = hc.Transport
+		}
 	}
 	tr := &transport{next: next, base: base, token: func() string { return token }}
 	hc.Transport = tr
@@ -262,19 +265,6 @@ func NewClient(token string, opts ...Option) (*Client, error) {
 	c.Users = &UsersService{client: c}
 	c.Resources = &ResourcesService{client: c}
 	return c, nil
-}
-
-func defaultHTTPClient() *http.Client {
-	var tr *http.Transport
-	if dt, ok := http.DefaultTransport.(*http.Transport); ok {
-		tr = dt.Clone()
-	} else {
-		tr = &http.Transport{Proxy: http.ProxyFromEnvironment}
-	}
-	// A shared client pages through many resources at once; keep enough
-	// idle connections that concurrent walks do not redial.
-	tr.MaxIdleConnsPerHost = 16
-	return &http.Client{Transport: tr, Timeout: defaultAttemptTimeout}
 }
 
 // parseBaseURL checks a base URL against the rules of WithBaseURL and

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -450,6 +451,42 @@ func TestTokenInATransportFaultIsInNoError(t *testing.T) {
 					t.Errorf("%d requests, want %d", n, tt.wantRequests)
 				}
 			})
+		}
+	}
+}
+
+// TestClientsShareOneConnectionPool: clients made without WithHTTPClient
+// share one transport, so many short-lived clients use one connection rather
+// than leaving one each behind.
+func TestClientsShareOneConnectionPool(t *testing.T) {
+	var conns atomic.Int32
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, `{"results":[]}`)
+	}))
+	srv.Config.ConnState = func(_ net.Conn, state http.ConnState) {
+		if state == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	var transports []http.RoundTripper
+	for range 20 {
+		c, err := NewClient(testToken, WithBaseURL(srv.URL))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Sessions.List(context.Background(), "r", nil); err != nil {
+			t.Fatalf("List: %v", err)
+		}
+		transports = append(transports, c.transport.next)
+	}
+	if n := conns.Load(); n != 1 {
+		t.Errorf("20 clients opened %d connections, want 1", n)
+	}
+	for i, tr := range transports {
+		if tr != transports[0] {
+			t.Errorf("client %d has a transport of its own", i)
 		}
 	}
 }

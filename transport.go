@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 )
 
 // maxDrain bounds how much of an unwanted body is read just to keep its
@@ -64,6 +65,29 @@ func bufferBody(resp *http.Response) {
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrain))
 	_ = resp.Body.Close()
 	resp.Body = io.NopCloser(bytes.NewReader(start))
+}
+
+// sharedTransport is the connection pool of every Client made without
+// WithHTTPClient, as http.DefaultTransport is for net/http's clients: with a
+// pool each, short-lived clients would leave their idle connections (and
+// their goroutines) behind until the idle timeout. It is cloned from
+// http.DefaultTransport on first use.
+var sharedTransport = sync.OnceValue(func() *http.Transport {
+	return libraryTransport(http.DefaultTransport)
+})
+
+// libraryTransport is a clone of base with the library's settings.
+func libraryTransport(base http.RoundTripper) *http.Transport {
+	var tr *http.Transport
+	if bt, ok := base.(*http.Transport); ok {
+		tr = bt.Clone()
+	} else {
+		tr = &http.Transport{Proxy: http.ProxyFromEnvironment}
+	}
+	// A shared client pages through many resources at once; keep enough
+	// idle connections that concurrent walks do not redial.
+	tr.MaxIdleConnsPerHost = 16
+	return tr
 }
 
 // redirectError marks an error of the caller's redirect policy, or of
