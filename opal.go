@@ -123,6 +123,12 @@ func WithBaseURL(rawURL string) Option {
 // CheckRedirect are used. The client is copied, never modified. A nil
 // Transport means the connection pool that clients without this option share.
 //
+// With a plain-http (loopback) base URL and an *http.Transport whose Proxy is
+// set, the client uses a clone of that transport, whose Proxy refuses to send
+// a request carrying the token through a proxy, in clear text: the call
+// fails, naming the proxy, and is not retried. The caller's transport is
+// never modified.
+//
 // Without this option, each attempt is bounded by a 30-second timeout, and
 // every such client shares one pool of connections, as net/http's clients
 // share http.DefaultTransport.
@@ -235,12 +241,12 @@ func NewClient(token string, opts ...Option) (*Client, error) {
 	}
 
 	hc := &http.Client{Timeout: defaultAttemptTimeout}
-	var next http.RoundTripper = sharedTransport()
+	var next http.RoundTripper = sharedTransport() // it sends plain http to no proxy
 	if cfg.httpClient != nil {
 		copied := *cfg.httpClient
 		hc = &copied
 		if hc.Transport != nil {
-			next = hc.Transport
+			next = refuseClearTextProxies(hc.Transport, base)
 		}
 	}
 	tr := &transport{next: next, base: base, token: func() string { return token }}

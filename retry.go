@@ -212,12 +212,14 @@ func (a *attempts) apiError(resp *http.Response) *APIError {
 
 // transient reports whether an error is a fault that a new attempt may not
 // meet: a body cut short, or a transport fault other than a certificate,
-// scheme, header or redirect problem, which would fail the same way again.
+// scheme, header, redirect or Location problem or a refused proxy, which
+// would fail the same way again.
 func transient(err error) bool {
 	var (
 		body      *bodyReadError
 		transport *url.Error
 		redirect  *redirectError
+		proxy     *clearTextProxyError
 		verify    *tls.CertificateVerificationError
 		authority x509.UnknownAuthorityError
 		hostname  x509.HostnameError
@@ -229,7 +231,7 @@ func transient(err error) bool {
 		return true
 	case !errors.As(err, &transport): // the response handler's verdicts
 		return false
-	case errors.As(err, &redirect), errors.As(err, &verify), errors.As(err, &authority),
+	case errors.As(err, &redirect), errors.As(err, &proxy), errors.As(err, &verify), errors.As(err, &authority),
 		errors.As(err, &hostname), errors.As(err, &invalid), errors.As(err, &record):
 		return false
 	}

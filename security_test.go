@@ -455,6 +455,88 @@ func TestTokenInATransportFaultIsInNoError(t *testing.T) {
 	}
 }
 
+// recordingProxy is a loopback "proxy" that records every request it gets
+// and answers each as the API would, so that a request sent through it
+// would succeed.
+func recordingProxy(t *testing.T) (*url.URL, *atomic.Int32) {
+	var got atomic.Int32
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got.Add(1)
+		writeJSON(w, http.StatusOK, `{"results":[]}`)
+	}))
+	t.Cleanup(proxy.Close)
+	u, err := url.Parse(proxy.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u, &got
+}
+
+// TestPlainHTTPNeverGoesThroughAProxy: with a plain-http (loopback) base
+// URL, a request carrying the token is never sent to a proxy. A caller's
+// transport with a proxy is refused, with an error naming the proxy, without
+// retries; the library's own transport sends such requests directly.
+func TestPlainHTTPNeverGoesThroughAProxy(t *testing.T) {
+	proxyURL, proxied := recordingProxy(t)
+	tests := []struct {
+		name      string
+		transport func() *http.Transport
+		want      string // in the error; "" for a call that reaches the server directly
+	}{
+		{"caller's transport with a proxy", func() *http.Transport {
+			return &http.Transport{Proxy: http.ProxyURL(proxyURL)}
+		}, "refusing to send the API token in clear text through proxy " + proxyURL.Host},
+		{"caller's transport with a proxy that skips this host", func() *http.Transport {
+			return &http.Transport{Proxy: func(*http.Request) (*url.URL, error) { return nil, nil }}
+		}, ""},
+		{"the library's transport, made from one with a proxy", func() *http.Transport {
+			return libraryTransport(&http.Transport{Proxy: http.ProxyURL(proxyURL)})
+		}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			proxied.Store(0)
+			c, mux, _ := setup(t, WithHTTPClient(&http.Client{Transport: tt.transport()}), WithRetryMax(2))
+			var direct atomic.Int32
+			mux.HandleFunc("/v1/sessions", countingHandler(&direct, func(w http.ResponseWriter, r *http.Request) {
+				writeJSON(w, http.StatusOK, `{"results":[]}`)
+			}))
+			_, err := c.Sessions.List(context.Background(), "r", nil)
+			if n := proxied.Load(); n != 0 {
+				t.Errorf("the proxy received %d requests, want none", n)
+			}
+			if tt.want == "" {
+				if err != nil || direct.Load() != 1 {
+					t.Errorf("List error = %v after %d direct requests; want success, sent directly", err, direct.Load())
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("List error = %v, want one saying %q", err, tt.want)
+			}
+			if strings.Contains(err.Error(), "attempts") || direct.Load() != 0 {
+				t.Errorf("List error = %v after %d direct requests; want no retry and no request", err, direct.Load())
+			}
+			checkNoTokenInChain(t, err, testToken)
+		})
+	}
+}
+
+// TestCallerTransportIsNotModified: the proxy guard works on a clone.
+func TestCallerTransportIsNotModified(t *testing.T) {
+	proxyURL, _ := recordingProxy(t)
+	proxy := http.ProxyURL(proxyURL)
+	tr := &http.Transport{Proxy: proxy}
+	if _, err := NewClient(testToken, WithBaseURL("http://127.0.0.1:1/v1"), WithHTTPClient(&http.Client{Transport: tr})); err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodGet, "http://127.0.0.1:1/v1/sessions", nil)
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	if u, err := tr.Proxy(req); err != nil || u == nil || u.Host != proxyURL.Host {
+		t.Errorf("the caller's Proxy now returns %v, %v; want its own proxy", u, err)
+	}
+}
+
 // TestClientsShareOneConnectionPool: clients made without WithHTTPClient
 // share one transport, so many short-lived clients use one connection rather
 // than leaving one each behind.

@@ -87,7 +87,51 @@ func libraryTransport(base http.RoundTripper) *http.Transport {
 	// A shared client pages through many resources at once; keep enough
 	// idle connections that concurrent walks do not redial.
 	tr.MaxIdleConnsPerHost = 16
+	// Plain http is allowed only to loopback hosts, and a proxy would carry
+	// the token in clear text over a network: a plain-http request never
+	// goes through one. This is decided for each request, because clients
+	// with https and http base URLs share the transport.
+	proxy := tr.Proxy
+	tr.Proxy = func(req *http.Request) (*url.URL, error) {
+		if proxy == nil || strings.EqualFold(req.URL.Scheme, "http") {
+			return nil, nil
+		}
+		return proxy(req)
+	}
 	return tr
+}
+
+// refuseClearTextProxies returns the RoundTripper for a caller's transport.
+// With a plain-http base URL and an *http.Transport with a Proxy, that is a
+// clone of it (the caller's transport is never modified) whose Proxy refuses
+// to send a plain-http request carrying the token through a proxy. Otherwise
+// it is next itself: over https the token goes through a proxy encrypted.
+func refuseClearTextProxies(next http.RoundTripper, base *url.URL) http.RoundTripper {
+	t, ok := next.(*http.Transport)
+	if !ok || t.Proxy == nil || base.Scheme != "http" {
+		return next
+	}
+	t = t.Clone()
+	proxy := t.Proxy
+	t.Proxy = func(req *http.Request) (*url.URL, error) {
+		u, err := proxy(req)
+		if err != nil || u == nil || !strings.EqualFold(req.URL.Scheme, "http") || req.Header.Get("Authorization") == "" {
+			return u, err
+		}
+		return nil, &clearTextProxyError{proxyHost: u.Host}
+	}
+	return t
+}
+
+// clearTextProxyError is the refusal to send the token through a proxy over
+// plain http. It names the proxy by host and port only (its URL may hold a
+// password), and it is not retried: the proxy settings will not change
+// between attempts.
+type clearTextProxyError struct{ proxyHost string }
+
+func (e *clearTextProxyError) Error() string {
+	return "refusing to send the API token in clear text through proxy " + e.proxyHost +
+		"; with a plain-http base URL, the transport's Proxy must return no proxy"
 }
 
 // redirectError marks an error of the caller's redirect policy, or of
