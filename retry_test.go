@@ -166,6 +166,7 @@ func TestTransportFaultsExhaustRetries(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "after 3 attempts") || !errors.Is(err, io.ErrUnexpectedEOF) {
 		t.Errorf("List error = %v, want an unexpected EOF after 3 attempts", err)
 	}
+	checkNoTokenInChain(t, err, testToken)
 	if n := requests.Load(); n != 3 {
 		t.Errorf("%d requests sent, want 3", n)
 	}
@@ -463,6 +464,7 @@ func TestBackoffPastTheDeadlineFailsAtOnce(t *testing.T) {
 			if errors.Is(err, context.DeadlineExceeded) || err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("List error = %v, want one saying %q, before the deadline", err, tt.want)
 			}
+			checkNoTokenInChain(t, err, testToken)
 			if n := requests.Load(); n != tt.wantRequests {
 				t.Errorf("%d requests, want %d", n, tt.wantRequests)
 			}

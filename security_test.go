@@ -141,27 +141,34 @@ func TestFmtNeverPrintsTheToken(t *testing.T) {
 // TestServerEchoingTheTokenDoesNotLeakIt: some servers and proxies echo the
 // request, Authorization header included, in an error body.
 func TestServerEchoingTheTokenDoesNotLeakIt(t *testing.T) {
-	c, mux, _ := setup(t, WithRetryMax(1))
-	mux.HandleFunc("/v1/sessions", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("X-Request-Id", r.Header.Get("Authorization"))
-		writeJSON(w, http.StatusBadGateway, fmt.Sprintf(`{"message":"upstream rejected %s", "request": %q}`,
-			r.Header.Get("Authorization"), r.Header))
-	})
-	_, err := c.Sessions.List(context.Background(), "r", nil)
-	var apiErr *APIError
-	if !errors.As(err, &apiErr) {
-		t.Fatalf("List error = %v, want *APIError", err)
-	}
-	for what, text := range map[string]string{
-		"Error()": err.Error(), "Message": apiErr.Message, "Body": string(apiErr.Body),
-		"RequestID": apiErr.RequestID, "%+v": fmt.Sprintf("%+v", apiErr), "%#v": fmt.Sprintf("%#v", err),
-	} {
-		if leaks(text) {
-			t.Errorf("%s holds the token", what)
-		}
-	}
-	if !strings.Contains(apiErr.Message, "upstream rejected Bearer [REDACTED]") {
-		t.Errorf("Message = %q, want the server's message with the token redacted", apiErr.Message)
+	for tokenName, token := range map[string]string{"token": testToken, "hostile token": hostileToken} {
+		t.Run(tokenName, func(t *testing.T) {
+			c, mux, _ := setupWithToken(t, token, WithRetryMax(1))
+			mux.HandleFunc("/v1/sessions", func(w http.ResponseWriter, r *http.Request) {
+				auth := r.Header.Get("Authorization")
+				w.Header().Set("X-Request-Id", auth)
+				// Escaped as JSON encoders do, HTML included, and Go-quoted.
+				body, _ := json.Marshal(map[string]any{"message": "upstream rejected " + auth, "request": r.Header})
+				writeJSON(w, http.StatusBadGateway, string(body)+fmt.Sprintf("\n%q", auth))
+			})
+			_, err := c.Sessions.List(context.Background(), "r", nil)
+			var apiErr *APIError
+			if !errors.As(err, &apiErr) {
+				t.Fatalf("List error = %s, want *APIError", maskToken(fmt.Sprint(err), token))
+			}
+			for what, text := range map[string]string{
+				"Error()": err.Error(), "Message": apiErr.Message, "Body": string(apiErr.Body),
+				"RequestID": apiErr.RequestID, "%+v": fmt.Sprintf("%+v", apiErr), "%#v": fmt.Sprintf("%#v", err),
+			} {
+				if leaksToken(text, token) {
+					t.Errorf("%s holds the token: %s", what, maskToken(text, token))
+				}
+			}
+			checkNoTokenInChain(t, err, token)
+			if !strings.Contains(string(apiErr.Body), "upstream rejected Bearer [REDACTED]") {
+				t.Errorf("Body = %s, want the server's message with the token redacted", maskToken(string(apiErr.Body), token))
+			}
+		})
 	}
 }
 
@@ -193,6 +200,8 @@ func TestRedirectToAnotherHostIsRefused(t *testing.T) {
 		// A signed URL's query and a password are not repeated.
 		{"with user info, a query and a fragment", http.StatusFound, "https://user:pw@evil.example/v1/sessions?sig=s3cr3t&x=1#frag",
 			"https://evil.example/v1/sessions"},
+		{"with the token in its path and query", http.StatusFound, "https://evil.example/" + testToken + "/?token=" + testToken,
+			"https://evil.example/[REDACTED]/"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -207,8 +216,9 @@ func TestRedirectToAnotherHostIsRefused(t *testing.T) {
 				t.Fatalf("List error = %v, want *APIError with status %d", err, tt.status)
 			}
 			if want := "redirect to " + tt.wantTarget + " not followed"; !strings.Contains(apiErr.Message, want) {
-				t.Errorf("Message = %q, want it to say %q", apiErr.Message, want)
+				t.Errorf("Message = %q, want it to say %q", maskToken(apiErr.Message, testToken), want)
 			}
+			checkNoTokenInChain(t, err, testToken)
 			if n := requests.Load(); n != 1 {
 				t.Errorf("%d requests sent, want 1 (no retries)", n)
 			}
@@ -242,6 +252,7 @@ func TestRedirectPolicyErrorsAreNotRetried(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("List error = %v, want %q", err, tt.want)
 			}
+			checkNoTokenInChain(t, err, testToken)
 			if n := requests.Load(); n != tt.wantRequests {
 				t.Errorf("%d requests, want %d (one call, no retries)", n, tt.wantRequests)
 			}
