@@ -2,10 +2,14 @@ package opal
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -133,6 +137,52 @@ type scrubbedError struct {
 func (e *scrubbedError) Error() string { return e.msg }
 func (e *scrubbedError) Unwrap() error { return e.err }
 
+// standInError takes the place of a failed call's cause when the cause
+// must not be passed on: its text held the token, or it matched a context
+// error though the caller's context was live. It keeps the cause's text,
+// redacted, and whether it was a timeout, and nothing else.
+type standInError struct {
+	msg     string
+	timeout bool
+}
+
+func (e *standInError) Error() string { return e.msg }
+
+// Timeout reports whether the cause was a timeout, as net/http's and net's
+// errors do, so that callers checking for an interface{ Timeout() bool }
+// still find it.
+func (e *standInError) Timeout() bool { return e.timeout }
+
+// isTimeout reports whether an error in err's chain says it is a timeout.
+func isTimeout(err error) bool {
+	var t interface{ Timeout() bool }
+	return errors.As(err, &t) && t.Timeout()
+}
+
+// chainHoldsSecret reports whether any error reachable from err, through
+// Unwrap() error and Unwrap() []error, holds the secret in any of its forms
+// when printed with the verbs an error tracker or a log line uses.
+func chainHoldsSecret(err error, secret string) bool {
+	if err == nil {
+		return false
+	}
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q"} {
+		if holdsSecret(fmt.Sprintf(verb, err), secret) {
+			return true
+		}
+	}
+	if holdsSecret(err.Error(), secret) {
+		return true
+	}
+	switch e := err.(type) {
+	case interface{ Unwrap() error }:
+		return chainHoldsSecret(e.Unwrap(), secret)
+	case interface{ Unwrap() []error }:
+		return slices.ContainsFunc(e.Unwrap(), func(inner error) bool { return chainHoldsSecret(inner, secret) })
+	}
+	return false
+}
+
 func statusLine(code int) string {
 	if text := http.StatusText(code); text != "" {
 		return fmt.Sprintf("%d %s", code, text)
@@ -149,7 +199,7 @@ func newAPIError(method, path string, status int, header http.Header, body []byt
 	if location := header.Get("Location"); status >= 300 && status < 400 && location != "" {
 		// A redirect is an error only when it was not followed: it left the
 		// base URL's origin, or the caller's CheckRedirect stopped it.
-		message = oneLine("redirect to " + location + " not followed; redirects are followed within the base URL's origin only")
+		message = oneLine("redirect to " + redirectTarget(location) + " not followed; redirects are followed within the base URL's origin only")
 	}
 	// Redact before cutting, so that no prefix of the secret survives a cut.
 	scrub := func(s string) string { return truncate(redactString(s, secret), maxMessageLen) }
@@ -170,6 +220,19 @@ func newAPIError(method, path string, status int, header http.Header, body []byt
 		e.RetryAfter = d
 	}
 	return e
+}
+
+// redirectTarget names a redirect's target without its query string,
+// fragment or user information, where signed URLs and passwords live.
+func redirectTarget(location string) string {
+	u, err := url.Parse(location)
+	if err != nil {
+		return "an unparsable location"
+	}
+	u.User = nil
+	u.RawQuery, u.ForceQuery = "", false
+	u.Fragment, u.RawFragment = "", ""
+	return u.String()
 }
 
 // errorMessage finds the human-readable part of an error body: the "message"
@@ -237,16 +300,100 @@ func truncate(s string, n int) string {
 	return s[:cut] + "…"
 }
 
+// minFreeSecret is the length from which the secret is redacted wherever it
+// appears. A shorter secret is redacted only where it stands alone, not next
+// to a letter or a digit: replacing a one-letter token everywhere would turn
+// "resource not found" into "res[REDACTED]urce n[REDACTED]t f[REDACTED]und",
+// while a secret that short is no secret from anyone who guesses.
+const minFreeSecret = 8
+
+// redact is redactString for a body.
 func redact(b []byte, secret string) []byte {
-	if secret == "" || !bytes.Contains(b, []byte(secret)) {
-		return b
+	if r := redactString(string(b), secret); r != string(b) {
+		return []byte(r)
 	}
-	return bytes.ReplaceAll(b, []byte(secret), []byte(redactedSecret))
+	return b
 }
 
+// redactString replaces every form of the secret in s (see secretForms) with
+// "[REDACTED]", anywhere when the secret has minFreeSecret bytes or more,
+// else only where it stands alone. Every redaction of opal-go goes through
+// here, so that all of them know the same forms and the same rule.
 func redactString(s, secret string) string {
 	if secret == "" {
 		return s
 	}
-	return strings.ReplaceAll(s, secret, redactedSecret)
+	anywhere := len(secret) >= minFreeSecret
+	for _, form := range secretForms(secret) {
+		s = replaceSecret(s, form, anywhere)
+	}
+	return s
+}
+
+// holdsSecret reports whether s holds the secret in any of its forms.
+func holdsSecret(s, secret string) bool {
+	return redactString(s, secret) != s
+}
+
+// secretForms lists the ways a server, a proxy or an error message may write
+// the secret: as it is; escaped inside a JSON string, with and without HTML
+// escaping (\u003c, \", \\) and with "/" escaped as some encoders do; quoted
+// as Go's %q and strconv.Quote do; and URL-escaped for a query or a path.
+// The longest come first, so that a form that holds another is replaced whole.
+func secretForms(secret string) []string {
+	jsonForm := func(escapeHTML bool) string {
+		var b strings.Builder
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(escapeHTML)
+		_ = enc.Encode(secret) // a string always encodes
+		quoted := strings.TrimSuffix(b.String(), "\n")
+		return quoted[1 : len(quoted)-1]
+	}
+	quoted := strconv.Quote(secret)
+	forms := []string{
+		secret,
+		jsonForm(true),
+		jsonForm(false),
+		strings.ReplaceAll(jsonForm(false), "/", `\/`),
+		quoted[1 : len(quoted)-1],
+		url.QueryEscape(secret),
+		url.PathEscape(secret),
+	}
+	slices.SortFunc(forms, func(a, b string) int { return cmp.Or(len(b)-len(a), strings.Compare(a, b)) })
+	return slices.Compact(forms)
+}
+
+// replaceSecret replaces form in s with "[REDACTED]": everywhere, or, unless
+// anywhere, only where no letter or digit touches it.
+func replaceSecret(s, form string, anywhere bool) string {
+	if anywhere {
+		return strings.ReplaceAll(s, form, redactedSecret)
+	}
+	var b strings.Builder
+	done := 0 // s[:done] is in b
+	for i := 0; i < len(s); {
+		j := strings.Index(s[i:], form)
+		if j < 0 {
+			break
+		}
+		start, end := i+j, i+j+len(form)
+		before, _ := utf8.DecodeLastRuneInString(s[:start])
+		after, _ := utf8.DecodeRuneInString(s[end:])
+		if isAlnum(before) || isAlnum(after) {
+			i = start + 1
+			continue
+		}
+		b.WriteString(s[done:start])
+		b.WriteString(redactedSecret)
+		done, i = end, end
+	}
+	if done == 0 {
+		return s
+	}
+	b.WriteString(s[done:])
+	return b.String()
+}
+
+func isAlnum(r rune) bool {
+	return unicode.IsLetter(r) || unicode.IsDigit(r)
 }

@@ -2,8 +2,12 @@ package opal
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -140,34 +144,115 @@ func TestAPIErrorBodyIsBounded(t *testing.T) {
 }
 
 // TestAPIErrorNeverHoldsTheToken covers servers that echo the request, the
-// token included, back in an error: raw, JSON-escaped, in a header, and
-// where the kept parts of a body are cut.
+// token included, back in an error: raw, escaped in JSON (as encoders do, or
+// by hand), Go-quoted, URL-escaped, in a header, and where the kept parts of
+// a body are cut.
 func TestAPIErrorNeverHoldsTheToken(t *testing.T) {
-	escaped := strings.ReplaceAll(testToken, "-", `\u002d`)
+	jsonMessage := func(token string) string {
+		b, _ := json.Marshal(map[string]string{"message": "token " + token + " is revoked"})
+		return string(b)
+	}
 	tests := []struct {
 		name   string
-		body   string
-		header http.Header
+		body   func(token string) string
+		header func(token string) http.Header
 	}{
-		{"raw in text", "invalid token " + testToken, nil},
-		{"in a JSON message", `{"message":"token ` + testToken + ` is revoked"}`, nil},
-		{"JSON-escaped in a message", `{"message":"token ` + escaped + ` is revoked"}`, nil},
-		{"in the request ID header", "", http.Header{"X-Request-Id": {testToken}}},
-		{"across the cut of the kept body", strings.Repeat("a", maxKeptBody-12) + testToken, nil},
-		{"across the cut of the message", strings.Repeat("a ", (maxMessageLen-12)/2) + testToken, nil},
+		{"raw in text", func(tok string) string { return "invalid token " + tok }, nil},
+		{"in a JSON message", func(tok string) string { return `{"message":"token ` + tok + ` is revoked"}` }, nil},
+		{"escaped by a JSON encoder", jsonMessage, nil},
+		{"escaped by hand in a JSON message", func(tok string) string {
+			return strings.ReplaceAll(jsonMessage(tok), "-", `\u002d`)
+		}, nil},
+		{"JSON-escaped without HTML escaping", func(tok string) string {
+			var b strings.Builder
+			enc := json.NewEncoder(&b)
+			enc.SetEscapeHTML(false)
+			_ = enc.Encode(map[string]string{"echo": tok})
+			return b.String()
+		}, nil},
+		{"Go-quoted", func(tok string) string { return fmt.Sprintf("request: %q", "Bearer "+tok) }, nil},
+		{"query-escaped in a URL", func(tok string) string { return "GET /v1/sessions?token=" + url.QueryEscape(tok) }, nil},
+		{"path-escaped in a URL", func(tok string) string { return "GET /v1/" + url.PathEscape(tok) + "/sessions" }, nil},
+		{"in the request ID header", nil, func(tok string) http.Header { return http.Header{"X-Request-Id": {tok}} }},
+		{"JSON-escaped in the request ID header", nil, func(tok string) http.Header { return http.Header{"X-Request-Id": {jsonMessage(tok)}} }},
+		{"across the cut of the kept body", func(tok string) string { return strings.Repeat("a", maxKeptBody-12) + " " + tok }, nil},
+		{"across the cut of the message", func(tok string) string { return strings.Repeat("a ", (maxMessageLen-12)/2) + tok }, nil},
+	}
+	for tokenName, token := range map[string]string{"token": testToken, "hostile token": hostileToken} {
+		for _, tt := range tests {
+			t.Run(tt.name+"/"+tokenName, func(t *testing.T) {
+				header, body := http.Header{}, ""
+				if tt.header != nil {
+					header = tt.header(token)
+				}
+				if tt.body != nil {
+					body = tt.body(token)
+				}
+				e := newAPIError("GET", "/v1/sessions", 400, header, []byte(body), token)
+				for what, text := range map[string]string{"Error()": e.Error(), "Body": string(e.Body), "Message": e.Message, "RequestID": e.RequestID} {
+					if leaksToken(text, token) || strings.Contains(text, token[:10]) {
+						t.Errorf("%s holds the token or a prefix of it: %s", what, maskToken(text, token))
+					}
+				}
+			})
+		}
+	}
+}
+
+func TestRedactString(t *testing.T) {
+	tests := []struct {
+		name, secret, in, want string
+	}{
+		{"long secret anywhere", testToken, "x" + testToken + "y", "x[REDACTED]y"},
+		{"every occurrence", testToken, testToken + " and " + testToken, "[REDACTED] and [REDACTED]"},
+		{"JSON-escaped with HTML escaping", hostileToken, `{"a":"Tk9/\u003ca\u0026b\u003e\"c\\d+e%f?g=h#é-x"}`, `{"a":"[REDACTED]"}`},
+		{"JSON-escaped without HTML escaping", hostileToken, `{"a":"Tk9/<a&b>\"c\\d+e%f?g=h#é-x"}`, `{"a":"[REDACTED]"}`},
+		{"JSON-escaped with escaped slashes", hostileToken, `{"a":"Tk9\/<a&b>\"c\\d+e%f?g=h#é-x"}`, `{"a":"[REDACTED]"}`},
+		{"Go-quoted", hostileToken, `"Tk9/<a&b>\"c\\d+e%f?g=h#é-x"`, `"[REDACTED]"`},
+		{"query-escaped", hostileToken, "?t=Tk9%2F%3Ca%26b%3E%22c%5Cd%2Be%25f%3Fg%3Dh%23%C3%A9-x&u=1", "?t=[REDACTED]&u=1"},
+		{"path-escaped", hostileToken, "/v1/Tk9%2F%3Ca&b%3E%22c%5Cd+e%25f%3Fg=h%23%C3%A9-x/", "/v1/[REDACTED]/"},
+		{"short secret inside words is left", "o", "resource not found", "resource not found"},
+		{"short secret standing alone", "o", "token o is revoked", "token [REDACTED] is revoked"},
+		{"short secret quoted, at the ends", "o", `o "o" o`, `[REDACTED] "[REDACTED]" [REDACTED]`},
+		{"short secret next to a digit or a non-ASCII letter", "ab", "ab1 éab ab", "ab1 éab [REDACTED]"},
+		{"seven bytes is short", "abc1234", "xabc1234 abc1234", "xabc1234 [REDACTED]"},
+		{"eight bytes is long", "abc12345", "xabc12345", "x[REDACTED]"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			header := tt.header
-			if header == nil {
-				header = http.Header{}
-			}
-			e := newAPIError("GET", "/v1/sessions", 400, header, []byte(tt.body), testToken)
-			for what, text := range map[string]string{"Error()": e.Error(), "Body": string(e.Body), "Message": e.Message, "RequestID": e.RequestID} {
-				if strings.Contains(text, testToken) || strings.Contains(text, testToken[:10]) {
-					t.Errorf("%s holds the token or a prefix of it", what)
-				}
+			got := redactString(tt.in, tt.secret)
+			if diff := cmp.Diff(maskToken(tt.want, tt.secret), maskToken(got, tt.secret)); diff != "" {
+				t.Errorf("redactString (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestShortTokenDoesNotGarbleMessages: with a one-letter token, the server's
+// words stay whole, and the token standing alone is still redacted.
+func TestShortTokenDoesNotGarbleMessages(t *testing.T) {
+	tests := []struct {
+		body, want string
+	}{
+		{`{"message":"resource not found"}`, "resource not found"},
+		{`{"message":"token o is revoked"}`, "token [REDACTED] is revoked"},
+	}
+	for _, tt := range tests {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			writeJSON(w, http.StatusNotFound, tt.body)
+		}))
+		c, err := NewClient("o", WithBaseURL(srv.URL))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = c.Sessions.List(context.Background(), "r", nil)
+		srv.Close()
+		var apiErr *APIError
+		if !errors.As(err, &apiErr) {
+			t.Fatalf("List error = %v, want *APIError", err)
+		}
+		if diff := cmp.Diff(tt.want, apiErr.Message); diff != "" {
+			t.Errorf("Message (-want +got):\n%s", diff)
+		}
 	}
 }

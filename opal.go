@@ -37,6 +37,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/hashicorp/go-retryablehttp"
 )
@@ -57,6 +59,9 @@ const (
 	// http.Client, so that a job never hangs on a server that stops answering.
 	// A page of 1000 sessions is about 250 KB, well inside it.
 	defaultAttemptTimeout = 30 * time.Second
+
+	// maxRetryWait bounds WithRetryWait's max.
+	maxRetryWait = 24 * time.Hour
 )
 
 // Client talks to the Opal API. Make one with [NewClient]; it is safe for
@@ -119,9 +124,18 @@ func WithBaseURL(rawURL string) Option {
 
 // WithHTTPClient sets the http.Client that sends each attempt, under the
 // retry layer: its Transport, Timeout (which bounds one attempt) and
-// CheckRedirect are used. The client is copied, never modified.
+// CheckRedirect are used. The client is copied, never modified. A nil
+// Transport means the connection pool that clients without this option share.
 //
-// Without this option, each attempt is bounded by a 30-second timeout.
+// With a plain-http (loopback) base URL and an *http.Transport whose Proxy is
+// set, the client uses a clone of that transport, whose Proxy refuses to send
+// a request carrying the token through a proxy, in clear text: the call
+// fails, naming the proxy, and is not retried. The caller's transport is
+// never modified.
+//
+// Without this option, each attempt is bounded by a 30-second timeout, and
+// every such client shares one pool of connections, as net/http's clients
+// share http.DefaultTransport.
 func WithHTTPClient(hc *http.Client) Option {
 	return func(c *config) error {
 		if hc == nil {
@@ -157,9 +171,15 @@ func WithRetryMax(n int) Option {
 }
 
 // WithRetryWait sets the bounds of the backoff between attempts. The
-// defaults are 1s and 30s. A Retry-After longer than max is not waited for:
-// the request fails at once with an [*APIError] whose RetryAfter says how long
-// the server asked for.
+// defaults are 1s and 30s; max may be at most 24 hours.
+//
+// The wait before retry n (0 for the first) is drawn at random between min
+// and min·2^(n+1), capped at max. With min 0 there is nothing to double:
+// every wait is drawn between 0 and max, and WithRetryWait(0, 0) retries at
+// once.
+//
+// A Retry-After longer than max is not waited for: the request fails at once
+// with an [*APIError] whose RetryAfter says how long the server asked for.
 func WithRetryWait(min, max time.Duration) Option {
 	return func(c *config) error {
 		if min < 0 || max < 0 {
@@ -167,6 +187,11 @@ func WithRetryWait(min, max time.Duration) Option {
 		}
 		if min > max {
 			return fmt.Errorf("%w: WithRetryWait: min %v is greater than max %v", ErrInvalidArgument, min, max)
+		}
+		if max > maxRetryWait {
+			// A longer wait is no retry but an outage: a job is better off
+			// failing and deciding for itself.
+			return fmt.Errorf("%w: WithRetryWait: max %v is longer than %v", ErrInvalidArgument, max, maxRetryWait)
 		}
 		c.retryWaitMin, c.retryWaitMax = min, max
 		return nil
@@ -212,9 +237,14 @@ func NewClient(token string, opts ...Option) (*Client, error) {
 	if token == "" {
 		return nil, fmt.Errorf("%w: empty API token", ErrInvalidArgument)
 	}
-	if strings.ContainsFunc(token, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
-		// Usually a newline read from a file along with the token.
-		return nil, fmt.Errorf("%w: API token contains white space or control characters", ErrInvalidArgument)
+	// Usually a newline read from a file along with the token, or a
+	// byte-order mark or zero-width space pasted with it: the server would
+	// refuse every call with a 401. The error never quotes the token.
+	if !utf8.ValidString(token) {
+		return nil, fmt.Errorf("%w: API token is not valid UTF-8", ErrInvalidArgument)
+	}
+	if strings.ContainsFunc(token, invalidInToken) {
+		return nil, fmt.Errorf("%w: API token contains white space, control characters or invisible formatting characters", ErrInvalidArgument)
 	}
 	cfg := config{
 		baseURL:      DefaultBaseURL,
@@ -236,17 +266,17 @@ func NewClient(token string, opts ...Option) (*Client, error) {
 		return nil, err
 	}
 
-	hc := defaultHTTPClient()
+	hc := &http.Client{Timeout: defaultAttemptTimeout}
+	var next http.RoundTripper = sharedTransport() // it sends plain http to no proxy
 	if cfg.httpClient != nil {
 		copied := *cfg.httpClient
 		hc = &copied
-	}
-	next := hc.Transport
-	if next == nil {
-		next = http.DefaultTransport
+		if hc.Transport != nil {
+			next = refuseClearTextProxies(hc.Transport, base)
+		}
 	}
 	lim := newLimiter(cfg.rateLimit, cfg.logger)
-	tr := &transport{next: next, base: base, token: func() string { return token }, limiter: lim}
+	tr := &transport{next: next, base: base, token: func() string { return token }}
 	hc.Transport = tr
 	hc.CheckRedirect = sameOriginRedirects(base, hc.CheckRedirect)
 
@@ -269,19 +299,6 @@ func NewClient(token string, opts ...Option) (*Client, error) {
 	c.Users = &UsersService{client: c}
 	c.Resources = &ResourcesService{client: c}
 	return c, nil
-}
-
-func defaultHTTPClient() *http.Client {
-	var tr *http.Transport
-	if dt, ok := http.DefaultTransport.(*http.Transport); ok {
-		tr = dt.Clone()
-	} else {
-		tr = &http.Transport{Proxy: http.ProxyFromEnvironment}
-	}
-	// A shared client pages through many resources at once; keep enough
-	// idle connections that concurrent walks do not redial.
-	tr.MaxIdleConnsPerHost = 16
-	return &http.Client{Transport: tr, Timeout: defaultAttemptTimeout}
 }
 
 // parseBaseURL checks a base URL against the rules of WithBaseURL and
@@ -327,6 +344,15 @@ func isLoopback(host string) bool {
 	return err == nil && addr.Unmap().IsLoopback()
 }
 
+// invalidInToken reports whether r cannot be part of an API token: any
+// Unicode white space (the line and paragraph separators U+2028 and U+2029
+// among them), control character, or format character, invisible ones such
+// as the byte-order mark U+FEFF and the zero-width space U+200B.
+func invalidInToken(r rune) bool {
+	return unicode.IsSpace(r) || unicode.IsControl(r) || unicode.Is(unicode.Cf, r) ||
+		r == '\u2028' || r == '\u2029'
+}
+
 func hasControl(s string) bool {
 	return strings.ContainsFunc(s, func(r rune) bool { return r < ' ' || r == 0x7f })
 }
@@ -345,7 +371,8 @@ func (c *Client) get(ctx context.Context, path []string, query url.Values, what 
 	u := c.endpoint(path)
 	u.RawQuery = query.Encode()
 	a := &attempts{client: c, ctx: ctx, method: http.MethodGet, path: u.EscapedPath()}
-	// The transport records on the call's attempts when each was sent.
+	// The transport reads the call's attempts: an attempt that got no turn
+	// from the rate limiter is not sent.
 	req, err := retryablehttp.NewRequestWithContext(context.WithValue(ctx, attemptsKey{}, a), http.MethodGet, u.String(), nil)
 	if err != nil {
 		return fmt.Errorf("opal: GET %s: %w", u.EscapedPath(), err)

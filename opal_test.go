@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -29,13 +30,19 @@ const testToken = "opal-test-token-7Yq2Lw9Zx4"
 // and there is no client-side rate limit.
 func setup(t *testing.T, opts ...Option) (*Client, *http.ServeMux, *httptest.Server) {
 	t.Helper()
+	return setupWithToken(t, testToken, opts...)
+}
+
+// setupWithToken is setup with a client for the given token.
+func setupWithToken(t *testing.T, token string, opts ...Option) (*Client, *http.ServeMux, *httptest.Server) {
+	t.Helper()
 	mux := http.NewServeMux()
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	// No client-side rate limit unless a test sets one: a loopback server
 	// answers in microseconds, and the limiter's own tests are elsewhere.
 	opts = append([]Option{WithBaseURL(srv.URL + "/v1"), WithRetryWait(time.Millisecond, 2*time.Millisecond), WithRateLimit(0)}, opts...)
-	c, err := NewClient(testToken, opts...)
+	c, err := NewClient(token, opts...)
 	if err != nil {
 		t.Fatalf("NewClient: %v", err)
 	}
@@ -82,6 +89,18 @@ func TestNewClientRejectsBadArguments(t *testing.T) {
 		{"negative min wait", "t", []Option{WithRetryWait(-time.Second, time.Second)}, "negative wait"},
 		{"negative max wait", "t", []Option{WithRetryWait(0, -time.Second)}, "negative wait"},
 		{"min wait above max", "t", []Option{WithRetryWait(2*time.Second, time.Second)}, "greater than max"},
+		{"max wait of all durations", "t", []Option{WithRetryWait(0, math.MaxInt64)}, "longer than 24h"},
+		{"max wait over a day", "t", []Option{WithRetryWait(time.Second, 24*time.Hour+1)}, "longer than 24h"},
+		{"token with a tab", "ab\tc", nil, "white space"},
+		{"token with DEL", "abc\x7f", nil, "control characters"},
+		{"token with a byte-order mark", "\uFEFFabc", nil, "invisible formatting characters"},
+		{"token with a no-break space", "abc\u00A0", nil, "white space"},
+		{"token with a zero-width space", "ab\u200Bc", nil, "invisible formatting characters"},
+		{"token with a line separator", "abc\u2028", nil, "white space"},
+		{"token with a paragraph separator", "abc\u2029", nil, "white space"},
+		{"token with a next-line character", "abc\u0085", nil, "white space"},
+		{"token with an ideographic space", "abc\u3000", nil, "white space"},
+		{"token that is not UTF-8", "abc\xff", nil, "not valid UTF-8"},
 		{"empty user agent", "t", []Option{WithUserAgent("")}, "not a valid product"},
 		{"user agent with newline", "t", []Option{WithUserAgent("bot/1\r\nX-Evil: 1")}, "not a valid product"},
 	}
@@ -96,6 +115,9 @@ func TestNewClientRejectsBadArguments(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("error %q does not say %q", err, tt.want)
+			}
+			if len(tt.token) > 1 && strings.Contains(err.Error(), tt.token) {
+				t.Errorf("error %q quotes the token", err)
 			}
 		})
 	}

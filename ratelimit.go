@@ -89,6 +89,9 @@ func (e *turnError) Error() string {
 }
 func (e *turnError) Is(target error) bool { return target == context.DeadlineExceeded }
 
+// Timeout reports true, as context.DeadlineExceeded does.
+func (e *turnError) Timeout() bool { return true }
+
 // turn waits until a request may be sent and returns when that was. It
 // fails at once, with a *turnError, when the turn cannot come before ctx's
 // deadline, and with ctx's error when ctx is done first.

@@ -25,10 +25,17 @@ const (
 // bodyReadError is a response body that could not be read to its end: cut
 // short, reset, timed out. It is retried like any transport fault; every
 // other fault of a 2xx body is the server's answer, and is not.
-type bodyReadError struct{ err error }
+type bodyReadError struct {
+	err     error
+	timeout bool // the attempt's own timeout cut it short
+}
 
 func (e *bodyReadError) Error() string { return "reading response body: " + e.err.Error() }
 func (e *bodyReadError) Unwrap() error { return e.err }
+
+// Timeout reports whether the body was cut short by a timeout, as net's
+// errors do.
+func (e *bodyReadError) Timeout() bool { return e.timeout || isTimeout(e.err) }
 
 // responseError is a 2xx response that is not what was asked for: not JSON,
 // not a page of the list, an item that does not decode. It is not retried.
@@ -121,7 +128,7 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 	case b.n > maxBody:
 		return 0, errTooLarge
 	case err != nil && err != io.EOF:
-		return n, &bodyReadError{err}
+		return n, &bodyReadError{err: err}
 	}
 	return n, err
 }

@@ -30,7 +30,8 @@ type attempts struct {
 	path   string
 
 	n      int           // attempts sent so far
-	sent   time.Time     // when the last attempt got its turn to be sent
+	sent    time.Time     // when the last attempt got its turn to be sent
+	turnErr error         // why the last attempt got no turn, if it did not
 	logged int           // attempts logged so far
 	status int           // status of the last response; 0 after a transport fault
 	wait   time.Duration // the wait before the next attempt, chosen by checkRetry
@@ -54,8 +55,14 @@ func (a *attempts) retryingClient() *retryablehttp.Client {
 	}
 }
 
+// beforeAttempt runs before each attempt: it waits for the attempt's turn
+// from the Client's rate limiter. It waits here, before the attempt, rather
+// than in the transport, so that the wait does not count against the
+// attempt's own timeout (http.Client.Timeout); it cannot fail the attempt,
+// so the transport does, when there was no turn.
 func (a *attempts) beforeAttempt(_ retryablehttp.Logger, _ *http.Request, retry int) {
 	a.n = retry + 1
+	a.sent, a.turnErr = a.client.limiter.turn(a.ctx)
 }
 
 // checkRetry decides whether to try again and, if so, how long to wait first.
@@ -75,40 +82,44 @@ func (a *attempts) checkRetry(ctx context.Context, resp *http.Response, err erro
 		if !transient(err) {
 			return false, nil
 		}
-		a.wait = backoffWait(a.client.retryWaitMin, a.client.retryWaitMax, a.n-1)
-		return true, nil
-	}
-	switch resp.StatusCode {
-	case http.StatusTooManyRequests, http.StatusInternalServerError, http.StatusBadGateway,
-		http.StatusServiceUnavailable, http.StatusGatewayTimeout:
-	default:
-		return false, nil
-	}
-	if resp.StatusCode == http.StatusTooManyRequests {
-		a.client.limiter.throttled(a.sent)
-	}
-	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
-		if d, ok := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
-			// A wait beyond what the caller allows is not waited for: the
-			// response handler turns this response into the caller's
-			// *APIError, RetryAfter included, at once.
-			if d > a.client.retryWaitMax || pastDeadline(ctx, d) {
-				return false, nil
+	} else {
+		switch resp.StatusCode {
+		case http.StatusTooManyRequests, http.StatusInternalServerError, http.StatusBadGateway,
+			http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		default:
+			return false, nil
+		}
+		if resp.StatusCode == http.StatusTooManyRequests {
+			a.client.limiter.throttled(a.sent)
+		}
+		if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
+			if d, ok := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
+				// A wait beyond what the caller allows is not waited for: the
+				// response handler turns this response into the caller's
+				// *APIError, RetryAfter included, at once.
+				if d > a.client.retryWaitMax || pastDeadline(ctx, d) {
+					return false, nil
+				}
+				// The server spoke for the whole organisation: every call of
+				// the Client waits, not only this one.
+				a.client.limiter.pauseUntil(time.Now().Add(d))
+				a.wait = d
+				return true, nil
 			}
-			// The server spoke for the whole organisation: every call of
-			// the Client waits, not only this one.
-			a.client.limiter.pauseUntil(time.Now().Add(d))
-			a.wait = d
-			return true, nil
 		}
 	}
 	a.wait = backoffWait(a.client.retryWaitMin, a.client.retryWaitMax, a.n-1)
-	return true, nil
+	// Nor is a backoff that cannot end before the context's deadline: the
+	// caller gets the last answer (its *APIError, or the fault) now, rather
+	// than the context's error at the deadline with the answer lost.
+	return !pastDeadline(ctx, a.wait), nil
 }
 
+// pastDeadline reports whether a wait would end after the context's
+// deadline. time.Until saturates, so no wait overflows it.
 func pastDeadline(ctx context.Context, wait time.Duration) bool {
 	deadline, ok := ctx.Deadline()
-	return ok && time.Now().Add(wait).After(deadline)
+	return ok && wait > time.Until(deadline)
 }
 
 // backoff hands go-retryablehttp the wait that checkRetry chose.
@@ -118,18 +129,29 @@ func (a *attempts) backoff(_, _ time.Duration, _ int, _ *http.Response) time.Dur
 }
 
 // backoffWait is the wait before retry number retry (0 for the first):
-// uniformly random between min and min·2^(retry+1), capped at max. The full
-// jitter spreads out clients that were rate-limited together (Opal's limits
-// are shared by a whole organisation), so they do not come back in step.
+// uniformly random between min and min·2^(retry+1), capped at max; with min
+// 0, between 0 and max. The full jitter spreads out clients that were
+// rate-limited together (Opal's limits are shared by a whole organisation),
+// so they do not come back in step. No argument can make it overflow or
+// panic, whatever WithRetryWait allows.
 func backoffWait(min, max time.Duration, retry int) time.Duration {
-	upper := max
-	if min > 0 && retry+1 < 63 && min <= max>>(retry+1) {
-		upper = min << (retry + 1)
+	if min < 0 {
+		min = 0
 	}
-	if upper <= min {
+	if max <= min {
 		return min
 	}
-	return min + rand.N(upper-min+1)
+	upper := max
+	// min<<(retry+1) when that is at most max; the shift is checked
+	// before it is made.
+	if min > 0 && retry >= 0 && retry < 62 && min <= max>>(retry+1) {
+		upper = min << (retry + 1)
+	}
+	span := upper - min // 0 <= min < upper, so no overflow
+	if span < math.MaxInt64 {
+		span++ // upper itself may be drawn
+	}
+	return min + rand.N(span)
 }
 
 // giveUp turns the end of a failed call into the caller's error: the last
@@ -164,11 +186,30 @@ func (a *attempts) failure(err error, tries int) error {
 	if transport, ok := err.(*url.Error); ok {
 		err = transport.Err
 	}
+	secret := a.client.transport.token()
+	var turn *turnError
+	if errors.As(err, &turn) {
+		// The caller's deadline would pass before the rate limiter gave
+		// the attempt its turn: that is the caller's deadline, and is
+		// passed on as such.
+		return fmt.Errorf("opal: %s %s: %w", a.method, a.path, turn)
+	}
+	// Two kinds of cause are not passed on, only their redacted text and
+	// their Timeout(). Error trackers unwrap errors and print every cause,
+	// and net/http quotes a status line or a Location as the server sent it,
+	// so a cause may hold the token. And net/http's per-attempt timeout
+	// (http.Client.Timeout) matches context.DeadlineExceeded, while the
+	// caller's context is live here (giveUp returned the context's own error
+	// otherwise): passed on, it would tell the caller that its deadline
+	// passed when the server was slow.
+	if chainHoldsSecret(err, secret) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		err = &standInError{msg: redactString(err.Error(), secret), timeout: isTimeout(err)}
+	}
 	msg := fmt.Sprintf("opal: %s %s: %v", a.method, a.path, err)
 	if tries > 1 {
 		msg += fmt.Sprintf(" (after %d attempts)", tries)
 	}
-	return &scrubbedError{msg: redactString(msg, a.client.transport.token()), err: err}
+	return &scrubbedError{msg: redactString(msg, secret), err: err}
 }
 
 // handleResponse reads each response that is not retried: it hands a 2xx
@@ -180,8 +221,23 @@ func (a *attempts) handleResponse(what string, read func(*json.Decoder) error) r
 		if resp.StatusCode < 200 || resp.StatusCode > 299 {
 			return a.apiError(resp)
 		}
-		return decodeBody(resp, what, a.client.transport.token(), read)
+		err := decodeBody(resp, what, a.client.transport.token(), read)
+		var cut *bodyReadError
+		if errors.As(err, &cut) && a.timedOut() {
+			cut.timeout = true
+		}
+		return err
 	}
+}
+
+// timedOut reports whether the attempt has outlived its own timeout
+// (http.Client.Timeout). net/http marks a body read that it cut short for
+// that timeout as a timeout only if its timer's goroutine got there first;
+// when the request's context was quicker, the read fails as a closed
+// connection.
+func (a *attempts) timedOut() bool {
+	limit := a.client.httpClient.Timeout
+	return limit > 0 && time.Since(a.sent) >= limit
 }
 
 func (a *attempts) apiError(resp *http.Response) *APIError {
@@ -193,13 +249,15 @@ func (a *attempts) apiError(resp *http.Response) *APIError {
 
 // transient reports whether an error is a fault that a new attempt may not
 // meet: a body cut short, or a transport fault other than a certificate,
-// scheme, header or redirect problem, which would fail the same way again.
+// scheme, header, redirect or Location problem or a refused proxy, which
+// would fail the same way again.
 func transient(err error) bool {
 	var (
 		body      *bodyReadError
 		turn      *turnError
 		transport *url.Error
 		redirect  *redirectError
+		proxy     *clearTextProxyError
 		verify    *tls.CertificateVerificationError
 		authority x509.UnknownAuthorityError
 		hostname  x509.HostnameError
@@ -213,13 +271,14 @@ func transient(err error) bool {
 		return false
 	case !errors.As(err, &transport): // the response handler's verdicts
 		return false
-	case errors.As(err, &redirect), errors.As(err, &verify), errors.As(err, &authority),
+	case errors.As(err, &redirect), errors.As(err, &proxy), errors.As(err, &verify), errors.As(err, &authority),
 		errors.As(err, &hostname), errors.As(err, &invalid), errors.As(err, &record):
 		return false
 	}
 	// net/http reports these only as text.
 	msg := transport.Err.Error()
-	for _, permanent := range []string{"unsupported protocol scheme", "server gave HTTP response to HTTPS client", "invalid header field"} {
+	for _, permanent := range []string{"unsupported protocol scheme", "server gave HTTP response to HTTPS client", "invalid header field",
+		"failed to parse Location header"} {
 		if strings.Contains(msg, permanent) {
 			return false
 		}

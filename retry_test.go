@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -162,6 +163,7 @@ func TestTransportFaultsExhaustRetries(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "after 3 attempts") || !errors.Is(err, io.ErrUnexpectedEOF) {
 		t.Errorf("List error = %v, want an unexpected EOF after 3 attempts", err)
 	}
+	checkNoTokenInChain(t, err, testToken)
 	if n := requests.Load(); n != 3 {
 		t.Errorf("%d requests sent, want 3", n)
 	}
@@ -209,14 +211,67 @@ func TestContextDeadlineBoundsTheWholeCall(t *testing.T) {
 	defer cancel()
 	start := time.Now()
 	_, err := c.Sessions.List(ctx, "r", nil)
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("List error = %v, want context.DeadlineExceeded", err)
+	// Usually the deadline ends an attempt: context.DeadlineExceeded. When
+	// an attempt times out just before it, with too little time left for the
+	// backoff, the call returns that attempt's timeout at once instead.
+	// Both are timeouts.
+	var timeout interface{ Timeout() bool }
+	if !errors.As(err, &timeout) || !timeout.Timeout() {
+		t.Errorf("List error = %v, want context.DeadlineExceeded or an attempt's timeout", err)
 	}
 	if elapsed := time.Since(start); elapsed > 2*time.Second {
 		t.Errorf("List took %v with a 200ms deadline", elapsed)
 	}
 	if n := requests.Load(); n < 2 {
 		t.Errorf("%d attempts, want the timed-out attempts retried", n)
+	}
+}
+
+// TestAttemptTimeoutsAreNotTheCallersDeadline: a call that gives up after
+// attempts that each hit http.Client.Timeout, while the caller's context is
+// live, must not read as the caller's own deadline or cancellation, and must
+// still say it was a timeout.
+func TestAttemptTimeoutsAreNotTheCallersDeadline(t *testing.T) {
+	tests := []struct {
+		name  string
+		stall func(w http.ResponseWriter)
+	}{
+		{"waiting for headers", func(http.ResponseWriter) {}},
+		{"reading the body", func(w http.ResponseWriter) {
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprint(w, `{"results":[`)
+			w.(http.Flusher).Flush()
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			release := make(chan struct{})
+			defer close(release)
+			c, mux, _ := setup(t, WithHTTPClient(&http.Client{Timeout: 20 * time.Millisecond}), WithRetryMax(1))
+			var requests atomic.Int32
+			mux.HandleFunc("/v1/sessions", countingHandler(&requests, func(w http.ResponseWriter, r *http.Request) {
+				tt.stall(w)
+				select {
+				case <-release:
+				case <-r.Context().Done():
+				}
+			}))
+			_, err := c.Sessions.List(context.Background(), "r", nil)
+			if err == nil {
+				t.Fatal("List succeeded, want a timeout")
+			}
+			if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+				t.Errorf("List error %q matches a context error, though the caller's context is live", err)
+			}
+			var timeout interface{ Timeout() bool }
+			if !errors.As(err, &timeout) || !timeout.Timeout() {
+				t.Errorf("List error %q does not report Timeout() == true", err)
+			}
+			checkNoTokenInChain(t, err, testToken)
+			if n := requests.Load(); n != 2 {
+				t.Errorf("%d requests, want 2 (the timeout retried once)", n)
+			}
+		})
 	}
 }
 
@@ -374,6 +429,47 @@ func TestRetryAfterTooLongFailsAtOnce(t *testing.T) {
 	}
 }
 
+// TestBackoffPastTheDeadlineFailsAtOnce: when the wait before the next
+// attempt cannot end before the context's deadline, the call returns what
+// the last attempt got at once, rather than sleeping into the deadline and
+// returning the context's error. A wait that fits is still waited.
+func TestBackoffPastTheDeadlineFailsAtOnce(t *testing.T) {
+	tests := []struct {
+		name         string
+		wait         time.Duration // min and max of the backoff
+		fault        func(t *testing.T, w http.ResponseWriter)
+		wantRequests int32
+		want         string // in Error()
+	}{
+		{"503, backoff past the deadline", time.Hour, func(t *testing.T, w http.ResponseWriter) {
+			writeJSON(w, http.StatusServiceUnavailable, `{"message":"down"}`)
+		}, 1, "503 Service Unavailable: down"},
+		{"connection closed, backoff past the deadline", time.Hour, transportFaults["connection closed before an answer"], 1, "EOF"},
+		{"503, backoff within the deadline", time.Millisecond, func(t *testing.T, w http.ResponseWriter) {
+			writeJSON(w, http.StatusServiceUnavailable, `{"message":"down"}`)
+		}, 3, "503 Service Unavailable: down"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, mux, _ := setup(t, WithRetryWait(tt.wait, tt.wait), WithRetryMax(2))
+			var requests atomic.Int32
+			mux.HandleFunc("/v1/sessions", countingHandler(&requests, func(w http.ResponseWriter, r *http.Request) {
+				tt.fault(t, w)
+			}))
+			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+			defer cancel()
+			_, err := c.Sessions.List(ctx, "r", nil)
+			if errors.Is(err, context.DeadlineExceeded) || err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("List error = %v, want one saying %q, before the deadline", err, tt.want)
+			}
+			checkNoTokenInChain(t, err, testToken)
+			if n := requests.Load(); n != tt.wantRequests {
+				t.Errorf("%d requests, want %d", n, tt.wantRequests)
+			}
+		})
+	}
+}
+
 // TestBackoffIsExponentialWithJitter runs the default waits (1s to 30s) on
 // the fake clock and checks each against its bounds.
 func TestBackoffIsExponentialWithJitter(t *testing.T) {
@@ -415,6 +511,15 @@ func TestBackoffWait(t *testing.T) {
 		{0, 0, 5, 0, 0},
 		{time.Second, time.Second, 3, time.Second, time.Second},
 		{time.Hour, 1<<63 - 1, 62, time.Hour, 1<<63 - 1},
+		// No argument overflows or panics: the whole range of durations,
+		// a retry count that overflows when incremented, negative values.
+		{0, 1<<63 - 1, 0, 0, 1<<63 - 1},
+		{0, 1<<63 - 1, 70, 0, 1<<63 - 1},
+		{1, 1<<63 - 1, 61, 1, 1<<63 - 1},
+		{time.Second, 30 * time.Second, math.MaxInt, time.Second, 30 * time.Second},
+		{time.Second, 30 * time.Second, -1, time.Second, 30 * time.Second},
+		{-time.Second, time.Second, 0, 0, time.Second},
+		{time.Second, -time.Second, 0, time.Second, time.Second},
 	}
 	for _, tt := range tests {
 		seen := map[time.Duration]bool{}
@@ -428,6 +533,42 @@ func TestBackoffWait(t *testing.T) {
 		if tt.top-tt.lower > time.Millisecond && len(seen) < 10 {
 			t.Errorf("backoffWait(%v, %v, %d) took only %d values in 200 draws: no jitter", tt.min, tt.max, tt.retry, len(seen))
 		}
+	}
+}
+
+// TestExtremeRetryOptionsWork runs the largest accepted options on the fake
+// clock through failures to a success.
+func TestExtremeRetryOptionsWork(t *testing.T) {
+	tests := []struct {
+		name string
+		opts []Option
+	}{
+		{"no floor, longest max", []Option{WithRetryWait(0, 24*time.Hour)}},
+		{"longest fixed wait", []Option{WithRetryWait(24*time.Hour, 24*time.Hour)}},
+		{"no waits", []Option{WithRetryWait(0, 0)}},
+		{"most retries", []Option{WithRetryMax(math.MaxInt), WithRetryWait(time.Nanosecond, 24*time.Hour)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				var attempts attemptTimes
+				c := inMemoryClient(t, func(w http.ResponseWriter, r *http.Request) {
+					if attempts.record() <= 3 {
+						writeJSON(w, http.StatusServiceUnavailable, `{"message":"down"}`)
+						return
+					}
+					writeJSON(w, http.StatusOK, `{"results":[]}`)
+				}, append([]Option{WithRetryMax(3)}, tt.opts...)...)
+				if _, err := c.Sessions.List(context.Background(), "r", nil); err != nil {
+					t.Fatalf("List: %v", err)
+				}
+				for i, gap := range attempts.gaps() {
+					if gap < 0 || gap > 24*time.Hour {
+						t.Errorf("wait before retry %d = %v, want within [0, 24h]", i+1, gap)
+					}
+				}
+			})
+		})
 	}
 }
 
@@ -457,48 +598,34 @@ func TestParseRetryAfter(t *testing.T) {
 	}
 }
 
+// TestCancelStopsAWaitAtOnce runs on the fake clock. A deadline never cuts a
+// wait short: a wait that would pass it is not begun (see
+// TestBackoffPastTheDeadlineFailsAtOnce).
 func TestCancelStopsAWaitAtOnce(t *testing.T) {
-	tests := []struct {
-		name string
-		want error
-	}{
-		{"cancelled", context.Canceled},
-		{"deadline", context.DeadlineExceeded},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				ctx, cancel := context.WithCancel(context.Background())
-				defer cancel()
-				if tt.want == context.DeadlineExceeded {
-					ctx, cancel = context.WithTimeout(ctx, 3*time.Second)
-					defer cancel()
-				}
-				var attempts attemptTimes
-				c := inMemoryClient(t, func(w http.ResponseWriter, r *http.Request) {
-					attempts.record()
-					writeJSON(w, http.StatusServiceUnavailable, `{"message":"down"}`)
-				}, WithRetryWait(time.Hour, time.Hour))
-				if tt.want == context.Canceled {
-					go func() {
-						time.Sleep(2 * time.Second)
-						cancel()
-					}()
-				}
-				start := time.Now()
-				_, err := c.Sessions.List(ctx, "r", nil)
-				if !errors.Is(err, tt.want) {
-					t.Errorf("List error = %v, want %v", err, tt.want)
-				}
-				if elapsed := time.Since(start); elapsed > 3*time.Second {
-					t.Errorf("List returned after %v of an hour's wait, want at the cancellation", elapsed)
-				}
-				if n := len(attempts.times); n != 1 {
-					t.Errorf("%d requests sent, want 1", n)
-				}
-			})
-		})
-	}
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		var attempts attemptTimes
+		c := inMemoryClient(t, func(w http.ResponseWriter, r *http.Request) {
+			attempts.record()
+			writeJSON(w, http.StatusServiceUnavailable, `{"message":"down"}`)
+		}, WithRetryWait(time.Hour, time.Hour))
+		go func() {
+			time.Sleep(2 * time.Second)
+			cancel()
+		}()
+		start := time.Now()
+		_, err := c.Sessions.List(ctx, "r", nil)
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("List error = %v, want context.Canceled", err)
+		}
+		if elapsed := time.Since(start); elapsed != 2*time.Second {
+			t.Errorf("List returned after %v of an hour's wait, want at the cancellation, 2s", elapsed)
+		}
+		if n := len(attempts.times); n != 1 {
+			t.Errorf("%d requests sent, want 1", n)
+		}
+	})
 }
 
 func TestCancelDuringARequest(t *testing.T) {

@@ -1,22 +1,117 @@
 package opal
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
 )
 
-// leaks reports whether text holds the token in any form fmt could print it.
-func leaks(text string) bool {
-	return strings.Contains(text, testToken) ||
-		strings.Contains(strings.ToLower(text), hex.EncodeToString([]byte(testToken)))
+// hostileToken holds a character that each form of escaping changes, so
+// that a test with it tells the raw, JSON, Go-quoted and URL forms apart.
+const hostileToken = `Tk9/<a&b>"c\d+e%f?g=h#é-x`
+
+// tokenForms is every way the tests look for a token in text: as it is, in
+// hex (fmt's %x), escaped in a JSON string with and without HTML escaping,
+// Go-quoted, and URL-escaped for a query or a path. It is written apart from
+// the library's own list on purpose.
+func tokenForms(token string) map[string]string {
+	htmlJSON, _ := json.Marshal(token)
+	var plainJSON bytes.Buffer
+	enc := json.NewEncoder(&plainJSON)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(token)
+	unquote := func(s string) string { return s[1 : len(s)-1] }
+	return map[string]string{
+		"raw":          token,
+		"hex":          hex.EncodeToString([]byte(token)),
+		"JSON":         unquote(string(htmlJSON)),
+		"JSON no HTML": unquote(strings.TrimSpace(plainJSON.String())),
+		"Go-quoted":    unquote(strconv.Quote(token)),
+		"query":        url.QueryEscape(token),
+		"path":         url.PathEscape(token),
+	}
+}
+
+// leaksToken reports whether text holds token in any of its forms.
+func leaksToken(text, token string) bool {
+	lower := strings.ToLower(text) // fmt's %X writes hex in capitals
+	for name, form := range tokenForms(token) {
+		if strings.Contains(text, form) || name == "hex" && strings.Contains(lower, form) {
+			return true
+		}
+	}
+	return false
+}
+
+// leaks reports whether text holds testToken in any form fmt could print it.
+func leaks(text string) bool { return leaksToken(text, testToken) }
+
+// maskToken replaces every form of a token in text with a placeholder
+// naming the form, so that a failing test can show text without the token.
+// A token shorter than 8 bytes is no secret in a test, and is left.
+func maskToken(text, token string) string {
+	if len(token) < 8 {
+		return text
+	}
+	forms := tokenForms(token)
+	names := slices.Collect(maps.Keys(forms))
+	// Longest first, so that a form holding another is masked whole.
+	slices.SortFunc(names, func(a, b string) int { return cmp.Or(len(forms[b])-len(forms[a]), strings.Compare(a, b)) })
+	for _, name := range names {
+		text = strings.ReplaceAll(text, forms[name], "<token, "+name+">")
+	}
+	return text
+}
+
+// errorTree is err and every error reachable from it through
+// Unwrap() error and Unwrap() []error, as errors.Is walks them.
+func errorTree(err error) []error {
+	if err == nil {
+		return nil
+	}
+	tree := []error{err}
+	switch e := err.(type) {
+	case interface{ Unwrap() error }:
+		tree = append(tree, errorTree(e.Unwrap())...)
+	case interface{ Unwrap() []error }:
+		for _, inner := range e.Unwrap() {
+			tree = append(tree, errorTree(inner)...)
+		}
+	}
+	return tree
+}
+
+// checkNoTokenInChain fails the test if any error reachable from err holds
+// token in any of its forms, printed with %v, %+v, %#v, %s, %q or Error(),
+// as an error tracker that unwraps errors would print them.
+func checkNoTokenInChain(t *testing.T, err error, token string) {
+	t.Helper()
+	for i, e := range errorTree(err) {
+		texts := map[string]string{"Error()": e.Error()}
+		for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q"} {
+			texts[verb] = fmt.Sprintf(verb, e)
+		}
+		for how, text := range texts {
+			if leaksToken(text, token) {
+				t.Errorf("error %d of the chain (%T), printed with %s, holds the token: %s", i, e, how, maskToken(text, token))
+			}
+		}
+	}
 }
 
 // TestFmtNeverPrintsTheToken prints a client and its service with every verb,
@@ -46,27 +141,34 @@ func TestFmtNeverPrintsTheToken(t *testing.T) {
 // TestServerEchoingTheTokenDoesNotLeakIt: some servers and proxies echo the
 // request, Authorization header included, in an error body.
 func TestServerEchoingTheTokenDoesNotLeakIt(t *testing.T) {
-	c, mux, _ := setup(t, WithRetryMax(1))
-	mux.HandleFunc("/v1/sessions", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("X-Request-Id", r.Header.Get("Authorization"))
-		writeJSON(w, http.StatusBadGateway, fmt.Sprintf(`{"message":"upstream rejected %s", "request": %q}`,
-			r.Header.Get("Authorization"), r.Header))
-	})
-	_, err := c.Sessions.List(context.Background(), "r", nil)
-	var apiErr *APIError
-	if !errors.As(err, &apiErr) {
-		t.Fatalf("List error = %v, want *APIError", err)
-	}
-	for what, text := range map[string]string{
-		"Error()": err.Error(), "Message": apiErr.Message, "Body": string(apiErr.Body),
-		"RequestID": apiErr.RequestID, "%+v": fmt.Sprintf("%+v", apiErr), "%#v": fmt.Sprintf("%#v", err),
-	} {
-		if leaks(text) {
-			t.Errorf("%s holds the token", what)
-		}
-	}
-	if !strings.Contains(apiErr.Message, "upstream rejected Bearer [REDACTED]") {
-		t.Errorf("Message = %q, want the server's message with the token redacted", apiErr.Message)
+	for tokenName, token := range map[string]string{"token": testToken, "hostile token": hostileToken} {
+		t.Run(tokenName, func(t *testing.T) {
+			c, mux, _ := setupWithToken(t, token, WithRetryMax(1))
+			mux.HandleFunc("/v1/sessions", func(w http.ResponseWriter, r *http.Request) {
+				auth := r.Header.Get("Authorization")
+				w.Header().Set("X-Request-Id", auth)
+				// Escaped as JSON encoders do, HTML included, and Go-quoted.
+				body, _ := json.Marshal(map[string]any{"message": "upstream rejected " + auth, "request": r.Header})
+				writeJSON(w, http.StatusBadGateway, string(body)+fmt.Sprintf("\n%q", auth))
+			})
+			_, err := c.Sessions.List(context.Background(), "r", nil)
+			var apiErr *APIError
+			if !errors.As(err, &apiErr) {
+				t.Fatalf("List error = %s, want *APIError", maskToken(fmt.Sprint(err), token))
+			}
+			for what, text := range map[string]string{
+				"Error()": err.Error(), "Message": apiErr.Message, "Body": string(apiErr.Body),
+				"RequestID": apiErr.RequestID, "%+v": fmt.Sprintf("%+v", apiErr), "%#v": fmt.Sprintf("%#v", err),
+			} {
+				if leaksToken(text, token) {
+					t.Errorf("%s holds the token: %s", what, maskToken(text, token))
+				}
+			}
+			checkNoTokenInChain(t, err, token)
+			if !strings.Contains(string(apiErr.Body), "upstream rejected Bearer [REDACTED]") {
+				t.Errorf("Body = %s, want the server's message with the token redacted", maskToken(string(apiErr.Body), token))
+			}
+		})
 	}
 }
 
@@ -87,13 +189,19 @@ func TestRedirectToAnotherHostIsRefused(t *testing.T) {
 	otherURL := strings.Replace(other.URL, "127.0.0.1", "localhost", 1)
 
 	tests := []struct {
-		name   string
-		status int
-		target string
+		name       string
+		status     int
+		target     string
+		wantTarget string // as the message names it
 	}{
-		{"another host", http.StatusFound, otherURL + "/v1/sessions"},
-		{"another port", http.StatusTemporaryRedirect, other.URL + "/v1/sessions"},
-		{"https to a look-alike", http.StatusMovedPermanently, "https://127.0.0.1.evil.example/v1/sessions"},
+		{"another host", http.StatusFound, otherURL + "/v1/sessions", otherURL + "/v1/sessions"},
+		{"another port", http.StatusTemporaryRedirect, other.URL + "/v1/sessions", other.URL + "/v1/sessions"},
+		{"https to a look-alike", http.StatusMovedPermanently, "https://127.0.0.1.evil.example/v1/sessions", "https://127.0.0.1.evil.example/v1/sessions"},
+		// A signed URL's query and a password are not repeated.
+		{"with user info, a query and a fragment", http.StatusFound, "https://user:pw@evil.example/v1/sessions?sig=s3cr3t&x=1#frag",
+			"https://evil.example/v1/sessions"},
+		{"with the token in its path and query", http.StatusFound, "https://evil.example/" + testToken + "/?token=" + testToken,
+			"https://evil.example/[REDACTED]/"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -107,9 +215,10 @@ func TestRedirectToAnotherHostIsRefused(t *testing.T) {
 			if !errors.As(err, &apiErr) || apiErr.StatusCode != tt.status {
 				t.Fatalf("List error = %v, want *APIError with status %d", err, tt.status)
 			}
-			if want := "redirect to " + tt.target + " not followed"; !strings.Contains(apiErr.Message, want) {
-				t.Errorf("Message = %q, want it to say %q", apiErr.Message, want)
+			if want := "redirect to " + tt.wantTarget + " not followed"; !strings.Contains(apiErr.Message, want) {
+				t.Errorf("Message = %q, want it to say %q", maskToken(apiErr.Message, testToken), want)
 			}
+			checkNoTokenInChain(t, err, testToken)
 			if n := requests.Load(); n != 1 {
 				t.Errorf("%d requests sent, want 1 (no retries)", n)
 			}
@@ -143,6 +252,7 @@ func TestRedirectPolicyErrorsAreNotRetried(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("List error = %v, want %q", err, tt.want)
 			}
+			checkNoTokenInChain(t, err, testToken)
 			if n := requests.Load(); n != tt.wantRequests {
 				t.Errorf("%d requests, want %d (one call, no retries)", n, tt.wantRequests)
 			}
@@ -183,7 +293,7 @@ func TestTransportSendsTheTokenToTheOriginOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr := &transport{next: rec, base: base, token: func() string { return testToken }, limiter: newLimiter(0, nil)}
+	tr := &transport{next: rec, base: base, token: func() string { return testToken }}
 	urls := []string{
 		"https://opal.example.com/v1/sessions",
 		"https://OPAL.example.com:443/v1/sessions",
@@ -252,23 +362,6 @@ func TestBrokenRoundTripperDoesNotPanic(t *testing.T) {
 	}
 }
 
-// errorTexts is the text of err and of every error it wraps.
-func errorTexts(err error) []string {
-	if err == nil {
-		return nil
-	}
-	texts := []string{err.Error()}
-	switch e := err.(type) {
-	case interface{ Unwrap() error }:
-		texts = append(texts, errorTexts(e.Unwrap())...)
-	case interface{ Unwrap() []error }:
-		for _, inner := range e.Unwrap() {
-			texts = append(texts, errorTexts(inner)...)
-		}
-	}
-	return texts
-}
-
 // TestEchoedTokenNeverReachesAnError: a server that echoes the request's
 // Authorization header into the text an error quotes (a date, a content
 // type, a cursor) does not get the token into any error in the chain.
@@ -313,14 +406,180 @@ func TestEchoedTokenNeverReachesAnError(t *testing.T) {
 			if err == nil {
 				t.Fatal("the walk succeeded, want an error")
 			}
-			for _, text := range errorTexts(err) {
-				if leaks(text) {
-					t.Errorf("an error in the chain holds the token")
-				}
-			}
+			checkNoTokenInChain(t, err, testToken)
 			if leaks(logs.String()) {
 				t.Errorf("the log holds the token")
 			}
 		})
+	}
+}
+
+// TestTokenInATransportFaultIsInNoError: a server can put the token into
+// net/http's own error texts, which quote what it sent: a status line, or a
+// Location that does not parse. No error reachable from the call's error
+// holds it, and the unparsable Location, which would fail the same way
+// again, is not retried.
+func TestTokenInATransportFaultIsInNoError(t *testing.T) {
+	raw := func(response string) func(w http.ResponseWriter, token string) {
+		return func(w http.ResponseWriter, token string) {
+			if conn := hijack(t, w); conn != nil {
+				fmt.Fprint(conn, strings.ReplaceAll(response, "TOKEN", token))
+				conn.Close()
+			}
+		}
+	}
+	tests := []struct {
+		name         string
+		answer       func(w http.ResponseWriter, token string)
+		want         string // in Error()
+		wantRequests int32
+	}{
+		{"token as the status code", raw("HTTP/1.1 TOKEN garbage\r\n\r\n"), "malformed HTTP status code", 2},
+		{"token as the status line", raw("TOKEN\r\n\r\n"), "malformed HTTP response", 2},
+		{"token in an unparsable Location", func(w http.ResponseWriter, token string) {
+			w.Header().Set("Location", "/%zz"+token)
+			w.WriteHeader(http.StatusFound)
+		}, "failed to parse Location header", 1},
+		{"token query-escaped in an unparsable Location", func(w http.ResponseWriter, token string) {
+			w.Header().Set("Location", "/%zz?token="+url.QueryEscape(token))
+			w.WriteHeader(http.StatusFound)
+		}, "failed to parse Location header", 1},
+	}
+	for tokenName, token := range map[string]string{"token": testToken, "hostile token": hostileToken} {
+		for _, tt := range tests {
+			t.Run(tt.name+"/"+tokenName, func(t *testing.T) {
+				c, mux, _ := setupWithToken(t, token, WithRetryMax(1))
+				var requests atomic.Int32
+				mux.HandleFunc("/v1/sessions", countingHandler(&requests, func(w http.ResponseWriter, r *http.Request) {
+					tt.answer(w, strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer "))
+				}))
+				_, err := c.Sessions.List(context.Background(), "r", nil)
+				if err == nil || !strings.Contains(err.Error(), tt.want) {
+					t.Fatalf("List error = %s, want one saying %q", maskToken(fmt.Sprint(err), token), tt.want)
+				}
+				checkNoTokenInChain(t, err, token)
+				if n := requests.Load(); n != tt.wantRequests {
+					t.Errorf("%d requests, want %d", n, tt.wantRequests)
+				}
+			})
+		}
+	}
+}
+
+// recordingProxy is a loopback "proxy" that records every request it gets
+// and answers each as the API would, so that a request sent through it
+// would succeed.
+func recordingProxy(t *testing.T) (*url.URL, *atomic.Int32) {
+	var got atomic.Int32
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got.Add(1)
+		writeJSON(w, http.StatusOK, `{"results":[]}`)
+	}))
+	t.Cleanup(proxy.Close)
+	u, err := url.Parse(proxy.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u, &got
+}
+
+// TestPlainHTTPNeverGoesThroughAProxy: with a plain-http (loopback) base
+// URL, a request carrying the token is never sent to a proxy. A caller's
+// transport with a proxy is refused, with an error naming the proxy, without
+// retries; the library's own transport sends such requests directly.
+func TestPlainHTTPNeverGoesThroughAProxy(t *testing.T) {
+	proxyURL, proxied := recordingProxy(t)
+	tests := []struct {
+		name      string
+		transport func() *http.Transport
+		want      string // in the error; "" for a call that reaches the server directly
+	}{
+		{"caller's transport with a proxy", func() *http.Transport {
+			return &http.Transport{Proxy: http.ProxyURL(proxyURL)}
+		}, "refusing to send the API token in clear text through proxy " + proxyURL.Host},
+		{"caller's transport with a proxy that skips this host", func() *http.Transport {
+			return &http.Transport{Proxy: func(*http.Request) (*url.URL, error) { return nil, nil }}
+		}, ""},
+		{"the library's transport, made from one with a proxy", func() *http.Transport {
+			return libraryTransport(&http.Transport{Proxy: http.ProxyURL(proxyURL)})
+		}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			proxied.Store(0)
+			c, mux, _ := setup(t, WithHTTPClient(&http.Client{Transport: tt.transport()}), WithRetryMax(2))
+			var direct atomic.Int32
+			mux.HandleFunc("/v1/sessions", countingHandler(&direct, func(w http.ResponseWriter, r *http.Request) {
+				writeJSON(w, http.StatusOK, `{"results":[]}`)
+			}))
+			_, err := c.Sessions.List(context.Background(), "r", nil)
+			if n := proxied.Load(); n != 0 {
+				t.Errorf("the proxy received %d requests, want none", n)
+			}
+			if tt.want == "" {
+				if err != nil || direct.Load() != 1 {
+					t.Errorf("List error = %v after %d direct requests; want success, sent directly", err, direct.Load())
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("List error = %v, want one saying %q", err, tt.want)
+			}
+			if strings.Contains(err.Error(), "attempts") || direct.Load() != 0 {
+				t.Errorf("List error = %v after %d direct requests; want no retry and no request", err, direct.Load())
+			}
+			checkNoTokenInChain(t, err, testToken)
+		})
+	}
+}
+
+// TestCallerTransportIsNotModified: the proxy guard works on a clone.
+func TestCallerTransportIsNotModified(t *testing.T) {
+	proxyURL, _ := recordingProxy(t)
+	proxy := http.ProxyURL(proxyURL)
+	tr := &http.Transport{Proxy: proxy}
+	if _, err := NewClient(testToken, WithBaseURL("http://127.0.0.1:1/v1"), WithHTTPClient(&http.Client{Transport: tr})); err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodGet, "http://127.0.0.1:1/v1/sessions", nil)
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	if u, err := tr.Proxy(req); err != nil || u == nil || u.Host != proxyURL.Host {
+		t.Errorf("the caller's Proxy now returns %v, %v; want its own proxy", u, err)
+	}
+}
+
+// TestClientsShareOneConnectionPool: clients made without WithHTTPClient
+// share one transport, so many short-lived clients use one connection rather
+// than leaving one each behind.
+func TestClientsShareOneConnectionPool(t *testing.T) {
+	var conns atomic.Int32
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, `{"results":[]}`)
+	}))
+	srv.Config.ConnState = func(_ net.Conn, state http.ConnState) {
+		if state == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	var transports []http.RoundTripper
+	for range 20 {
+		c, err := NewClient(testToken, WithBaseURL(srv.URL))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Sessions.List(context.Background(), "r", nil); err != nil {
+			t.Fatalf("List: %v", err)
+		}
+		transports = append(transports, c.transport.next)
+	}
+	if n := conns.Load(); n != 1 {
+		t.Errorf("20 clients opened %d connections, want 1", n)
+	}
+	for i, tr := range transports {
+		if tr != transports[0] {
+			t.Errorf("client %d has a transport of its own", i)
+		}
 	}
 }

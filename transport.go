@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 )
 
 // maxDrain bounds how much of an unwanted body is read just to keep its
@@ -30,8 +31,6 @@ type transport struct {
 	// whatever the verb, while a wrong verb (%s on a Client) makes fmt print
 	// the structs that pointers point to.
 	token func() string
-	// limiter gives each request to the API its turn.
-	limiter *limiter
 }
 
 // attemptsKey is the request context's key for the *attempts of the call
@@ -39,16 +38,13 @@ type transport struct {
 type attemptsKey struct{}
 
 func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	// An attempt that could not get its turn from the rate limiter is not
+	// sent: go-retryablehttp's hook, which waits for the turn, cannot fail
+	// the attempt itself.
+	if a, ok := req.Context().Value(attemptsKey{}).(*attempts); ok && a.turnErr != nil {
+		return nil, a.turnErr
+	}
 	if sameOrigin(req.URL, t.base) {
-		// Every attempt, retries and redirects included, waits for its
-		// turn here: go-retryablehttp's hooks cannot fail a request.
-		sent, err := t.limiter.turn(req.Context())
-		if err != nil {
-			return nil, err
-		}
-		if a, ok := req.Context().Value(attemptsKey{}).(*attempts); ok {
-			a.sent = sent
-		}
 		// A RoundTripper must not change the request it is given.
 		req = req.Clone(req.Context())
 		req.Header.Set("Authorization", "Bearer "+t.token())
@@ -79,6 +75,73 @@ func bufferBody(resp *http.Response) {
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrain))
 	_ = resp.Body.Close()
 	resp.Body = io.NopCloser(bytes.NewReader(start))
+}
+
+// sharedTransport is the connection pool of every Client made without
+// WithHTTPClient, as http.DefaultTransport is for net/http's clients: with a
+// pool each, short-lived clients would leave their idle connections (and
+// their goroutines) behind until the idle timeout. It is cloned from
+// http.DefaultTransport on first use.
+var sharedTransport = sync.OnceValue(func() *http.Transport {
+	return libraryTransport(http.DefaultTransport)
+})
+
+// libraryTransport is a clone of base with the library's settings.
+func libraryTransport(base http.RoundTripper) *http.Transport {
+	var tr *http.Transport
+	if bt, ok := base.(*http.Transport); ok {
+		tr = bt.Clone()
+	} else {
+		tr = &http.Transport{Proxy: http.ProxyFromEnvironment}
+	}
+	// A shared client pages through many resources at once; keep enough
+	// idle connections that concurrent walks do not redial.
+	tr.MaxIdleConnsPerHost = 16
+	// Plain http is allowed only to loopback hosts, and a proxy would carry
+	// the token in clear text over a network: a plain-http request never
+	// goes through one. This is decided for each request, because clients
+	// with https and http base URLs share the transport.
+	proxy := tr.Proxy
+	tr.Proxy = func(req *http.Request) (*url.URL, error) {
+		if proxy == nil || strings.EqualFold(req.URL.Scheme, "http") {
+			return nil, nil
+		}
+		return proxy(req)
+	}
+	return tr
+}
+
+// refuseClearTextProxies returns the RoundTripper for a caller's transport.
+// With a plain-http base URL and an *http.Transport with a Proxy, that is a
+// clone of it (the caller's transport is never modified) whose Proxy refuses
+// to send a plain-http request carrying the token through a proxy. Otherwise
+// it is next itself: over https the token goes through a proxy encrypted.
+func refuseClearTextProxies(next http.RoundTripper, base *url.URL) http.RoundTripper {
+	t, ok := next.(*http.Transport)
+	if !ok || t.Proxy == nil || base.Scheme != "http" {
+		return next
+	}
+	t = t.Clone()
+	proxy := t.Proxy
+	t.Proxy = func(req *http.Request) (*url.URL, error) {
+		u, err := proxy(req)
+		if err != nil || u == nil || !strings.EqualFold(req.URL.Scheme, "http") || req.Header.Get("Authorization") == "" {
+			return u, err
+		}
+		return nil, &clearTextProxyError{proxyHost: u.Host}
+	}
+	return t
+}
+
+// clearTextProxyError is the refusal to send the token through a proxy over
+// plain http. It names the proxy by host and port only (its URL may hold a
+// password), and it is not retried: the proxy settings will not change
+// between attempts.
+type clearTextProxyError struct{ proxyHost string }
+
+func (e *clearTextProxyError) Error() string {
+	return "refusing to send the API token in clear text through proxy " + e.proxyHost +
+		"; with a plain-http base URL, the transport's Proxy must return no proxy"
 }
 
 // redirectError marks an error of the caller's redirect policy, or of

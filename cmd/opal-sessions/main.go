@@ -22,7 +22,9 @@
 // Exit status: 0 on success; 1 when the API or the network fails; 2 on a
 // usage error (an unknown flag, a bad value, extra arguments, a missing
 // -resource-id, a malformed OPAL_BASE_URL or token); 130 when interrupted
-// with Ctrl-C, as shells report a command killed by SIGINT.
+// with Ctrl-C (SIGINT), and 143 when stopped with SIGTERM, as shells report
+// a command killed by those signals. Either signal stops the listing at
+// once; rows already printed stay.
 package main
 
 import (
@@ -34,6 +36,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/opalclient/opal-go"
@@ -44,18 +47,30 @@ const (
 	exitOK          = 0
 	exitFailure     = 1
 	exitUsage       = 2
-	exitInterrupted = 130
+	exitInterrupted = 130 // 128 + SIGINT
+	exitTerminated  = 143 // 128 + SIGTERM
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	// Once interrupted, restore the default, so that a second Ctrl-C kills
-	// the command even if it is slow to stop.
-	context.AfterFunc(ctx, stop)
+	ctx, cancel := context.WithCancelCause(context.Background())
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		sig := <-signals
+		// Restore the default, so that a second signal kills the command
+		// even if it is slow to stop.
+		signal.Stop(signals)
+		cancel(stopSignal{sig})
+	}()
 	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
-	stop()
 	os.Exit(code)
 }
+
+// stopSignal is the cause of the context's end when a signal stops the
+// command, so that failure can report which one.
+type stopSignal struct{ sig os.Signal }
+
+func (s stopSignal) Error() string { return s.sig.String() + " received" }
 
 // options are the command line's flags.
 type options struct {
@@ -181,6 +196,11 @@ func usageError(stderr io.Writer, msg string) int {
 // failure reports an error that ended the listing and returns the exit status.
 func failure(ctx context.Context, stderr io.Writer, err error) int {
 	if ctx.Err() != nil {
+		var stop stopSignal
+		if errors.As(context.Cause(ctx), &stop) && stop.sig == syscall.SIGTERM {
+			fmt.Fprintln(stderr, "opal-sessions: terminated")
+			return exitTerminated
+		}
 		fmt.Fprintln(stderr, "opal-sessions: interrupted")
 		return exitInterrupted
 	}

@@ -20,6 +20,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -474,43 +475,60 @@ func TestStreaming(t *testing.T) {
 	}
 }
 
-// TestInterrupt sends SIGINT while the command waits for a server that
-// never answers: it must stop at once, with status 130.
-func TestInterrupt(t *testing.T) {
+// TestSignals sends SIGINT or SIGTERM while the command waits for a server
+// that never answers its second page: it must stop at once, keep the first
+// page's rows, say why on stderr, and exit with 128 + the signal's number.
+func TestSignals(t *testing.T) {
 	if runtime.GOOS == "windows" {
-		t.Skip("no SIGINT to send on Windows")
+		t.Skip("no SIGINT or SIGTERM to send on Windows")
 	}
-	srv := opaltest.NewServer(testSessions(time.Now())...)
-	defer srv.Close()
-	srv.Inject(opaltest.Fault{Delay: time.Hour})
+	tests := []struct {
+		signal     os.Signal
+		wantCode   int
+		wantStderr string
+	}{
+		{os.Interrupt, 130, "opal-sessions: interrupted\n"},
+		{syscall.SIGTERM, 143, "opal-sessions: terminated\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.signal.String(), func(t *testing.T) {
+			srv := opaltest.NewServer(testSessions(time.Now())[:4]...)
+			defer srv.Close()
+			srv.Inject(opaltest.Fault{}, opaltest.Fault{Delay: time.Hour})
 
-	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
-	defer cancel()
-	cmd := command(ctx, serverEnv(srv), "-resource-id", resource)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	// Once its request has arrived, the command is waiting for the answer.
-	for deadline := time.Now().Add(10 * time.Second); len(srv.Requests()) == 0; time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the command sent no request within 10s")
-		}
-	}
-	sent := time.Now()
-	if err := cmd.Process.Signal(os.Interrupt); err != nil {
-		t.Fatal(err)
-	}
-	_ = cmd.Wait()
-	if took := time.Since(sent); took > 2*time.Second {
-		t.Errorf("the command took %v to stop after SIGINT", took)
-	}
-	if code := cmd.ProcessState.ExitCode(); code != 130 {
-		t.Errorf("exit %d, want 130; stderr: %s", code, stderr.String())
-	}
-	if got := stderr.String(); got != "opal-sessions: interrupted\n" {
-		t.Errorf("stderr %q, want the interruption reported", got)
+			ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+			defer cancel()
+			cmd := command(ctx, serverEnv(srv), "-resource-id", resource, "-page-size", "2")
+			var stdout, stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			// Once its second request has arrived, the command has the
+			// first page and waits for the second.
+			for deadline := time.Now().Add(10 * time.Second); len(srv.Requests()) < 2; time.Sleep(time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatal("the command did not ask for a second page within 10s")
+				}
+			}
+			sent := time.Now()
+			if err := cmd.Process.Signal(tt.signal); err != nil {
+				t.Fatal(err)
+			}
+			_ = cmd.Wait()
+			if took := time.Since(sent); took > 2*time.Second {
+				t.Errorf("the command took %v to stop after %v", took, tt.signal)
+			}
+			if code := cmd.ProcessState.ExitCode(); code != tt.wantCode {
+				t.Errorf("exit %d, want %d; stderr: %s", code, tt.wantCode, stderr.String())
+			}
+			if diff := cmp.Diff(tt.wantStderr, stderr.String()); diff != "" {
+				t.Errorf("stderr (-want +got):\n%s", diff)
+			}
+			if rows := parseTable(stdout.String()); len(rows) != 3 {
+				t.Errorf("stdout has %d lines, want the header and the first page's 2 rows:\n%s", len(rows), stdout.String())
+			}
+		})
 	}
 }
 
