@@ -29,12 +29,12 @@ type attempts struct {
 	method string
 	path   string
 
-	n      int           // attempts sent so far
+	n       int           // attempts sent so far
 	sent    time.Time     // when the last attempt got its turn to be sent
 	turnErr error         // why the last attempt got no turn, if it did not
-	logged int           // attempts logged so far
-	status int           // status of the last response; 0 after a transport fault
-	wait   time.Duration // the wait before the next attempt, chosen by checkRetry
+	logged  int           // attempts logged so far
+	status  int           // status of the last response; 0 after a transport fault
+	wait    time.Duration // the wait before the next attempt, chosen by checkRetry
 }
 
 // retryingClient configures go-retryablehttp for one call. Every policy is set
