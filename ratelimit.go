@@ -36,7 +36,9 @@ const (
 	// limit approaches it gently rather than oscillating around it.
 	climbPerSecond = 1.25
 	// maxBurst bounds how many requests may go out at once after a quiet
-	// spell; below 100 per second the burst is a tenth of the rate.
+	// spell: a tenth of the configured rate, at most 10. It is set by the
+	// configured rate, not the current one, so that the slow start paces
+	// a sweep without delaying the few requests of a single walk.
 	maxBurst = 10
 )
 
@@ -69,14 +71,9 @@ func newLimiter(perSecond float64, logger *slog.Logger) *limiter {
 		l.current = max(minRate, perSecond/slowStartDivisor)
 		l.slowStart = l.current < perSecond
 		l.updated = now
-		l.bucket = rate.NewLimiter(rate.Limit(l.current), burst(l.current))
+		l.bucket = rate.NewLimiter(rate.Limit(l.current), int(min(maxBurst, max(1, perSecond/10))))
 	}
 	return l
-}
-
-// burst is how many requests may go out at once at a rate.
-func burst(perSecond float64) int {
-	return int(min(maxBurst, max(1, perSecond/10)))
 }
 
 // turnError is a turn that cannot come before the context's deadline. It
@@ -200,7 +197,6 @@ func (l *limiter) set(now time.Time, perSecond float64) {
 	l.current = perSecond
 	l.updated = now
 	l.bucket.SetLimitAt(now, rate.Limit(perSecond))
-	l.bucket.SetBurstAt(now, burst(perSecond))
 }
 
 func (l *limiter) log(msg string, attrs ...slog.Attr) {
