@@ -1,0 +1,390 @@
+package opal
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+)
+
+func TestWithRateLimitRejectsBadValues(t *testing.T) {
+	for _, v := range []float64{-1, math.NaN(), math.Inf(1), math.Inf(-1)} {
+		if _, err := NewClient(testToken, WithRateLimit(v)); !errors.Is(err, ErrInvalidArgument) {
+			t.Errorf("WithRateLimit(%v): error %v, want ErrInvalidArgument", v, err)
+		}
+	}
+	for _, v := range []float64{0, 0.5, 100, 1e6} {
+		if _, err := NewClient(testToken, WithRateLimit(v)); err != nil {
+			t.Errorf("WithRateLimit(%v): %v", v, err)
+		}
+	}
+}
+
+// recordingLogger keeps the messages of the records written to it.
+type recordingLogger struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (r *recordingLogger) logger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		line := string(p)
+		if i := strings.Index(line, `msg="`); i >= 0 {
+			line = line[i+5:]
+			line = line[:strings.Index(line, `"`)]
+		}
+		r.msgs = append(r.msgs, line)
+		return len(p), nil
+	}), &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+func (r *recordingLogger) count(msg string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, m := range r.msgs {
+		if m == msg {
+			n++
+		}
+	}
+	return n
+}
+
+// rateNow is the limiter's current rate, read under its lock.
+func (l *limiter) rateNow() float64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.current
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// TestSlowStart: a limiter starts at an eighth of its configured rate and
+// doubles every 100 ms until it reaches it.
+func TestSlowStart(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLimiter(800, nil)
+		var rates []float64
+		for range 5 {
+			l.tryTurn()
+			rates = append(rates, l.rateNow())
+			time.Sleep(100 * time.Millisecond)
+		}
+		want := []float64{100, 200, 400, 800, 800}
+		if diff := cmp.Diff(want, rates, cmpopts.EquateApprox(0.001, 0)); diff != "" {
+			t.Errorf("rate every 100 ms (-want +got):\n%s", diff)
+		}
+	})
+}
+
+// TestThrottledLowersOncePerWindow: the 429s of one burst lower the rate
+// once; a 429 to an attempt sent after that lowers it again; it never goes
+// below 1 a second.
+func TestThrottledLowersOncePerWindow(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var logs recordingLogger
+		l := newLimiter(100, logs.logger())
+		time.Sleep(time.Second) // past the slow start
+		var burst []time.Time
+		for range 5 {
+			sent, err := l.turn(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			burst = append(burst, sent)
+		}
+		time.Sleep(5 * time.Millisecond) // the answers come back
+		for _, sent := range burst {
+			l.throttled(sent)
+		}
+		if got := l.rateNow(); math.Abs(got-70) > 0.01 {
+			t.Errorf("rate after a burst of 429s = %.2f, want 70 (lowered once)", got)
+		}
+		time.Sleep(time.Millisecond)
+		sent, err := l.turn(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.throttled(sent)
+		if got := l.rateNow(); math.Abs(got-49) > 0.1 {
+			t.Errorf("rate after a later 429 = %.2f, want 49", got)
+		}
+		for range 30 {
+			time.Sleep(time.Millisecond)
+			l.throttled(time.Now())
+		}
+		if l.rateNow() != minRate {
+			t.Errorf("rate after 30 more 429s = %v, want the floor of %v", l.rateNow(), minRate)
+		}
+		if n := logs.count("opal: rate lowered after a 429"); n != 32 {
+			t.Errorf("%d records of a lowered rate, want 32, one per decrease", n)
+		}
+	})
+}
+
+// TestRateClimbsBackGradually: without 429s, the rate climbs by a quarter
+// of itself a second, back to the configured rate, which is logged once.
+func TestRateClimbsBackGradually(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var logs recordingLogger
+		l := newLimiter(100, logs.logger())
+		time.Sleep(time.Second)
+		l.tryTurn()
+		l.throttled(time.Now())
+		var rates []float64
+		for range 3 {
+			time.Sleep(time.Second)
+			l.tryTurn()
+			rates = append(rates, l.rateNow())
+		}
+		want := []float64{70 * 1.25, 100, 100}
+		if diff := cmp.Diff(want, rates, cmpopts.EquateApprox(0.001, 0)); diff != "" {
+			t.Errorf("rate every second after a 429 (-want +got):\n%s", diff)
+		}
+		if n := logs.count("opal: rate back at its limit"); n != 1 {
+			t.Errorf("%d records of the rate back at its limit, want 1", n)
+		}
+	})
+}
+
+// TestRateIsSharedByCallsAndRetries: every attempt of every call, retries
+// included, takes its turn from one limiter: 8 goroutines whose requests
+// fail every other time send no more than the rate allows, all together.
+func TestRateIsSharedByCallsAndRetries(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		var arrivals []time.Time
+		c := inMemoryClient(t, func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			arrivals = append(arrivals, time.Now())
+			n := len(arrivals)
+			mu.Unlock()
+			if n%2 == 0 {
+				writeJSON(w, http.StatusServiceUnavailable, `{"message":"try again"}`)
+				return
+			}
+			writeJSON(w, http.StatusOK, `{"results":[]}`)
+		}, WithRateLimit(20), WithRetryWait(0, 0))
+		start := time.Now()
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+		defer cancel()
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Go(func() {
+				for ctx.Err() == nil {
+					c.Sessions.List(ctx, "r", nil)
+				}
+			})
+		}
+		wg.Wait()
+		// After the slow start (300 ms), at most 20 a second plus the
+		// burst of 2.
+		steady := 0
+		for _, at := range arrivals {
+			if at.Sub(start) >= 2*time.Second && at.Sub(start) < 4*time.Second {
+				steady++
+			}
+		}
+		if steady > 2*20+2 || steady < 2*20-2 {
+			t.Errorf("%d attempts in 2 s at a limit of 20 a second, want about 40", steady)
+		}
+	})
+}
+
+// TestRateChangeReachesWaitersAtOnce: goroutines already waiting for a turn
+// go at the lowered pace at once, not at the pace of the rate they began
+// waiting at.
+func TestRateChangeReachesWaitersAtOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLimiter(200, nil)
+		time.Sleep(time.Second)
+		ctx, cancel := context.WithCancel(t.Context())
+		var mu sync.Mutex
+		var turns []time.Time
+		var wg sync.WaitGroup
+		for range 16 {
+			wg.Go(func() {
+				for {
+					at, err := l.turn(ctx)
+					if err != nil {
+						return
+					}
+					mu.Lock()
+					turns = append(turns, at)
+					mu.Unlock()
+				}
+			})
+		}
+		time.Sleep(500 * time.Millisecond)
+		drop := time.Now()
+		for l.rateNow() > 10 { // 429s, each to an attempt sent after the last decrease
+			l.throttled(time.Now())
+			time.Sleep(time.Microsecond)
+		}
+		rate := l.rateNow()
+		time.Sleep(time.Second)
+		cancel()
+		wg.Wait()
+		after := 0
+		for _, at := range turns {
+			if at.After(drop) && !at.After(drop.Add(time.Second)) {
+				after++
+			}
+		}
+		// The rate climbs back a little within the second.
+		if limit := int(rate*1.25) + 1; after > limit {
+			t.Errorf("%d turns in the second after the rate fell to %.1f a second, want at most %d", after, rate, limit)
+		}
+	})
+}
+
+// TestRetryAfterPausesEveryCall: a 429 with a Retry-After that its call
+// waits out holds back the other calls of the Client too.
+func TestRetryAfterPausesEveryCall(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var logs recordingLogger
+		var mu sync.Mutex
+		var arrivals []time.Time
+		first := true
+		c := inMemoryClient(t, func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			arrivals = append(arrivals, time.Now())
+			pause := first
+			first = false
+			mu.Unlock()
+			if pause {
+				w.Header().Set("Retry-After", "2")
+				writeJSON(w, http.StatusTooManyRequests, `{"message":"slow down"}`)
+				return
+			}
+			writeJSON(w, http.StatusOK, `{"results":[]}`)
+		}, WithLogger(logs.logger()))
+		start := time.Now()
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			if _, err := c.Sessions.List(t.Context(), "r", nil); err != nil {
+				t.Error(err)
+			}
+		})
+		time.Sleep(500 * time.Millisecond)
+		if _, err := c.Sessions.List(t.Context(), "r", nil); err != nil {
+			t.Fatal(err)
+		}
+		wg.Wait()
+		var offsets []time.Duration
+		for _, at := range arrivals {
+			offsets = append(offsets, at.Sub(start))
+		}
+		// The 429 at 0; the other call and the retry both at 2 s.
+		if diff := cmp.Diff([]time.Duration{0, 2 * time.Second, 2 * time.Second}, offsets); diff != "" {
+			t.Errorf("arrivals (-want +got):\n%s", diff)
+		}
+		if n := logs.count("opal: pausing every request"); n != 1 {
+			t.Errorf("%d records of the pause, want 1", n)
+		}
+	})
+}
+
+// TestTurnPastTheDeadlineFailsAtOnce: a call whose turn cannot come before
+// its context's deadline fails at once, with an error that matches
+// context.DeadlineExceeded and says it is a timeout, and is not retried.
+func TestTurnPastTheDeadlineFailsAtOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		requests := 0
+		c := inMemoryClient(t, func(w http.ResponseWriter, r *http.Request) {
+			requests++
+			writeJSON(w, http.StatusOK, `{"results":[]}`)
+		}, WithRateLimit(1))
+		if _, err := c.Sessions.List(t.Context(), "r", nil); err != nil { // the one token
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+		defer cancel()
+		start := time.Now()
+		_, err := c.Sessions.List(ctx, "r", nil)
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("List error = %v, want one matching context.DeadlineExceeded", err)
+		}
+		var timeout interface{ Timeout() bool }
+		if !errors.As(err, &timeout) || !timeout.Timeout() {
+			t.Errorf("List error = %v, want Timeout() true", err)
+		}
+		if waited := time.Since(start); waited != 0 {
+			t.Errorf("List waited %v for a turn that could not come in time", waited)
+		}
+		if requests != 1 {
+			t.Errorf("%d requests, want 1: the second call sends nothing", requests)
+		}
+	})
+}
+
+// TestTurnWaitHonoursCancel: a call waiting for its turn ends when its
+// context is cancelled, with the context's error.
+func TestTurnWaitHonoursCancel(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := inMemoryClient(t, func(w http.ResponseWriter, r *http.Request) {
+			writeJSON(w, http.StatusOK, `{"results":[]}`)
+		}, WithRateLimit(1))
+		if _, err := c.Sessions.List(t.Context(), "r", nil); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		time.AfterFunc(50*time.Millisecond, cancel)
+		start := time.Now()
+		if _, err := c.Sessions.List(ctx, "r", nil); !errors.Is(err, context.Canceled) {
+			t.Errorf("List error = %v, want context.Canceled", err)
+		}
+		if waited := time.Since(start); waited != 50*time.Millisecond {
+			t.Errorf("List returned %v after the cancel, want at once", waited-50*time.Millisecond)
+		}
+	})
+}
+
+// TestTurnWaitIsNotPartOfTheAttemptTimeout: http.Client.Timeout bounds an
+// attempt, not the wait for its turn before it.
+func TestTurnWaitIsNotPartOfTheAttemptTimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := inMemoryClient(t, func(w http.ResponseWriter, r *http.Request) {
+			writeJSON(w, http.StatusOK, `{"results":[]}`)
+		}, WithRateLimit(2), WithRetryMax(0))
+		c.httpClient.Timeout = 100 * time.Millisecond
+		for i := range 4 { // the burst of 1, then a turn every 500 ms or so
+			if _, err := c.Sessions.List(t.Context(), "r", nil); err != nil {
+				t.Fatalf("call %d: %v", i, err)
+			}
+		}
+	})
+}
+
+// TestLimiterStartsNoGoroutine: a Client has no Close, so its limiter must
+// need none: taking turns, waiting included, leaves nothing running.
+func TestLimiterStartsNoGoroutine(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLimiter(50, nil)
+		for range 20 {
+			if _, err := l.turn(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		l.throttled(time.Now())
+		l.pauseUntil(time.Now().Add(time.Second))
+		if _, err := l.turn(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		// synctest.Test fails if a goroutine started in the bubble is
+		// still running when this function returns.
+	})
+}
