@@ -19,6 +19,13 @@ type Fault struct {
 	// Status, from 200 to 599, answers with that status and a JSON body
 	// {"message": "injected fault"}, as Opal's own errors look. An
 	// opal.Client retries 429, 500, 502, 503 and 504.
+	//
+	// A 2xx Status is a gateway's or a proxy's success that is not what was
+	// asked for: {"message": ...} is not a page of any list, nor a user or
+	// a resource. An opal.Client reports it as an error matching
+	// opal.ErrInvalidResponse, without retrying it; it is never taken for
+	// an empty page, which for an access review would say that nobody holds
+	// access.
 	Status int
 	// Body, with Status, is sent instead of the JSON message, as it is, with
 	// the Content-Type net/http sniffs from it: a proxy's HTML error page,

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"iter"
 	"net/http"
 	"net/url"
 	"testing"
@@ -296,4 +297,50 @@ func TestFaultsOnEveryEndpoint(t *testing.T) {
 			t.Errorf("GET %s: truncated body %q is not a prefix of %q", tt.path, cut, whole)
 		}
 	}
+}
+
+// TestSuccessFaultIsNotAnEmptyPage: Fault{Status: 200} answers a 200 that
+// is not a page; every list and lookup of an opal.Client reports it as an
+// error matching opal.ErrInvalidResponse, without retrying, and All and
+// AllOf do not end as if the list were complete.
+func TestSuccessFaultIsNotAnEmptyPage(t *testing.T) {
+	srv := opaltest.NewServer(makeSessions(0, 3, resourceA)...)
+	defer srv.Close()
+	srv.AddUsers(opal.User{UserID: "u1", Email: "u1@acme-corp.dev"})
+	srv.AddResources(opal.Resource{ResourceID: resourceA, Name: "prod"})
+	client, err := srv.Client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := map[string]func() error{
+		"Sessions.List":  func() error { _, err := client.Sessions.List(t.Context(), resourceA, nil); return err },
+		"Sessions.All":   func() error { return firstError(client.Sessions.All(t.Context(), resourceA, nil)) },
+		"Sessions.AllOf": func() error { return firstError(client.Sessions.AllOf(t.Context(), []string{resourceA}, nil)) },
+		"Users.List":     func() error { _, err := client.Users.List(t.Context(), nil); return err },
+		"Users.Get":      func() error { _, err := client.Users.Get(t.Context(), "u1"); return err },
+		"Resources.List": func() error { _, err := client.Resources.List(t.Context(), nil); return err },
+		"Resources.Get":  func() error { _, err := client.Resources.Get(t.Context(), resourceA); return err },
+	}
+	for name, call := range calls {
+		t.Run(name, func(t *testing.T) {
+			before := len(srv.Requests())
+			srv.Inject(opaltest.Fault{Status: http.StatusOK})
+			if err := call(); !errors.Is(err, opal.ErrInvalidResponse) {
+				t.Errorf("error = %v, want one matching opal.ErrInvalidResponse", err)
+			}
+			if n := len(srv.Requests()) - before; n != 1 {
+				t.Errorf("%d requests, want 1 (no retries)", n)
+			}
+		})
+	}
+}
+
+// firstError ranges over seq and returns its first error, if any.
+func firstError[T any](seq iter.Seq2[T, error]) error {
+	for _, err := range seq {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
