@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -65,11 +64,7 @@ func newPageServer(tb testing.TB, pages, perPage int) *pageServer {
 		w.Write(results)
 		w.Write([]byte("}"))
 	}))
-	ps.Config.ConnState = func(_ net.Conn, state http.ConnState) {
-		if state == http.StateNew {
-			ps.newConns.Add(1)
-		}
-	}
+	countConnections(ps.Server, &ps.newConns)
 	ps.Start()
 	tb.Cleanup(ps.Close)
 	return ps

@@ -38,6 +38,16 @@ type list[W, T, L any] struct {
 	public   func(*page[W]) *L
 }
 
+// valueOf is a copy of the caller's options, the zero value for nil: what a
+// call works with, so that the caller's are never modified.
+func valueOf[T any](opts *T) T {
+	if opts == nil {
+		var zero T
+		return zero
+	}
+	return *opts
+}
+
 // checkPageSize is the error for a page size the API does not take, or nil.
 func checkPageSize(n int) error {
 	if n < 0 || n > maxPageSize {

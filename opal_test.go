@@ -56,6 +56,16 @@ func writeJSON(w http.ResponseWriter, status int, body string) {
 	fmt.Fprint(w, body)
 }
 
+// countConnections counts in n the connections that srv, not yet started,
+// accepts.
+func countConnections(srv *httptest.Server, n *atomic.Int32) {
+	srv.Config.ConnState = func(_ net.Conn, state http.ConnState) {
+		if state == http.StateNew {
+			n.Add(1)
+		}
+	}
+}
+
 // countingHandler answers every request with h and counts them.
 func countingHandler(n *atomic.Int32, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {

@@ -124,10 +124,7 @@ func (s *ResourcesService) All(ctx context.Context, opts *ListResourcesOptions) 
 // list checks a listing's arguments and builds its query. The caller's
 // options are copied, never modified.
 func (s *ResourcesService) list(opts *ListResourcesOptions) list[Resource, Resource, ResourcesList] {
-	var o ListResourcesOptions
-	if opts != nil {
-		o = *opts
-	}
+	o := valueOf(opts)
 	l := list[Resource, Resource, ResourcesList]{
 		client: s.client, path: "resources", noun: "resources",
 		cursor: o.Cursor, pageSize: o.PageSize, err: checkPageSize(o.PageSize),

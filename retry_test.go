@@ -280,11 +280,7 @@ func TestCertificateErrorsAreNotRetried(t *testing.T) {
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		t.Error("request reached the handler through an untrusted certificate")
 	}))
-	srv.Config.ConnState = func(_ net.Conn, state http.ConnState) {
-		if state == http.StateNew {
-			conns.Add(1)
-		}
-	}
+	countConnections(srv, &conns)
 	srv.Config.ErrorLog = discardLog()
 	srv.StartTLS()
 	defer srv.Close()
@@ -732,11 +728,7 @@ func TestConnectionsAreReusedAfterFailures(t *testing.T) {
 			writeJSON(w, http.StatusOK, `{"results":[]}`)
 		}
 	}))
-	srv.Config.ConnState = func(_ net.Conn, state http.ConnState) {
-		if state == http.StateNew {
-			conns.Add(1)
-		}
-	}
+	countConnections(srv, &conns)
 	srv.Start()
 	defer srv.Close()
 	c, err := NewClient(testToken, WithBaseURL(srv.URL), WithRetryWait(time.Millisecond, time.Millisecond))

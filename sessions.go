@@ -75,10 +75,7 @@ func (s *SessionsService) All(ctx context.Context, resourceID string, opts *List
 // completion, error or break, its requests in flight are cancelled, and no
 // goroutine of it is left once the range loop has returned.
 func (s *SessionsService) AllOf(ctx context.Context, resourceIDs []string, opts *ListSessionsOptions) iter.Seq2[Session, error] {
-	var o ListSessionsOptions
-	if opts != nil {
-		o = *opts
-	}
+	o := valueOf(opts)
 	var err error
 	ids := make([]string, 0, len(resourceIDs))
 	seen := make(map[string]bool, len(resourceIDs))
@@ -115,10 +112,7 @@ func (s *SessionsService) AllOf(ctx context.Context, resourceIDs []string, opts 
 // list checks a listing's arguments and builds its query. The caller's
 // options are copied, never modified.
 func (s *SessionsService) list(resourceID string, opts *ListSessionsOptions) list[wireSession, Session, SessionsList] {
-	var o ListSessionsOptions
-	if opts != nil {
-		o = *opts
-	}
+	o := valueOf(opts)
 	l := list[wireSession, Session, SessionsList]{
 		client: s.client, path: "sessions", noun: "sessions",
 		cursor: o.Cursor, pageSize: o.PageSize, err: checkPageSize(o.PageSize),

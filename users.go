@@ -111,10 +111,7 @@ func (s *UsersService) All(ctx context.Context, opts *ListUsersOptions) iter.Seq
 // list checks a listing's arguments. The caller's options are copied,
 // never modified.
 func (s *UsersService) list(opts *ListUsersOptions) list[User, User, UsersList] {
-	var o ListUsersOptions
-	if opts != nil {
-		o = *opts
-	}
+	o := valueOf(opts)
 	return list[User, User, UsersList]{
 		client: s.client, path: "users", noun: "users",
 		cursor: o.Cursor, pageSize: o.PageSize, err: checkPageSize(o.PageSize),
