@@ -231,10 +231,10 @@ func TestOversizedBodyIsRefused(t *testing.T) {
 				if tt.contentLength {
 					w.Header().Set("Content-Length", fmt.Sprint(size))
 				}
-				// Many small members, each of them fine: only the whole
-				// is too large.
+				// Members of 1 MiB, each of them fine: only the whole is
+				// too large.
 				w.Write([]byte(`{"results":[],`))
-				chunk := []byte(strings.Repeat(`"more":0,`, 4096))
+				chunk := []byte(`"more":"` + strings.Repeat("a", 1<<20) + `",`)
 				for written.Load() < int64(size) {
 					n, err := w.Write(chunk)
 					written.Add(int64(n))
