@@ -43,19 +43,37 @@ type idPage struct {
 	IDs            []string
 }
 
-// listMethods are the methods of a list with options O, items T and pages L,
-// and how to read an item's ID and a page's parts.
-type listMethods[O, T, L any] struct {
-	opts  func(cursor string, pageSize int) *O
-	all   func(*Client, context.Context, *O) iter.Seq2[T, error]
-	pages func(*Client, context.Context, *O) iter.Seq2[*L, error]
-	list  func(*Client, context.Context, *O) (*L, error)
-	id    func(T) string
-	parts func(*L) (next, previous string, items []T)
+// listMethods are the methods of a list with options O, items T and pages
+// L, of the service S that service takes from a client, and how to read an
+// item's ID and a page's parts.
+type listMethods[S, O, T, L any] struct {
+	service func(*Client) S
+	opts    func(cursor string, pageSize int) *O
+	all     func(S, context.Context, *O) iter.Seq2[T, error]
+	pages   func(S, context.Context, *O) iter.Seq2[*L, error]
+	list    func(S, context.Context, *O) (*L, error)
+	id      func(T) string
+	parts   func(*L) (next, previous string, items []T)
 }
 
-func (m listMethods[O, T, L]) open(c *Client, cursor string, pageSize int) listCalls {
-	opts := m.opts(cursor, pageSize)
+// sessionsOfR1 is the sessions list of resource r1, with the methods of a
+// list of the whole organisation.
+type sessionsOfR1 struct{ s *SessionsService }
+
+func (x sessionsOfR1) All(ctx context.Context, o *ListSessionsOptions) iter.Seq2[Session, error] {
+	return x.s.All(ctx, "r1", o)
+}
+
+func (x sessionsOfR1) Pages(ctx context.Context, o *ListSessionsOptions) iter.Seq2[*SessionsList, error] {
+	return x.s.Pages(ctx, "r1", o)
+}
+
+func (x sessionsOfR1) List(ctx context.Context, o *ListSessionsOptions) (*SessionsList, error) {
+	return x.s.List(ctx, "r1", o)
+}
+
+func (m listMethods[S, O, T, L]) open(c *Client, cursor string, pageSize int) listCalls {
+	service, opts := m.service(c), m.opts(cursor, pageSize)
 	reduce := func(l *L) *idPage {
 		if l == nil {
 			return nil
@@ -73,7 +91,7 @@ func (m listMethods[O, T, L]) open(c *Client, cursor string, pageSize int) listC
 		all: func(ctx context.Context) iter.Seq2[string, error] {
 			// Built here, not when ranged over, so that a sequence that
 			// sent something when built would be caught.
-			seq := m.all(c, ctx, opts)
+			seq := m.all(service, ctx, opts)
 			return func(yield func(string, error) bool) {
 				for item, err := range seq {
 					if !yield(m.id(item), err) {
@@ -83,7 +101,7 @@ func (m listMethods[O, T, L]) open(c *Client, cursor string, pageSize int) listC
 			}
 		},
 		pages: func(ctx context.Context) iter.Seq2[*idPage, error] {
-			seq := m.pages(c, ctx, opts)
+			seq := m.pages(service, ctx, opts)
 			return func(yield func(*idPage, error) bool) {
 				for l, err := range seq {
 					if !yield(reduce(l), err) {
@@ -93,14 +111,48 @@ func (m listMethods[O, T, L]) open(c *Client, cursor string, pageSize int) listC
 			}
 		},
 		list: func(ctx context.Context) (*idPage, error) {
-			l, err := m.list(c, ctx, opts)
+			l, err := m.list(service, ctx, opts)
 			return reduce(l), err
 		},
 	}
 }
 
-// listers are every list of the client, each with every filter it takes
-// set, so that each test also checks that the filters go with every page.
+// The methods of each list, with every filter it takes set, so that each
+// test also checks that the filters go with every page.
+var (
+	sessionsMethods = listMethods[sessionsOfR1, ListSessionsOptions, Session, SessionsList]{
+		service: func(c *Client) sessionsOfR1 { return sessionsOfR1{c.Sessions} },
+		opts: func(cursor string, pageSize int) *ListSessionsOptions {
+			return &ListSessionsOptions{UserID: "u1", Cursor: cursor, PageSize: pageSize}
+		},
+		all: sessionsOfR1.All, pages: sessionsOfR1.Pages, list: sessionsOfR1.List,
+		id:    func(s Session) string { return s.ConnectionID },
+		parts: func(l *SessionsList) (string, string, []Session) { return l.Next, l.Previous, l.Results },
+	}
+	usersMethods = listMethods[*UsersService, ListUsersOptions, User, UsersList]{
+		service: func(c *Client) *UsersService { return c.Users },
+		opts: func(cursor string, pageSize int) *ListUsersOptions {
+			return &ListUsersOptions{Cursor: cursor, PageSize: pageSize}
+		},
+		all: (*UsersService).All, pages: (*UsersService).Pages, list: (*UsersService).List,
+		id:    func(u User) string { return u.UserID },
+		parts: func(l *UsersList) (string, string, []User) { return l.Next, l.Previous, l.Results },
+	}
+	resourcesMethods = listMethods[*ResourcesService, ListResourcesOptions, Resource, ResourcesList]{
+		service: func(c *Client) *ResourcesService { return c.Resources },
+		opts: func(cursor string, pageSize int) *ListResourcesOptions {
+			return &ListResourcesOptions{
+				Cursor: cursor, PageSize: pageSize, Type: ResourceTypeAWSIAMRole, Name: "AdminRole",
+				IDs: []string{"x1", "x2"}, ParentID: "p1", AncestorID: "a1",
+			}
+		},
+		all: (*ResourcesService).All, pages: (*ResourcesService).Pages, list: (*ResourcesService).List,
+		id:    func(r Resource) string { return r.ResourceID },
+		parts: func(l *ResourcesList) (string, string, []Resource) { return l.Next, l.Previous, l.Results },
+	}
+)
+
+// listers are every list of the client.
 var listers = []lister{
 	{
 		name:  "sessions",
@@ -109,44 +161,14 @@ var listers = []lister{
 		item: func(id string) string {
 			return fmt.Sprintf(`{"connection_id":%q,"user_id":"u1","resource_id":"r1"}`, id)
 		},
-		open: listMethods[ListSessionsOptions, Session, SessionsList]{
-			opts: func(cursor string, pageSize int) *ListSessionsOptions {
-				return &ListSessionsOptions{UserID: "u1", Cursor: cursor, PageSize: pageSize}
-			},
-			all: func(c *Client, ctx context.Context, o *ListSessionsOptions) iter.Seq2[Session, error] {
-				return c.Sessions.All(ctx, "r1", o)
-			},
-			pages: func(c *Client, ctx context.Context, o *ListSessionsOptions) iter.Seq2[*SessionsList, error] {
-				return c.Sessions.Pages(ctx, "r1", o)
-			},
-			list: func(c *Client, ctx context.Context, o *ListSessionsOptions) (*SessionsList, error) {
-				return c.Sessions.List(ctx, "r1", o)
-			},
-			id:    func(s Session) string { return s.ConnectionID },
-			parts: func(l *SessionsList) (string, string, []Session) { return l.Next, l.Previous, l.Results },
-		}.open,
+		open: sessionsMethods.open,
 	},
 	{
 		name:  "users",
 		path:  "/v1/users",
 		query: url.Values{},
 		item:  func(id string) string { return fmt.Sprintf(`{"user_id":%q,"email":"a@example.com"}`, id) },
-		open: listMethods[ListUsersOptions, User, UsersList]{
-			opts: func(cursor string, pageSize int) *ListUsersOptions {
-				return &ListUsersOptions{Cursor: cursor, PageSize: pageSize}
-			},
-			all: func(c *Client, ctx context.Context, o *ListUsersOptions) iter.Seq2[User, error] {
-				return c.Users.All(ctx, o)
-			},
-			pages: func(c *Client, ctx context.Context, o *ListUsersOptions) iter.Seq2[*UsersList, error] {
-				return c.Users.Pages(ctx, o)
-			},
-			list: func(c *Client, ctx context.Context, o *ListUsersOptions) (*UsersList, error) {
-				return c.Users.List(ctx, o)
-			},
-			id:    func(u User) string { return u.UserID },
-			parts: func(l *UsersList) (string, string, []User) { return l.Next, l.Previous, l.Results },
-		}.open,
+		open:  usersMethods.open,
 	},
 	{
 		name: "resources",
@@ -159,25 +181,7 @@ var listers = []lister{
 			"ancestor_resource_id": {"a1"},
 		},
 		item: func(id string) string { return fmt.Sprintf(`{"resource_id":%q,"resource_type":"AWS_IAM_ROLE"}`, id) },
-		open: listMethods[ListResourcesOptions, Resource, ResourcesList]{
-			opts: func(cursor string, pageSize int) *ListResourcesOptions {
-				return &ListResourcesOptions{
-					Cursor: cursor, PageSize: pageSize, Type: ResourceTypeAWSIAMRole, Name: "AdminRole",
-					IDs: []string{"x1", "x2"}, ParentID: "p1", AncestorID: "a1",
-				}
-			},
-			all: func(c *Client, ctx context.Context, o *ListResourcesOptions) iter.Seq2[Resource, error] {
-				return c.Resources.All(ctx, o)
-			},
-			pages: func(c *Client, ctx context.Context, o *ListResourcesOptions) iter.Seq2[*ResourcesList, error] {
-				return c.Resources.Pages(ctx, o)
-			},
-			list: func(c *Client, ctx context.Context, o *ListResourcesOptions) (*ResourcesList, error) {
-				return c.Resources.List(ctx, o)
-			},
-			id:    func(r Resource) string { return r.ResourceID },
-			parts: func(l *ResourcesList) (string, string, []Resource) { return l.Next, l.Previous, l.Results },
-		}.open,
+		open: resourcesMethods.open,
 	},
 }
 
@@ -279,6 +283,19 @@ func wantOneError(t *testing.T, errs []error, target error) {
 	t.Helper()
 	if len(errs) != 1 || !errors.Is(errs[0], target) {
 		t.Errorf("errors = %v, want one matching %v", errs, target)
+	}
+}
+
+// wantFailure checks what a read that must fail at once gave: no items,
+// one error matching target, and requests sent to ps in all.
+func wantFailure(t *testing.T, ids []string, errs []error, target error, ps *pagedServer, requests int) {
+	t.Helper()
+	if len(ids) != 0 {
+		t.Errorf("items %v, want none", ids)
+	}
+	wantOneError(t, errs, target)
+	if n := ps.requests(); n != requests {
+		t.Errorf("%d requests sent, want %d", n, requests)
 	}
 }
 
@@ -487,15 +504,11 @@ func TestListsRefuseASuccessThatIsNotAPage(t *testing.T) {
 	bodies := []string{`{}`, `null`, `[]`, `{"message":"not found"}`, `{"results":{}}`, `{"data":[],"cursor":null}`}
 	forEachWay(t, ways, func(t *testing.T, l lister, w way) {
 		for _, body := range bodies {
-			c, ps := newListServer(t, l.path, map[string]string{"": body})
-			ids, errs := w.read(t, context.Background(), l.open(c, "", 0))
-			if len(ids) != 0 {
-				t.Errorf("body %s: items %v, want none", body, ids)
-			}
-			wantOneError(t, errs, ErrInvalidResponse)
-			if n := ps.requests(); n != 1 {
-				t.Errorf("body %s: %d requests sent, want 1", body, n)
-			}
+			t.Run(body, func(t *testing.T) {
+				c, ps := newListServer(t, l.path, map[string]string{"": body})
+				ids, errs := w.read(t, context.Background(), l.open(c, "", 0))
+				wantFailure(t, ids, errs, ErrInvalidResponse, ps, 1)
+			})
 		}
 	})
 }
@@ -521,21 +534,20 @@ func TestListsRefuseAnOverfullPage(t *testing.T) {
 	}
 	forEachWay(t, ways, func(t *testing.T, l lister, w way) {
 		for _, tt := range tests {
-			c, _ := newListServer(t, l.path, map[string]string{"": l.page("", ids(tt.items)...)})
-			got, errs := w.read(t, context.Background(), l.open(c, "", tt.pageSize))
-			if tt.want == "" {
-				if errs != nil || len(got) != tt.items {
-					t.Errorf("PageSize %d, %d items: got %d items and %v, want them all", tt.pageSize, tt.items, len(got), errs)
+			t.Run(fmt.Sprintf("PageSize %d, %d items", tt.pageSize, tt.items), func(t *testing.T) {
+				c, ps := newListServer(t, l.path, map[string]string{"": l.page("", ids(tt.items)...)})
+				got, errs := w.read(t, context.Background(), l.open(c, "", tt.pageSize))
+				if tt.want == "" {
+					if errs != nil || len(got) != tt.items {
+						t.Errorf("got %d items and %v, want them all", len(got), errs)
+					}
+					return
 				}
-				continue
-			}
-			wantOneError(t, errs, ErrInvalidResponse)
-			if len(errs) == 1 && !strings.Contains(errs[0].Error(), tt.want) {
-				t.Errorf("PageSize %d, %d items: error %q does not say %q", tt.pageSize, tt.items, errs[0], tt.want)
-			}
-			if len(got) != 0 {
-				t.Errorf("PageSize %d, %d items: %d items given, want none", tt.pageSize, tt.items, len(got))
-			}
+				wantFailure(t, got, errs, ErrInvalidResponse, ps, 1)
+				if len(errs) == 1 && !strings.Contains(errs[0].Error(), tt.want) {
+					t.Errorf("error %q does not say %q", errs[0], tt.want)
+				}
+			})
 		}
 	})
 }
@@ -543,15 +555,11 @@ func TestListsRefuseAnOverfullPage(t *testing.T) {
 func TestListsRejectABadPageSize(t *testing.T) {
 	forEachWay(t, ways, func(t *testing.T, l lister, w way) {
 		for _, pageSize := range []int{-1, 1001} {
-			c, ps := newListServer(t, l.path, l.threePages())
-			ids, errs := w.read(t, context.Background(), l.open(c, "", pageSize))
-			if len(ids) != 0 {
-				t.Errorf("PageSize %d: items %v, want none", pageSize, ids)
-			}
-			wantOneError(t, errs, ErrInvalidArgument)
-			if n := ps.requests(); n != 0 {
-				t.Errorf("PageSize %d: %d requests sent, want none", pageSize, n)
-			}
+			t.Run(fmt.Sprint("PageSize ", pageSize), func(t *testing.T) {
+				c, ps := newListServer(t, l.path, l.threePages())
+				ids, errs := w.read(t, context.Background(), l.open(c, "", pageSize))
+				wantFailure(t, ids, errs, ErrInvalidArgument, ps, 0)
+			})
 		}
 	})
 }

@@ -3,7 +3,7 @@ package opal
 import (
 	"context"
 	"encoding/json"
-	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -109,28 +109,14 @@ func TestResourcesListQuery(t *testing.T) {
 // so an empty one or one holding a comma cannot be sent.
 func TestResourcesListRejectsBadIDs(t *testing.T) {
 	for _, ids := range [][]string{{""}, {"a,b"}, {","}, {"a", ""}, {"a", "b,"}} {
-		c, ps := newListServer(t, "/v1/resources", map[string]string{"": `{"results":[]}`})
-		ctx := context.Background()
-		opts := &ListResourcesOptions{IDs: ids}
-		list, err := c.Resources.List(ctx, opts)
-		errs := []error{err}
-		for r, err := range c.Resources.All(ctx, opts) {
-			if r.ResourceID != "" || err == nil {
-				t.Errorf("IDs %q: All yielded a resource", ids)
-			}
-			errs = append(errs, err)
-		}
-		for p, err := range c.Resources.Pages(ctx, opts) {
-			if p != nil || err == nil {
-				t.Errorf("IDs %q: Pages yielded a page", ids)
-			}
-			errs = append(errs, err)
-		}
-		if list != nil || len(errs) != 3 || !errors.Is(errs[0], ErrInvalidArgument) || !errors.Is(errs[1], ErrInvalidArgument) || !errors.Is(errs[2], ErrInvalidArgument) {
-			t.Errorf("IDs %q: List, All and Pages gave %v and %v, want one ErrInvalidArgument each", ids, list, errs)
-		}
-		if n := ps.requests(); n != 0 {
-			t.Errorf("IDs %q: %d requests sent, want none", ids, n)
+		m := resourcesMethods
+		m.opts = func(string, int) *ListResourcesOptions { return &ListResourcesOptions{IDs: ids} }
+		for _, w := range ways {
+			t.Run(fmt.Sprintf("%s of %q", w.name, ids), func(t *testing.T) {
+				c, ps := newListServer(t, "/v1/resources", map[string]string{"": `{"results":[]}`})
+				got, errs := w.read(t, context.Background(), m.open(c, "", 0))
+				wantFailure(t, got, errs, ErrInvalidArgument, ps, 0)
+			})
 		}
 	}
 }
