@@ -179,20 +179,81 @@ func TestGetRetriesAnOutage(t *testing.T) {
 	})
 }
 
-// serveFiles answers each ServeMux pattern with a file of testdata.
-func serveFiles(t *testing.T, files map[string]string) *Client {
-	t.Helper()
-	c, mux, _ := setup(t)
-	for pattern, file := range files {
-		body, err := os.ReadFile("testdata/" + file)
-		if err != nil {
-			t.Fatal(err)
-		}
-		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
-			writeJSON(w, http.StatusOK, string(body))
+// TestPublishedExamplesDecode decodes the examples of User, Resource and
+// their pages published in Opal's API reference, verbatim, as the client and
+// as json.Unmarshal into the public types: the users examples leave out
+// fields their schema requires, and the resources examples say remote_id
+// (once a number) and remote_name, which the schema does not have.
+func TestPublishedExamplesDecode(t *testing.T) {
+	const (
+		next     = "cD0yMDIxLTAxLTA2KzAzJTNBMjQlM0E1My40MzQzMjYlMkIwMCUzQTAw"
+		previous = "cj1sZXdwd2VycWVtY29zZnNkc2NzUWxNMEUxTXk0ME16UXpNallsTWtJ"
+		support  = `This resource represents AWS IAM role "SupportUser".`
+		owner    = "7c86c85d-0651-43e2-a748-d69d658418e8"
+	)
+	tests := []struct {
+		file    string
+		pattern string
+		get     func(c *Client, ctx context.Context) (any, error)
+		want    any
+	}{
+		{"user_example.json", "GET /v1/user", func(c *Client, ctx context.Context) (any, error) {
+			return c.Users.Get(ctx, "29827fb8-f2dd-4e80-9576-28e31e9934ac")
+		}, &User{
+			UserID: "29827fb8-f2dd-4e80-9576-28e31e9934ac", Email: "john.doe@company.dev", FullName: "John Doe",
+			FirstName: "John", LastName: "Doe", Position: "Engineer",
+		}},
+		{"users_example.json", "GET /v1/users", func(c *Client, ctx context.Context) (any, error) {
+			return c.Users.List(ctx, nil)
+		}, &UsersList{Next: next, Previous: previous, Results: []User{
+			{UserID: "29827fb8-f2dd-4e80-9576-28e31e9934ac", Email: "john.doe@company.dev", FullName: "John Doe", Position: "Senior Engineer"},
+			{UserID: "e8581682-04f7-473a-a419-472f0fb26d46", Email: "jane.smith@company.dev", FullName: "Jane Smith", Position: "Product Marketing Lead"},
+		}}},
+		{"resource_example.json", "GET /v1/resources/{id}", func(c *Client, ctx context.Context) (any, error) {
+			return c.Resources.Get(ctx, "f454d283-ca87-4a8a-bdbb-df212eca5353")
+		}, &Resource{
+			ResourceID: "f454d283-ca87-4a8a-bdbb-df212eca5353", AppID: "b5a5ca27-0ea3-4d86-9199-2126d57d1fbd",
+			Description: support, AdminOwnerID: owner, MaxDuration: 120, ParentResourceID: "f454d283-ca67-4a8a-bdbb-df212eca5345",
+		}},
+		{"resources_example.json", "GET /v1/resources", func(c *Client, ctx context.Context) (any, error) {
+			return c.Resources.List(ctx, nil)
+		}, &ResourcesList{Next: next, Previous: previous, Results: []Resource{
+			{
+				ResourceID: "f454d283-ca67-4a8a-bdbb-df212eca5353", Description: support, AdminOwnerID: owner,
+				MaxDuration: 120, ParentResourceID: "f454d283-ca67-4a8a-bdbb-df212eca5345",
+			},
+			{
+				ResourceID: "99d0b81d-14be-4cf6-bd27-348b4af1d11b", Description: `This resource represents GCP project "app-demo".`,
+				AdminOwnerID: owner, MaxDuration: 360, RequireSupportTicket: true,
+			},
+		}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			body, err := os.ReadFile("testdata/" + tt.file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, mux, _ := setup(t)
+			mux.HandleFunc(tt.pattern, func(w http.ResponseWriter, r *http.Request) {
+				writeJSON(w, http.StatusOK, string(body))
+			})
+			got, err := tt.get(c, context.Background())
+			if err != nil {
+				t.Fatalf("the client: %v", err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("the client (-want +got):\n%s", diff)
+			}
+			direct := reflect.New(reflect.TypeOf(tt.want).Elem()).Interface()
+			if err := json.Unmarshal(body, direct); err != nil {
+				t.Fatalf("json.Unmarshal: %v", err)
+			}
+			if diff := cmp.Diff(tt.want, direct); diff != "" {
+				t.Errorf("json.Unmarshal (-want +got):\n%s", diff)
+			}
 		})
 	}
-	return c
 }
 
 // checkJSON checks that v encodes to want, in the API's field names, and

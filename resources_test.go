@@ -121,61 +121,6 @@ func TestResourcesListRejectsBadIDs(t *testing.T) {
 	}
 }
 
-// TestResourcesDecodePublishedExamples decodes the examples of Resource
-// and PaginatedResourcesList published in Opal's API reference, verbatim:
-// they say remote_id and remote_name, which the schema does not have (one
-// of them a number), and are taken as unknown fields.
-func TestResourcesDecodePublishedExamples(t *testing.T) {
-	c := serveFiles(t, map[string]string{
-		"GET /v1/resources/{id}": "resource_example.json",
-		"GET /v1/resources":      "resources_example.json",
-	})
-	ctx := context.Background()
-	got, err := c.Resources.Get(ctx, "f454d283-ca87-4a8a-bdbb-df212eca5353")
-	if err != nil {
-		t.Fatalf("Get: %v", err)
-	}
-	want := &Resource{
-		ResourceID:       "f454d283-ca87-4a8a-bdbb-df212eca5353",
-		AppID:            "b5a5ca27-0ea3-4d86-9199-2126d57d1fbd",
-		Description:      `This resource represents AWS IAM role "SupportUser".`,
-		AdminOwnerID:     "7c86c85d-0651-43e2-a748-d69d658418e8",
-		MaxDuration:      120,
-		ParentResourceID: "f454d283-ca67-4a8a-bdbb-df212eca5345",
-	}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("Get (-want +got):\n%s", diff)
-	}
-
-	list, err := c.Resources.List(ctx, nil)
-	if err != nil {
-		t.Fatalf("List: %v", err)
-	}
-	wantList := &ResourcesList{
-		Next:     "cD0yMDIxLTAxLTA2KzAzJTNBMjQlM0E1My40MzQzMjYlMkIwMCUzQTAw",
-		Previous: "cj1sZXdwd2VycWVtY29zZnNkc2NzUWxNMEUxTXk0ME16UXpNallsTWtJ",
-		Results: []Resource{
-			{
-				ResourceID:       "f454d283-ca67-4a8a-bdbb-df212eca5353",
-				Description:      `This resource represents AWS IAM role "SupportUser".`,
-				AdminOwnerID:     "7c86c85d-0651-43e2-a748-d69d658418e8",
-				MaxDuration:      120,
-				ParentResourceID: "f454d283-ca67-4a8a-bdbb-df212eca5345",
-			},
-			{
-				ResourceID:           "99d0b81d-14be-4cf6-bd27-348b4af1d11b",
-				Description:          `This resource represents GCP project "app-demo".`,
-				AdminOwnerID:         "7c86c85d-0651-43e2-a748-d69d658418e8",
-				MaxDuration:          360,
-				RequireSupportTicket: true,
-			},
-		},
-	}
-	if diff := cmp.Diff(wantList, list); diff != "" {
-		t.Errorf("List (-want +got):\n%s", diff)
-	}
-}
-
 func TestResourceJSONHasTheAPIsFieldNames(t *testing.T) {
 	checkJSON(t, Resource{
 		ResourceID: "r1", AppID: "app1", Name: "AdminRole", Description: "Admin role of production",
