@@ -17,6 +17,16 @@ func exampleServer() *httptest.Server {
 	return httptest.NewServer(http.HandlerFunc(exampleSessions))
 }
 
+// exampleClient returns a client of srv, a test server that stands in for
+// Opal, and a function that stops the server.
+func exampleClient(srv *httptest.Server) (*opal.Client, func()) {
+	client, err := opal.NewClient("my-api-token", opal.WithBaseURL(srv.URL))
+	if err != nil {
+		panic(err)
+	}
+	return client, srv.Close
+}
+
 // exampleSessions answers GET /sessions with two pages of sessions on one
 // AWS role.
 func exampleSessions(w http.ResponseWriter, r *http.Request) {
@@ -44,13 +54,8 @@ func exampleSessions(w http.ResponseWriter, r *http.Request) {
 // Who holds a session on a resource, at what level, until when: range over
 // every session, page after page.
 func ExampleSessionsService_All() {
-	srv := exampleServer()
-	defer srv.Close()
-	client, err := opal.NewClient("my-api-token", opal.WithBaseURL(srv.URL))
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
+	client, stop := exampleClient(exampleServer()) // a test server stands in for Opal
+	defer stop()
 
 	ctx := context.Background()
 	for s, err := range client.Sessions.All(ctx, "1b978423-db0a-4037-a4cf-f79c60cb67b3", nil) {
@@ -73,13 +78,8 @@ func ExampleSessionsService_All() {
 // Pages gives the cursor of every page, to resume a walk later, even in
 // another process, with ListSessionsOptions.Cursor.
 func ExampleSessionsService_Pages() {
-	srv := exampleServer()
-	defer srv.Close()
-	client, err := opal.NewClient("my-api-token", opal.WithBaseURL(srv.URL))
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
+	client, stop := exampleClient(exampleServer()) // a test server stands in for Opal
+	defer stop()
 
 	for page, err := range client.Sessions.Pages(context.Background(), "1b978423-db0a-4037-a4cf-f79c60cb67b3", nil) {
 		if err != nil {
@@ -95,15 +95,10 @@ func ExampleSessionsService_Pages() {
 
 // List gets one page; errors.Is tells a missing resource from other failures.
 func ExampleSessionsService_List() {
-	srv := exampleServer()
-	defer srv.Close()
-	client, err := opal.NewClient("my-api-token", opal.WithBaseURL(srv.URL))
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
+	client, stop := exampleClient(exampleServer()) // a test server stands in for Opal
+	defer stop()
 
-	_, err = client.Sessions.List(context.Background(), "no-such-resource", &opal.ListSessionsOptions{PageSize: 100})
+	_, err := client.Sessions.List(context.Background(), "no-such-resource", &opal.ListSessionsOptions{PageSize: 100})
 	switch {
 	case errors.Is(err, opal.ErrNotFound):
 		fmt.Println("not found:", err)
@@ -199,13 +194,8 @@ func exampleOrgServer() *httptest.Server {
 // Each session of a resource by its user's email, looking each user up
 // once, however many sessions they hold.
 func ExampleUsersService_Get() {
-	srv := exampleOrgServer()
-	defer srv.Close()
-	client, err := opal.NewClient("my-api-token", opal.WithBaseURL(srv.URL))
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
+	client, stop := exampleClient(exampleOrgServer()) // a test server stands in for Opal
+	defer stop()
 
 	ctx := context.Background()
 	emails := map[string]string{} // user ID to email
@@ -243,13 +233,8 @@ func ExampleUsersService_Get() {
 // GetByEmail finds a user by email address, in any letter case; an address
 // Opal does not know is ErrNotFound.
 func ExampleUsersService_GetByEmail() {
-	srv := exampleOrgServer()
-	defer srv.Close()
-	client, err := opal.NewClient("my-api-token", opal.WithBaseURL(srv.URL))
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
+	client, stop := exampleClient(exampleOrgServer()) // a test server stands in for Opal
+	defer stop()
 
 	for _, email := range []string{"Carol.Diaz@company.dev", "dave@company.dev"} {
 		u, err := client.Users.GetByEmail(context.Background(), email)
@@ -269,13 +254,8 @@ func ExampleUsersService_GetByEmail() {
 
 // All goes through every user of the organisation, page after page.
 func ExampleUsersService_All() {
-	srv := exampleOrgServer()
-	defer srv.Close()
-	client, err := opal.NewClient("my-api-token", opal.WithBaseURL(srv.URL))
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
+	client, stop := exampleClient(exampleOrgServer()) // a test server stands in for Opal
+	defer stop()
 
 	for u, err := range client.Users.All(context.Background(), nil) {
 		if err != nil {
@@ -292,13 +272,8 @@ func ExampleUsersService_All() {
 
 // Get tells what a resource ID of a session stands for.
 func ExampleResourcesService_Get() {
-	srv := exampleOrgServer()
-	defer srv.Close()
-	client, err := opal.NewClient("my-api-token", opal.WithBaseURL(srv.URL))
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
+	client, stop := exampleClient(exampleOrgServer()) // a test server stands in for Opal
+	defer stop()
 
 	r, err := client.Resources.Get(context.Background(), "1b978423-db0a-4037-a4cf-f79c60cb67b3")
 	if err != nil {
@@ -316,13 +291,8 @@ func ExampleResourcesService_Get() {
 // All with a Type lists the resources of one type, such as every AWS IAM
 // role Opal manages.
 func ExampleResourcesService_All() {
-	srv := exampleOrgServer()
-	defer srv.Close()
-	client, err := opal.NewClient("my-api-token", opal.WithBaseURL(srv.URL))
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
+	client, stop := exampleClient(exampleOrgServer()) // a test server stands in for Opal
+	defer stop()
 
 	opts := &opal.ListResourcesOptions{Type: opal.ResourceTypeAWSIAMRole}
 	for r, err := range client.Resources.All(context.Background(), opts) {
