@@ -12,55 +12,57 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-// decodeList runs a body through the client's own decoding of a 200 page
-// of sessions, of at most 1000.
-func decodeList(body []byte) (*SessionsList, error) {
+// decodePageAs runs a body through the client's own decoding of a 200 page
+// of at most 1000 items, made public by public as List makes it.
+func decodePageAs[W, L any](body []byte, public func(*page[W]) *L) (*L, error) {
 	resp := &http.Response{
 		StatusCode:    http.StatusOK,
 		Header:        http.Header{"Content-Type": {"application/json"}},
 		Body:          io.NopCloser(bytes.NewReader(body)),
 		ContentLength: int64(len(body)),
 	}
-	var p *page[wireSession]
-	err := decodeBody(resp, "a page of sessions", testToken, func(dec *json.Decoder) (err error) {
-		p, err = decodePage[wireSession](dec, maxPageSize)
+	var p *page[W]
+	err := decodeBody(resp, "a page", testToken, func(dec *json.Decoder) (err error) {
+		p, err = decodePage[W](dec, maxPageSize)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	return sessionsList(p), nil
+	return public(p), nil
 }
 
-// FuzzDecodeSessionsList: decoding any body never panics; what decodes
-// re-encodes and decodes to the same value, and json.Unmarshal into the
-// public types agrees with the client's decoding.
-func FuzzDecodeSessionsList(f *testing.F) {
-	example, err := os.ReadFile("testdata/reference_example.json")
+// fuzzDecodeList fuzzes the decoding of a page of a list, whose public type
+// is L, seeded with the published example in the file example and with
+// seeds: decoding any body never panics; json.Unmarshal into L agrees with
+// what the client decodes; and that re-encodes and decodes to the same value.
+func fuzzDecodeList[W, L any](f *testing.F, example string, public func(*page[W]) *L, seeds ...string) {
+	body, err := os.ReadFile(example)
 	if err != nil {
 		f.Fatal(err)
 	}
-	f.Add(example)
-	f.Add([]byte(`{"next":null,"previous":null,"results":[]}`))
-	f.Add([]byte(`{"results":[{"connection_id":"c","access_level":{"access_level_name":"AdminRole","access_level_remote_id":"arn:aws:iam::1:role/A"},"expiration_date":"2016-12-31t23:59:60.5+05:30"}]}`))
+	f.Add(body)
+	for _, seed := range seeds {
+		f.Add([]byte(seed))
+	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		got, err := decodeList(body)
+		got, err := decodePageAs(body, public)
 		if err != nil {
 			return
 		}
-		var direct SessionsList
+		direct := new(L)
 		// The client skips a byte-order mark, which json.Unmarshal refuses.
-		if err := json.Unmarshal(bytes.TrimPrefix(body, []byte(utf8BOM)), &direct); err != nil {
+		if err := json.Unmarshal(bytes.TrimPrefix(body, []byte(utf8BOM)), direct); err != nil {
 			t.Fatalf("the client decoded %q but json.Unmarshal failed: %v", body, err)
 		}
-		if diff := cmp.Diff(got, &direct); diff != "" {
+		if diff := cmp.Diff(got, direct); diff != "" {
 			t.Fatalf("json.Unmarshal disagrees with the client on %q (-client +Unmarshal):\n%s", body, diff)
 		}
 		encoded, err := json.Marshal(got)
 		if err != nil {
 			t.Fatalf("re-encoding %+v: %v", got, err)
 		}
-		again, err := decodeList(encoded)
+		again, err := decodePageAs(encoded, public)
 		if err != nil {
 			t.Fatalf("decoding the re-encoded %q: %v", encoded, err)
 		}
@@ -68,6 +70,29 @@ func FuzzDecodeSessionsList(f *testing.F) {
 			t.Fatalf("round trip of %q changed the value (-first +second):\n%s", body, diff)
 		}
 	})
+}
+
+// FuzzDecodeSessionsList, FuzzDecodeUsersList, FuzzDecodeResourcesList:
+// see fuzzDecodeList.
+func FuzzDecodeSessionsList(f *testing.F) {
+	fuzzDecodeList(f, "testdata/reference_example.json", sessionsList,
+		`{"next":null,"previous":null,"results":[]}`,
+		`{"results":[{"connection_id":"c","access_level":{"access_level_name":"AdminRole","access_level_remote_id":"arn:aws:iam::1:role/A"},"expiration_date":"2016-12-31t23:59:60.5+05:30"}]}`,
+	)
+}
+
+func FuzzDecodeUsersList(f *testing.F) {
+	fuzzDecodeList(f, "testdata/users_example.json", new(UsersService).list(nil).public,
+		`{"next":null,"previous":null,"results":null}`,
+		`{"results":[{"user_id":"u","email":"Jane@Company.dev","first_name":"Jane","last_name":null,"hr_idp_status":"ACTIVE","scim":{"id":1}}]}`,
+	)
+}
+
+func FuzzDecodeResourcesList(f *testing.F) {
+	fuzzDecodeList(f, "testdata/resources_example.json", new(ResourcesService).list(nil).public,
+		`{"next":"n","results":[]}`,
+		`{"results":[{"resource_id":"r","resource_type":"AWS_IAM_ROLE","max_duration":-1,"recommended_duration":0,"is_requestable":true,"remote_id":5,"ancestor_resource_ids":["p"]}]}`,
+	)
 }
 
 // FuzzAPIError: building an APIError from any status, body and headers never

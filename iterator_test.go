@@ -12,28 +12,48 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-// pagedServer serves the pages of a resource's sessions by cursor and
-// records each request's query.
+// pagedServer serves the pages of a list by cursor and records each
+// request's query.
 type pagedServer struct {
 	mu      sync.Mutex
 	pages   map[string]string // cursor ("" for the first page) to body
+	fail    []int             // statuses to answer first, one request each
 	queries []url.Values
 }
 
+// newPagedServer serves the pages of a resource's sessions.
 func newPagedServer(t *testing.T, pages map[string]string, opts ...Option) (*Client, *pagedServer) {
+	t.Helper()
+	return newListServer(t, "/v1/sessions", pages, opts...)
+}
+
+// newListServer serves pages at path, and fails the test on a request to
+// any other path.
+func newListServer(t *testing.T, path string, pages map[string]string, opts ...Option) (*Client, *pagedServer) {
 	t.Helper()
 	c, mux, _ := setup(t, opts...)
 	ps := &pagedServer{pages: pages}
-	mux.HandleFunc("/v1/sessions", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
 		ps.mu.Lock()
 		ps.queries = append(ps.queries, r.URL.Query())
 		body, ok := ps.pages[r.URL.Query().Get("cursor")]
-		ps.mu.Unlock()
-		if !ok {
-			writeJSON(w, http.StatusNotFound, `{"message":"no such page"}`)
-			return
+		status := http.StatusOK
+		if len(ps.fail) > 0 {
+			status, ps.fail = ps.fail[0], ps.fail[1:]
 		}
-		writeJSON(w, http.StatusOK, body)
+		ps.mu.Unlock()
+		switch {
+		case status != http.StatusOK:
+			writeJSON(w, status, `{"message":"try again"}`)
+		case !ok:
+			writeJSON(w, http.StatusNotFound, `{"message":"no such page"}`)
+		default:
+			writeJSON(w, http.StatusOK, body)
+		}
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		t.Errorf("request to %s, want %s", r.URL.EscapedPath(), path)
+		writeJSON(w, http.StatusNotFound, `{"message":"no such endpoint"}`)
 	})
 	return c, ps
 }
@@ -56,16 +76,24 @@ func (ps *pagedServer) requests() int {
 
 // pageBody is a page body with sessions for the given users.
 func pageBody(next string, users ...string) string {
+	return listPage(func(u string) string {
+		return fmt.Sprintf(`{"user_id":%q,"resource_id":"r1"}`, u)
+	}, next, users...)
+}
+
+// listPage is a page body of any list: the given items, made by item, and
+// next as the cursor of the following page, null for none.
+func listPage(item func(string) string, next string, items ...string) string {
 	body := `{"next":` + fmt.Sprintf("%q", next)
 	if next == "" {
 		body = `{"next":null`
 	}
 	body += `,"results":[`
-	for i, u := range users {
+	for i, it := range items {
 		if i > 0 {
 			body += ","
 		}
-		body += fmt.Sprintf(`{"user_id":%q,"resource_id":"r1"}`, u)
+		body += item(it)
 	}
 	return body + "]}"
 }

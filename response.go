@@ -299,9 +299,9 @@ func (*skipValue) UnmarshalJSON([]byte) error { return nil }
 
 // tokenKind names the JSON value that a token starts.
 func tokenKind(tok json.Token) string {
-	switch tok.(type) {
+	switch tok := tok.(type) {
 	case json.Delim:
-		return jsonKind(byte(tok.(json.Delim)))
+		return jsonKind(byte(tok))
 	case string:
 		return "a string"
 	case bool:

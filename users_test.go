@@ -1,0 +1,83 @@
+package opal
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"sync"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// TestUsersGetAsksOnlyForWhatItIsGiven: Get sends the ID, GetByEmail the
+// email, each alone, and neither tries the other when the server knows no
+// such user.
+func TestUsersGetAsksOnlyForWhatItIsGiven(t *testing.T) {
+	tests := []struct {
+		byEmail bool // GetByEmail rather than Get
+		arg     string
+		want    url.Values
+	}{
+		{false, "29827fb8-f2dd-4e80-9576-28e31e9934ac", url.Values{"user_id": {"29827fb8-f2dd-4e80-9576-28e31e9934ac"}}},
+		{false, "u1&email=jane@company.dev#x", url.Values{"user_id": {"u1&email=jane@company.dev#x"}}},
+		{true, "jane.smith@company.dev", url.Values{"email": {"jane.smith@company.dev"}}},
+		{true, "jane+ops@company.dev", url.Values{"email": {"jane+ops@company.dev"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.arg, func(t *testing.T) {
+			c, mux, _ := setup(t)
+			var mu sync.Mutex
+			var queries []url.Values
+			mux.HandleFunc("GET /v1/user", func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				queries = append(queries, r.URL.Query())
+				mu.Unlock()
+				writeJSON(w, http.StatusNotFound, `{"message":"user not found"}`)
+			})
+			mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+				t.Errorf("request to %s %s, want GET /v1/user", r.Method, r.URL.EscapedPath())
+			})
+			get := c.Users.Get
+			if tt.byEmail {
+				get = c.Users.GetByEmail
+			}
+			user, err := get(context.Background(), tt.arg)
+			if !errors.Is(err, ErrNotFound) || user != nil {
+				t.Errorf("got %+v, %v; want nil and ErrNotFound", user, err)
+			}
+			if diff := cmp.Diff([]url.Values{tt.want}, queries); diff != "" {
+				t.Errorf("queries (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestUserJSONHasTheAPIsFieldNames(t *testing.T) {
+	checkJSON(t, User{
+		UserID: "u1", Email: "jane.smith@company.dev", FullName: "Jane Smith", FirstName: "Jane",
+		LastName: "Smith", Position: "Engineer", HRIDPStatus: HRIDPStatusActive,
+	}, `{"user_id":"u1","email":"jane.smith@company.dev","full_name":"Jane Smith","first_name":"Jane","last_name":"Smith","position":"Engineer","hr_idp_status":"ACTIVE"}`)
+	checkJSON(t, User{UserID: "u1", HRIDPStatus: "ON_LEAVE"}, // a status added since
+		`{"user_id":"u1","email":"","full_name":"","first_name":"","last_name":"","position":"","hr_idp_status":"ON_LEAVE"}`)
+	checkJSON(t, User{UserID: "u1"}, `{"user_id":"u1","email":"","full_name":"","first_name":"","last_name":"","position":""}`)
+	checkJSON(t, UsersList{Next: "n", Results: []User{}}, `{"next":"n","previous":null,"results":[]}`)
+}
+
+// TestUserDecodesAbsentFieldsAsEmpty: the API's own example leaves out
+// fields its schema requires, and hr_idp_status is optional.
+func TestUserDecodesAbsentFieldsAsEmpty(t *testing.T) {
+	for _, body := range []string{
+		`{"user_id":"u1","email":"jane.smith@company.dev"}`,
+		`{"user_id":"u1","email":"jane.smith@company.dev","hr_idp_status":null,"full_name":null}`,
+	} {
+		var got User
+		if err := jsonUnmarshalString(body, &got); err != nil {
+			t.Fatalf("json.Unmarshal(%s): %v", body, err)
+		}
+		if diff := cmp.Diff(User{UserID: "u1", Email: "jane.smith@company.dev"}, got); diff != "" {
+			t.Errorf("json.Unmarshal(%s) (-want +got):\n%s", body, diff)
+		}
+	}
+}
