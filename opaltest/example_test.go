@@ -2,7 +2,6 @@ package opaltest_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"time"
@@ -119,13 +118,17 @@ func ExampleServer_AddResources() {
 			ResourceType: opal.ResourceTypePostgresInstance},
 	)
 
-	var page opal.ResourcesList
-	err := getJSON(srv, "/resources?resource_type_filter=AWS_IAM_ROLE&ancestor_resource_id=e5b07d2c-94a1-4f38-a6d2-0c8e7b3f1a95", &page)
+	client, err := srv.Client()
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	for _, r := range page.Results {
+	roles := &opal.ListResourcesOptions{Type: opal.ResourceTypeAWSIAMRole, AncestorID: "e5b07d2c-94a1-4f38-a6d2-0c8e7b3f1a95"}
+	for r, err := range client.Resources.All(context.Background(), roles) {
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
 		fmt.Println(r.ResourceID, r.ResourceType, r.Name)
 	}
 	// Output:
@@ -144,31 +147,17 @@ func ExampleServer_AddUsers() {
 			FullName: "Omar Haddad", Position: "Site Reliability Engineer", HRIDPStatus: opal.HRIDPStatusActive},
 	)
 
-	var user opal.User
-	if err := getJSON(srv, "/user?email=omar.haddad@acme-corp.dev", &user); err != nil {
+	client, err := srv.Client()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	user, err := client.Users.GetByEmail(context.Background(), "omar.haddad@acme-corp.dev")
+	if err != nil {
 		fmt.Println(err)
 		return
 	}
 	fmt.Println(user.UserID, user.FullName)
 	// Output:
 	// b031c922-b84f-4424-9f4f-c49c05871bfe Omar Haddad
-}
-
-// getJSON decodes the answer to GET {srv.URL}{path}, sent with the
-// server's token, into v.
-func getJSON(srv *opaltest.Server, path string, v any) error {
-	req, err := http.NewRequest(http.MethodGet, srv.URL+path, nil)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+srv.Token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: %s", path, resp.Status)
-	}
-	return json.NewDecoder(resp.Body).Decode(v)
 }
