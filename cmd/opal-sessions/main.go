@@ -51,6 +51,13 @@
 // table is written in blocks, each aligned in itself: a block goes out when
 // 100 rows are held, or when no row has come for 200 ms.
 //
+// Progress: when stderr is a terminal and the work has taken about a
+// second, one status line on stderr, rewritten in place, gives the
+// resources done out of the total, the sessions so far and the requests per
+// second. It is cleared before a warning, before rows written to the same
+// terminal, and at the end. It is never written when stderr is not a
+// terminal (a pipe, a file, a CI log).
+//
 // Without OPAL_AUTH_TOKEN it shows a demo organisation served by a
 // built-in test server instead, and says so on stderr, so that trying it
 // needs no account and no network. When no flag selects resources, the
@@ -71,12 +78,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
 
 	"github.com/opalclient/opal-go"
+	"golang.org/x/term"
 )
 
 const (
@@ -98,7 +107,7 @@ func main() {
 		signal.Stop(signals)
 		cancel(stopSignal{sig})
 	}()
-	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr, term.IsTerminal(int(os.Stderr.Fd())))
 	os.Exit(code)
 }
 
@@ -111,7 +120,9 @@ func (s stopSignal) Error() string { return s.sig.String() + " received" }
 // run is the whole command. It is given the process's surroundings and
 // returns the exit status, so that only main touches the os package, and
 // deferred clean-ups (the demo server's Close) run before os.Exit.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+// stderrTerminal says whether stderr is a terminal, the only place where a
+// status line that rewrites itself makes sense.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, stderrTerminal bool) int {
 	opts, code, ok := parseFlags(args, stderr)
 	if !ok {
 		return code
@@ -121,7 +132,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return usageError(stderr, "pass -resource-id ID[,ID...] for some resources, or -all for the whole organisation")
 	}
 
+	prog := newProgress(stderr, stderrTerminal)
+	defer prog.finish()
 	clientOpts := []opal.Option{opal.WithUserAgent("opal-sessions/" + opal.Version)}
+	if stderrTerminal {
+		// Only the status line needs to see the requests; without it the
+		// command runs on the library's own default client.
+		clientOpts = append(clientOpts, opal.WithHTTPClient(&http.Client{
+			Transport: prog.transport(http.DefaultTransport),
+			Timeout:   30 * time.Second, // per attempt, as the library's default client
+		}))
+	}
 
 	var client *opal.Client
 	var err error
@@ -157,13 +178,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if !opts.ids {
 		n = newNames(client)
 	}
-	out := newPrinter(opts.format, opts.several(), stdout)
-	err = view(ctx, client, opts, n, out, stderr)
+	out := newPrinter(opts.format, opts.several(), prog.output(stdout))
+	err = view(ctx, client, opts, n, out, prog)
 	if err == nil {
 		err = out.close()
 	} else {
 		_ = out.flush() // keep the rows already printed, without a header for none
 	}
+	prog.finish()
 	if err != nil {
 		return failure(ctx, stderr, err)
 	}

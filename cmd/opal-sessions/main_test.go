@@ -456,3 +456,18 @@ func TestFailureAfterFirstPage(t *testing.T) {
 		t.Errorf("stdout has %d lines, want the header and the first page's 2 rows:\n%s", len(rows), r.stdout)
 	}
 }
+
+// TestNoProgressWhenNotTerminal runs a sweep that takes longer than the
+// status line's delay with stderr on a pipe: stderr must stay empty, not a
+// byte of a status line in it.
+func TestNoProgressWhenNotTerminal(t *testing.T) {
+	srv := newOrg(t, testSessions(time.Now()))
+	srv.Inject(opaltest.Fault{Delay: progressDelay + 300*time.Millisecond})
+	r := runCommand(t, serverEnv(srv), "-all")
+	if r.code != 0 || r.stderr != "" {
+		t.Errorf("exit %d, stderr %q; want 0 and nothing", r.code, r.stderr)
+	}
+	if rows := parseTable(r.stdout); len(rows) != 6 {
+		t.Errorf("%d lines, want the header and 5 rows:\n%s", len(rows), r.stdout)
+	}
+}

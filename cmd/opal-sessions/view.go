@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"iter"
 	"time"
 
@@ -21,7 +20,7 @@ const (
 
 // view prints the access view that opts select: the sessions of the
 // selected resources, one row each, with names unless n is nil.
-func view(ctx context.Context, client *opal.Client, opts options, n *names, out printer, stderr io.Writer) error {
+func view(ctx context.Context, client *opal.Client, opts options, n *names, out printer, prog *progress) error {
 	userID := opts.userID
 	if opts.userEmail != "" {
 		u, err := client.Users.GetByEmail(ctx, opts.userEmail)
@@ -34,10 +33,11 @@ func view(ctx context.Context, client *opal.Client, opts options, n *names, out 
 		userID = u.UserID
 		n.addUser(u)
 	}
-	ids, err := resourceIDs(ctx, client, opts, n)
+	ids, err := resourceIDs(ctx, client, opts, n, prog)
 	if err != nil {
 		return err
 	}
+	prog.total.Store(int64(len(ids)))
 
 	sessions, stop := pump(client.Sessions.AllOf(ctx, ids, &opal.ListSessionsOptions{UserID: userID, PageSize: opts.pageSize}))
 	defer stop()
@@ -63,11 +63,12 @@ func view(ctx context.Context, client *opal.Client, opts options, n *names, out 
 			var gone *opal.ResourceError
 			switch {
 			case errors.As(err, &gone) && errors.Is(err, opal.ErrNotFound):
-				fmt.Fprintf(stderr, "opal-sessions: resource %s not found (deleted?); skipped\n", printable(gone.ResourceID))
+				prog.warn("opal-sessions: resource %s not found (deleted?); skipped", printable(gone.ResourceID))
 				continue
 			case err != nil:
 				return err
 			}
+			prog.sessions.Add(1)
 			if opts.expiringWithin > 0 && s.ExpirationDate.After(deadline) {
 				continue
 			}
@@ -99,7 +100,7 @@ func view(ctx context.Context, client *opal.Client, opts options, n *names, out 
 // resourceIDs returns the IDs of the resources that opts select. With -all
 // they come from a walk of the organisation's resources, which also names
 // them; -resource-id's are named by one lookup per 100 IDs.
-func resourceIDs(ctx context.Context, client *opal.Client, opts options, n *names) ([]string, error) {
+func resourceIDs(ctx context.Context, client *opal.Client, opts options, n *names, prog *progress) ([]string, error) {
 	if !opts.all {
 		return opts.resourceIDs, n.listResources(ctx, opts.resourceIDs)
 	}
@@ -110,6 +111,7 @@ func resourceIDs(ctx context.Context, client *opal.Client, opts options, n *name
 		}
 		ids = append(ids, r.ResourceID)
 		n.addResource(r)
+		prog.listed.Add(1)
 	}
 	return ids, nil
 }
