@@ -216,6 +216,21 @@ func paths(srv *opaltest.Server) map[string]int {
 	return n
 }
 
+// checkFailed checks that the command exited with code, said want on
+// stderr, and wrote nothing on stdout.
+func checkFailed(t *testing.T, r result, code int, want string) {
+	t.Helper()
+	if r.code != code {
+		t.Errorf("exit %d, want %d", r.code, code)
+	}
+	if !strings.Contains(r.stderr, want) {
+		t.Errorf("stderr %q, want it to contain %q", r.stderr, want)
+	}
+	if r.stdout != "" {
+		t.Errorf("stdout %q, want nothing", r.stdout)
+	}
+}
+
 func TestUsageErrors(t *testing.T) {
 	srv := newOrg(t, testSessions(time.Now()))
 	env := serverEnv(srv)
@@ -251,16 +266,7 @@ func TestUsageErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := runCommand(t, tt.env, tt.args...)
-			if r.code != 2 {
-				t.Errorf("exit %d, want 2", r.code)
-			}
-			if !strings.Contains(r.stderr, tt.want) {
-				t.Errorf("stderr %q, want it to contain %q", r.stderr, tt.want)
-			}
-			if r.stdout != "" {
-				t.Errorf("stdout %q, want nothing", r.stdout)
-			}
+			checkFailed(t, runCommand(t, tt.env, tt.args...), exitUsage, tt.want)
 		})
 	}
 	if n := len(srv.Requests()); n != 0 {
@@ -339,15 +345,7 @@ func TestAPIErrors(t *testing.T) {
 			defer srv.Close()
 
 			r := runCommand(t, []string{"OPAL_BASE_URL=" + srv.URL + "/v1", "OPAL_AUTH_TOKEN=" + token}, tt.args...)
-			if r.code != 1 {
-				t.Errorf("exit %d, want 1", r.code)
-			}
-			if !strings.Contains(r.stderr, tt.want) {
-				t.Errorf("stderr %q, want it to contain %q", r.stderr, tt.want)
-			}
-			if r.stdout != "" {
-				t.Errorf("stdout %q, want nothing", r.stdout)
-			}
+			checkFailed(t, r, exitFailure, tt.want)
 			if strings.Contains(r.stdout+r.stderr, token) {
 				t.Errorf("the token is in the output:\nstdout: %s\nstderr: %s", r.stdout, r.stderr)
 			}
