@@ -39,8 +39,15 @@ func view(ctx context.Context, client *opal.Client, opts options, n *names, out 
 	}
 	prog.total.Store(int64(len(ids)))
 
-	sessions, stop := pump(client.Sessions.AllOf(ctx, ids, &opal.ListSessionsOptions{UserID: userID, PageSize: opts.pageSize}))
-	defer stop()
+	// A failure of the printing goroutine (a lookup, a write) ends the
+	// sweep: its requests in flight are cancelled, or stop would wait for
+	// them.
+	sweepCtx, cancel := context.WithCancel(ctx)
+	sessions, stop := pump(client.Sessions.AllOf(sweepCtx, ids, &opal.ListSessionsOptions{UserID: userID, PageSize: opts.pageSize}))
+	defer func() {
+		cancel()
+		stop()
+	}()
 	deadline := time.Now().Add(opts.expiringWithin)
 	var sorted []row
 	held := 0

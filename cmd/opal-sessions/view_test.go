@@ -329,3 +329,39 @@ func TestStreaming(t *testing.T) {
 		})
 	}
 }
+
+// TestFailureDuringSweep: when the printing side fails (here a user lookup
+// that gets a 403) while a resource's page is still on its way, the run
+// ends at once with the error, without waiting for that page.
+func TestFailureDuringSweep(t *testing.T) {
+	const slow = "3f7c9e21-5b84-4d0a-9c6e-8a1d2b4f7e30"
+	s := testSessions(time.Now())
+	srv := newOrg(t, append(s, opal.Session{UserID: userB, ResourceID: slow, ExpirationDate: s[0].ExpirationDate}))
+	srv.AddResources(opal.Resource{ResourceID: slow, Name: "BillingAdmin"})
+	release := make(chan struct{})
+	env := proxyEnv(t, srv, func(w http.ResponseWriter, r *http.Request) bool {
+		switch {
+		case r.URL.Query().Get("resource_id") == slow:
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+		case r.URL.Path == "/v1/user":
+			w.WriteHeader(http.StatusForbidden)
+			return true
+		}
+		return false
+	})
+	defer close(release) // before the proxy's Close, which waits for the held request
+
+	start := time.Now()
+	// orders has one session: after it, the sweep has nothing to hand over
+	// until the held page comes.
+	r := runCommand(t, env, "-resource-id", orders+","+slow)
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("the run took %v, waiting for the held page", took)
+	}
+	if r.code != 1 || !strings.Contains(r.stderr, "GET /v1/user: 403 Forbidden") {
+		t.Errorf("exit %d, stderr %q; want 1 and the 403", r.code, r.stderr)
+	}
+}
