@@ -3,23 +3,20 @@ package main
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/opalclient/opal-go"
+	"github.com/opalclient/opal-go/opaltest"
 )
 
 // The demo data: Acme Corp, a small organisation with its people, its
 // resources (an AWS account and a role in it, two databases, a repository,
 // an app) and their sessions, which expire from within the hour to a week
-// from now, so that the table shows each form of EXPIRES IN. The IDs are
-// fixed, so that -resource-id and -user-id can be tried on them.
-
-// demoResource is a resource with how the demo notice names it.
-type demoResource struct {
-	opal.Resource
-	label string
-}
+// from now, so that the table shows each form of EXPIRES IN and
+// -expiring-within 1h finds some. The IDs are fixed, so that -resource-id
+// and -user-id can be tried on them.
 
 // The groups that own the resources, as Opal's admin owners are.
 const (
@@ -35,62 +32,57 @@ const (
 	days  = 24 * hours
 )
 
-// demoCatalogue holds the resources. The first is the one listed when no
-// -resource-id is given. A session's connection is its resource's app, so
-// the AWS account and its role share one.
-var demoCatalogue = []demoResource{
-	{opal.Resource{
+// demoCatalogue holds the resources. A session's connection is its
+// resource's app, so the AWS account and its role share one.
+var demoCatalogue = []opal.Resource{
+	{
 		ResourceID: "1b978423-db0a-4037-a4cf-f79c60cb67b3", AppID: "6e6b5597-bd36-4f4c-a629-01e3fa791932",
 		Name: "production", Description: "The production AWS account; access is through its IAM roles.",
 		AdminOwnerID: platformTeam, RemoteResourceID: "590304332660", RemoteResourceName: "production",
 		ResourceType: opal.ResourceTypeAWSAccount, MaxDuration: 7 * days, RecommendedDuration: 1 * hours,
 		RequireManagerApproval: true, IsRequestable: true,
-	}, "AWS account production (590304332660), IAM roles"},
-	{opal.Resource{
+	},
+	{
 		ResourceID: "77eb1ab7-2c27-4fc4-afdb-137e1265cddd", AppID: "0f3a8c21-7d4e-4b19-9a62-5e8d1c7b2f40",
 		Name: "orders-prod", Description: "Orders database of the checkout service (PostgreSQL 16, eu-west-1).",
 		AdminOwnerID: paymentsTeam, RemoteResourceID: "orders-prod.c3k8v1x9q2ta.eu-west-1.rds.amazonaws.com:5432",
 		RemoteResourceName: "orders", ResourceType: opal.ResourceTypePostgresInstance,
 		MaxDuration: 3 * days, RecommendedDuration: 4 * hours, RequireSupportTicket: true, IsRequestable: true,
-	}, "PostgreSQL database orders-prod"},
-	{opal.Resource{
+	},
+	{
 		ResourceID: "a4c2e8f1-39b7-4d05-8e6a-2b1f7c9d0e53", AppID: "d81b4f6a-2c93-4e7d-b5a0-93f6e2c1a874",
 		Name: "payments-api", Description: "Payments API service: card capture, refunds and payouts.",
 		AdminOwnerID: paymentsTeam, RemoteResourceID: "acme-corp/payments-api", RemoteResourceName: "payments-api",
 		ResourceType: opal.ResourceTypeGitHubRepo, MaxDuration: 7 * days, RecommendedDuration: 1 * days,
 		IsRequestable: true,
-	}, "GitHub repository acme-corp/payments-api"},
-	{opal.Resource{
+	},
+	{
 		ResourceID: "5e9d1b37-8a24-4c6f-b0e3-7f2a4d8c1b96", AppID: "c27f5e90-4b1d-4a83-9e6c-1d0b8a3f5e27",
 		Name: "Salesforce", Description: "Salesforce CRM, through Okta single sign-on.",
 		AdminOwnerID: itTeam, RemoteResourceID: "0oa8f2k1x9LmQ3vT5d7", RemoteResourceName: "Salesforce",
 		ResourceType: opal.ResourceTypeOktaApp, MaxDuration: 30 * days, RecommendedDuration: 7 * days,
 		IsRequestable: true,
-	}, "Okta app Salesforce"},
-	{opal.Resource{
+	},
+	{
 		ResourceID: "3f7c9e21-5b84-4d0a-9c6e-8a1d2b4f7e30", AppID: "6e6b5597-bd36-4f4c-a629-01e3fa791932",
 		Name: "BillingAdmin", Description: "Billing, budgets and cost reports of the production AWS account.",
 		AdminOwnerID: platformTeam, RemoteResourceID: "arn:aws:iam::590304332660:role/BillingAdmin",
 		RemoteResourceName: "BillingAdmin", ResourceType: opal.ResourceTypeAWSIAMRole,
 		ParentResourceID: "1b978423-db0a-4037-a4cf-f79c60cb67b3", MaxDuration: 8 * hours, RecommendedDuration: 2 * hours,
 		RequireManagerApproval: true, IsRequestable: true,
-	}, "AWS IAM role BillingAdmin (production)"},
-	{opal.Resource{
+	},
+	{
 		ResourceID: "c84e2a6b-1d93-4f57-b0a2-6e9f3c7d1b58", AppID: "9a2d6f14-7c3b-4e85-a1f0-2b8e5d9c4a73",
 		Name: "ANALYTICS", Description: "Snowflake warehouse of product and revenue data.",
 		AdminOwnerID: dataTeam, RemoteResourceID: "ANALYTICS", RemoteResourceName: "ANALYTICS",
 		ResourceType: opal.ResourceTypeSnowflakeDatabase, MaxDuration: 1 * days, RecommendedDuration: 8 * hours,
 		IsRequestable: true,
-	}, "Snowflake database ANALYTICS"},
+	},
 }
 
 // demoResources returns the demo resources.
 func demoResources() []opal.Resource {
-	out := make([]opal.Resource, len(demoCatalogue))
-	for i, r := range demoCatalogue {
-		out[i] = r.Resource
-	}
-	return out
+	return slices.Clone(demoCatalogue)
 }
 
 var (
@@ -185,18 +177,31 @@ func demoSessions(now time.Time) []opal.Session {
 	return sessions
 }
 
+// demoServer starts the built-in test server with the demo organisation:
+// its sessions, and the users and resources they name.
+func demoServer(now time.Time) *opaltest.Server {
+	srv := opaltest.NewServer(demoSessions(now)...)
+	srv.AddUsers(demoUsers()...)
+	srv.AddResources(demoResources()...)
+	return srv
+}
+
 // demoNotice tells, on stderr, that the data is not real, why, and how to
-// get real data; and which demo resources there are to try.
-func demoNotice(w io.Writer, listed string) {
+// get real data. On the tour (no flag said which resources) it also lists
+// the other views, each with an example to paste.
+func demoNotice(w io.Writer, tour bool) {
 	fmt.Fprint(w, `opal-sessions: OPAL_AUTH_TOKEN is not set, so this is demo data from a built-in test server, not from Opal.
-To list real sessions, set OPAL_AUTH_TOKEN to an Opal API token (and OPAL_BASE_URL for self-hosted Opal)
-and pass -resource-id. Demo resources:
+To see your own organisation, set OPAL_AUTH_TOKEN to an Opal API token (and OPAL_BASE_URL for self-hosted Opal).
 `)
-	for _, r := range demoCatalogue {
-		mark := " "
-		if r.ResourceID == listed {
-			mark = "*"
-		}
-		fmt.Fprintf(w, "  %s %s  %s\n", mark, r.ResourceID, r.label)
+	if !tour {
+		return
 	}
+	fmt.Fprintf(w, `This is the whole organisation (-all), sorted by resource. Other views:
+  -resource-id ID[,ID...]      some resources: -resource-id %s
+  -user EMAIL, -user-id ID     one person's access: -user %s
+  -expiring-within DURATION    what ends soon: -expiring-within 1h (or 90m, 36h, 7d)
+  -format json|csv             one JSON object per line for jq, or CSV for a spreadsheet
+  -sort expires|user|resource  the order of the rows; without it, rows come as Opal sends them
+  -ids                         user and resource IDs instead of names, with no lookups
+`, demoCatalogue[1].ResourceID, demoUsers()[1].Email)
 }

@@ -4,10 +4,12 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/opalclient/opal-go"
 	"github.com/opalclient/opal-go/opaltest"
 )
@@ -118,5 +120,76 @@ func TestDemoData(t *testing.T) {
 	if len(types) < 4 || len(holders) < 5 || len(soonOn) < 3 {
 		t.Errorf("%d resource types, %d users holding sessions, %d resources with sessions expiring within the hour; want at least 4, 5 and 3",
 			len(types), len(holders), len(soonOn))
+	}
+}
+
+// TestDemo runs the command without a token, as a newcomer does: the whole
+// demo organisation by name, with a notice saying what it is and what else
+// to try; or the views the notice suggests.
+func TestDemo(t *testing.T) {
+	tests := []struct {
+		args     []string
+		tour     bool // the notice lists the other views
+		wantRows int  // besides the table's header
+		check    func(t *testing.T, stdout string)
+	}{
+		{nil, true, len(demoSessions(time.Now())), func(t *testing.T, stdout string) {
+			checkAligned(t, stdout)
+			rows := parseTable(stdout)
+			if diff := cmp.Diff([]string{"USER", "RESOURCE", "ACCESS LEVEL", "EXPIRES AT", "EXPIRES IN"}, rows[0]); diff != "" {
+				t.Errorf("header (-want +got):\n%s", diff)
+			}
+			// Names, sorted by resource.
+			if !slices.IsSortedFunc(rows[1:], func(a, b []string) int { return compareText(a[1], b[1]) }) {
+				t.Errorf("rows not sorted by resource:\n%s", stdout)
+			}
+			for _, row := range rows[1:] {
+				if !strings.HasSuffix(row[0], "@acme-corp.dev") {
+					t.Errorf("row %q: user %q, want an email", row, row[0])
+				}
+			}
+		}},
+		{[]string{"-resource-id", "5e9d1b37-8a24-4c6f-b0e3-7f2a4d8c1b96"}, false, 3, func(t *testing.T, stdout string) {
+			for _, row := range parseTable(stdout)[1:] {
+				if row[1] != "(default)" {
+					t.Errorf("row %q: access level %q, want (default)", row, row[1])
+				}
+			}
+		}},
+		{[]string{"-all", "-expiring-within", "1h"}, false, 4, func(*testing.T, string) {}},
+		{[]string{"-format", "json", "-user", "carol.lindqvist@acme-corp.dev"}, true, 3, func(t *testing.T, stdout string) {
+			for line := range strings.Lines(stdout) {
+				var s jsonLine
+				if err := json.Unmarshal([]byte(line), &s); err != nil || s.UserID != "32acc112-21ff-4669-91c2-21e27683eaa1" || s.ResourceName == nil {
+					t.Errorf("json %s: %v; want carol's session, with its resource's name", line, err)
+				}
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			// No OPAL_AUTH_TOKEN, and an OPAL_BASE_URL that would fail if it were used.
+			r := runCommand(t, []string{"OPAL_BASE_URL=https://opal.invalid/v1"}, tt.args...)
+			if r.code != 0 {
+				t.Fatalf("exit %d; stderr:\n%s", r.code, r.stderr)
+			}
+			if !strings.HasPrefix(r.stderr, "opal-sessions: OPAL_AUTH_TOKEN is not set, so this is demo data") ||
+				!strings.Contains(r.stderr, "set OPAL_AUTH_TOKEN to an Opal API token") {
+				t.Errorf("stderr lacks the demo notice:\n%s", r.stderr)
+			}
+			for _, flag := range []string{"-resource-id", "-user", "-expiring-within", "-format", "-sort", "-ids"} {
+				if got := strings.Contains(r.stderr, "\n  "+flag+" "); got != tt.tour {
+					t.Errorf("the notice tells of %s: %v, want %v:\n%s", flag, got, tt.tour, r.stderr)
+				}
+			}
+			rows := strings.Count(r.stdout, "\n")
+			if !slices.Contains(tt.args, "json") {
+				rows-- // the header
+			}
+			if rows != tt.wantRows {
+				t.Errorf("%d rows, want %d:\n%s", rows, tt.wantRows, r.stdout)
+			}
+			tt.check(t, r.stdout)
+		})
 	}
 }

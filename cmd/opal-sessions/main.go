@@ -1,36 +1,81 @@
-// Command opal-sessions lists who holds a session on an Opal resource, at
-// what access level, and until when.
+// Command opal-sessions shows who holds access to what in an Opal
+// organisation, at what access level, and until when, by name: for one
+// resource, a few, or every resource of the organisation.
 //
 // Usage:
 //
-//	opal-sessions [-resource-id ID] [-user-id ID] [-format table|json] [-page-size N]
+//	opal-sessions (-resource-id ID[,ID...] | -all [-resource-type TYPE] [-resource-name NAME])
+//	              [-user EMAIL | -user-id ID] [-expiring-within DURATION]
+//	              [-format table|json|csv] [-sort expires|user|resource] [-ids] [-page-size N]
 //
 // It reads the API token from OPAL_AUTH_TOKEN and the API's base URL from
 // OPAL_BASE_URL (default https://api.opal.dev/v1; for self-hosted Opal,
-// https://<host>/v1), the names Opal's own tooling uses.
+// https://<host>/v1), the names Opal's own tooling uses. It uses the opal
+// package's public API only, with its default retries and rate limit.
 //
-// Without OPAL_AUTH_TOKEN it lists demo data from a built-in test server
-// instead, and says so on stderr, so that trying it needs no account and no
-// network.
+// Which resources: exactly one of -resource-id, one or more IDs joined by
+// commas, and -all, every resource of the organisation, which
+// -resource-type (a value of Opal's ResourceTypeEnum, such as AWS_IAM_ROLE,
+// in any letter case) and -resource-name narrow. With OPAL_AUTH_TOKEN set,
+// one of the two is required. Either way the resources are swept with
+// Sessions.AllOf, several at a time. A resource that is not found while it
+// is swept (deleted since it was listed) gets one line on stderr,
+// "opal-sessions: resource ID not found (deleted?); skipped", and the run
+// goes on, and exits 0 if nothing else fails.
 //
-// The table format aligns its columns within each page of results: it
-// writes each page as soon as it has it, before asking for the next, so
-// that rows appear while a long listing is still being fetched. The json
-// format writes one session per line, in the API's own field names, for
-// tools such as jq.
+// Which sessions: -user-id keeps one user's; -user does the same by email,
+// resolved once with Users.GetByEmail (an email Opal does not know fails the
+// run). -expiring-within keeps the sessions that expire within a duration
+// from now: a Go duration (90m, 36h), whole days (7d), or both (7d12h).
+// Opal lists live sessions: one whose expiry has passed but that Opal still
+// lists has not been revoked yet, so it is kept, as "expired".
 //
-// Exit status: 0 on success; 1 when the API or the network fails; 2 on a
-// usage error (an unknown flag, a bad value, extra arguments, a missing
-// -resource-id, a malformed OPAL_BASE_URL or token); 130 when interrupted
-// with Ctrl-C (SIGINT), and 143 when stopped with SIGTERM, as shells report
-// a command killed by those signals. Either signal stops the listing at
-// once; rows already printed stay.
+// Names: USER is the user's email, and a RESOURCE column, shown when more
+// than one resource is selected (-all, or several IDs), is the resource's
+// name. Lookups are cached for the run and cost few requests: one Users.Get
+// per distinct user while there are few; once more than 10 users have
+// needed one, a single Users.All walk (pages of 1000) names them all, and
+// no Get follows. Resource names come from the -all walk itself, or from
+// one Resources.List per 100 IDs of -resource-id, before the sweep. A user
+// or resource that Opal does not know (a 404, or missing from the list)
+// shows its ID and never fails the run; any other failed lookup does. -ids
+// shows IDs and looks nothing up.
+//
+// Formats: table, the default; json, one session per line in the API's own
+// field names, for tools such as jq, plus user_email, user_full_name and
+// resource_name when they were looked up; csv (RFC 4180), a header row,
+// then user, resource, access_level, expires_at (RFC 3339, UTC),
+// expires_in, user_id and resource_id, the same columns whatever the
+// flags. -sort expires, user or resource (table and csv only) orders the
+// rows, once all have come. Without it rows stream as they arrive, and the
+// table is written in blocks, each aligned in itself: a block goes out when
+// 100 rows are held, or when no row has come for 200 ms.
+//
+// Progress: when stderr is a terminal and the work has taken about a
+// second, one status line on stderr, rewritten in place, gives the
+// resources done out of the total, the sessions so far and the requests per
+// second. It is cleared before a warning, before rows written to the same
+// terminal, and at the end. It is never written when stderr is not a
+// terminal (a pipe, a file, a CI log).
+//
+// Without OPAL_AUTH_TOKEN it shows a demo organisation served by a
+// built-in test server instead, and says so on stderr, so that trying it
+// needs no account and no network. When no flag selects resources, the
+// demo shows all of it (-all, sorted by resource unless -sort or -format
+// json says otherwise) and lists on stderr how to get the other views.
+//
+// Exit status: 0 on success, resources not found during a sweep included;
+// 1 when the API or the network fails; 2 on a usage error (an unknown flag,
+// a bad value, conflicting flags, extra arguments, no -resource-id or -all
+// with a token, a malformed OPAL_BASE_URL or token), reported before any
+// request is sent; 130 when interrupted with Ctrl-C (SIGINT), and 143 when
+// stopped with SIGTERM, as shells report a command killed by those signals.
+// Either signal stops the listing at once; rows already printed stay.
 package main
 
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -40,7 +85,7 @@ import (
 	"time"
 
 	"github.com/opalclient/opal-go"
-	"github.com/opalclient/opal-go/opaltest"
+	"golang.org/x/term"
 )
 
 const (
@@ -62,7 +107,7 @@ func main() {
 		signal.Stop(signals)
 		cancel(stopSignal{sig})
 	}()
-	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr, term.IsTerminal(int(os.Stderr.Fd())))
 	os.Exit(code)
 }
 
@@ -72,39 +117,36 @@ type stopSignal struct{ sig os.Signal }
 
 func (s stopSignal) Error() string { return s.sig.String() + " received" }
 
-// options are the command line's flags.
-type options struct {
-	resourceID string
-	userID     string
-	format     string
-	pageSize   int
-}
-
 // run is the whole command. It is given the process's surroundings and
 // returns the exit status, so that only main touches the os package, and
 // deferred clean-ups (the demo server's Close) run before os.Exit.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+// stderrTerminal says whether stderr is a terminal, the only place where a
+// status line that rewrites itself makes sense.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, stderrTerminal bool) int {
 	opts, code, ok := parseFlags(args, stderr)
 	if !ok {
 		return code
 	}
-	out := newPrinter(opts.format, stdout)
-	// Every page's request first writes the rows of the pages before it;
-	// see flushingTransport.
-	clientOpts := []opal.Option{
-		opal.WithUserAgent("opal-sessions/" + opal.Version),
-		opal.WithHTTPClient(&http.Client{
-			Transport: flushingTransport{next: http.DefaultTransport, flush: out.flush},
+	token := getenv("OPAL_AUTH_TOKEN")
+	if token != "" && !opts.selected() {
+		return usageError(stderr, "pass -resource-id ID[,ID...] for some resources, or -all for the whole organisation")
+	}
+
+	prog := newProgress(stderr, stderrTerminal)
+	defer prog.finish()
+	clientOpts := []opal.Option{opal.WithUserAgent("opal-sessions/" + opal.Version)}
+	if stderrTerminal {
+		// Only the status line needs to see the requests; without it the
+		// command runs on the library's own default client.
+		clientOpts = append(clientOpts, opal.WithHTTPClient(&http.Client{
+			Transport: prog.transport(http.DefaultTransport),
 			Timeout:   30 * time.Second, // per attempt, as the library's default client
-		}),
+		}))
 	}
 
 	var client *opal.Client
 	var err error
-	if token := getenv("OPAL_AUTH_TOKEN"); token != "" {
-		if opts.resourceID == "" {
-			return usageError(stderr, "-resource-id is required")
-		}
+	if token != "" {
 		baseURL := getenv("OPAL_BASE_URL")
 		if baseURL == "" {
 			baseURL = opal.DefaultBaseURL
@@ -113,10 +155,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	} else {
 		srv := demoServer(time.Now())
 		defer srv.Close()
-		if opts.resourceID == "" {
-			opts.resourceID = demoCatalogue[0].ResourceID
+		tour := !opts.selected()
+		if tour {
+			// The first thing a newcomer sees: the whole organisation,
+			// grouped by resource.
+			opts.all = true
+			if opts.sort == "" && opts.format != "json" {
+				opts.sort = "resource"
+			}
 		}
-		demoNotice(stderr, opts.resourceID)
+		demoNotice(stderr, tour)
 		client, err = srv.Client(clientOpts...)
 	}
 	if err != nil {
@@ -126,71 +174,22 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return exitUsage
 	}
 
-	for s, err := range client.Sessions.All(ctx, opts.resourceID, &opal.ListSessionsOptions{UserID: opts.userID, PageSize: opts.pageSize}) {
-		if err != nil {
-			_ = out.flush() // keep the rows already fetched, without a header for none
-			return failure(ctx, stderr, err)
-		}
-		if err := out.print(s); err != nil {
-			return failure(ctx, stderr, err)
-		}
+	var n *names
+	if !opts.ids {
+		n = newNames(client)
 	}
-	if err := out.close(); err != nil {
+	out := newPrinter(opts.format, opts.several(), prog.output(stdout))
+	err = view(ctx, client, opts, n, out, prog)
+	if err == nil {
+		err = out.close()
+	} else {
+		_ = out.flush() // keep the rows already printed, without a header for none
+	}
+	prog.finish()
+	if err != nil {
 		return failure(ctx, stderr, err)
 	}
 	return exitOK
-}
-
-// demoServer starts the built-in test server with the demo organisation:
-// its sessions, and the users and resources they name.
-func demoServer(now time.Time) *opaltest.Server {
-	srv := opaltest.NewServer(demoSessions(now)...)
-	srv.AddUsers(demoUsers()...)
-	srv.AddResources(demoResources()...)
-	return srv
-}
-
-// parseFlags returns the options, or the exit status and false when the
-// command should stop: on a usage error, or after -h.
-func parseFlags(args []string, stderr io.Writer) (options, int, bool) {
-	var opts options
-	fs := flag.NewFlagSet("opal-sessions", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.StringVar(&opts.resourceID, "resource-id", "", "list the sessions on the resource with this `ID` (required with OPAL_AUTH_TOKEN)")
-	fs.StringVar(&opts.userID, "user-id", "", "list only the sessions of the user with this `ID`")
-	fs.StringVar(&opts.format, "format", "table", "output `format`: table, or json for one session per line")
-	fs.IntVar(&opts.pageSize, "page-size", 0, "ask for `N` sessions per request, 1 to 1000 (default 1000, the API's maximum)")
-	fs.Usage = func() {
-		fmt.Fprint(stderr, `Usage: opal-sessions [-resource-id ID] [-user-id ID] [-format table|json] [-page-size N]
-
-Lists who holds a session on an Opal resource, at what access level, until when.
-
-Environment:
-  OPAL_AUTH_TOKEN  an Opal API token; without it, demo data is shown
-  OPAL_BASE_URL    the API's base URL (default https://api.opal.dev/v1)
-
-Flags:
-`)
-		fs.PrintDefaults()
-	}
-	switch err := fs.Parse(args); {
-	case errors.Is(err, flag.ErrHelp):
-		return opts, exitOK, false
-	case err != nil:
-		return opts, exitUsage, false // the flag package has said why
-	case fs.NArg() > 0:
-		return opts, usageError(stderr, fmt.Sprintf("unexpected argument %q (all input is given by flags)", fs.Arg(0))), false
-	case opts.format != "table" && opts.format != "json":
-		return opts, usageError(stderr, fmt.Sprintf("-format %q: want table or json", opts.format)), false
-	case opts.pageSize < 0 || opts.pageSize > 1000:
-		return opts, usageError(stderr, fmt.Sprintf("-page-size %d: want 1 to 1000", opts.pageSize)), false
-	}
-	return opts, exitOK, true
-}
-
-func usageError(stderr io.Writer, msg string) int {
-	fmt.Fprintf(stderr, "opal-sessions: %s\nRun 'opal-sessions -h' for usage.\n", msg)
-	return exitUsage
 }
 
 // failure reports an error that ended the listing and returns the exit status.
@@ -209,7 +208,7 @@ func failure(ctx context.Context, stderr io.Writer, err error) int {
 	case errors.Is(err, opal.ErrUnauthorized):
 		msg += " (is OPAL_AUTH_TOKEN a valid API token?)"
 	case errors.Is(err, opal.ErrNotFound):
-		msg += " (check -resource-id, and that OPAL_BASE_URL ends in /v1)"
+		msg += " (check that OPAL_BASE_URL ends in /v1)"
 	}
 	fmt.Fprintf(stderr, "opal-sessions: %s\n", msg)
 	return exitFailure

@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log"
@@ -17,7 +15,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
-	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -30,7 +27,9 @@ import (
 )
 
 // The tests run the command as a user does: built once, run as a process
-// with flags and environment, judged by its stdout, stderr and exit status.
+// with flags and environment, judged by its stdout, stderr, exit status and
+// the requests its server received. Under go test -race the command is
+// built with -race too, so that its own goroutines are checked.
 
 var binary string // the built command
 
@@ -44,7 +43,11 @@ func TestMain(m *testing.M) {
 	if runtime.GOOS == "windows" {
 		binary += ".exe"
 	}
-	build := exec.Command("go", "build", "-o", binary, ".")
+	args := []string{"build", "-o", binary}
+	if raceEnabled {
+		args = append(args, "-race")
+	}
+	build := exec.Command("go", append(args, ".")...)
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building opal-sessions:", err)
@@ -56,11 +59,54 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// The test organisation: three resources (one without sessions), two users.
 const (
-	resource = "1b978423-db0a-4037-a4cf-f79c60cb67b3"
+	resource = "1b978423-db0a-4037-a4cf-f79c60cb67b3" // production
+	orders   = "77eb1ab7-2c27-4fc4-afdb-137e1265cddd"
+	okta     = "5e9d1b37-8a24-4c6f-b0e3-7f2a4d8c1b96" // no sessions
 	userA    = "29827fb8-f2dd-4e80-9576-28e31e9934ac"
 	userB    = "b031c922-b84f-4424-9f4f-c49c05871bfe"
+	emailA   = "jane.smith@company.dev"
+	emailB   = "raj.patel@company.dev"
 )
+
+var (
+	testUsers = []opal.User{
+		{UserID: userA, Email: emailA, FullName: "Jane Smith", FirstName: "Jane", LastName: "Smith"},
+		{UserID: userB, Email: emailB, FullName: "Raj Patel", FirstName: "Raj", LastName: "Patel"},
+	}
+	testResources = []opal.Resource{
+		{ResourceID: resource, Name: "production", ResourceType: opal.ResourceTypeAWSAccount},
+		{ResourceID: orders, Name: "orders-prod", ResourceType: opal.ResourceTypePostgresInstance},
+		{ResourceID: okta, Name: "Salesforce", ResourceType: opal.ResourceTypeOktaApp},
+	}
+)
+
+// testSessions returns sessions expiring at round offsets from now, in whole
+// seconds, so that EXPIRES IN rounds to the offsets however long the command
+// takes to start (within 30 seconds). The first four are on resource.
+func testSessions(now time.Time) []opal.Session {
+	now = now.UTC().Truncate(time.Second)
+	admin := opal.ResourceAccessLevel{Name: "AdminRole", RemoteID: "arn:aws:iam::590304332660:role/AdministratorAccess"}
+	return []opal.Session{
+		{ConnectionID: "6e6b5597-bd36-4f4c-a629-01e3fa791932", UserID: userA, ResourceID: resource, AccessLevel: admin, ExpirationDate: now.Add(3*time.Hour + 12*time.Minute)},
+		{ConnectionID: "6e6b5597-bd36-4f4c-a629-01e3fa791932", UserID: userB, ResourceID: resource, ExpirationDate: now.Add(52*time.Hour + 10*time.Minute)},
+		{ConnectionID: "6e6b5597-bd36-4f4c-a629-01e3fa791932", UserID: userA, ResourceID: resource, AccessLevel: opal.ResourceAccessLevel{RemoteID: "arn:aws:iam::590304332660:role/Billing"}, ExpirationDate: now.Add(-time.Hour)},
+		{ConnectionID: "6e6b5597-bd36-4f4c-a629-01e3fa791932", UserID: userB, ResourceID: resource, AccessLevel: admin, ExpirationDate: now.Add(45 * time.Minute)},
+		{ConnectionID: "0f3a8c21-7d4e-4b19-9a62-5e8d1c7b2f40", UserID: userA, ResourceID: orders, ExpirationDate: now.Add(time.Hour)},
+	}
+}
+
+// newOrg starts a server holding the test organisation, closed when the
+// test ends.
+func newOrg(t *testing.T, sessions []opal.Session) *opaltest.Server {
+	t.Helper()
+	srv := opaltest.NewServer(sessions...)
+	srv.AddUsers(testUsers...)
+	srv.AddResources(testResources...)
+	t.Cleanup(srv.Close)
+	return srv
+}
 
 // command returns the command, run with a clean environment: none of the
 // OPAL_ variables of whoever runs the tests (a real token above all), TZ=UTC
@@ -68,11 +114,17 @@ const (
 func command(ctx context.Context, env []string, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, binary, args...)
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "OPAL_") && !strings.HasPrefix(kv, "TZ=") {
+		if !strings.HasPrefix(kv, "OPAL_") && !strings.HasPrefix(kv, "TZ=") && !strings.HasPrefix(kv, "GORACE=") {
 			cmd.Env = append(cmd.Env, kv)
 		}
 	}
 	cmd.Env = append(append(cmd.Env, "TZ=UTC"), env...)
+	if raceEnabled {
+		// A race report fails the test through stderr and the exit
+		// status; the detector's default second of sleep before exiting
+		// would only slow every run.
+		cmd.Env = append(cmd.Env, "GORACE=atexit_sleep_ms=0")
+	}
 	return cmd
 }
 
@@ -101,19 +153,19 @@ func serverEnv(srv *opaltest.Server) []string {
 	return []string{"OPAL_BASE_URL=" + srv.URL, "OPAL_AUTH_TOKEN=" + srv.Token}
 }
 
-// testSessions returns sessions expiring at round offsets from now, in whole
-// seconds, so that EXPIRES IN rounds to the offsets however long the command
-// takes to start (within 30 seconds).
-func testSessions(now time.Time) []opal.Session {
-	now = now.UTC().Truncate(time.Second)
-	admin := opal.ResourceAccessLevel{Name: "AdminRole", RemoteID: "arn:aws:iam::590304332660:role/AdministratorAccess"}
-	return []opal.Session{
-		{ConnectionID: "6e6b5597-bd36-4f4c-a629-01e3fa791932", UserID: userA, ResourceID: resource, AccessLevel: admin, ExpirationDate: now.Add(3*time.Hour + 12*time.Minute)},
-		{ConnectionID: "6e6b5597-bd36-4f4c-a629-01e3fa791932", UserID: userB, ResourceID: resource, ExpirationDate: now.Add(52*time.Hour + 10*time.Minute)},
-		{ConnectionID: "6e6b5597-bd36-4f4c-a629-01e3fa791932", UserID: userA, ResourceID: resource, AccessLevel: opal.ResourceAccessLevel{RemoteID: "arn:aws:iam::590304332660:role/Billing"}, ExpirationDate: now.Add(-time.Hour)},
-		{ConnectionID: "6e6b5597-bd36-4f4c-a629-01e3fa791932", UserID: userB, ResourceID: resource, AccessLevel: admin, ExpirationDate: now.Add(45 * time.Minute)},
-		{ConnectionID: "0f3a8c21-7d4e-4b19-9a62-5e8d1c7b2f40", UserID: userA, ResourceID: "77eb1ab7-2c27-4fc4-afdb-137e1265cddd", ExpirationDate: now.Add(time.Hour)},
-	}
+// proxyEnv points the command at a server that answers as srv does, except
+// where handle returns true, having answered itself.
+func proxyEnv(t *testing.T, srv *opaltest.Server, handle func(w http.ResponseWriter, r *http.Request) bool) []string {
+	t.Helper()
+	target, _ := url.Parse(strings.TrimSuffix(srv.URL, "/v1"))
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !handle(w, r) {
+			proxy.ServeHTTP(w, r)
+		}
+	}))
+	t.Cleanup(front.Close)
+	return []string{"OPAL_BASE_URL=" + front.URL + "/v1", "OPAL_AUTH_TOKEN=" + srv.Token}
 }
 
 var columnGap = regexp.MustCompile(`  +`)
@@ -128,7 +180,7 @@ func parseTable(out string) [][]string {
 }
 
 // checkAligned checks that every column of a table starts at the same place
-// on every line, as it does within a page.
+// on every line, as it does within a block.
 func checkAligned(t *testing.T, out string) {
 	t.Helper()
 	var header []int
@@ -147,123 +199,83 @@ func checkAligned(t *testing.T, out string) {
 	}
 }
 
-func TestTable(t *testing.T) {
-	sessions := testSessions(time.Now())
-	srv := opaltest.NewServer(sessions...)
-	defer srv.Close()
-
-	tests := []struct {
-		args    []string
-		aligned bool // one page, so aligned throughout
-		want    [][]string
-	}{
-		{[]string{"-resource-id", resource}, true, [][]string{
-			{"USER", "ACCESS LEVEL", "EXPIRES AT", "EXPIRES IN"},
-			{userA, "AdminRole", sessions[0].ExpirationDate.Format("2006-01-02 15:04 UTC"), "3h12m"},
-			{userB, "(default)", sessions[1].ExpirationDate.Format("2006-01-02 15:04 UTC"), "2d4h"},
-			{userA, "arn:aws:iam::590304332660:role/Billing", sessions[2].ExpirationDate.Format("2006-01-02 15:04 UTC"), "expired"},
-			{userB, "AdminRole", sessions[3].ExpirationDate.Format("2006-01-02 15:04 UTC"), "45m"},
-		}},
-		{[]string{"-resource-id", resource, "-user-id", userB, "-format", "table", "-page-size", "1"}, false, [][]string{
-			{"USER", "ACCESS LEVEL", "EXPIRES AT", "EXPIRES IN"},
-			{userB, "(default)", sessions[1].ExpirationDate.Format("2006-01-02 15:04 UTC"), "2d4h"},
-			{userB, "AdminRole", sessions[3].ExpirationDate.Format("2006-01-02 15:04 UTC"), "45m"},
-		}},
-		{[]string{"-resource-id", "5e9d1b37-8a24-4c6f-b0e3-7f2a4d8c1b96"}, true, [][]string{
-			{"USER", "ACCESS LEVEL", "EXPIRES AT", "EXPIRES IN"},
-		}},
-	}
-	for _, tt := range tests {
-		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			r := runCommand(t, serverEnv(srv), tt.args...)
-			if r.code != 0 || r.stderr != "" {
-				t.Fatalf("exit %d, stderr %q; want 0 and nothing", r.code, r.stderr)
-			}
-			if diff := cmp.Diff(tt.want, parseTable(r.stdout)); diff != "" {
-				t.Errorf("table (-want +got):\n%s", diff)
-			}
-			if tt.aligned {
-				checkAligned(t, r.stdout)
-			}
-		})
-	}
-}
-
-func TestJSON(t *testing.T) {
-	sessions := testSessions(time.Now())
-	srv := opaltest.NewServer(sessions...)
-	defer srv.Close()
-
-	r := runCommand(t, serverEnv(srv), "-resource-id", resource, "-format", "json", "-page-size", "3")
-	if r.code != 0 || r.stderr != "" {
-		t.Fatalf("exit %d, stderr %q; want 0 and nothing", r.code, r.stderr)
-	}
-	var got []opal.Session
-	for line := range strings.Lines(r.stdout) {
-		var s opal.Session
-		if err := json.Unmarshal([]byte(line), &s); err != nil {
-			t.Fatalf("line %q: %v", line, err)
+// paths counts the requests srv received, by path, with "?email" or
+// "?user_id" after /v1/user to tell its two lookups apart.
+func paths(srv *opaltest.Server) map[string]int {
+	n := map[string]int{}
+	for _, r := range srv.Requests() {
+		p := r.URL.Path
+		switch {
+		case p == "/v1/user" && r.URL.Query().Has("email"):
+			p += "?email"
+		case p == "/v1/user":
+			p += "?user_id"
 		}
-		got = append(got, s)
+		n[p]++
 	}
-	if diff := cmp.Diff(sessions[:4], got); diff != "" {
-		t.Errorf("sessions (-want +got):\n%s", diff)
+	return n
+}
+
+// checkFailed checks that the command exited with code, said want on
+// stderr, and wrote nothing on stdout.
+func checkFailed(t *testing.T, r result, code int, want string) {
+	t.Helper()
+	if r.code != code {
+		t.Errorf("exit %d, want %d", r.code, code)
 	}
-	// The API's own field names, for jq.
-	if first, _, _ := strings.Cut(r.stdout, "\n"); !strings.Contains(first, `"access_level":{"access_level_name":"AdminRole"`) ||
-		!strings.Contains(first, `"expiration_date":"`) {
-		t.Errorf("first line %s: want the API's field names", first)
+	if !strings.Contains(r.stderr, want) {
+		t.Errorf("stderr %q, want it to contain %q", r.stderr, want)
+	}
+	if r.stdout != "" {
+		t.Errorf("stdout %q, want nothing", r.stdout)
 	}
 }
 
-func TestDemo(t *testing.T) {
-	const okta = "5e9d1b37-8a24-4c6f-b0e3-7f2a4d8c1b96"
+func TestUsageErrors(t *testing.T) {
+	srv := newOrg(t, testSessions(time.Now()))
+	env := serverEnv(srv)
 	tests := []struct {
-		args     []string
-		wantRows int // besides the table's header
-		check    func(t *testing.T, stdout string)
+		name string
+		env  []string
+		args []string
+		want string // in stderr
 	}{
-		{nil, 6, func(t *testing.T, stdout string) {
-			checkAligned(t, stdout)
-			rows := parseTable(stdout)
-			if diff := cmp.Diff([]string{"USER", "ACCESS LEVEL", "EXPIRES AT", "EXPIRES IN"}, rows[0]); diff != "" {
-				t.Errorf("header (-want +got):\n%s", diff)
-			}
-		}},
-		{[]string{"-resource-id", okta}, 3, func(t *testing.T, stdout string) {
-			for _, row := range parseTable(stdout)[1:] {
-				if row[1] != "(default)" {
-					t.Errorf("row %q: access level %q, want (default)", row, row[1])
-				}
-			}
-		}},
-		{[]string{"-format", "json", "-user-id", "32acc112-21ff-4669-91c2-21e27683eaa1"}, 1, func(t *testing.T, stdout string) {
-			var s opal.Session
-			if err := json.Unmarshal([]byte(stdout), &s); err != nil || s.ResourceID != resource || s.UserID != "32acc112-21ff-4669-91c2-21e27683eaa1" {
-				t.Errorf("json: %+v, %v; want carol's session on the first resource", s, err)
-			}
-		}},
+		{"unknown flag", env, []string{"-resource", resource}, "flag provided but not defined: -resource"},
+		{"no selection with a token", env, nil, "pass -resource-id ID[,ID...] for some resources, or -all for the whole organisation"},
+		{"only a filter with a token", env, []string{"-user-id", userA}, "pass -resource-id ID[,ID...]"},
+		{"two selections", env, []string{"-resource-id", resource, "-all"}, "-resource-id and -all both select resources: pass one of them"},
+		{"type without -all", env, []string{"-resource-id", resource, "-resource-type", "OKTA_APP"}, "-resource-type narrows -all: pass -all too"},
+		{"name without -all", env, []string{"-resource-name", "production"}, "-resource-name narrows -all: pass -all too"},
+		{"unknown type", env, []string{"-all", "-resource-type", "AWS_ROLE"}, `-resource-type "AWS_ROLE" is not a resource type of Opal; want one of: AWS_IAM_ROLE, `},
+		{"empty ID", env, []string{"-resource-id", resource + ",,"}, "holds an empty ID: join IDs with single commas"},
+		{"two users", env, []string{"-all", "-user", emailA, "-user-id", userA}, "-user and -user-id both select a user: pass one of them"},
+		{"bad duration", env, []string{"-all", "-expiring-within", "soon"}, `-expiring-within "soon": want a duration such as 90m, 36h, 7d or 7d12h`},
+		{"fractional days", env, []string{"-all", "-expiring-within", "1.5d"}, `-expiring-within "1.5d": want a duration`},
+		{"zero duration", env, []string{"-all", "-expiring-within", "0s"}, `-expiring-within "0s": want a duration above zero`},
+		{"negative duration", env, []string{"-all", "-expiring-within", "-1h"}, `-expiring-within "-1h": want a duration`},
+		{"sort with json", env, []string{"-all", "-format", "json", "-sort", "user"}, "-sort is for -format table and csv: json lines come as they arrive; sort them with jq -s, or use -format csv"},
+		{"bad sort", env, []string{"-all", "-sort", "name"}, `-sort "name": want expires, user or resource`},
+		{"bad format", env, []string{"-all", "-format", "xml"}, `-format "xml": want table, json or csv`},
+		{"page size too small", env, []string{"-all", "-page-size", "-1"}, "-page-size -1: want 1 to 1000"},
+		{"page size too large", env, []string{"-resource-id", resource, "-page-size", "1001"}, "-page-size 1001: want 1 to 1000"},
+		{"page size not a number", env, []string{"-page-size", "ten"}, `invalid value "ten" for flag -page-size`},
+		{"extra argument", env, []string{"-resource-id", resource, "extra"}, `unexpected argument "extra"`},
+		{"flag error in the demo", nil, []string{"-sort", "when"}, `-sort "when": want expires, user or resource`},
+		{"plain http to another host", []string{"OPAL_AUTH_TOKEN=" + srv.Token, "OPAL_BASE_URL=http://api.opal.dev/v1"},
+			[]string{"-resource-id", resource}, "plain http, which is allowed only to loopback hosts"},
 	}
 	for _, tt := range tests {
-		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			// No OPAL_AUTH_TOKEN, and an OPAL_BASE_URL that would fail if it were used.
-			r := runCommand(t, []string{"OPAL_BASE_URL=https://opal.invalid/v1"}, tt.args...)
-			if r.code != 0 {
-				t.Fatalf("exit %d; stderr:\n%s", r.code, r.stderr)
-			}
-			if !strings.Contains(r.stderr, "OPAL_AUTH_TOKEN is not set, so this is demo data") ||
-				!strings.Contains(r.stderr, "set OPAL_AUTH_TOKEN to an Opal API token") {
-				t.Errorf("stderr lacks the demo notice:\n%s", r.stderr)
-			}
-			rows := strings.Count(r.stdout, "\n")
-			if !slices.Contains(tt.args, "json") {
-				rows-- // the header
-			}
-			if rows != tt.wantRows {
-				t.Errorf("%d rows, want %d:\n%s", rows, tt.wantRows, r.stdout)
-			}
-			tt.check(t, r.stdout)
+		t.Run(tt.name, func(t *testing.T) {
+			checkFailed(t, runCommand(t, tt.env, tt.args...), exitUsage, tt.want)
 		})
+	}
+	if n := len(srv.Requests()); n != 0 {
+		t.Errorf("usage errors sent %d requests, want none", n)
+	}
+
+	r := runCommand(t, nil, "-h")
+	if r.code != 0 || !strings.Contains(r.stderr, "Usage: opal-sessions") || !strings.Contains(r.stderr, "OPAL_AUTH_TOKEN") {
+		t.Errorf("-h: exit %d, stderr %q; want 0 and the usage", r.code, r.stderr)
 	}
 }
 
@@ -283,27 +295,33 @@ func TestAPIErrors(t *testing.T) {
 			fmt.Fprint(w, strings.ReplaceAll(body, "AUTH", r.Header.Get("Authorization")))
 		}
 	}
+	ids := []string{"-ids", "-resource-id", resource} // the first request is for sessions
 	tests := []struct {
 		name    string
 		handler http.Handler
 		tls     bool
+		args    []string
 		want    string // in stderr
 	}{
-		{"401", answer(401, "", `{"message":"invalid token AUTH"}`), false,
-			"opal-sessions: opal: GET /v1/sessions: 401 Unauthorized: invalid token Bearer [REDACTED] (is OPAL_AUTH_TOKEN a valid API token?)\n"},
-		{"403 echoing the token", answer(403, "", `{"message":"AUTH may not read sessions"}`), false,
+		{"401", answer(401, "", `{"message":"invalid token AUTH"}`), false, ids,
+			"opal-sessions: opal: resource " + resource + ": GET /v1/sessions: 401 Unauthorized: invalid token Bearer [REDACTED] (is OPAL_AUTH_TOKEN a valid API token?)\n"},
+		{"401 on the first lookup", answer(401, "", `{"message":"invalid token"}`), false, []string{"-resource-id", resource},
+			"opal-sessions: opal: GET /v1/resources: 401 Unauthorized: invalid token (is OPAL_AUTH_TOKEN a valid API token?)\n"},
+		{"404 on the resources walk", answer(404, "", `{"message":"no such route"}`), false, []string{"-all"},
+			"opal-sessions: opal: GET /v1/resources: 404 Not Found: no such route (check that OPAL_BASE_URL ends in /v1)\n"},
+		{"403 echoing the token", answer(403, "", `{"message":"AUTH may not read sessions"}`), false, ids,
 			"403 Forbidden: Bearer [REDACTED] may not read sessions\n"},
-		{"404", answer(404, "", `{"message":"resource not found"}`), false,
-			"404 Not Found: resource not found (check -resource-id"},
-		{"400", answer(400, "", `{"message":"resource_id: not a valid UUID"}`), false,
+		{"400", answer(400, "", `{"message":"resource_id: not a valid UUID"}`), false, ids,
 			"400 Bad Request: resource_id: not a valid UUID\n"},
-		{"503 with a long Retry-After", answer(503, "3600", `{"message":"maintenance"}`), false,
+		{"503 with a long Retry-After", answer(503, "3600", `{"message":"maintenance"}`), false, ids,
 			"503 Service Unavailable: maintenance\n"},
-		{"429 with a long Retry-After", answer(429, "120", `{"message":"rate limit exceeded"}`), false,
+		{"429 with a long Retry-After", answer(429, "120", `{"message":"rate limit exceeded"}`), false, ids,
 			"429 Too Many Requests: rate limit exceeded\n"},
-		{"HTML page", answer(418, "", "<html><body><h1>AUTH</h1></body></html>"), false,
+		{"HTML page", answer(418, "", "<html><body><h1>AUTH</h1></body></html>"), false, ids,
 			"418 I'm a teapot: Bearer [REDACTED]\n"},
-		{"untrusted certificate", answer(200, "", `{"results":[]}`), true,
+		{"200 that is not a page", answer(200, "", `{"message":"AUTH"}`), false, ids,
+			`200 OK response is not a page of sessions: no "results" member` + "\n"},
+		{"untrusted certificate", answer(200, "", `{"results":[]}`), true, ids,
 			"certificate"},
 	}
 	for _, tt := range tests {
@@ -326,16 +344,8 @@ func TestAPIErrors(t *testing.T) {
 			}
 			defer srv.Close()
 
-			r := runCommand(t, []string{"OPAL_BASE_URL=" + srv.URL + "/v1", "OPAL_AUTH_TOKEN=" + token}, "-resource-id", resource)
-			if r.code != 1 {
-				t.Errorf("exit %d, want 1", r.code)
-			}
-			if !strings.Contains(r.stderr, tt.want) {
-				t.Errorf("stderr %q, want it to contain %q", r.stderr, tt.want)
-			}
-			if r.stdout != "" {
-				t.Errorf("stdout %q, want nothing", r.stdout)
-			}
+			r := runCommand(t, []string{"OPAL_BASE_URL=" + srv.URL + "/v1", "OPAL_AUTH_TOKEN=" + token}, tt.args...)
+			checkFailed(t, r, exitFailure, tt.want)
 			if strings.Contains(r.stdout+r.stderr, token) {
 				t.Errorf("the token is in the output:\nstdout: %s\nstderr: %s", r.stdout, r.stderr)
 			}
@@ -348,128 +358,27 @@ func TestAPIErrors(t *testing.T) {
 	}
 }
 
-func TestUsageErrors(t *testing.T) {
-	srv := opaltest.NewServer(testSessions(time.Now())...)
-	defer srv.Close()
+// TestNotAPage: a 200 that is not a page, from opaltest, fails the run
+// wherever it comes: on the sweep, the resources walk or a user lookup.
+func TestNotAPage(t *testing.T) {
 	tests := []struct {
-		name string
-		env  []string
-		args []string
-		want string // in stderr
+		args   []string
+		faults []opaltest.Fault
+		want   string
 	}{
-		{"unknown flag", nil, []string{"-resource", resource}, "flag provided but not defined: -resource"},
-		{"missing resource with a token", serverEnv(srv), nil, "-resource-id is required"},
-		{"bad format", nil, []string{"-format", "csv"}, `-format "csv": want table or json`},
-		{"page size too small", nil, []string{"-page-size", "-1"}, "-page-size -1: want 1 to 1000"},
-		{"page size too large", serverEnv(srv), []string{"-resource-id", resource, "-page-size", "1001"}, "-page-size 1001: want 1 to 1000"},
-		{"page size not a number", nil, []string{"-page-size", "ten"}, `invalid value "ten" for flag -page-size`},
-		{"extra argument", nil, []string{"-resource-id", resource, "extra"}, `unexpected argument "extra"`},
-		{"plain http to another host", []string{"OPAL_AUTH_TOKEN=" + srv.Token, "OPAL_BASE_URL=http://api.opal.dev/v1"},
-			[]string{"-resource-id", resource}, "plain http, which is allowed only to loopback hosts"},
+		{[]string{"-ids", "-resource-id", resource + "," + orders}, []opaltest.Fault{{Status: 200}},
+			`: 200 OK response is not a page of sessions: no "results" member`},
+		{[]string{"-all"}, []opaltest.Fault{{Status: 200}}, `opal-sessions: opal: GET /v1/resources: 200 OK response is not a page of resources`},
+		// The resources' lookup, the sweep's page, then the first user's lookup.
+		{[]string{"-resource-id", orders}, []opaltest.Fault{{}, {}, {Status: 200}}, `opal-sessions: opal: GET /v1/user: 200 OK response is not the user asked for`},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			r := runCommand(t, tt.env, tt.args...)
-			if r.code != 2 {
-				t.Errorf("exit %d, want 2", r.code)
-			}
-			if !strings.Contains(r.stderr, tt.want) {
-				t.Errorf("stderr %q, want it to contain %q", r.stderr, tt.want)
-			}
-			if r.stdout != "" {
-				t.Errorf("stdout %q, want nothing", r.stdout)
-			}
-		})
-	}
-	if n := len(srv.Requests()); n != 0 {
-		t.Errorf("usage errors sent %d requests, want none", n)
-	}
-
-	r := runCommand(t, nil, "-h")
-	if r.code != 0 || !strings.Contains(r.stderr, "Usage: opal-sessions") || !strings.Contains(r.stderr, "OPAL_AUTH_TOKEN") {
-		t.Errorf("-h: exit %d, stderr %q; want 0 and the usage", r.code, r.stderr)
-	}
-}
-
-// TestStreaming holds back the second page until the first page's rows are
-// on stdout: a command that printed only at the end would never show them.
-func TestStreaming(t *testing.T) {
-	sessions := testSessions(time.Now())[:4] // in pages of 2: two pages
-	srv := opaltest.NewServer(sessions...)
-	defer srv.Close()
-
-	tests := []struct {
-		format        string
-		firstPageRows int // lines on stdout after the first page
-		allRows       int
-	}{
-		{"table", 3, 5}, // with the header
-		{"json", 2, 4},
-	}
-	for _, tt := range tests {
-		t.Run(tt.format, func(t *testing.T) {
-			target, _ := url.Parse(strings.TrimSuffix(srv.URL, "/v1"))
-			proxy := httputil.NewSingleHostReverseProxy(target)
-			release := make(chan struct{})
-			var mu sync.Mutex
-			requests := 0
-			gate := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				mu.Lock()
-				requests++
-				n := requests
-				mu.Unlock()
-				if n == 2 {
-					<-release
-				}
-				proxy.ServeHTTP(w, r)
-			}))
-			defer gate.Close()
-			releaseOnce := sync.OnceFunc(func() { close(release) })
-			defer releaseOnce() // before gate.Close, which waits for the held request
-
-			ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
-			defer cancel()
-			cmd := command(ctx, []string{"OPAL_BASE_URL=" + gate.URL + "/v1", "OPAL_AUTH_TOKEN=" + srv.Token},
-				"-resource-id", resource, "-page-size", "2", "-format", tt.format)
-			var stderr bytes.Buffer
-			cmd.Stderr = &stderr
-			stdout, err := cmd.StdoutPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			lines := make(chan string)
-			go func() {
-				defer close(lines)
-				sc := bufio.NewScanner(stdout)
-				for sc.Scan() {
-					lines <- sc.Text()
-				}
-			}()
-
-			var got []string
-			for len(got) < tt.firstPageRows {
-				select {
-				case line, ok := <-lines:
-					if !ok {
-						t.Fatalf("stdout ended after %q; stderr: %s", got, stderr.String())
-					}
-					got = append(got, line)
-				case <-time.After(10 * time.Second):
-					t.Fatalf("the first page's rows did not show while the second page was held back; got %q", got)
-				}
-			}
-			releaseOnce() // let the second page through
-			for line := range lines {
-				got = append(got, line)
-			}
-			if err := cmd.Wait(); err != nil {
-				t.Fatalf("%v; stderr: %s", err, stderr.String())
-			}
-			if len(got) != tt.allRows {
-				t.Errorf("%d lines, want %d:\n%s", len(got), tt.allRows, strings.Join(got, "\n"))
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			srv := newOrg(t, testSessions(time.Now()))
+			srv.Inject(tt.faults...)
+			r := runCommand(t, serverEnv(srv), tt.args...)
+			if r.code != 1 || !strings.Contains(r.stderr, tt.want) {
+				t.Errorf("exit %d, stderr %q; want 1 and %q", r.code, r.stderr, tt.want)
 			}
 		})
 	}
@@ -492,13 +401,12 @@ func TestSignals(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.signal.String(), func(t *testing.T) {
-			srv := opaltest.NewServer(testSessions(time.Now())[:4]...)
-			defer srv.Close()
+			srv := newOrg(t, testSessions(time.Now())[:4])
 			srv.Inject(opaltest.Fault{}, opaltest.Fault{Delay: time.Hour})
 
 			ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 			defer cancel()
-			cmd := command(ctx, serverEnv(srv), "-resource-id", resource, "-page-size", "2")
+			cmd := command(ctx, serverEnv(srv), "-ids", "-resource-id", resource, "-page-size", "2")
 			var stdout, stderr bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &stdout, &stderr
 			if err := cmd.Start(); err != nil {
@@ -535,16 +443,29 @@ func TestSignals(t *testing.T) {
 // TestFailureAfterFirstPage checks that rows printed before a failure stay,
 // and that the failure still sets the exit status.
 func TestFailureAfterFirstPage(t *testing.T) {
-	sessions := testSessions(time.Now())[:4]
-	srv := opaltest.NewServer(sessions...)
-	defer srv.Close()
+	srv := newOrg(t, testSessions(time.Now())[:4])
 	srv.Inject(opaltest.Fault{}, opaltest.Fault{Status: http.StatusForbidden})
 
-	r := runCommand(t, serverEnv(srv), "-resource-id", resource, "-page-size", "2")
+	r := runCommand(t, serverEnv(srv), "-ids", "-resource-id", resource, "-page-size", "2")
 	if r.code != 1 || !strings.Contains(r.stderr, "403 Forbidden: injected fault") {
 		t.Errorf("exit %d, stderr %q; want 1 and the 403", r.code, r.stderr)
 	}
 	if rows := parseTable(r.stdout); len(rows) != 3 {
 		t.Errorf("stdout has %d lines, want the header and the first page's 2 rows:\n%s", len(rows), r.stdout)
+	}
+}
+
+// TestNoProgressWhenNotTerminal runs a sweep that takes longer than the
+// status line's delay with stderr on a pipe: stderr must stay empty, not a
+// byte of a status line in it.
+func TestNoProgressWhenNotTerminal(t *testing.T) {
+	srv := newOrg(t, testSessions(time.Now()))
+	srv.Inject(opaltest.Fault{Delay: progressDelay + 300*time.Millisecond})
+	r := runCommand(t, serverEnv(srv), "-all")
+	if r.code != 0 || r.stderr != "" {
+		t.Errorf("exit %d, stderr %q; want 0 and nothing", r.code, r.stderr)
+	}
+	if rows := parseTable(r.stdout); len(rows) != 6 {
+		t.Errorf("%d lines, want the header and 5 rows:\n%s", len(rows), r.stdout)
 	}
 }

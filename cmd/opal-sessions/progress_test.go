@@ -1,0 +1,141 @@
+package main
+
+import (
+	"bytes"
+	"net/http"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/opalclient/opal-go"
+	"github.com/opalclient/opal-go/opaltest"
+)
+
+// TestProgressLine drives the status line on a fake clock and checks every
+// byte it writes: nothing for a second, then one line redrawn in place,
+// cleared before a warning and before rows, and cleared at the end.
+func TestProgressLine(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var stderr, stdout bytes.Buffer
+		p := newProgress(&stderr, true)
+		written := func() string {
+			p.mu.Lock() // the drawing goroutine writes under it
+			defer p.mu.Unlock()
+			s := stderr.String()
+			stderr.Reset()
+			return s
+		}
+		step := func(d time.Duration, want string) {
+			t.Helper()
+			time.Sleep(d)
+			synctest.Wait()
+			if diff := cmp.Diff(want, written()); diff != "" {
+				t.Errorf("after %v more (-want +got):\n%s", d, diff)
+			}
+		}
+		clear := func(n int) string { return "\r" + strings.Repeat(" ", n) + "\r" }
+
+		p.listed.Store(7)
+		p.requests.Store(2)
+		step(progressDelay-time.Millisecond, "") // a quick run shows nothing
+		step(time.Millisecond, "\rlisting resources: 7 so far, 2 requests/s")
+
+		p.total.Store(7)
+		p.done.Store(1)
+		p.sessions.Store(250)
+		p.requests.Store(12)
+		line := "resources 1/7 done, 250 sessions, 10 requests/s" // 12 requests in 1.2 s
+		step(progressEvery, "\r"+line)
+		// A shorter line is padded over the end of the one before.
+		short := "resources 1/7 done, 250 sessions, 9 requests/s" // 12 in 1.4 s
+		step(progressEvery, "\r"+short+" ")
+
+		p.warn("opal-sessions: resource %s not found (deleted?); skipped", "r1")
+		step(0, clear(len(short))+"opal-sessions: resource r1 not found (deleted?); skipped\n")
+
+		p.requests.Store(16)
+		step(progressEvery, "\r"+line) // 16 in 1.6 s
+		// A row is written whole: its start waits for its end.
+		out := p.output(&stdout)
+		write := func(s string) {
+			if _, err := out.Write([]byte(s)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		write("ro")
+		step(0, "")
+		write("w\nne")
+		write("xt\n")
+		step(0, clear(len(line)))
+		if stdout.String() != "row\nnext\n" {
+			t.Errorf("stdout %q, want the two rows", stdout.String())
+		}
+		step(progressEvery, "\r"+short) // 16 in 1.8 s
+
+		p.finish()
+		step(time.Minute, clear(len(short))) // and never drawn again
+	})
+}
+
+// TestProgressHidden: when stderr is not a terminal, nothing but warnings
+// is written, however long the run, and rows go straight to stdout.
+func TestProgressHidden(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var stderr, stdout bytes.Buffer
+		p := newProgress(&stderr, false)
+		p.total.Store(3)
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		p.warn("opal-sessions: resource %s not found (deleted?); skipped", "r1")
+		if w := p.output(&stdout); w != &stdout {
+			t.Errorf("output is %T, want stdout itself", w)
+		}
+		p.finish()
+		if diff := cmp.Diff("opal-sessions: resource r1 not found (deleted?); skipped\n", stderr.String()); diff != "" {
+			t.Errorf("stderr (-want +got):\n%s", diff)
+		}
+	})
+}
+
+// TestProgressTransport checks the counts the transport keeps in a real
+// sweep: every request, and each resource once its last page has been read
+// or it was not found.
+func TestProgressTransport(t *testing.T) {
+	const r1, r2, r3, gone = "r1", "r2", "r3", "gone"
+	expires := time.Now().Add(time.Hour)
+	var sessions []opal.Session
+	for range 5 {
+		sessions = append(sessions, opal.Session{UserID: "u", ResourceID: r1, ExpirationDate: expires})
+	}
+	sessions = append(sessions, opal.Session{UserID: "u", ResourceID: r2, ExpirationDate: expires})
+	srv := opaltest.NewServer(sessions...) // r3 has no sessions
+	defer srv.Close()
+	front := proxyEnv(t, srv, func(w http.ResponseWriter, r *http.Request) bool {
+		if r.URL.Query().Get("resource_id") == gone {
+			w.WriteHeader(http.StatusNotFound)
+			return true
+		}
+		return false
+	})
+	base := strings.TrimPrefix(front[0], "OPAL_BASE_URL=")
+
+	p := newProgress(&bytes.Buffer{}, false)
+	transport := &http.Transport{}
+	defer transport.CloseIdleConnections()
+	client, err := srv.Client(opal.WithBaseURL(base), opal.WithHTTPClient(&http.Client{Transport: p.transport(transport)}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := 0
+	for _, err := range client.Sessions.AllOf(t.Context(), []string{r1, r2, r3, gone}, &opal.ListSessionsOptions{PageSize: 2}) {
+		if err == nil {
+			got++
+		}
+	}
+	// r1 in 3 pages, r2 and r3 in one each, and gone's 404.
+	if got != 6 || p.requests.Load() != 6 || p.done.Load() != 4 {
+		t.Errorf("%d sessions, %d requests, %d resources done; want 6, 6 and 4", got, p.requests.Load(), p.done.Load())
+	}
+}
