@@ -50,7 +50,7 @@ func view(ctx context.Context, client *opal.Client, opts options, n *names, out 
 	}()
 	deadline := time.Now().Add(opts.expiringWithin)
 	var sorted []row
-	held := 0
+	held, notFound := 0, 0
 	idle := time.NewTimer(blockWait)
 	idle.Stop()
 	defer idle.Stop()
@@ -64,6 +64,11 @@ func view(ctx context.Context, client *opal.Client, opts options, n *names, out 
 			continue
 		case next, ok := <-sessions:
 			if !ok {
+				if notFound > 0 && notFound == len(ids) {
+					// Not one resource vanished during the sweep, but all of
+					// them: wrong IDs, or a base URL without /v1.
+					return fmt.Errorf("none of the %d resources was found; check the IDs, and that OPAL_BASE_URL ends in /v1", notFound)
+				}
 				return printSorted(out, sorted, opts.sort)
 			}
 			s, err := next.session, next.err
@@ -71,6 +76,7 @@ func view(ctx context.Context, client *opal.Client, opts options, n *names, out 
 			switch {
 			case errors.As(err, &gone) && errors.Is(err, opal.ErrNotFound):
 				prog.warn("opal-sessions: resource %s not found (deleted?); skipped", printable(gone.ResourceID))
+				notFound++
 				continue
 			case err != nil:
 				return err

@@ -201,7 +201,8 @@ func TestCSV(t *testing.T) {
 // TestSweepNotFound: resources that vanish during a sweep (their sessions
 // 404, though the resources walk listed them or they were named with
 // -resource-id) get one warning each on stderr, and the run goes on with
-// the others and exits 0.
+// the others and exits 0; when every resource is not found, the IDs or the
+// base URL are wrong, and the run exits 1.
 func TestSweepNotFound(t *testing.T) {
 	const gone1, gone2 = "0e4c7a3b-6d1f-4e8a-9b2c-5f7d1a3e9c60", "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"
 	s := testSessions(time.Now())
@@ -217,27 +218,33 @@ func TestSweepNotFound(t *testing.T) {
 		return false
 	})
 	warning := func(id string) string { return "opal-sessions: resource " + id + " not found (deleted?); skipped\n" }
+	allGone := "opal-sessions: none of the 2 resources was found; check the IDs, and that OPAL_BASE_URL ends in /v1\n"
 	tests := []struct {
 		args     []string
 		wantRows int // besides the header
+		wantCode int
+		wantLast []string // stderr's lines after the warnings
 	}{
-		{[]string{"-all"}, 5},
-		{[]string{"-resource-id", gone1 + "," + orders + "," + gone2}, 1},
-		{[]string{"-ids", "-resource-id", gone1 + "," + gone2}, 0},
+		{[]string{"-all"}, 5, 0, nil},
+		{[]string{"-resource-id", gone1 + "," + orders + "," + gone2}, 1, 0, nil},
+		{[]string{"-ids", "-resource-id", gone1 + "," + gone2}, 0, 1, []string{allGone}},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			r := runCommand(t, env, tt.args...)
-			if r.code != 0 {
-				t.Errorf("exit %d, want 0; stderr: %s", r.code, r.stderr)
+			if r.code != tt.wantCode {
+				t.Errorf("exit %d, want %d; stderr: %s", r.code, tt.wantCode, r.stderr)
 			}
 			// The two warnings come in the order the 404s do.
 			got := slices.Sorted(strings.Lines(r.stderr))
-			want := slices.Sorted(slices.Values([]string{warning(gone1), warning(gone2)}))
+			want := slices.Sorted(slices.Values(append([]string{warning(gone1), warning(gone2)}, tt.wantLast...)))
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("stderr (-want +got):\n%s", diff)
 			}
-			if rows := parseTable(r.stdout); len(rows) != tt.wantRows+1 {
+			switch rows := parseTable(r.stdout); {
+			case tt.wantCode != 0 && r.stdout != "":
+				t.Errorf("stdout = %q, want nothing from a failed run", r.stdout)
+			case tt.wantCode == 0 && len(rows) != tt.wantRows+1:
 				t.Errorf("%d lines, want the header and %d rows:\n%s", len(rows), tt.wantRows, r.stdout)
 			}
 		})
