@@ -2,14 +2,12 @@ package opal
 
 import (
 	"bytes"
-	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -298,102 +296,4 @@ func truncate(s string, n int) string {
 		cut--
 	}
 	return s[:cut] + "…"
-}
-
-// minFreeSecret is the length from which the secret is redacted wherever it
-// appears. A shorter secret is redacted only where it stands alone, not next
-// to a letter or a digit: replacing a one-letter token everywhere would turn
-// "resource not found" into "res[REDACTED]urce n[REDACTED]t f[REDACTED]und",
-// while a secret that short is no secret from anyone who guesses.
-const minFreeSecret = 8
-
-// redact is redactString for a body.
-func redact(b []byte, secret string) []byte {
-	if r := redactString(string(b), secret); r != string(b) {
-		return []byte(r)
-	}
-	return b
-}
-
-// redactString replaces every form of the secret in s (see secretForms) with
-// "[REDACTED]", anywhere when the secret has minFreeSecret bytes or more,
-// else only where it stands alone. Every redaction of opal-go goes through
-// here, so that all of them know the same forms and the same rule.
-func redactString(s, secret string) string {
-	if secret == "" {
-		return s
-	}
-	anywhere := len(secret) >= minFreeSecret
-	for _, form := range secretForms(secret) {
-		s = replaceSecret(s, form, anywhere)
-	}
-	return s
-}
-
-// holdsSecret reports whether s holds the secret in any of its forms.
-func holdsSecret(s, secret string) bool {
-	return redactString(s, secret) != s
-}
-
-// secretForms lists the ways a server, a proxy or an error message may write
-// the secret: as it is; escaped inside a JSON string, with and without HTML
-// escaping (\u003c, \", \\) and with "/" escaped as some encoders do; quoted
-// as Go's %q and strconv.Quote do; and URL-escaped for a query or a path.
-// The longest come first, so that a form that holds another is replaced whole.
-func secretForms(secret string) []string {
-	jsonForm := func(escapeHTML bool) string {
-		var b strings.Builder
-		enc := json.NewEncoder(&b)
-		enc.SetEscapeHTML(escapeHTML)
-		_ = enc.Encode(secret) // a string always encodes
-		quoted := strings.TrimSuffix(b.String(), "\n")
-		return quoted[1 : len(quoted)-1]
-	}
-	quoted := strconv.Quote(secret)
-	forms := []string{
-		secret,
-		jsonForm(true),
-		jsonForm(false),
-		strings.ReplaceAll(jsonForm(false), "/", `\/`),
-		quoted[1 : len(quoted)-1],
-		url.QueryEscape(secret),
-		url.PathEscape(secret),
-	}
-	slices.SortFunc(forms, func(a, b string) int { return cmp.Or(len(b)-len(a), strings.Compare(a, b)) })
-	return slices.Compact(forms)
-}
-
-// replaceSecret replaces form in s with "[REDACTED]": everywhere, or, unless
-// anywhere, only where no letter or digit touches it.
-func replaceSecret(s, form string, anywhere bool) string {
-	if anywhere {
-		return strings.ReplaceAll(s, form, redactedSecret)
-	}
-	var b strings.Builder
-	done := 0 // s[:done] is in b
-	for i := 0; i < len(s); {
-		j := strings.Index(s[i:], form)
-		if j < 0 {
-			break
-		}
-		start, end := i+j, i+j+len(form)
-		before, _ := utf8.DecodeLastRuneInString(s[:start])
-		after, _ := utf8.DecodeRuneInString(s[end:])
-		if isAlnum(before) || isAlnum(after) {
-			i = start + 1
-			continue
-		}
-		b.WriteString(s[done:start])
-		b.WriteString(redactedSecret)
-		done, i = end, end
-	}
-	if done == 0 {
-		return s
-	}
-	b.WriteString(s[done:])
-	return b.String()
-}
-
-func isAlnum(r rune) bool {
-	return unicode.IsLetter(r) || unicode.IsDigit(r)
 }

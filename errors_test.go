@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -211,6 +212,14 @@ func TestRedactString(t *testing.T) {
 		{"Go-quoted", hostileToken, `"Tk9/<a&b>\"c\\d+e%f?g=h#é-x"`, `"[REDACTED]"`},
 		{"query-escaped", hostileToken, "?t=Tk9%2F%3Ca%26b%3E%22c%5Cd%2Be%25f%3Fg%3Dh%23%C3%A9-x&u=1", "?t=[REDACTED]&u=1"},
 		{"path-escaped", hostileToken, "/v1/Tk9%2F%3Ca&b%3E%22c%5Cd+e%25f%3Fg=h%23%C3%A9-x/", "/v1/[REDACTED]/"},
+		{"JSON with any character as \\u", hostileToken, `{"a":"Tk9/\u003ca\u0026b\u003e\"c\\d\u002Be%f?g=h#\u00e9-x"}`, `{"a":"[REDACTED]"}`},
+		{"JSON with every character as \\u", testToken, `{"a":"` + everyRuneEscaped(testToken) + `"}`, `{"a":"[REDACTED]"}`},
+		{"query-escaped in lower case", hostileToken, "?t=Tk9%2f%3ca%26b%3e%22c%5cd%2be%25f%3fg%3dh%23%c3%a9-x&u=1", "?t=[REDACTED]&u=1"},
+		{"URL path as net/url writes it", hostileToken, "http://h/" + (&url.URL{Path: "/" + hostileToken}).EscapedPath()[1:] + " not followed", "http://h/[REDACTED] not followed"},
+		{"HTML character references", hostileToken, "<p>Tk9/&lt;a&amp;b&gt;&#34;c\\d&#x2B;e%f?g=h#&#233;-x</p>", "<p>[REDACTED]</p>"},
+		{"Go-quoted, then in a JSON string", hostileToken, `{"a":"` + unquoted(strconv.Quote(strconv.Quote(hostileToken))) + `"}`, `{"a":"\"[REDACTED]\""}`},
+		{"a mix of escapes", testToken, "opal%2Dtest\u002dtoken&#45;7Yq2Lw9Zx4", "[REDACTED]"},
+		{"escapes that are not the secret are kept", testToken, `100%25 \u0041 &amp; &bogus; %zz \q`, `100%25 \u0041 &amp; &bogus; %zz \q`},
 		{"short secret inside words is left", "o", "resource not found", "resource not found"},
 		{"short secret standing alone", "o", "token o is revoked", "token [REDACTED] is revoked"},
 		{"short secret quoted, at the ends", "o", `o "o" o`, `[REDACTED] "[REDACTED]" [REDACTED]`},
@@ -226,6 +235,18 @@ func TestRedactString(t *testing.T) {
 			}
 		})
 	}
+}
+
+// unquoted drops the quotes around a Go-quoted string, and only them.
+func unquoted(quoted string) string { return quoted[1 : len(quoted)-1] }
+
+// everyRuneEscaped writes every rune of s as a JSON \\u escape.
+func everyRuneEscaped(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		fmt.Fprintf(&b, `\u%04x`, r)
+	}
+	return b.String()
 }
 
 // TestShortTokenDoesNotGarbleMessages: with a one-letter token, the server's

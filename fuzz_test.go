@@ -150,3 +150,24 @@ func FuzzBaseURL(f *testing.F) {
 		}
 	})
 }
+
+// FuzzRedact: whatever text holds, redacting the token leaves no form of it
+// that redaction would find again, and redacts nothing when the text holds
+// no escape and not the token.
+func FuzzRedact(f *testing.F) {
+	for _, seed := range []string{
+		testToken, `{"message":"bad token ` + testToken + `"}`, `\u006fpal-test-token-7Yq2Lw9Zx4`,
+		"opal%2Dtest-token-7Yq2Lw9Zx4", "&#111;pal-test-token-7Yq2Lw9Zx4", `\\\"` + testToken, "resource not found",
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		r := redactString(s, testToken)
+		if holdsSecret(r, testToken) {
+			t.Fatalf("redacting %q left a form of the token: %q", s, r)
+		}
+		if !strings.ContainsAny(s, `\%&`) && !strings.Contains(s, testToken) && r != s {
+			t.Fatalf("redacting %q, which holds neither the token nor an escape, changed it to %q", s, r)
+		}
+	})
+}
