@@ -37,7 +37,6 @@ import (
 	"net/url"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/hashicorp/go-retryablehttp"
@@ -244,7 +243,7 @@ func NewClient(token string, opts ...Option) (*Client, error) {
 		return nil, fmt.Errorf("%w: API token is not valid UTF-8", ErrInvalidArgument)
 	}
 	if strings.ContainsFunc(token, invalidInToken) {
-		return nil, fmt.Errorf("%w: API token contains white space, control characters or invisible formatting characters", ErrInvalidArgument)
+		return nil, fmt.Errorf("%w: API token contains white space, control characters, invisible formatting characters or others outside printable ASCII, which Opal's tokens are", ErrInvalidArgument)
 	}
 	cfg := config{
 		baseURL:      DefaultBaseURL,
@@ -348,9 +347,13 @@ func isLoopback(host string) bool {
 // Unicode white space (the line and paragraph separators U+2028 and U+2029
 // among them), control character, or format character, invisible ones such
 // as the byte-order mark U+FEFF and the zero-width space U+200B.
+// invalidInToken reports whether r cannot be part of an API token: Opal's
+// tokens, like any value of an HTTP header that servers agree on, are
+// printable ASCII. Anything else, a space, a control character, a
+// byte-order mark, a zero-width space or a Hangul filler, was pasted with it
+// and would only earn a 401 on every call.
 func invalidInToken(r rune) bool {
-	return unicode.IsSpace(r) || unicode.IsControl(r) || unicode.Is(unicode.Cf, r) ||
-		r == '\u2028' || r == '\u2029'
+	return r <= ' ' || r > '~'
 }
 
 func hasControl(s string) bool {

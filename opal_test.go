@@ -111,6 +111,11 @@ func TestNewClientRejectsBadArguments(t *testing.T) {
 		{"token with a next-line character", "abc\u0085", nil, "white space"},
 		{"token with an ideographic space", "abc\u3000", nil, "white space"},
 		{"token that is not UTF-8", "abc\xff", nil, "not valid UTF-8"},
+		{"token with a Hangul filler", "abc\u3164", nil, "outside printable ASCII"},
+		{"token with a Braille blank", "abc\u2800", nil, "outside printable ASCII"},
+		{"token with a combining grapheme joiner", "abc\u034F", nil, "outside printable ASCII"},
+		{"token with a variation selector", "abc\uFE0F", nil, "outside printable ASCII"},
+		{"token with a letter outside ASCII", "schlüssel", nil, "outside printable ASCII"},
 		{"empty user agent", "t", []Option{WithUserAgent("")}, "not a valid product"},
 		{"user agent with newline", "t", []Option{WithUserAgent("bot/1\r\nX-Evil: 1")}, "not a valid product"},
 	}
