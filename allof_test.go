@@ -412,3 +412,20 @@ func TestAllOfBoundsWhatIsInFlight(t *testing.T) {
 		t.Errorf("%d requests in flight at once, want at most %d", peak, maxInFlight)
 	}
 }
+
+// TestAllOfNilContext: a nil context is a bad argument, as for every call,
+// not a panic.
+func TestAllOfNilContext(t *testing.T) {
+	c, ss := newSweepServer(t, 2, 1)
+	var errs []error
+	//lint:ignore SA1012 a nil context is what is tested
+	for _, err := range c.Sessions.AllOf(nil, resourceIDs(2), nil) {
+		errs = append(errs, err)
+	}
+	if len(errs) != 1 || !errors.Is(errs[0], ErrInvalidArgument) {
+		t.Errorf("AllOf(nil, ...) yielded %v, want one ErrInvalidArgument", errs)
+	}
+	if n := len(ss.requests()); n != 0 {
+		t.Errorf("%d requests sent, want none", n)
+	}
+}

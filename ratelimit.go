@@ -18,6 +18,11 @@ import (
 // its configured rate and doubles quickly until the first 429 (slow start),
 // lowers its rate multiplicatively on a 429, and climbs back slowly,
 // relative to where it is, while no 429 comes.
+//
+// As TCP's window grows only while it is used, the rate grows only while
+// the Client asks for more than it allows: an idle Client keeps the rate it
+// had, so a sweep that begins long after NewClient still begins with the
+// slow start, and one after a quiet spell with the rate that was learnt.
 const (
 	// DefaultRateLimit is the rate, in requests per second, that a Client
 	// sends at most when WithRateLimit is not given: Opal's documented
@@ -28,7 +33,8 @@ const (
 	// divided by this, doubling every slowStartDoubling.
 	slowStartDivisor  = 8
 	slowStartDoubling = 100 * time.Millisecond
-	// decrease is what a 429 multiplies the rate by; never below minRate.
+	// decrease is what a 429 multiplies the rate by; never below minRate,
+	// or the configured rate when that is lower.
 	decrease = 0.7
 	minRate  = 1.0
 	// climbPerSecond is how much the rate grows in a second without a 429:
@@ -53,6 +59,7 @@ const (
 // queued would still go out at the old pace.
 type limiter struct {
 	configured float64 // requests per second; 0 means no limit
+	floor      float64 // the lowest rate a 429 may bring it to
 	logger     *slog.Logger
 
 	mu        sync.Mutex
@@ -65,10 +72,10 @@ type limiter struct {
 }
 
 func newLimiter(perSecond float64, logger *slog.Logger) *limiter {
-	l := &limiter{configured: perSecond, logger: logger}
+	l := &limiter{configured: perSecond, floor: min(minRate, perSecond), logger: logger}
 	if perSecond > 0 {
 		now := time.Now()
-		l.current = max(minRate, perSecond/slowStartDivisor)
+		l.current = max(l.floor, perSecond/slowStartDivisor)
 		l.slowStart = l.current < perSecond
 		l.updated = now
 		l.bucket = rate.NewLimiter(rate.Limit(l.current), int(min(maxBurst, max(1, perSecond/10))))
@@ -89,24 +96,33 @@ func (e *turnError) Is(target error) bool { return target == context.DeadlineExc
 // Timeout reports true, as context.DeadlineExceeded does.
 func (e *turnError) Timeout() bool { return true }
 
-// turn waits until a request may be sent and returns when that was. It
-// fails at once, with a *turnError, when the turn cannot come before ctx's
-// deadline, and with ctx's error when ctx is done first.
-func (l *limiter) turn(ctx context.Context) (time.Time, error) {
-	for {
-		now, wait := l.tryTurn()
+// A turn is when a request may be sent, and whether it was taken at the
+// limiter's pace, after a wait, rather than at once, from what the bucket had
+// saved up.
+type turn struct {
+	at    time.Time
+	paced bool
+}
+
+// turn waits until a request may be sent. It fails, with a *turnError, as
+// soon as the next turn would come after ctx's deadline, and with ctx's
+// error when ctx is done first.
+func (l *limiter) turn(ctx context.Context) (turn, error) {
+	for waited := false; ; waited = true {
+		t, wait := l.tryTurn()
 		if wait <= 0 {
-			return now, nil
+			t.paced = waited
+			return t, nil
 		}
-		if deadline, ok := ctx.Deadline(); ok && now.Add(wait).After(deadline) {
-			return now, &turnError{wait}
+		if deadline, ok := ctx.Deadline(); ok && t.at.Add(wait).After(deadline) {
+			return t, &turnError{wait}
 		}
-		t := time.NewTimer(wait)
+		timer := time.NewTimer(wait)
 		select {
-		case <-t.C:
+		case <-timer.C:
 		case <-ctx.Done():
-			t.Stop()
-			return now, ctx.Err()
+			timer.Stop()
+			return t, ctx.Err()
 		}
 	}
 }
@@ -115,33 +131,39 @@ func (l *limiter) turn(ctx context.Context) (time.Time, error) {
 // next one may take at the current rate. It is only a guess: a change of
 // rate, or another goroutine taking the turn, is seen when the waiter asks
 // again.
-func (l *limiter) tryTurn() (time.Time, time.Duration) {
+func (l *limiter) tryTurn() (turn, time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := time.Now()
 	if wait := l.pause.Sub(now); wait > 0 {
-		return now, wait
+		return turn{at: now}, wait
 	}
 	if l.bucket == nil {
-		return now, 0
+		return turn{at: now}, 0
 	}
 	l.climb(now)
 	if l.bucket.AllowN(now, 1) {
-		return now, 0
+		return turn{at: now}, 0
 	}
 	missing := 1 - l.bucket.TokensAt(now)
-	return now, time.Duration(math.Ceil(missing / l.current * float64(time.Second)))
+	return turn{at: now}, time.Duration(math.Ceil(missing / l.current * float64(time.Second)))
 }
 
 // climb raises the rate for the time elapsed since it was last worked out:
 // doubling every slowStartDoubling in the slow start, otherwise by
-// climbPerSecond a second, up to the configured rate.
+// climbPerSecond a second, up to the configured rate. It does not while the
+// bucket is full: the Client is asking for less than the rate allows, and
+// time spent so says nothing about how much more Opal would take.
 func (l *limiter) climb(now time.Time) {
 	if l.current >= l.configured {
 		return
 	}
 	elapsed := now.Sub(l.updated)
 	if elapsed <= 0 {
+		return
+	}
+	if l.bucket.TokensAt(now) >= float64(l.bucket.Burst()) {
+		l.updated = now
 		return
 	}
 	growth := math.Pow(climbPerSecond, elapsed.Seconds())
@@ -157,23 +179,27 @@ func (l *limiter) climb(now time.Time) {
 	}
 }
 
-// throttled lowers the rate after a 429 to an attempt sent at sent. The
-// 429s of one burst arrive together; only the first of those sent after the
-// last decrease lowers the rate again, or a burst would collapse it.
-func (l *limiter) throttled(sent time.Time) {
-	if l.bucket == nil {
+// throttled lowers the rate after a 429 to an attempt sent at the turn t.
+// The 429s of one burst arrive together; only the first of those sent after
+// the last decrease lowers the rate again, or a burst would collapse it. A
+// 429 to a request that went out at once, from what the bucket had saved up
+// while the Client was quiet, says that Opal's own bucket was empty (another
+// integration's burst, say), not that this Client's pace is too high: it
+// lowers nothing.
+func (l *limiter) throttled(t turn) {
+	if l.bucket == nil || !t.paced {
 		return
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if sent.Before(l.lowered) {
+	if t.at.Before(l.lowered) {
 		return
 	}
 	now := time.Now()
 	l.climb(now)
 	l.slowStart = false
 	l.lowered = now
-	l.set(now, max(minRate, l.current*decrease))
+	l.set(now, max(l.floor, l.current*decrease))
 	// What the bucket saved up while the rate was too high would go out at
 	// once: spend it.
 	if saved := int(l.bucket.TokensAt(now)); saved > 0 {

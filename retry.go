@@ -30,7 +30,7 @@ type attempts struct {
 	path   string
 
 	n       int           // attempts sent so far
-	sent    time.Time     // when the last attempt got its turn to be sent
+	sent    turn          // when the last attempt got its turn to be sent
 	turnErr error         // why the last attempt got no turn, if it did not
 	logged  int           // attempts logged so far
 	status  int           // status of the last response; 0 after a transport fault
@@ -237,7 +237,7 @@ func (a *attempts) handleResponse(what string, read func(*json.Decoder) error) r
 // connection.
 func (a *attempts) timedOut() bool {
 	limit := a.client.httpClient.Timeout
-	return limit > 0 && time.Since(a.sent) >= limit
+	return limit > 0 && time.Since(a.sent.at) >= limit
 }
 
 func (a *attempts) apiError(resp *http.Response) *APIError {

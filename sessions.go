@@ -89,6 +89,8 @@ func (s *SessionsService) AllOf(ctx context.Context, resourceIDs []string, opts 
 		}
 	}
 	switch {
+	case ctx == nil:
+		err = fmt.Errorf("%w: nil context", ErrInvalidArgument)
 	case o.Cursor != "":
 		err = fmt.Errorf("%w: AllOf takes no Cursor: a cursor belongs to one resource", ErrInvalidArgument)
 	case err == nil:

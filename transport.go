@@ -38,11 +38,21 @@ type transport struct {
 type attemptsKey struct{}
 
 func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
-	// An attempt that could not get its turn from the rate limiter is not
-	// sent: go-retryablehttp's hook, which waits for the turn, cannot fail
-	// the attempt itself.
-	if a, ok := req.Context().Value(attemptsKey{}).(*attempts); ok && a.turnErr != nil {
-		return nil, a.turnErr
+	if a, ok := req.Context().Value(attemptsKey{}).(*attempts); ok {
+		// An attempt that could not get its turn from the rate limiter is
+		// not sent: go-retryablehttp's hook, which waits for the turn,
+		// cannot fail the attempt itself.
+		if a.turnErr != nil {
+			return nil, a.turnErr
+		}
+		// A redirect that the attempt follows is a request of its own, and
+		// takes a turn of its own.
+		if req.Response != nil {
+			var err error
+			if a.sent, err = a.client.limiter.turn(req.Context()); err != nil {
+				return nil, err
+			}
+		}
 	}
 	if sameOrigin(req.URL, t.base) {
 		// A RoundTripper must not change the request it is given.
