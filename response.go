@@ -2,6 +2,8 @@ package opal
 
 import (
 	"bufio"
+	"compress/flate"
+	"compress/gzip"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -44,6 +46,13 @@ type responseError struct{ msg string }
 func (e *responseError) Error() string        { return e.msg }
 func (e *responseError) Is(target error) bool { return target == ErrInvalidResponse }
 
+// corruptError is a body that arrived but does not decompress: the server
+// sent it so, and a new attempt would get the same.
+type corruptError struct{ err error }
+
+func (e *corruptError) Error() string { return "the body does not decompress: " + e.err.Error() }
+func (e *corruptError) Unwrap() error { return e.err }
+
 // Reasons that a body is refused, wrapped in its responseError.
 var (
 	errTooLarge     = fmt.Errorf("body exceeds the %d MiB limit", maxBody>>20)
@@ -62,6 +71,13 @@ func decodeBody(resp *http.Response, what, secret string, read func(*json.Decode
 			return cut
 		}
 		return &responseError{fmt.Sprintf("%s response is not %s: %v", statusLine(resp.StatusCode), what, err)}
+	}
+	switch resp.StatusCode {
+	case http.StatusOK, http.StatusNonAuthoritativeInfo: // the latter from a proxy that rewrote it
+	default:
+		// A 204 holds nothing, a 206 a part that no one asked for, a 201
+		// or a 202 something else than what a GET asks for.
+		return invalid(errors.New("a GET is answered with 200 OK"))
 	}
 	if resp.ContentLength > maxBody {
 		return invalid(errTooLarge)
@@ -127,10 +143,21 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 	switch {
 	case b.n > maxBody:
 		return 0, errTooLarge
+	case isCorrupt(err):
+		return n, &corruptError{err}
 	case err != nil && err != io.EOF:
 		return n, &bodyReadError{err: err}
 	}
 	return n, err
+}
+
+// isCorrupt reports whether err is a compressed body's own fault, which
+// net/http's transparent gzip reports as it reads: a bad checksum or header,
+// or corrupt data. (A compressed body that ends early is told from one cut
+// short on the wire by nothing, and is retried.)
+func isCorrupt(err error) bool {
+	var corrupt flate.CorruptInputError
+	return errors.Is(err, gzip.ErrChecksum) || errors.Is(err, gzip.ErrHeader) || errors.As(err, &corrupt)
 }
 
 // utf8BOM is a byte-order mark, which some servers put before JSON.
@@ -208,6 +235,10 @@ type page[W any] struct {
 	Results  []W
 }
 
+// maxMembers bounds the members of a page. Opal's pages have three; a body
+// of millions of small unknown members would cost seconds of decoding.
+const maxMembers = 100
+
 // decodePage reads a page of a list: a JSON object whose "results" member
 // is null or an array of at most limit items, and whose "next" and
 // "previous" members are cursors, null or absent on the last page. A page
@@ -221,7 +252,10 @@ func decodePage[W any](dec *json.Decoder, limit int) (*page[W], error) {
 	}
 	p := &page[W]{}
 	found := false
-	for dec.More() {
+	for members := 1; dec.More(); members++ {
+		if members > maxMembers {
+			return nil, fmt.Errorf("more than %d members", maxMembers)
+		}
 		key, err := dec.Token()
 		if err != nil {
 			return nil, decodeError("", err)
@@ -324,7 +358,7 @@ func decodeError(path string, err error) error {
 	switch {
 	case err == nil:
 		return nil
-	case errors.As(err, &cut), errors.Is(err, errTooLarge), errors.Is(err, errValueTooBig):
+	case errors.As(err, &cut), errors.As(err, new(*corruptError)), errors.Is(err, errTooLarge), errors.Is(err, errValueTooBig):
 		return err // about the body, not the value
 	case errors.Is(err, io.ErrUnexpectedEOF), err == io.EOF:
 		// Read errors are bodyReadErrors, and decodeBody has seen the body

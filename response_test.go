@@ -2,6 +2,7 @@ package opal
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -222,7 +224,9 @@ func TestOversizedBodyIsRefused(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, mux, _ := setup(t)
+			// Reading 32 MiB under -race on a busy machine may take longer
+			// than an attempt's default 30 s; a timeout is not what is tested.
+			c, mux, _ := setup(t, WithHTTPClient(&http.Client{Timeout: 10 * time.Minute}))
 			var requests atomic.Int32
 			var written atomic.Int64
 			mux.HandleFunc("/v1/sessions", countingHandler(&requests, func(w http.ResponseWriter, r *http.Request) {
@@ -302,5 +306,122 @@ func TestHostileBodiesTakeBoundedMemory(t *testing.T) {
 				t.Errorf("the call allocated %d MiB, want under %d MiB", allocated>>20, maxBody>>20)
 			}
 		})
+	}
+}
+
+// TestOnlyA200AnswersAGet: a 2xx other than 200 (or a proxy's 203) is not
+// the answer to a GET, even when its body is a page.
+func TestOnlyA200AnswersAGet(t *testing.T) {
+	const page = `{"results":[{"user_id":"u1"}]}`
+	tests := []struct {
+		status int
+		ok     bool
+	}{
+		{http.StatusOK, true},
+		{http.StatusNonAuthoritativeInfo, true},
+		{http.StatusCreated, false},
+		{http.StatusAccepted, false},
+		{http.StatusNoContent, false},
+		{http.StatusResetContent, false},
+		{http.StatusPartialContent, false},
+	}
+	for _, tt := range tests {
+		t.Run(http.StatusText(tt.status), func(t *testing.T) {
+			c, mux, _ := setup(t)
+			var requests atomic.Int32
+			mux.HandleFunc("/v1/sessions", countingHandler(&requests, func(w http.ResponseWriter, r *http.Request) {
+				if tt.status == http.StatusPartialContent {
+					w.Header().Set("Content-Range", fmt.Sprintf("bytes 0-%d/100", len(page)-1))
+				}
+				writeJSON(w, tt.status, page)
+			}))
+			_, err := c.Sessions.List(context.Background(), "r", nil)
+			switch {
+			case tt.ok && err != nil:
+				t.Errorf("List: %v", err)
+			case !tt.ok && !errors.Is(err, ErrInvalidResponse):
+				t.Errorf("List error = %v, want one matching ErrInvalidResponse", err)
+			}
+			if n := requests.Load(); n != 1 {
+				t.Errorf("%d requests sent, want 1 (no retries)", n)
+			}
+		})
+	}
+}
+
+// TestCompressedBodies: a gzip'd page decodes; one that arrived whole but
+// does not decompress is the server's answer, not retried.
+func TestCompressedBodies(t *testing.T) {
+	gzipped := func(body string) []byte {
+		var b bytes.Buffer
+		zw := gzip.NewWriter(&b)
+		zw.Write([]byte(body))
+		zw.Close()
+		return b.Bytes()
+	}
+	page := gzipped(`{"results":[{"user_id":"u1"}]}`)
+	badChecksum := bytes.Clone(page)
+	badChecksum[len(badChecksum)-8] ^= 0xff // the CRC-32 in the trailer
+	tests := []struct {
+		name string
+		body []byte
+		want string // "" for the page
+	}{
+		{"a gzip'd page", page, ""},
+		{"a bad checksum", badChecksum, "the body does not decompress: gzip: invalid checksum"},
+		{"zeros after the stream", append(bytes.Clone(page), make([]byte, 16)...), "the body does not decompress: gzip: invalid header"},
+		{"not gzip at all", []byte("{\"results\":[]}"), "the body does not decompress: gzip: invalid header"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, mux, _ := setup(t)
+			var requests atomic.Int32
+			mux.HandleFunc("/v1/sessions", countingHandler(&requests, func(w http.ResponseWriter, r *http.Request) {
+				if !strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
+					t.Error("the request does not accept gzip")
+				}
+				w.Header().Set("Content-Type", "application/json")
+				w.Header().Set("Content-Encoding", "gzip")
+				w.Write(tt.body)
+			}))
+			got, err := c.Sessions.List(context.Background(), "r", nil)
+			switch {
+			case tt.want == "" && err != nil:
+				t.Fatalf("List: %v", err)
+			case tt.want == "":
+				if diff := cmp.Diff(&SessionsList{Results: []Session{{UserID: "u1"}}}, got); diff != "" {
+					t.Errorf("List (-want +got):\n%s", diff)
+				}
+			case err == nil || !strings.Contains(err.Error(), tt.want) || !errors.Is(err, ErrInvalidResponse):
+				t.Errorf("List error = %v, want one saying %q", err, tt.want)
+			}
+			if n := requests.Load(); n != 1 {
+				t.Errorf("%d requests sent, want 1 (no retries)", n)
+			}
+		})
+	}
+}
+
+// TestPageWithTooManyMembersIsRefused: Opal's pages have three members; a
+// body of thousands of small unknown ones is refused rather than decoded
+// for seconds.
+func TestPageWithTooManyMembersIsRefused(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(`{"results":[]`)
+	for i := range maxMembers {
+		fmt.Fprintf(&b, `,"m%d":0`, i)
+	}
+	b.WriteString("}")
+	got := listBody(t, strings.Replace(b.String(), fmt.Sprintf(`,"m%d":0`, maxMembers-1), "", 1))
+	if got.Results == nil {
+		t.Errorf("a page of %d members: %+v, want its results", maxMembers, got)
+	}
+	c, mux, _ := setup(t)
+	mux.HandleFunc("/v1/sessions", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, b.String())
+	})
+	_, err := c.Sessions.List(context.Background(), "r", nil)
+	if want := fmt.Sprintf("more than %d members", maxMembers); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("List error = %v, want one saying %q", err, want)
 	}
 }

@@ -278,7 +278,7 @@ func transient(err error) bool {
 	// net/http reports these only as text.
 	msg := transport.Err.Error()
 	for _, permanent := range []string{"unsupported protocol scheme", "server gave HTTP response to HTTPS client", "invalid header field",
-		"failed to parse Location header"} {
+		"failed to parse Location header", "malformed HTTP"} {
 		if strings.Contains(msg, permanent) {
 			return false
 		}

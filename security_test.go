@@ -433,8 +433,8 @@ func TestTokenInATransportFaultIsInNoError(t *testing.T) {
 		want         string // in Error()
 		wantRequests int32
 	}{
-		{"token as the status code", raw("HTTP/1.1 TOKEN garbage\r\n\r\n"), "malformed HTTP status code", 2},
-		{"token as the status line", raw("TOKEN\r\n\r\n"), "malformed HTTP response", 2},
+		{"token as the status code", raw("HTTP/1.1 TOKEN garbage\r\n\r\n"), "malformed HTTP status code", 1}, // deterministic: not retried
+		{"token as the status line", raw("TOKEN\r\n\r\n"), "malformed HTTP response", 1},
 		{"token in an unparsable Location", func(w http.ResponseWriter, token string) {
 			w.Header().Set("Location", "/%zz"+token)
 			w.WriteHeader(http.StatusFound)
