@@ -143,9 +143,10 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 	switch {
 	case b.n > maxBody:
 		return 0, errTooLarge
+	case err == nil || err == io.EOF:
 	case isCorrupt(err):
 		return n, &corruptError{err}
-	case err != nil && err != io.EOF:
+	default:
 		return n, &bodyReadError{err: err}
 	}
 	return n, err
