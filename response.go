@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"reflect"
 	"strings"
+	"sync"
 )
 
 // Bounds on what a 2xx body may make the client hold. A page of 1000
@@ -83,9 +84,12 @@ func decodeBody(resp *http.Response, what, secret string, read func(*json.Decode
 		return invalid(errTooLarge)
 	}
 	body := &bodyReader{r: resp.Body}
-	// 16 bytes, the least bufio allows, are enough to look at the start;
-	// the decoder's larger reads then bypass the buffer.
-	br := bufio.NewReaderSize(body, 16)
+	br := readBuffers.Get().(*bufio.Reader)
+	br.Reset(body)
+	defer func() {
+		br.Reset(nil) // let go of the body
+		readBuffers.Put(br)
+	}()
 	first, err := firstByte(br)
 	if err != nil {
 		return invalid(err)
@@ -112,6 +116,11 @@ func decodeBody(resp *http.Response, what, secret string, read func(*json.Decode
 	}
 	return nil
 }
+
+// readBuffers hold what was read of a body ahead of the decoder. The decoder
+// reads one item at a time, in small reads; without a buffer each would be
+// a read from the connection. Pooled, as a walk reads page after page.
+var readBuffers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 32<<10) }}
 
 // bodyReader reads a 2xx body for the decoder, holding it to maxBody in all
 // and maxValue for the value being decoded, and marking read errors as
