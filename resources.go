@@ -2,6 +2,7 @@ package opal
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"iter"
 	"net/url"
@@ -36,6 +37,36 @@ type Resource struct {
 	RequireManagerApproval bool `json:"require_manager_approval,omitempty"`
 	RequireSupportTicket   bool `json:"require_support_ticket,omitempty"`
 	IsRequestable          bool `json:"is_requestable,omitempty"`
+}
+
+// UnmarshalJSON decodes a resource in the API's shape; see [Resource]. The
+// remote ID may also be a JSON number, as in the API's own example (a
+// GitHub repository's numeric ID, say): it is kept as its digits.
+func (r *Resource) UnmarshalJSON(data []byte) error {
+	type plain Resource // without this method
+	w := struct {
+		*plain
+		// The outer field wins over the embedded one of the same name.
+		RemoteResourceID numberOrString `json:"remote_resource_id"`
+	}{plain: (*plain)(r)}
+	if err := json.Unmarshal(data, &w); err != nil {
+		return err
+	}
+	r.RemoteResourceID = string(w.RemoteResourceID)
+	return nil
+}
+
+// numberOrString is a string that may come as a JSON number, kept as its
+// literal text.
+type numberOrString string
+
+func (s *numberOrString) UnmarshalJSON(data []byte) error {
+	var n json.Number
+	if err := json.Unmarshal(data, &n); err == nil {
+		*s = numberOrString(n)
+		return nil
+	}
+	return json.Unmarshal(data, (*string)(s))
 }
 
 // ResourcesList is one page of resources.
@@ -76,7 +107,8 @@ type ListResourcesOptions struct {
 	Type ResourceType
 	// Name keeps resources of this name.
 	Name string
-	// IDs keeps the resources with these IDs.
+	// IDs keeps the resources with these IDs. Nil is no filter; an empty,
+	// non-nil slice is an error, rather than a filter that lets all through.
 	IDs []string
 	// ParentID keeps the children of this resource.
 	ParentID string
@@ -130,6 +162,11 @@ func (s *ResourcesService) list(opts *ListResourcesOptions) list[Resource, Resou
 		cursor: o.Cursor, pageSize: o.PageSize, err: checkPageSize(o.PageSize),
 		item: same[Resource], public: func(p *page[Resource]) *ResourcesList { return (*ResourcesList)(p) },
 		query: url.Values{},
+	}
+	if o.IDs != nil && len(o.IDs) == 0 {
+		// Meant as "these resources", it would list none; sent, it would
+		// list them all. Nil is "no filter".
+		l.err = fmt.Errorf("%w: IDs is empty but not nil; leave it nil to list every resource", ErrInvalidArgument)
 	}
 	for i, id := range o.IDs {
 		if id == "" || strings.Contains(id, ",") {

@@ -81,7 +81,7 @@ func TestResourcesListQuery(t *testing.T) {
 		{"name", &ListResourcesOptions{Name: "AdminRole & co"}, url.Values{"resource_name": {"AdminRole & co"}}},
 		{"one ID", &ListResourcesOptions{IDs: []string{id1}}, url.Values{"resource_ids": {id1}}},
 		{"IDs, comma-joined", &ListResourcesOptions{IDs: []string{id1, id2}}, url.Values{"resource_ids": {id1 + "," + id2}}},
-		{"no IDs", &ListResourcesOptions{IDs: []string{}}, url.Values{}},
+		{"nil IDs", &ListResourcesOptions{IDs: nil}, url.Values{}},
 		{"parent", &ListResourcesOptions{ParentID: id1}, url.Values{"parent_resource_id": {id1}}},
 		{"ancestor", &ListResourcesOptions{AncestorID: id2}, url.Values{"ancestor_resource_id": {id2}}},
 		{"every option", &ListResourcesOptions{
@@ -108,7 +108,9 @@ func TestResourcesListQuery(t *testing.T) {
 // TestResourcesListRejectsBadIDs: the API takes the IDs joined by commas,
 // so an empty one or one holding a comma cannot be sent.
 func TestResourcesListRejectsBadIDs(t *testing.T) {
-	for _, ids := range [][]string{{""}, {"a,b"}, {","}, {"a", ""}, {"a", "b,"}} {
+	// An empty, non-nil IDs would list every resource when it was meant to
+	// list those of an empty set.
+	for _, ids := range [][]string{{}, {""}, {"a,b"}, {","}, {"a", ""}, {"a", "b,"}} {
 		m := resourcesMethods
 		m.opts = func(string, int) *ListResourcesOptions { return &ListResourcesOptions{IDs: ids} }
 		for _, w := range ways {
@@ -163,5 +165,34 @@ func TestResourceTypes(t *testing.T) {
 	}
 	if ResourceType("CHANGED").IsKnown() {
 		t.Error("a type the caller wrote into the slice is known")
+	}
+}
+
+// TestResourceRemoteIDMayBeANumber: the API's own example writes a remote
+// ID as a JSON number; it decodes as its digits, in a page and alone.
+func TestResourceRemoteIDMayBeANumber(t *testing.T) {
+	var r Resource
+	if err := json.Unmarshal([]byte(`{"resource_id":"r1","remote_resource_id":318038399,"name":"repo"}`), &r); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(Resource{ResourceID: "r1", RemoteResourceID: "318038399", Name: "repo"}, r); diff != "" {
+		t.Errorf("decoded (-want +got):\n%s", diff)
+	}
+	for _, bad := range []string{`{"remote_resource_id":true}`, `{"remote_resource_id":{}}`} {
+		if err := json.Unmarshal([]byte(bad), &r); err == nil {
+			t.Errorf("%s decoded, want an error", bad)
+		}
+	}
+	c, mux, _ := setup(t)
+	mux.HandleFunc("/v1/resources", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, `{"results":[{"resource_id":"r1","remote_resource_id":318038399},{"resource_id":"r2","remote_resource_id":"arn:x"}]}`)
+	})
+	got, err := c.Resources.List(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Resource{{ResourceID: "r1", RemoteResourceID: "318038399"}, {ResourceID: "r2", RemoteResourceID: "arn:x"}}
+	if diff := cmp.Diff(want, got.Results); diff != "" {
+		t.Errorf("List (-want +got):\n%s", diff)
 	}
 }
