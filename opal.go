@@ -215,8 +215,9 @@ func WithLogger(l *slog.Logger) Option {
 // The limit is a ceiling, not a pace: Opal's limit is shared by every token of
 // the organisation, so the Client adapts to the 429s it gets. It starts at an
 // eighth of the limit and doubles every 100 ms of work until the first 429;
-// each 429 to a request sent at that pace since the last decrease lowers the
-// rate to 70% (never below 1 per second, or perSecond when that is lower);
+// each 429 to a request sent since the last decrease, but for the Client's
+// first burst, lowers the rate to 70% (never below 1 per second, or perSecond
+// when that is lower);
 // without 429s it climbs back by a quarter of itself per second of work. A
 // 429 or 503 with a Retry-After that the Client waits out pauses every call of
 // the Client until then.

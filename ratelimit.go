@@ -63,6 +63,7 @@ type limiter struct {
 	logger     *slog.Logger
 
 	mu        sync.Mutex
+	given     int           // turns given so far
 	bucket    *rate.Limiter // nil when there is no limit
 	current   float64       // the rate now
 	slowStart bool          // doubling until the first 429
@@ -96,22 +97,20 @@ func (e *turnError) Is(target error) bool { return target == context.DeadlineExc
 // Timeout reports true, as context.DeadlineExceeded does.
 func (e *turnError) Timeout() bool { return true }
 
-// A turn is when a request may be sent, and whether it was taken at the
-// limiter's pace, after a wait, rather than at once, from what the bucket had
-// saved up.
+// A turn is when a request may be sent, and how many turns the limiter
+// had given before it.
 type turn struct {
-	at    time.Time
-	paced bool
+	at     time.Time
+	before int
 }
 
 // turn waits until a request may be sent. It fails, with a *turnError, as
 // soon as the next turn would come after ctx's deadline, and with ctx's
 // error when ctx is done first.
 func (l *limiter) turn(ctx context.Context) (turn, error) {
-	for waited := false; ; waited = true {
+	for {
 		t, wait := l.tryTurn()
 		if wait <= 0 {
-			t.paced = waited
 			return t, nil
 		}
 		if deadline, ok := ctx.Deadline(); ok && t.at.Add(wait).After(deadline) {
@@ -143,7 +142,8 @@ func (l *limiter) tryTurn() (turn, time.Duration) {
 	}
 	l.climb(now)
 	if l.bucket.AllowN(now, 1) {
-		return turn{at: now}, 0
+		l.given++
+		return turn{at: now, before: l.given - 1}, 0
 	}
 	missing := 1 - l.bucket.TokensAt(now)
 	return turn{at: now}, time.Duration(math.Ceil(missing / l.current * float64(time.Second)))
@@ -181,13 +181,14 @@ func (l *limiter) climb(now time.Time) {
 
 // throttled lowers the rate after a 429 to an attempt sent at the turn t.
 // The 429s of one burst arrive together; only the first of those sent after
-// the last decrease lowers the rate again, or a burst would collapse it. A
-// 429 to a request that went out at once, from what the bucket had saved up
-// while the Client was quiet, says that Opal's own bucket was empty (another
-// integration's burst, say), not that this Client's pace is too high: it
-// lowers nothing.
+// the last decrease lowers the rate again, or a burst would collapse it.
+//
+// A 429 to one of the Client's very first requests, its first burst, says
+// that Opal's bucket was empty when the Client started (another
+// integration's burst, say), not that its pace, an eighth of its limit, is
+// too high: it lowers nothing, or it would end the slow start at a crawl.
 func (l *limiter) throttled(t turn) {
-	if l.bucket == nil || !t.paced {
+	if l.bucket == nil || t.before < l.bucket.Burst() {
 		return
 	}
 	l.mu.Lock()

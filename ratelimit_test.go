@@ -92,8 +92,20 @@ func busy(ctx context.Context, l *limiter) (stop func()) {
 	}
 }
 
-// paced is a turn taken at the limiter's pace, now.
-func paced() turn { return turn{at: time.Now(), paced: true} }
+// listUntil lists sessions, one call after another, until ctx's deadline
+// stops them. It does not loop on ctx.Err(): a call that fails at once,
+// its turn past the deadline, would spin without letting the bubble's
+// clock move.
+func listUntil(ctx context.Context, c *Client) {
+	for {
+		if _, err := c.Sessions.List(ctx, "r", nil); errors.Is(err, context.DeadlineExceeded) {
+			return
+		}
+	}
+}
+
+// later is a turn given now, long after the Client's first burst.
+func later() turn { return turn{at: time.Now(), before: 1 << 20} }
 
 // TestSlowStart: a limiter starts at an eighth of its configured rate and,
 // while it is kept busy, doubles every 100 ms until it reaches it. Idle, it
@@ -154,7 +166,7 @@ func TestThrottledLowersOncePerWindow(t *testing.T) {
 		}
 		for range 30 {
 			time.Sleep(time.Millisecond)
-			l.throttled(paced())
+			l.throttled(later())
 		}
 		if l.rateNow() != minRate {
 			t.Errorf("rate after 30 more 429s = %v, want the floor of %v", l.rateNow(), minRate)
@@ -165,27 +177,67 @@ func TestThrottledLowersOncePerWindow(t *testing.T) {
 	})
 }
 
-// TestBurstThrottledLowersNothing: a 429 to a request sent in a burst, from
-// what the bucket had saved up, says that Opal's bucket was empty, not that
-// the rate is too high: the slow start goes on.
-func TestBurstThrottledLowersNothing(t *testing.T) {
+// TestFirstBurstThrottledLowersNothing: a 429 to one of a Client's first
+// requests, its first burst, says that Opal's bucket was empty when it
+// started, not that its pace is too high: the slow start goes on. After
+// them, a 429 lowers the rate.
+func TestFirstBurstThrottledLowersNothing(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := newLimiter(100, nil) // a burst of 10
-		for i := range 10 {
+		for range 10 {
 			sent, err := l.turn(t.Context())
 			if err != nil {
 				t.Fatal(err)
 			}
-			if sent.paced {
-				t.Fatalf("turn %d of a full bucket is paced", i)
-			}
 			l.throttled(sent)
 		}
 		stop := busy(t.Context(), l)
-		defer stop()
 		time.Sleep(300 * time.Millisecond)
+		stop()
 		if got := l.rateNow(); got != 100 {
-			t.Errorf("rate 300 ms after a 429 to a burst = %v, want 100: the slow start went on", got)
+			t.Errorf("rate 300 ms after 429s to the first burst = %v, want 100: the slow start went on", got)
+		}
+		sent, err := l.turn(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.throttled(sent)
+		if got := l.rateNow(); math.Abs(got-70) > 0.5 {
+			t.Errorf("rate after a 429 past the first burst = %v, want 70", got)
+		}
+	})
+}
+
+// TestSteadyClientBelowItsLimitAdapts: a Client that sends fewer requests
+// than its limit allows, one at a time, still slows down when Opal refuses
+// them: it does not go on spending the organisation's quota on 429s.
+func TestSteadyClientBelowItsLimitAdapts(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		served := map[int64]int{}  // requests served in each second
+		refused := map[int64]int{} // requests refused in each second
+		start := time.Now()
+		c := inMemoryClient(t, func(w http.ResponseWriter, r *http.Request) {
+			time.Sleep(15 * time.Millisecond) // a round trip
+			mu.Lock()
+			defer mu.Unlock()
+			second := int64(time.Since(start) / time.Second)
+			if served[second] >= 20 { // Opal leaves this Client 20 a second
+				refused[second]++
+				writeJSON(w, http.StatusTooManyRequests, `{"message":"rate limit exceeded"}`)
+				return
+			}
+			served[second]++
+			writeJSON(w, http.StatusOK, `{"results":[]}`)
+		}, WithRateLimit(100), WithRetryMax(0))
+		ctx, cancel := context.WithTimeout(t.Context(), 8*time.Second)
+		defer cancel()
+		listUntil(ctx, c) // about 60 a second at most: below the limit
+		mu.Lock()
+		defer mu.Unlock()
+		late := refused[5] + refused[6] + refused[7]
+		if total := late + served[5] + served[6] + served[7]; late*5 > total {
+			t.Errorf("%d of %d requests refused in the last 3 s, want at most a fifth: the Client did not slow down", late, total)
 		}
 	})
 }
@@ -200,7 +252,7 @@ func TestRateClimbsBackGradually(t *testing.T) {
 		stop := busy(t.Context(), l)
 		defer stop()
 		time.Sleep(time.Second)
-		l.throttled(paced())
+		l.throttled(later())
 		var rates []float64
 		for range 3 {
 			time.Sleep(time.Second)
@@ -227,14 +279,12 @@ func TestRateBelowOneIsACap(t *testing.T) {
 		}, WithRateLimit(0.25))
 		ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 		defer cancel()
-		for ctx.Err() == nil {
-			c.Sessions.List(ctx, "r", nil)
-		}
+		listUntil(ctx, c)
 		// One at once, then one every 4 s, the last at the deadline.
 		if requests > 6 {
 			t.Errorf("%d requests in 20 s at a limit of 0.25 a second, want at most 6", requests)
 		}
-		c.limiter.throttled(paced())
+		c.limiter.throttled(later())
 		if got := c.limiter.rateNow(); got != 0.25 {
 			t.Errorf("rate after a 429 = %v, want 0.25: never above the limit", got)
 		}
@@ -288,11 +338,7 @@ func TestRateIsSharedByCallsAndRetries(t *testing.T) {
 		defer cancel()
 		var wg sync.WaitGroup
 		for range 8 {
-			wg.Go(func() {
-				for ctx.Err() == nil {
-					c.Sessions.List(ctx, "r", nil)
-				}
-			})
+			wg.Go(func() { listUntil(ctx, c) })
 		}
 		wg.Wait()
 		// After the slow start (300 ms), at most 20 a second plus the
@@ -335,7 +381,7 @@ func TestRateChangeReachesWaitersAtOnce(t *testing.T) {
 		time.Sleep(time.Second) // past the slow start
 		drop := time.Now()
 		for l.rateNow() > 10 { // 429s, each to an attempt sent after the last decrease
-			l.throttled(paced())
+			l.throttled(later())
 			time.Sleep(time.Microsecond)
 		}
 		rate := l.rateNow()
@@ -483,7 +529,7 @@ func TestLimiterStartsNoGoroutine(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		l.throttled(paced())
+		l.throttled(later())
 		l.pauseUntil(time.Now().Add(time.Second))
 		if _, err := l.turn(t.Context()); err != nil {
 			t.Fatal(err)
