@@ -51,7 +51,8 @@
 // flags. -sort expires, user or resource (table and csv only) orders the
 // rows, once all have come. Without it rows stream as they arrive, and the
 // table is written in blocks, each aligned in itself: a block goes out when
-// 100 rows are held, or when no row has come for 200 ms.
+// 100 rows are held, when no row has come for 200 ms, or when its first row
+// has waited half a second, so no row waits longer than that.
 //
 // Progress: when stderr is a terminal and the work has taken about a
 // second, one status line on stderr, rewritten in place, gives the

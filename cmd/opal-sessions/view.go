@@ -11,11 +11,13 @@ import (
 )
 
 // A streaming table or csv is written in blocks, each aligned in itself: a
-// block goes out when blockRows rows are held, or when no row has come for
-// blockWait, so that rows show while a long sweep runs.
+// block goes out when blockRows rows are held, when no row has come for
+// blockWait, or when its first row has been held for maxHold, so that rows
+// show while a long sweep runs, even when they come steadily.
 const (
 	blockRows = 100
 	blockWait = 200 * time.Millisecond
+	maxHold   = 500 * time.Millisecond
 )
 
 // view prints the access view that opts select: the sessions of the
@@ -51,12 +53,13 @@ func view(ctx context.Context, client *opal.Client, opts options, n *names, out 
 	deadline := time.Now().Add(opts.expiringWithin)
 	var sorted []row
 	held, notFound := 0, 0
+	var heldSince time.Time // when the first row held came
 	idle := time.NewTimer(blockWait)
 	idle.Stop()
 	defer idle.Stop()
 	for {
 		select {
-		case <-idle.C:
+		case <-idle.C: // a pause, or a row held for maxHold
 			if err := out.flush(); err != nil {
 				return err
 			}
@@ -98,7 +101,10 @@ func view(ctx context.Context, client *opal.Client, opts options, n *names, out 
 				return err
 			}
 			if held++; held < blockRows {
-				idle.Reset(blockWait)
+				if held == 1 {
+					heldSince = time.Now()
+				}
+				idle.Reset(min(blockWait, time.Until(heldSince.Add(maxHold))))
 				continue
 			}
 			idle.Stop()

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -370,5 +371,73 @@ func TestFailureDuringSweep(t *testing.T) {
 	}
 	if r.code != 1 || !strings.Contains(r.stderr, "GET /v1/user: 403 Forbidden") {
 		t.Errorf("exit %d, stderr %q; want 1 and the 403", r.code, r.stderr)
+	}
+}
+
+// TestStreamingSteadyRows: rows that come steadily, one page of one
+// session every 150 ms (more often than a block's idle wait), still show
+// long before the last page: a row is held about half a second at most. A
+// command that flushed only when 100 rows were held or rows paused would
+// print them all at the end.
+func TestStreamingSteadyRows(t *testing.T) {
+	const pages, every = 12, 150 * time.Millisecond
+	var sessions []opal.Session
+	for i := range pages {
+		sessions = append(sessions, opal.Session{UserID: userA, ResourceID: resource, ExpirationDate: time.Now().Add(time.Duration(i+1) * time.Hour)})
+	}
+	srv := newOrg(t, sessions)
+	for _, format := range []string{"table", "csv"} {
+		t.Run(format, func(t *testing.T) {
+			var served atomic.Int64
+			release := make(chan struct{}) // once a row has shown, the rest come at once
+			releaseOnce := sync.OnceFunc(func() { close(release) })
+			defer releaseOnce()
+			env := proxyEnv(t, srv, func(w http.ResponseWriter, r *http.Request) bool {
+				if r.URL.Path == "/v1/sessions" {
+					if r.URL.Query().Has("cursor") {
+						select {
+						case <-time.After(every):
+						case <-release:
+						}
+					}
+					served.Add(1)
+				}
+				return false
+			})
+
+			ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+			defer cancel()
+			cmd := command(ctx, env, "-ids", "-resource-id", resource, "-page-size", "1", "-format", format)
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			stdout, err := cmd.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			sc := bufio.NewScanner(stdout)
+			lines := 0
+			for lines < 2 && sc.Scan() { // the header, then the first row
+				lines++
+			}
+			// Half a second is a little more than 3 pages; 8 leave room
+			// for a slow machine, and the last 4 pages would still be to
+			// come.
+			if n := served.Load(); lines < 2 || n > 8 {
+				t.Errorf("the first row showed after %d of %d pages, want it within about half a second (3 or 4 pages)", n, pages)
+			}
+			releaseOnce()
+			for sc.Scan() {
+				lines++
+			}
+			if err := cmd.Wait(); err != nil {
+				t.Fatalf("%v; stderr: %s", err, stderr.String())
+			}
+			if lines != pages+1 {
+				t.Errorf("%d lines, want the header and %d rows", lines, pages)
+			}
+		})
 	}
 }
