@@ -81,7 +81,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -141,10 +140,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if stderrTerminal {
 		// Only the status line needs to see the requests; without it the
 		// command runs on the library's own default client.
-		clientOpts = append(clientOpts, opal.WithHTTPClient(&http.Client{
-			Transport: prog.transport(http.DefaultTransport),
-			Timeout:   30 * time.Second, // per attempt, as the library's default client
-		}))
+		clientOpts = append(clientOpts, opal.WithHTTPClient(prog.httpClient()))
 	}
 
 	var client *opal.Client

@@ -168,6 +168,21 @@ func (l *lineWriter) Write(b []byte) (int, error) {
 	return len(b), err
 }
 
+// httpClient returns the client of a run whose status line is shown: its
+// requests go through p.transport, to be counted, and otherwise as they
+// would on the library's default client.
+func (p *progress) httpClient() *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	// Sessions.AllOf walks 16 resources at once, and the library's own pool
+	// keeps 16 idle connections per host for them; http.DefaultTransport
+	// keeps 2, and most pages of a sweep would then open a connection.
+	tr.MaxIdleConnsPerHost = 16
+	return &http.Client{
+		Transport: p.transport(tr),
+		Timeout:   30 * time.Second, // per attempt, as the library's default client
+	}
+}
+
 // transport counts the requests sent through next, and the resources whose
 // walk has ended: AllOf hides where one resource ends, so a page of
 // sessions is read as it goes by, and its resource is done when the page

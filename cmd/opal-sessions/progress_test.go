@@ -2,8 +2,14 @@ package main
 
 import (
 	"bytes"
+	"fmt"
+	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -137,5 +143,44 @@ func TestProgressTransport(t *testing.T) {
 	// r1 in 3 pages, r2 and r3 in one each, and gone's 404.
 	if got != 6 || p.requests.Load() != 6 || p.done.Load() != 4 {
 		t.Errorf("%d sessions, %d requests, %d resources done; want 6, 6 and 4", got, p.requests.Load(), p.done.Load())
+	}
+}
+
+// TestProgressClientConnections sweeps 200 resources through the client
+// that the status line watches, against a server that counts the
+// connections it accepts: a sweep walks 16 resources at once, and a pool
+// that kept fewer than 16 idle connections would open a new one for most
+// pages, where the library's own client opens about 16 in all.
+func TestProgressClientConnections(t *testing.T) {
+	srv := opaltest.NewServer()
+	defer srv.Close()
+	srv.SetLatency(2 * time.Millisecond) // so that walks overlap
+	var conns atomic.Int64
+	target, _ := url.Parse(strings.TrimSuffix(srv.URL, "/v1"))
+	front := httptest.NewUnstartedServer(httputil.NewSingleHostReverseProxy(target))
+	front.Config.ConnState = func(_ net.Conn, state http.ConnState) {
+		if state == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	front.Start()
+	defer front.Close()
+
+	p := newProgress(&bytes.Buffer{}, false)
+	client, err := srv.Client(opal.WithBaseURL(front.URL+"/v1"), opal.WithHTTPClient(p.httpClient()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for i := range 200 {
+		ids = append(ids, fmt.Sprintf("r%d", i))
+	}
+	for _, err := range client.Sessions.AllOf(t.Context(), ids, nil) {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := conns.Load(); n > 24 {
+		t.Errorf("%d connections for 200 requests, 16 at a time; want about 16", n)
 	}
 }
