@@ -56,10 +56,12 @@
 //
 // Progress: when stderr is a terminal and the work has taken about a
 // second, one status line on stderr, rewritten in place, gives the
-// resources done out of the total, the sessions so far and the requests per
-// second. It is cleared before a warning, before rows written to the same
-// terminal, and at the end. It is never written when stderr is not a
-// terminal (a pipe, a file, a CI log).
+// resources answered out of the total (those whose first page of sessions
+// has come back, or that were not found: one with more than a page of
+// sessions goes on after it is counted), the sessions so far and the
+// requests per second. It is cleared before a warning, before rows written
+// to the same terminal, and at the end. It is never written when stderr is
+// not a terminal (a pipe, a file, a CI log).
 //
 // Without OPAL_AUTH_TOKEN it shows a demo organisation served by a
 // built-in test server instead, and says so on stderr, so that trying it
