@@ -21,9 +21,10 @@
 // Sessions.AllOf, several at a time. A resource that is not found while it
 // is swept (deleted since it was listed) gets one line on stderr,
 // "opal-sessions: resource ID not found (deleted?); skipped", and the run
-// goes on, and exits 0 if nothing else fails. When every resource swept is
-// not found, the IDs or OPAL_BASE_URL are wrong rather than resources
-// deleted, and the run exits 1.
+// goes on, and exits 0 if nothing else fails. When every resource of
+// -resource-id is not found, the IDs or OPAL_BASE_URL are wrong rather than
+// resources deleted, and the run exits 1; with -all, which has just listed
+// them, it still exits 0.
 //
 // Which sessions: -user-id keeps one user's; -user does the same by email,
 // resolved once with Users.GetByEmail (an email Opal does not know fails the

@@ -67,9 +67,10 @@ func view(ctx context.Context, client *opal.Client, opts options, n *names, out 
 			continue
 		case next, ok := <-sessions:
 			if !ok {
-				if notFound > 0 && notFound == len(ids) {
-					// Not one resource vanished during the sweep, but all of
-					// them: wrong IDs, or a base URL without /v1.
+				if !opts.all && notFound > 0 && notFound == len(ids) {
+					// Not one resource given by ID vanished, but all of them:
+					// wrong IDs, or a base URL without /v1. With -all the
+					// base URL has just listed them, so they were deleted.
 					return fmt.Errorf("none of the %d resources was found; check the IDs, and that OPAL_BASE_URL ends in /v1", notFound)
 				}
 				return printSorted(out, sorted, opts.sort)
