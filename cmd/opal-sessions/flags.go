@@ -32,10 +32,6 @@ type options struct {
 // selected reports whether the flags say which resources to list.
 func (o options) selected() bool { return o.all || len(o.resourceIDs) > 0 }
 
-// several reports whether more than one resource is selected, so that each
-// row must say which resource it is about.
-func (o options) several() bool { return o.all || len(o.resourceIDs) > 1 }
-
 const usageText = `Usage: opal-sessions (-resource-id ID[,ID...] | -all [-resource-type TYPE] [-resource-name NAME])
                      [-user EMAIL | -user-id ID] [-expiring-within DURATION]
                      [-format table|json|csv] [-sort expires|user|resource] [-ids] [-page-size N]

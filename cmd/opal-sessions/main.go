@@ -34,15 +34,16 @@
 // lists has not been revoked yet, so it is kept, as "expired".
 //
 // Names: USER is the user's email, and a RESOURCE column, shown when more
-// than one resource is selected (-all, or several IDs), is the resource's
-// name. Lookups are cached for the run and cost few requests: one Users.Get
-// per distinct user while there are few; once more than 10 users have
-// needed one, a single Users.All walk (pages of 1000) names them all, and
-// no Get follows. Resource names come from the -all walk itself, or from
-// one Resources.List per 100 IDs of -resource-id, before the sweep. A user
-// or resource that Opal does not know (a 404, or missing from the list)
-// shows its ID and never fails the run; any other failed lookup does. -ids
-// shows IDs and looks nothing up.
+// than one resource is selected (several IDs, or -all when its walk lists
+// more than one), is the resource's name. Lookups are cached for the run
+// and cost few requests: one Users.Get per distinct user while there are
+// few; once more than 10 users have needed one, a single Users.All walk
+// (pages of 1000) names them all, and no Get follows. Resource names come
+// from the -all walk itself, or from one Resources.List per 100 IDs of
+// -resource-id, before the sweep; a table of a single ID shows no resource
+// and looks none up. A user or resource that Opal does not know (a 404, or
+// missing from the list) shows its ID and never fails the run; any other
+// failed lookup does. -ids shows IDs and looks nothing up.
 //
 // Formats: table, the default; json, one session per line in the API's own
 // field names, for tools such as jq, plus user_email, user_full_name and
@@ -180,13 +181,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if !opts.ids {
 		n = newNames(client)
 	}
-	out := newPrinter(opts.format, opts.several(), prog.output(stdout))
-	err = view(ctx, client, opts, n, out, prog)
-	if err == nil {
-		err = out.close()
-	} else {
-		_ = out.flush() // keep the rows already printed, without a header for none
-	}
+	err = view(ctx, client, opts, n, prog.output(stdout), prog)
 	prog.finish()
 	if err != nil {
 		return failure(ctx, stderr, err)

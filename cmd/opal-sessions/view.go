@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"iter"
 	"time"
 
@@ -20,9 +21,9 @@ const (
 	maxHold   = 500 * time.Millisecond
 )
 
-// view prints the access view that opts select: the sessions of the
+// view writes to w the access view that opts select: the sessions of the
 // selected resources, one row each, with names unless n is nil.
-func view(ctx context.Context, client *opal.Client, opts options, n *names, out printer, prog *progress) error {
+func view(ctx context.Context, client *opal.Client, opts options, n *names, w io.Writer, prog *progress) error {
 	userID := opts.userID
 	if opts.userEmail != "" {
 		u, err := client.Users.GetByEmail(ctx, opts.userEmail)
@@ -41,6 +42,19 @@ func view(ctx context.Context, client *opal.Client, opts options, n *names, out 
 	}
 	prog.total.Store(int64(len(ids)))
 
+	// The table has a RESOURCE column when the rows may be of more than one
+	// resource; with -all, that is known from the walk, before any row.
+	out := newPrinter(opts.format, len(ids) > 1, w)
+	if err := sweep(ctx, client, opts, userID, ids, n, out, prog); err != nil {
+		_ = out.flush() // keep the rows already printed, without a header for none
+		return err
+	}
+	return out.close()
+}
+
+// sweep prints the sessions of the resources with the given IDs, and of
+// the given user if userID is not "".
+func sweep(ctx context.Context, client *opal.Client, opts options, userID string, ids []string, n *names, out printer, prog *progress) error {
 	// A failure of the printing goroutine (a lookup, a write) ends the
 	// sweep: its requests in flight are cancelled, or stop would wait for
 	// them.
@@ -119,9 +133,15 @@ func view(ctx context.Context, client *opal.Client, opts options, n *names, out 
 
 // resourceIDs returns the IDs of the resources that opts select. With -all
 // they come from a walk of the organisation's resources, which also names
-// them; -resource-id's are named by one lookup per 100 IDs.
+// them; -resource-id's are named by one lookup per 100 IDs, unless the
+// names would not be shown: a table of one resource has no RESOURCE column
+// (json has resource_name, and csv its resource column, whatever the
+// selection).
 func resourceIDs(ctx context.Context, client *opal.Client, opts options, n *names, prog *progress) ([]string, error) {
 	if !opts.all {
+		if len(opts.resourceIDs) == 1 && opts.format == "table" {
+			return opts.resourceIDs, nil
+		}
 		return opts.resourceIDs, n.listResources(ctx, opts.resourceIDs)
 	}
 	var ids []string

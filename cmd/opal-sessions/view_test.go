@@ -32,6 +32,7 @@ func TestTable(t *testing.T) {
 		{emailB, "(default)", at(s[1]), "2d4h"},
 		{emailA, "arn:aws:iam::590304332660:role/Billing", at(s[2]), "expired"},
 		{emailB, "AdminRole", at(s[3]), "45m"},
+		{emailA, "(default)", at(s[4]), "1h"},
 	}
 	several := [][]string{
 		{emailA, "production", "AdminRole", at(s[0]), "3h12m"},
@@ -56,17 +57,18 @@ func TestTable(t *testing.T) {
 		{[]string{"-resource-id", resource, "-user-id", userB, "-format", "table", "-page-size", "1"}, rows(header, one, 1, 3)},
 		{[]string{"-resource-id", resource, "-user", emailB}, rows(header, one, 1, 3)},
 		{[]string{"-resource-id", okta}, rows(header, one)},
-		// Several resources, or -all: the RESOURCE column, even when one
-		// resource is left.
+		// Several resources: the RESOURCE column, even when the rows are of
+		// one.
 		{[]string{"-resource-id", resource + "," + orders, "-sort", "expires"}, rows(header2, several, 2, 3, 4, 0, 1)},
 		{[]string{"-resource-id", " " + orders + ", " + okta}, rows(header2, several, 4)},
 		{[]string{"-all", "-sort", "expires"}, rows(header2, several, 2, 3, 4, 0, 1)},
 		{[]string{"-all", "-sort", "user"}, rows(header2, several, 2, 4, 0, 3, 1)},
 		{[]string{"-all", "-sort", "resource"}, rows(header2, several, 4, 2, 3, 0, 1)},
-		{[]string{"-all", "-resource-type", "POSTGRES_INSTANCE"}, rows(header2, several, 4)},
-		{[]string{"-all", "-resource-type", "aws_account", "-sort", "user"}, rows(header2, several, 2, 0, 3, 1)},
-		{[]string{"-all", "-resource-name", "orders-prod"}, rows(header2, several, 4)},
-		{[]string{"-all", "-resource-name", "staging"}, rows(header2, several)},
+		// -all that lists one resource, or none: no RESOURCE column.
+		{[]string{"-all", "-resource-type", "POSTGRES_INSTANCE"}, rows(header, one, 4)},
+		{[]string{"-all", "-resource-type", "aws_account", "-sort", "user"}, rows(header, one, 2, 0, 3, 1)},
+		{[]string{"-all", "-resource-name", "orders-prod"}, rows(header, one, 4)},
+		{[]string{"-all", "-resource-name", "staging"}, rows(header, one)},
 		{[]string{"-all", "-user-id", userA, "-sort", "expires"}, rows(header2, several, 2, 4, 0)},
 		{[]string{"-all", "-user", emailB, "-sort", "expires"}, rows(header2, several, 3, 1)},
 		// Expiring within: the expired session is still listed, so still held.
@@ -77,7 +79,9 @@ func TestTable(t *testing.T) {
 		// IDs instead of names.
 		{[]string{"-resource-id", resource, "-ids", "-user-id", userB}, [][]string{header,
 			{userB, "(default)", at(s[1]), "2d4h"}, {userB, "AdminRole", at(s[3]), "45m"}}},
-		{[]string{"-all", "-ids", "-sort", "resource", "-resource-type", "POSTGRES_INSTANCE"}, [][]string{header2,
+		{[]string{"-all", "-ids", "-sort", "resource", "-expiring-within", "90m"}, [][]string{header2,
+			{userA, resource, "arn:aws:iam::590304332660:role/Billing", at(s[2]), "expired"},
+			{userB, resource, "AdminRole", at(s[3]), "45m"},
 			{userA, orders, "(default)", at(s[4]), "1h"}}},
 	}
 	for _, tt := range tests {
