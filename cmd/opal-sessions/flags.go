@@ -23,6 +23,7 @@ type options struct {
 	userID         string
 	userEmail      string        // -user
 	expiringWithin time.Duration // 0: no limit
+	expiringText   string        // -expiring-within as given, to repeat it
 	format         string
 	sort           string // "": rows stream as they arrive
 	ids            bool
@@ -127,7 +128,7 @@ func (o *options) check(extra []string, resourceIDs, resourceType, expiringWithi
 		if err != nil {
 			return fmt.Sprintf("-expiring-within %q: %v", expiringWithin, err)
 		}
-		o.expiringWithin = d
+		o.expiringWithin, o.expiringText = d, expiringWithin
 	}
 	return ""
 }

@@ -69,7 +69,8 @@
 // built-in test server instead, and says so on stderr, so that trying it
 // needs no account and no network. When no flag selects resources, the
 // demo shows all of it (-all, sorted by resource unless -sort or -format
-// json says otherwise) and lists on stderr how to get the other views.
+// json says otherwise). Whatever the flags, stderr says what the view shows
+// and lists how to get the other views.
 //
 // Exit status: 0 on success, resources not found during a sweep included;
 // 1 when the API or the network fails; 2 on a usage error (an unknown flag,
@@ -158,8 +159,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	} else {
 		srv := demoServer(time.Now())
 		defer srv.Close()
-		tour := !opts.selected()
-		if tour {
+		if !opts.selected() {
 			// The first thing a newcomer sees: the whole organisation,
 			// grouped by resource.
 			opts.all = true
@@ -167,7 +167,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 				opts.sort = "resource"
 			}
 		}
-		demoNotice(stderr, tour)
+		demoNotice(stderr, opts)
 		client, err = srv.Client(clientOpts...)
 	}
 	if err != nil {
