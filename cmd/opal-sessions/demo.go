@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"slices"
@@ -187,21 +188,54 @@ func demoServer(now time.Time) *opaltest.Server {
 }
 
 // demoNotice tells, on stderr, that the data is not real, why, and how to
-// get real data. On the tour (no flag said which resources) it also lists
-// the other views, each with an example to paste.
-func demoNotice(w io.Writer, tour bool) {
-	fmt.Fprint(w, `opal-sessions: OPAL_AUTH_TOKEN is not set, so this is demo data from a built-in test server, not from Opal.
+// get real data; then what the view that opts select shows, and the other
+// views, each with an example to paste.
+func demoNotice(w io.Writer, opts options) {
+	fmt.Fprintf(w, `opal-sessions: OPAL_AUTH_TOKEN is not set, so this is demo data from a built-in test server, not from Opal.
 To see your own organisation, set OPAL_AUTH_TOKEN to an Opal API token (and OPAL_BASE_URL for self-hosted Opal).
-`)
-	if !tour {
-		return
-	}
-	fmt.Fprintf(w, `This is the whole organisation (-all), sorted by resource. Other views:
+This is %s. Other views:
   -resource-id ID[,ID...]      some resources: -resource-id %s
   -user EMAIL, -user-id ID     one person's access: -user %s
   -expiring-within DURATION    what ends soon: -expiring-within 1h (or 90m, 36h, 7d)
   -format json|csv             one JSON object per line for jq, or CSV for a spreadsheet
   -sort expires|user|resource  the order of the rows; without it, rows come as Opal sends them
   -ids                         user and resource IDs instead of names, with no lookups
-`, demoCatalogue[1].ResourceID, demoUsers()[1].Email)
+`, demoView(opts), demoCatalogue[1].ResourceID, demoUsers()[1].Email)
+}
+
+// demoView says in words what opts select, for the demo's notice.
+func demoView(o options) string {
+	var s string
+	switch {
+	case len(o.resourceIDs) == 1:
+		s = "one resource (-resource-id)"
+	case len(o.resourceIDs) > 1:
+		s = fmt.Sprintf("%d resources (-resource-id)", len(o.resourceIDs))
+	case o.resourceType == "" && o.resourceName == "":
+		s = "the whole organisation (-all)"
+	default:
+		s = "the organisation's resources"
+		if o.resourceType != "" {
+			s += " of type " + string(o.resourceType)
+		}
+		if o.resourceName != "" {
+			s += fmt.Sprintf(" named %q", o.resourceName)
+		}
+		s += " (-all)"
+	}
+	var sessions string
+	switch {
+	case o.userEmail != "":
+		sessions = "the sessions of " + o.userEmail
+	case o.userID != "":
+		sessions = "the sessions of user " + o.userID
+	}
+	if o.expiringText != "" {
+		sessions = cmp.Or(sessions, "the sessions") + " ending within " + o.expiringText
+	}
+	if sessions != "" {
+		s += ", " + sessions + " only"
+	}
+	sortedBy := map[string]string{"": "unsorted", "expires": "sorted by expiry", "user": "sorted by user", "resource": "sorted by resource"}
+	return s + ", " + sortedBy[o.sort]
 }

@@ -124,16 +124,17 @@ func TestDemoData(t *testing.T) {
 }
 
 // TestDemo runs the command without a token, as a newcomer does: the whole
-// demo organisation by name, with a notice saying what it is and what else
-// to try; or the views the notice suggests.
+// demo organisation by name, or the views the notice suggests, each time
+// with a notice saying what the data is, what this view shows and what
+// else to try.
 func TestDemo(t *testing.T) {
 	tests := []struct {
 		args     []string
-		tour     bool // the notice lists the other views
-		wantRows int  // besides the table's header
+		view     string // the line of the notice that says what is shown
+		wantRows int    // besides the table's header
 		check    func(t *testing.T, stdout string)
 	}{
-		{nil, true, len(demoSessions(time.Now())), func(t *testing.T, stdout string) {
+		{nil, "This is the whole organisation (-all), sorted by resource. Other views:", len(demoSessions(time.Now())), func(t *testing.T, stdout string) {
 			checkAligned(t, stdout)
 			rows := parseTable(stdout)
 			if diff := cmp.Diff([]string{"USER", "RESOURCE", "ACCESS LEVEL", "EXPIRES AT", "EXPIRES IN"}, rows[0]); diff != "" {
@@ -149,15 +150,16 @@ func TestDemo(t *testing.T) {
 				}
 			}
 		}},
-		{[]string{"-resource-id", "5e9d1b37-8a24-4c6f-b0e3-7f2a4d8c1b96"}, false, 3, func(t *testing.T, stdout string) {
+		{[]string{"-resource-id", "5e9d1b37-8a24-4c6f-b0e3-7f2a4d8c1b96"}, "This is one resource (-resource-id), unsorted. Other views:", 3, func(t *testing.T, stdout string) {
 			for _, row := range parseTable(stdout)[1:] {
 				if row[1] != "(default)" {
 					t.Errorf("row %q: access level %q, want (default)", row, row[1])
 				}
 			}
 		}},
-		{[]string{"-all", "-expiring-within", "1h"}, false, 4, func(*testing.T, string) {}},
-		{[]string{"-format", "json", "-user", "carol.lindqvist@acme-corp.dev"}, true, 3, func(t *testing.T, stdout string) {
+		{[]string{"-all", "-expiring-within", "1h"}, "This is the whole organisation (-all), the sessions ending within 1h only, unsorted. Other views:", 4, func(*testing.T, string) {}},
+		{[]string{"-all", "-resource-type", "okta_app", "-sort", "expires"}, "This is the organisation's resources of type OKTA_APP (-all), sorted by expiry. Other views:", 3, func(*testing.T, string) {}},
+		{[]string{"-format", "json", "-user", "carol.lindqvist@acme-corp.dev"}, "This is the whole organisation (-all), the sessions of carol.lindqvist@acme-corp.dev only, unsorted. Other views:", 3, func(t *testing.T, stdout string) {
 			for line := range strings.Lines(stdout) {
 				var s jsonLine
 				if err := json.Unmarshal([]byte(line), &s); err != nil || s.UserID != "32acc112-21ff-4669-91c2-21e27683eaa1" || s.ResourceName == nil {
@@ -165,6 +167,8 @@ func TestDemo(t *testing.T) {
 				}
 			}
 		}},
+		{[]string{"-user-id", "32acc112-21ff-4669-91c2-21e27683eaa1", "-expiring-within", "6h", "-sort", "user"},
+			"This is the whole organisation (-all), the sessions of user 32acc112-21ff-4669-91c2-21e27683eaa1 ending within 6h only, sorted by user. Other views:", 1, func(*testing.T, string) {}},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
@@ -173,13 +177,17 @@ func TestDemo(t *testing.T) {
 			if r.code != 0 {
 				t.Fatalf("exit %d; stderr:\n%s", r.code, r.stderr)
 			}
-			if !strings.HasPrefix(r.stderr, "opal-sessions: OPAL_AUTH_TOKEN is not set, so this is demo data") ||
-				!strings.Contains(r.stderr, "set OPAL_AUTH_TOKEN to an Opal API token") {
+			notice := strings.Split(r.stderr, "\n")
+			if !strings.HasPrefix(notice[0], "opal-sessions: OPAL_AUTH_TOKEN is not set, so this is demo data") ||
+				!strings.HasPrefix(notice[1], "To see your own organisation, set OPAL_AUTH_TOKEN to an Opal API token") {
 				t.Errorf("stderr lacks the demo notice:\n%s", r.stderr)
 			}
+			if len(notice) < 3 || notice[2] != tt.view {
+				t.Errorf("the notice's third line is not %q:\n%s", tt.view, r.stderr)
+			}
 			for _, flag := range []string{"-resource-id", "-user", "-expiring-within", "-format", "-sort", "-ids"} {
-				if got := strings.Contains(r.stderr, "\n  "+flag+" "); got != tt.tour {
-					t.Errorf("the notice tells of %s: %v, want %v:\n%s", flag, got, tt.tour, r.stderr)
+				if !strings.Contains(r.stderr, "\n  "+flag+" ") {
+					t.Errorf("the notice does not tell of %s:\n%s", flag, r.stderr)
 				}
 			}
 			rows := strings.Count(r.stdout, "\n")

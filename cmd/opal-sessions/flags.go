@@ -23,6 +23,7 @@ type options struct {
 	userID         string
 	userEmail      string        // -user
 	expiringWithin time.Duration // 0: no limit
+	expiringText   string        // -expiring-within as given, to repeat it
 	format         string
 	sort           string // "": rows stream as they arrive
 	ids            bool
@@ -31,10 +32,6 @@ type options struct {
 
 // selected reports whether the flags say which resources to list.
 func (o options) selected() bool { return o.all || len(o.resourceIDs) > 0 }
-
-// several reports whether more than one resource is selected, so that each
-// row must say which resource it is about.
-func (o options) several() bool { return o.all || len(o.resourceIDs) > 1 }
 
 const usageText = `Usage: opal-sessions (-resource-id ID[,ID...] | -all [-resource-type TYPE] [-resource-name NAME])
                      [-user EMAIL | -user-id ID] [-expiring-within DURATION]
@@ -131,7 +128,7 @@ func (o *options) check(extra []string, resourceIDs, resourceType, expiringWithi
 		if err != nil {
 			return fmt.Sprintf("-expiring-within %q: %v", expiringWithin, err)
 		}
-		o.expiringWithin = d
+		o.expiringWithin, o.expiringText = d, expiringWithin
 	}
 	return ""
 }

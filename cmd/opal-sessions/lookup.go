@@ -13,7 +13,8 @@ import (
 // users have needed one, a single Users.All walk fetches them all instead,
 // and no Get is sent after it. Resources need no lookup with -all (the
 // Resources.All walk that selects them names them); -resource-id's are
-// named by one Resources.List per idsPerList IDs, before the sweep.
+// named by one Resources.List per idsPerList IDs, before the sweep, unless
+// no name is shown (a table of one resource).
 const (
 	maxUserGets = 10
 	idsPerList  = 100 // IDs in one resource_ids query, which stays well under URL length limits

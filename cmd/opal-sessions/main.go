@@ -21,9 +21,10 @@
 // Sessions.AllOf, several at a time. A resource that is not found while it
 // is swept (deleted since it was listed) gets one line on stderr,
 // "opal-sessions: resource ID not found (deleted?); skipped", and the run
-// goes on, and exits 0 if nothing else fails. When every resource swept is
-// not found, the IDs or OPAL_BASE_URL are wrong rather than resources
-// deleted, and the run exits 1.
+// goes on, and exits 0 if nothing else fails. When every resource of
+// -resource-id is not found, the IDs or OPAL_BASE_URL are wrong rather than
+// resources deleted, and the run exits 1; with -all, which has just listed
+// them, it still exits 0.
 //
 // Which sessions: -user-id keeps one user's; -user does the same by email,
 // resolved once with Users.GetByEmail (an email Opal does not know fails the
@@ -33,15 +34,16 @@
 // lists has not been revoked yet, so it is kept, as "expired".
 //
 // Names: USER is the user's email, and a RESOURCE column, shown when more
-// than one resource is selected (-all, or several IDs), is the resource's
-// name. Lookups are cached for the run and cost few requests: one Users.Get
-// per distinct user while there are few; once more than 10 users have
-// needed one, a single Users.All walk (pages of 1000) names them all, and
-// no Get follows. Resource names come from the -all walk itself, or from
-// one Resources.List per 100 IDs of -resource-id, before the sweep. A user
-// or resource that Opal does not know (a 404, or missing from the list)
-// shows its ID and never fails the run; any other failed lookup does. -ids
-// shows IDs and looks nothing up.
+// than one resource is selected (several IDs, or -all when its walk lists
+// more than one), is the resource's name. Lookups are cached for the run
+// and cost few requests: one Users.Get per distinct user while there are
+// few; once more than 10 users have needed one, a single Users.All walk
+// (pages of 1000) names them all, and no Get follows. Resource names come
+// from the -all walk itself, or from one Resources.List per 100 IDs of
+// -resource-id, before the sweep; a table of a single ID shows no resource
+// and looks none up. A user or resource that Opal does not know (a 404, or
+// missing from the list) shows its ID and never fails the run; any other
+// failed lookup does. -ids shows IDs and looks nothing up.
 //
 // Formats: table, the default; json, one session per line in the API's own
 // field names, for tools such as jq, plus user_email, user_full_name and
@@ -51,20 +53,24 @@
 // flags. -sort expires, user or resource (table and csv only) orders the
 // rows, once all have come. Without it rows stream as they arrive, and the
 // table is written in blocks, each aligned in itself: a block goes out when
-// 100 rows are held, or when no row has come for 200 ms.
+// 100 rows are held, when no row has come for 200 ms, or when its first row
+// has waited half a second, so no row waits longer than that.
 //
 // Progress: when stderr is a terminal and the work has taken about a
 // second, one status line on stderr, rewritten in place, gives the
-// resources done out of the total, the sessions so far and the requests per
-// second. It is cleared before a warning, before rows written to the same
-// terminal, and at the end. It is never written when stderr is not a
-// terminal (a pipe, a file, a CI log).
+// resources answered out of the total (those whose first page of sessions
+// has come back, or that were not found: one with more than a page of
+// sessions goes on after it is counted), the sessions so far and the
+// requests per second. It is cleared before a warning, before rows written
+// to the same terminal, and at the end. It is never written when stderr is
+// not a terminal (a pipe, a file, a CI log).
 //
 // Without OPAL_AUTH_TOKEN it shows a demo organisation served by a
 // built-in test server instead, and says so on stderr, so that trying it
 // needs no account and no network. When no flag selects resources, the
 // demo shows all of it (-all, sorted by resource unless -sort or -format
-// json says otherwise) and lists on stderr how to get the other views.
+// json says otherwise). Whatever the flags, stderr says what the view shows
+// and lists how to get the other views.
 //
 // Exit status: 0 on success, resources not found during a sweep included;
 // 1 when the API or the network fails; 2 on a usage error (an unknown flag,
@@ -80,7 +86,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -140,10 +145,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if stderrTerminal {
 		// Only the status line needs to see the requests; without it the
 		// command runs on the library's own default client.
-		clientOpts = append(clientOpts, opal.WithHTTPClient(&http.Client{
-			Transport: prog.transport(http.DefaultTransport),
-			Timeout:   30 * time.Second, // per attempt, as the library's default client
-		}))
+		clientOpts = append(clientOpts, opal.WithHTTPClient(prog.httpClient()))
 	}
 
 	var client *opal.Client
@@ -157,8 +159,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	} else {
 		srv := demoServer(time.Now())
 		defer srv.Close()
-		tour := !opts.selected()
-		if tour {
+		if !opts.selected() {
 			// The first thing a newcomer sees: the whole organisation,
 			// grouped by resource.
 			opts.all = true
@@ -166,7 +167,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 				opts.sort = "resource"
 			}
 		}
-		demoNotice(stderr, tour)
+		demoNotice(stderr, opts)
 		client, err = srv.Client(clientOpts...)
 	}
 	if err != nil {
@@ -180,13 +181,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if !opts.ids {
 		n = newNames(client)
 	}
-	out := newPrinter(opts.format, opts.several(), prog.output(stdout))
-	err = view(ctx, client, opts, n, out, prog)
-	if err == nil {
-		err = out.close()
-	} else {
-		_ = out.flush() // keep the rows already printed, without a header for none
-	}
+	err = view(ctx, client, opts, n, prog.output(stdout), prog)
 	prog.finish()
 	if err != nil {
 		return failure(ctx, stderr, err)

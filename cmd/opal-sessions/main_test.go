@@ -305,7 +305,7 @@ func TestAPIErrors(t *testing.T) {
 	}{
 		{"401", answer(401, "", `{"message":"invalid token AUTH"}`), false, ids,
 			"opal-sessions: opal: resource " + resource + ": GET /v1/sessions: 401 Unauthorized: invalid token Bearer [REDACTED] (is OPAL_AUTH_TOKEN a valid API token?)\n"},
-		{"401 on the first lookup", answer(401, "", `{"message":"invalid token"}`), false, []string{"-resource-id", resource},
+		{"401 on the first lookup", answer(401, "", `{"message":"invalid token"}`), false, []string{"-resource-id", resource, "-format", "csv"},
 			"opal-sessions: opal: GET /v1/resources: 401 Unauthorized: invalid token (is OPAL_AUTH_TOKEN a valid API token?)\n"},
 		{"404 on the resources walk", answer(404, "", `{"message":"no such route"}`), false, []string{"-all"},
 			"opal-sessions: opal: GET /v1/resources: 404 Not Found: no such route (check that OPAL_BASE_URL ends in /v1)\n"},
@@ -369,8 +369,8 @@ func TestNotAPage(t *testing.T) {
 		{[]string{"-ids", "-resource-id", resource + "," + orders}, []opaltest.Fault{{Status: 200}},
 			`: 200 OK response is not a page of sessions: no "results" member`},
 		{[]string{"-all"}, []opaltest.Fault{{Status: 200}}, `opal-sessions: opal: GET /v1/resources: 200 OK response is not a page of resources`},
-		// The resources' lookup, the sweep's page, then the first user's lookup.
-		{[]string{"-resource-id", orders}, []opaltest.Fault{{}, {}, {Status: 200}}, `opal-sessions: opal: GET /v1/user: 200 OK response is not the user asked for`},
+		// The sweep's page, then the first user's lookup.
+		{[]string{"-resource-id", orders}, []opaltest.Fault{{}, {Status: 200}}, `opal-sessions: opal: GET /v1/user: 200 OK response is not the user asked for`},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -22,11 +21,11 @@ const (
 )
 
 // progress keeps the counts of a run and, when shown, draws them as one
-// status line on stderr, rewritten in place with \r: resources done out of
-// the total, sessions so far, requests per second. It draws on a goroutine
-// of its own, so that the line moves while a lookup or a slow page holds
-// up the printing goroutine; mu orders its drawing with everything else
-// written to the terminal.
+// status line on stderr, rewritten in place with \r: resources answered
+// out of the total, sessions so far, requests per second. It draws on a
+// goroutine of its own, so that the line moves while a lookup or a slow
+// page holds up the printing goroutine; mu orders its drawing with
+// everything else written to the terminal.
 //
 // The counts are atomic: requests are counted by the client's transport,
 // on the goroutines of the sweep.
@@ -37,9 +36,11 @@ type progress struct {
 
 	listed   atomic.Int64 // resources found by the -all walk so far
 	total    atomic.Int64 // resources to walk; 0 while they are being listed
-	done     atomic.Int64 // resources walked to their end
+	answered atomic.Int64 // resources whose first page has come back, or that were not found
 	sessions atomic.Int64 // sessions received
 	requests atomic.Int64 // requests sent, retries included
+
+	firstPages sync.Map // the IDs of the resources answered, so that each counts once
 
 	stop    chan struct{}
 	stopped chan struct{}
@@ -91,7 +92,7 @@ func (p *progress) status() string {
 	if total == 0 {
 		return fmt.Sprintf("listing resources: %d so far, %.0f requests/s", p.listed.Load(), rate)
 	}
-	return fmt.Sprintf("resources %d/%d done, %d sessions, %.0f requests/s", p.done.Load(), total, p.sessions.Load(), rate)
+	return fmt.Sprintf("resources %d/%d answered, %d sessions, %.0f requests/s", p.answered.Load(), total, p.sessions.Load(), rate)
 }
 
 // draw writes the status line over the one on screen. p.mu must be held.
@@ -168,22 +169,38 @@ func (l *lineWriter) Write(b []byte) (int, error) {
 	return len(b), err
 }
 
-// transport counts the requests sent through next, and the resources whose
-// walk has ended: AllOf hides where one resource ends, so a page of
-// sessions is read as it goes by, and its resource is done when the page
-// has no next cursor, or when the resource is not found.
+// httpClient returns the client of a run whose status line is shown: its
+// requests go through p.transport, to be counted, and otherwise as they
+// would on the library's default client.
+func (p *progress) httpClient() *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	// Sessions.AllOf walks 16 resources at once, and the library's own pool
+	// keeps 16 idle connections per host for them; http.DefaultTransport
+	// keeps 2, and most pages of a sweep would then open a connection.
+	tr.MaxIdleConnsPerHost = 16
+	return &http.Client{
+		Transport: p.transport(tr),
+		Timeout:   30 * time.Second, // per attempt, as the library's default client
+	}
+}
+
+// transport counts the requests sent through next, and the resources
+// answered: those whose first page of sessions has come back, or that were
+// not found. A first page is known from its request alone (it has no
+// cursor), while the last is known only from its body's "next" member,
+// which would have to be read a second time, beside the library's decoding;
+// and most resources' sessions fit in one page of 1000, so the count is
+// close to the resources done. A first page that is retried counts once.
 func (p *progress) transport(next http.RoundTripper) http.RoundTripper {
 	return roundTripperFunc(func(req *http.Request) (*http.Response, error) {
 		p.requests.Add(1)
 		resp, err := next.RoundTrip(req)
-		if err != nil || !strings.HasSuffix(req.URL.Path, "/sessions") {
-			return resp, err
-		}
-		switch {
-		case resp.StatusCode == http.StatusNotFound:
-			p.done.Add(1)
-		case resp.StatusCode/100 == 2:
-			resp.Body = &lastPageWatch{ReadCloser: resp.Body, last: func() { p.done.Add(1) }}
+		q := req.URL.Query()
+		if err == nil && strings.HasSuffix(req.URL.Path, "/sessions") && !q.Has("cursor") &&
+			(resp.StatusCode/100 == 2 || resp.StatusCode == http.StatusNotFound) {
+			if _, seen := p.firstPages.LoadOrStore(q.Get("resource_id"), true); !seen {
+				p.answered.Add(1)
+			}
 		}
 		return resp, err
 	})
@@ -192,27 +209,3 @@ func (p *progress) transport(next http.RoundTripper) http.RoundTripper {
 type roundTripperFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripperFunc) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }
-
-// lastPageWatch keeps a copy of a page of sessions as the client reads it,
-// and calls last when the client has read it to its end, if it is the last
-// page of its resource. The client reads every page to its end.
-type lastPageWatch struct {
-	io.ReadCloser
-	page bytes.Buffer
-	last func()
-}
-
-func (w *lastPageWatch) Read(b []byte) (int, error) {
-	n, err := w.ReadCloser.Read(b)
-	w.page.Write(b[:n])
-	if err == io.EOF && w.last != nil {
-		var page struct {
-			Next *string `json:"next"`
-		}
-		if json.Unmarshal(w.page.Bytes(), &page) == nil && (page.Next == nil || *page.Next == "") {
-			w.last()
-		}
-		w.last = nil // a reader may be read again after EOF
-	}
-	return n, err
-}

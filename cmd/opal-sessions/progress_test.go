@@ -2,8 +2,15 @@ package main
 
 import (
 	"bytes"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -43,13 +50,13 @@ func TestProgressLine(t *testing.T) {
 		step(time.Millisecond, "\rlisting resources: 7 so far, 2 requests/s")
 
 		p.total.Store(7)
-		p.done.Store(1)
+		p.answered.Store(1)
 		p.sessions.Store(250)
 		p.requests.Store(12)
-		line := "resources 1/7 done, 250 sessions, 10 requests/s" // 12 requests in 1.2 s
+		line := "resources 1/7 answered, 250 sessions, 10 requests/s" // 12 requests in 1.2 s
 		step(progressEvery, "\r"+line)
 		// A shorter line is padded over the end of the one before.
-		short := "resources 1/7 done, 250 sessions, 9 requests/s" // 12 in 1.4 s
+		short := "resources 1/7 answered, 250 sessions, 9 requests/s" // 12 in 1.4 s
 		step(progressEvery, "\r"+short+" ")
 
 		p.warn("opal-sessions: resource %s not found (deleted?); skipped", "r1")
@@ -100,8 +107,8 @@ func TestProgressHidden(t *testing.T) {
 }
 
 // TestProgressTransport checks the counts the transport keeps in a real
-// sweep: every request, and each resource once its last page has been read
-// or it was not found.
+// sweep: every request, retries included, and each resource once, when its
+// first page has come back or it was not found.
 func TestProgressTransport(t *testing.T) {
 	const r1, r2, r3, gone = "r1", "r2", "r3", "gone"
 	expires := time.Now().Add(time.Hour)
@@ -112,9 +119,14 @@ func TestProgressTransport(t *testing.T) {
 	sessions = append(sessions, opal.Session{UserID: "u", ResourceID: r2, ExpirationDate: expires})
 	srv := opaltest.NewServer(sessions...) // r3 has no sessions
 	defer srv.Close()
+	var retried atomic.Bool
 	front := proxyEnv(t, srv, func(w http.ResponseWriter, r *http.Request) bool {
-		if r.URL.Query().Get("resource_id") == gone {
+		switch id := r.URL.Query().Get("resource_id"); {
+		case id == gone:
 			w.WriteHeader(http.StatusNotFound)
+			return true
+		case id == r2 && retried.CompareAndSwap(false, true):
+			w.WriteHeader(http.StatusServiceUnavailable)
 			return true
 		}
 		return false
@@ -122,9 +134,7 @@ func TestProgressTransport(t *testing.T) {
 	base := strings.TrimPrefix(front[0], "OPAL_BASE_URL=")
 
 	p := newProgress(&bytes.Buffer{}, false)
-	transport := &http.Transport{}
-	defer transport.CloseIdleConnections()
-	client, err := srv.Client(opal.WithBaseURL(base), opal.WithHTTPClient(&http.Client{Transport: p.transport(transport)}))
+	client, err := srv.Client(opal.WithBaseURL(base), opal.WithHTTPClient(p.httpClient()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,8 +144,65 @@ func TestProgressTransport(t *testing.T) {
 			got++
 		}
 	}
-	// r1 in 3 pages, r2 and r3 in one each, and gone's 404.
-	if got != 6 || p.requests.Load() != 6 || p.done.Load() != 4 {
-		t.Errorf("%d sessions, %d requests, %d resources done; want 6, 6 and 4", got, p.requests.Load(), p.done.Load())
+	// r1 in 3 pages, r2 in one after a 503, r3 in one, and gone's 404.
+	if got != 6 || p.requests.Load() != 7 || p.answered.Load() != 4 {
+		t.Errorf("%d sessions, %d requests, %d resources answered; want 6, 7 and 4", got, p.requests.Load(), p.answered.Load())
+	}
+}
+
+// TestProgressTransportLeavesBodies: the transport counts from the request
+// and the status alone, and hands the library the body it was given, not a
+// copy kept for reading it again.
+func TestProgressTransportLeavesBodies(t *testing.T) {
+	p := newProgress(&bytes.Buffer{}, false)
+	body := io.NopCloser(strings.NewReader(`{"results":[]}`))
+	tr := p.transport(roundTripperFunc(func(*http.Request) (*http.Response, error) {
+		return &http.Response{StatusCode: http.StatusOK, Body: body}, nil
+	}))
+	resp, err := tr.RoundTrip(httptest.NewRequest(http.MethodGet, "https://opal.example/v1/sessions?resource_id=r1", nil))
+	if err != nil || resp.Body != body {
+		t.Errorf("the body is %T, %v; want the one from the server, untouched", resp.Body, err)
+	}
+	if p.answered.Load() != 1 {
+		t.Errorf("%d resources answered, want 1", p.answered.Load())
+	}
+}
+
+// TestProgressClientConnections sweeps 200 resources through the client
+// that the status line watches, against a server that counts the
+// connections it accepts: a sweep walks 16 resources at once, and a pool
+// that kept fewer than 16 idle connections would open a new one for most
+// pages, where the library's own client opens about 16 in all.
+func TestProgressClientConnections(t *testing.T) {
+	srv := opaltest.NewServer()
+	defer srv.Close()
+	srv.SetLatency(2 * time.Millisecond) // so that walks overlap
+	var conns atomic.Int64
+	target, _ := url.Parse(strings.TrimSuffix(srv.URL, "/v1"))
+	front := httptest.NewUnstartedServer(httputil.NewSingleHostReverseProxy(target))
+	front.Config.ConnState = func(_ net.Conn, state http.ConnState) {
+		if state == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	front.Start()
+	defer front.Close()
+
+	p := newProgress(&bytes.Buffer{}, false)
+	client, err := srv.Client(opal.WithBaseURL(front.URL+"/v1"), opal.WithHTTPClient(p.httpClient()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for i := range 200 {
+		ids = append(ids, fmt.Sprintf("r%d", i))
+	}
+	for _, err := range client.Sessions.AllOf(t.Context(), ids, nil) {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := conns.Load(); n > 24 {
+		t.Errorf("%d connections for 200 requests, 16 at a time; want about 16", n)
 	}
 }

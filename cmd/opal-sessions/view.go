@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"iter"
 	"time"
 
@@ -11,16 +12,18 @@ import (
 )
 
 // A streaming table or csv is written in blocks, each aligned in itself: a
-// block goes out when blockRows rows are held, or when no row has come for
-// blockWait, so that rows show while a long sweep runs.
+// block goes out when blockRows rows are held, when no row has come for
+// blockWait, or when its first row has been held for maxHold, so that rows
+// show while a long sweep runs, even when they come steadily.
 const (
 	blockRows = 100
 	blockWait = 200 * time.Millisecond
+	maxHold   = 500 * time.Millisecond
 )
 
-// view prints the access view that opts select: the sessions of the
+// view writes to w the access view that opts select: the sessions of the
 // selected resources, one row each, with names unless n is nil.
-func view(ctx context.Context, client *opal.Client, opts options, n *names, out printer, prog *progress) error {
+func view(ctx context.Context, client *opal.Client, opts options, n *names, w io.Writer, prog *progress) error {
 	userID := opts.userID
 	if opts.userEmail != "" {
 		u, err := client.Users.GetByEmail(ctx, opts.userEmail)
@@ -39,6 +42,19 @@ func view(ctx context.Context, client *opal.Client, opts options, n *names, out 
 	}
 	prog.total.Store(int64(len(ids)))
 
+	// The table has a RESOURCE column when the rows may be of more than one
+	// resource; with -all, that is known from the walk, before any row.
+	out := newPrinter(opts.format, len(ids) > 1, w)
+	if err := sweep(ctx, client, opts, userID, ids, n, out, prog); err != nil {
+		_ = out.flush() // keep the rows already printed, without a header for none
+		return err
+	}
+	return out.close()
+}
+
+// sweep prints the sessions of the resources with the given IDs, and of
+// the given user if userID is not "".
+func sweep(ctx context.Context, client *opal.Client, opts options, userID string, ids []string, n *names, out printer, prog *progress) error {
 	// A failure of the printing goroutine (a lookup, a write) ends the
 	// sweep: its requests in flight are cancelled, or stop would wait for
 	// them.
@@ -51,12 +67,13 @@ func view(ctx context.Context, client *opal.Client, opts options, n *names, out 
 	deadline := time.Now().Add(opts.expiringWithin)
 	var sorted []row
 	held, notFound := 0, 0
+	var heldSince time.Time // when the first row held came
 	idle := time.NewTimer(blockWait)
 	idle.Stop()
 	defer idle.Stop()
 	for {
 		select {
-		case <-idle.C:
+		case <-idle.C: // a pause, or a row held for maxHold
 			if err := out.flush(); err != nil {
 				return err
 			}
@@ -64,9 +81,10 @@ func view(ctx context.Context, client *opal.Client, opts options, n *names, out 
 			continue
 		case next, ok := <-sessions:
 			if !ok {
-				if notFound > 0 && notFound == len(ids) {
-					// Not one resource vanished during the sweep, but all of
-					// them: wrong IDs, or a base URL without /v1.
+				if !opts.all && notFound > 0 && notFound == len(ids) {
+					// Not one resource given by ID vanished, but all of them:
+					// wrong IDs, or a base URL without /v1. With -all the
+					// base URL has just listed them, so they were deleted.
 					return fmt.Errorf("none of the %d resources was found; check the IDs, and that OPAL_BASE_URL ends in /v1", notFound)
 				}
 				return printSorted(out, sorted, opts.sort)
@@ -98,7 +116,10 @@ func view(ctx context.Context, client *opal.Client, opts options, n *names, out 
 				return err
 			}
 			if held++; held < blockRows {
-				idle.Reset(blockWait)
+				if held == 1 {
+					heldSince = time.Now()
+				}
+				idle.Reset(min(blockWait, time.Until(heldSince.Add(maxHold))))
 				continue
 			}
 			idle.Stop()
@@ -112,9 +133,15 @@ func view(ctx context.Context, client *opal.Client, opts options, n *names, out 
 
 // resourceIDs returns the IDs of the resources that opts select. With -all
 // they come from a walk of the organisation's resources, which also names
-// them; -resource-id's are named by one lookup per 100 IDs.
+// them; -resource-id's are named by one lookup per 100 IDs, unless the
+// names would not be shown: a table of one resource has no RESOURCE column
+// (json has resource_name, and csv its resource column, whatever the
+// selection).
 func resourceIDs(ctx context.Context, client *opal.Client, opts options, n *names, prog *progress) ([]string, error) {
 	if !opts.all {
+		if len(opts.resourceIDs) == 1 && opts.format == "table" {
+			return opts.resourceIDs, nil
+		}
 		return opts.resourceIDs, n.listResources(ctx, opts.resourceIDs)
 	}
 	var ids []string

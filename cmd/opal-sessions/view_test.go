@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -31,6 +32,7 @@ func TestTable(t *testing.T) {
 		{emailB, "(default)", at(s[1]), "2d4h"},
 		{emailA, "arn:aws:iam::590304332660:role/Billing", at(s[2]), "expired"},
 		{emailB, "AdminRole", at(s[3]), "45m"},
+		{emailA, "(default)", at(s[4]), "1h"},
 	}
 	several := [][]string{
 		{emailA, "production", "AdminRole", at(s[0]), "3h12m"},
@@ -55,17 +57,18 @@ func TestTable(t *testing.T) {
 		{[]string{"-resource-id", resource, "-user-id", userB, "-format", "table", "-page-size", "1"}, rows(header, one, 1, 3)},
 		{[]string{"-resource-id", resource, "-user", emailB}, rows(header, one, 1, 3)},
 		{[]string{"-resource-id", okta}, rows(header, one)},
-		// Several resources, or -all: the RESOURCE column, even when one
-		// resource is left.
+		// Several resources: the RESOURCE column, even when the rows are of
+		// one.
 		{[]string{"-resource-id", resource + "," + orders, "-sort", "expires"}, rows(header2, several, 2, 3, 4, 0, 1)},
 		{[]string{"-resource-id", " " + orders + ", " + okta}, rows(header2, several, 4)},
 		{[]string{"-all", "-sort", "expires"}, rows(header2, several, 2, 3, 4, 0, 1)},
 		{[]string{"-all", "-sort", "user"}, rows(header2, several, 2, 4, 0, 3, 1)},
 		{[]string{"-all", "-sort", "resource"}, rows(header2, several, 4, 2, 3, 0, 1)},
-		{[]string{"-all", "-resource-type", "POSTGRES_INSTANCE"}, rows(header2, several, 4)},
-		{[]string{"-all", "-resource-type", "aws_account", "-sort", "user"}, rows(header2, several, 2, 0, 3, 1)},
-		{[]string{"-all", "-resource-name", "orders-prod"}, rows(header2, several, 4)},
-		{[]string{"-all", "-resource-name", "staging"}, rows(header2, several)},
+		// -all that lists one resource, or none: no RESOURCE column.
+		{[]string{"-all", "-resource-type", "POSTGRES_INSTANCE"}, rows(header, one, 4)},
+		{[]string{"-all", "-resource-type", "aws_account", "-sort", "user"}, rows(header, one, 2, 0, 3, 1)},
+		{[]string{"-all", "-resource-name", "orders-prod"}, rows(header, one, 4)},
+		{[]string{"-all", "-resource-name", "staging"}, rows(header, one)},
 		{[]string{"-all", "-user-id", userA, "-sort", "expires"}, rows(header2, several, 2, 4, 0)},
 		{[]string{"-all", "-user", emailB, "-sort", "expires"}, rows(header2, several, 3, 1)},
 		// Expiring within: the expired session is still listed, so still held.
@@ -76,7 +79,9 @@ func TestTable(t *testing.T) {
 		// IDs instead of names.
 		{[]string{"-resource-id", resource, "-ids", "-user-id", userB}, [][]string{header,
 			{userB, "(default)", at(s[1]), "2d4h"}, {userB, "AdminRole", at(s[3]), "45m"}}},
-		{[]string{"-all", "-ids", "-sort", "resource", "-resource-type", "POSTGRES_INSTANCE"}, [][]string{header2,
+		{[]string{"-all", "-ids", "-sort", "resource", "-expiring-within", "90m"}, [][]string{header2,
+			{userA, resource, "arn:aws:iam::590304332660:role/Billing", at(s[2]), "expired"},
+			{userB, resource, "AdminRole", at(s[3]), "45m"},
 			{userA, orders, "(default)", at(s[4]), "1h"}}},
 	}
 	for _, tt := range tests {
@@ -201,8 +206,9 @@ func TestCSV(t *testing.T) {
 // TestSweepNotFound: resources that vanish during a sweep (their sessions
 // 404, though the resources walk listed them or they were named with
 // -resource-id) get one warning each on stderr, and the run goes on with
-// the others and exits 0; when every resource is not found, the IDs or the
-// base URL are wrong, and the run exits 1.
+// the others and exits 0, even when every resource of -all vanished. When
+// every resource of -resource-id is not found, the IDs or the base URL are
+// wrong, and the run exits 1.
 func TestSweepNotFound(t *testing.T) {
 	const gone1, gone2 = "0e4c7a3b-6d1f-4e8a-9b2c-5f7d1a3e9c60", "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"
 	s := testSessions(time.Now())
@@ -223,11 +229,12 @@ func TestSweepNotFound(t *testing.T) {
 		args     []string
 		wantRows int // besides the header
 		wantCode int
-		wantLast []string // stderr's lines after the warnings
+		wantErr  []string // stderr's lines, in any order
 	}{
-		{[]string{"-all"}, 5, 0, nil},
-		{[]string{"-resource-id", gone1 + "," + orders + "," + gone2}, 1, 0, nil},
-		{[]string{"-ids", "-resource-id", gone1 + "," + gone2}, 0, 1, []string{allGone}},
+		{[]string{"-all"}, 5, 0, []string{warning(gone1), warning(gone2)}},
+		{[]string{"-all", "-resource-name", "old-bucket"}, 0, 0, []string{warning(gone1)}},
+		{[]string{"-resource-id", gone1 + "," + orders + "," + gone2}, 1, 0, []string{warning(gone1), warning(gone2)}},
+		{[]string{"-ids", "-resource-id", gone1 + "," + gone2}, 0, 1, []string{warning(gone1), warning(gone2), allGone}},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
@@ -235,9 +242,9 @@ func TestSweepNotFound(t *testing.T) {
 			if r.code != tt.wantCode {
 				t.Errorf("exit %d, want %d; stderr: %s", r.code, tt.wantCode, r.stderr)
 			}
-			// The two warnings come in the order the 404s do.
+			// The warnings come in the order the 404s do.
 			got := slices.Sorted(strings.Lines(r.stderr))
-			want := slices.Sorted(slices.Values(append([]string{warning(gone1), warning(gone2)}, tt.wantLast...)))
+			want := slices.Sorted(slices.Values(tt.wantErr))
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("stderr (-want +got):\n%s", diff)
 			}
@@ -370,5 +377,73 @@ func TestFailureDuringSweep(t *testing.T) {
 	}
 	if r.code != 1 || !strings.Contains(r.stderr, "GET /v1/user: 403 Forbidden") {
 		t.Errorf("exit %d, stderr %q; want 1 and the 403", r.code, r.stderr)
+	}
+}
+
+// TestStreamingSteadyRows: rows that come steadily, one page of one
+// session every 150 ms (more often than a block's idle wait), still show
+// long before the last page: a row is held about half a second at most. A
+// command that flushed only when 100 rows were held or rows paused would
+// print them all at the end.
+func TestStreamingSteadyRows(t *testing.T) {
+	const pages, every = 12, 150 * time.Millisecond
+	var sessions []opal.Session
+	for i := range pages {
+		sessions = append(sessions, opal.Session{UserID: userA, ResourceID: resource, ExpirationDate: time.Now().Add(time.Duration(i+1) * time.Hour)})
+	}
+	srv := newOrg(t, sessions)
+	for _, format := range []string{"table", "csv"} {
+		t.Run(format, func(t *testing.T) {
+			var served atomic.Int64
+			release := make(chan struct{}) // once a row has shown, the rest come at once
+			releaseOnce := sync.OnceFunc(func() { close(release) })
+			defer releaseOnce()
+			env := proxyEnv(t, srv, func(w http.ResponseWriter, r *http.Request) bool {
+				if r.URL.Path == "/v1/sessions" {
+					if r.URL.Query().Has("cursor") {
+						select {
+						case <-time.After(every):
+						case <-release:
+						}
+					}
+					served.Add(1)
+				}
+				return false
+			})
+
+			ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+			defer cancel()
+			cmd := command(ctx, env, "-ids", "-resource-id", resource, "-page-size", "1", "-format", format)
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			stdout, err := cmd.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			sc := bufio.NewScanner(stdout)
+			lines := 0
+			for lines < 2 && sc.Scan() { // the header, then the first row
+				lines++
+			}
+			// Half a second is a little more than 3 pages; 8 leave room
+			// for a slow machine, and the last 4 pages would still be to
+			// come.
+			if n := served.Load(); lines < 2 || n > 8 {
+				t.Errorf("the first row showed after %d of %d pages, want it within about half a second (3 or 4 pages)", n, pages)
+			}
+			releaseOnce()
+			for sc.Scan() {
+				lines++
+			}
+			if err := cmd.Wait(); err != nil {
+				t.Fatalf("%v; stderr: %s", err, stderr.String())
+			}
+			if lines != pages+1 {
+				t.Errorf("%d lines, want the header and %d rows", lines, pages)
+			}
+		})
 	}
 }
