@@ -77,9 +77,11 @@ func (s *UsersService) Get(ctx context.Context, userID string) (*User, error) {
 		func(u *User) error { return askedFor("user_id", u.UserID, userID) })
 }
 
-// GetByEmail returns the user with the given email address, compared
-// without regard to letter case. It never falls back to [UsersService.Get],
-// nor Get to it: an unknown email is a 404, an error matching [ErrNotFound].
+// GetByEmail returns the user with the given email address, as Opal
+// matches it. The answer must hold that email, in any letter case, or it is
+// an error matching [ErrInvalidResponse]. It never falls back to
+// [UsersService.Get], nor Get to it: an unknown email is a 404, an error
+// matching [ErrNotFound].
 func (s *UsersService) GetByEmail(ctx context.Context, email string) (*User, error) {
 	if email == "" {
 		return nil, fmt.Errorf("%w: empty email", ErrInvalidArgument)

@@ -1,8 +1,10 @@
 package opaltest_test
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -11,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -769,32 +772,40 @@ func waitFor(t *testing.T, cond func() bool) {
 }
 
 // TestClientHasNoRateLimit: srv.Client() turns the client-side rate limit
-// off, so that a test's hundred requests take milliseconds, not the second
-// that opal's default of 100 a second would need; a caller's WithRateLimit
-// still applies.
+// off, so that a test's many requests are not paced; a caller's
+// WithRateLimit still applies. A rate-limited client whose turn would come
+// after its context's deadline fails at once saying so, whatever the
+// machine's speed: 200 calls at once, each with 100 ms to go, find that out
+// of a limiter that starts at 12.5 a second after a burst of 10.
 func TestClientHasNoRateLimit(t *testing.T) {
 	srv := opaltest.NewServer(makeSessions(0, 1, resourceA)...)
 	defer srv.Close()
-	const requests = 100
-	elapsed := func(opts ...opal.Option) time.Duration {
+	turnErrors := func(opts ...opal.Option) int {
 		client, err := srv.Client(opts...)
 		if err != nil {
 			t.Fatal(err)
 		}
-		start := time.Now()
-		for range requests {
-			if _, err := client.Sessions.List(t.Context(), resourceA, nil); err != nil {
-				t.Fatal(err)
-			}
+		var n atomic.Int32
+		var wg sync.WaitGroup
+		for range 200 {
+			wg.Go(func() {
+				ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+				defer cancel()
+				_, err := client.Sessions.List(ctx, resourceA, nil)
+				// A slow machine may time a request out; only the
+				// limiter says "rate limit".
+				if errors.Is(err, context.DeadlineExceeded) && strings.Contains(err.Error(), "rate limit") {
+					n.Add(1)
+				}
+			})
 		}
-		return time.Since(start)
+		wg.Wait()
+		return int(n.Load())
 	}
-	// At 100 a second, after a burst of at most 10, 100 requests cannot
-	// take less than 0.9 s; without a limit, they take a few milliseconds.
-	if d := elapsed(); d > 500*time.Millisecond {
-		t.Errorf("%d requests through srv.Client() took %v, as if rate-limited", requests, d)
+	if n := turnErrors(); n != 0 {
+		t.Errorf("%d calls through srv.Client() waited for the rate limiter", n)
 	}
-	if d := elapsed(opal.WithRateLimit(100)); d < 900*time.Millisecond {
-		t.Errorf("%d requests with WithRateLimit(100) took %v, less than the limit allows", requests, d)
+	if n := turnErrors(opal.WithRateLimit(100)); n == 0 {
+		t.Error("no call with WithRateLimit(100) waited for the rate limiter")
 	}
 }

@@ -3,6 +3,7 @@ package opaltest
 import (
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/opalclient/opal-go"
 )
@@ -29,8 +30,8 @@ func (s *Server) listUsers(query url.Values) response {
 // getUser answers GET /user: the user with user_id, or else the one with
 // email. As on Opal, user_id wins when both are given, and an unknown
 // user_id is a 404 even when the email would match: the two never fall
-// back to each other. The email must match exactly, letter case included,
-// since Opal documents no other rule.
+// back to each other. The email matches in any letter case, as email
+// addresses do in practice.
 func (s *Server) getUser(query url.Values) response {
 	userID, email := query.Get("user_id"), query.Get("email")
 	var match func(opal.User) bool
@@ -38,7 +39,7 @@ func (s *Server) getUser(query url.Values) response {
 	case userID != "":
 		match = func(u opal.User) bool { return u.UserID == userID }
 	case email != "":
-		match = func(u opal.User) bool { return u.Email == email }
+		match = func(u opal.User) bool { return strings.EqualFold(u.Email, email) }
 	default:
 		return errorResponse(http.StatusBadRequest, "user_id or email is required")
 	}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -118,7 +119,7 @@ func TestGetUser(t *testing.T) {
 		{"first of a repeated ID", url.Values{"user_id": {users[0].UserID}}, 200, users[0]},
 		{"unknown user_id", url.Values{"user_id": {"00000000-0000-4000-8000-000000000000"}}, 404, "user not found"},
 		{"unknown email", url.Values{"email": {"nobody@acme-corp.dev"}}, 404, "user not found"},
-		{"email in other letter case", url.Values{"email": {"USER1@acme-corp.dev"}}, 404, "user not found"},
+		{"email in other letter case", url.Values{"email": {strings.ToUpper(users[2].Email)}}, 200, users[2]},
 		{"neither", nil, 400, "user_id or email is required"},
 		{"both empty", url.Values{"user_id": {""}, "email": {""}}, 400, "user_id or email is required"},
 	}
