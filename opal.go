@@ -37,7 +37,6 @@ import (
 	"net/url"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/hashicorp/go-retryablehttp"
 )
@@ -241,9 +240,6 @@ func NewClient(token string, opts ...Option) (*Client, error) {
 	// Usually a newline read from a file along with the token, or a
 	// byte-order mark or zero-width space pasted with it: the server would
 	// refuse every call with a 401. The error never quotes the token.
-	if !utf8.ValidString(token) {
-		return nil, fmt.Errorf("%w: API token is not valid UTF-8", ErrInvalidArgument)
-	}
 	if strings.ContainsFunc(token, invalidInToken) {
 		return nil, fmt.Errorf("%w: API token contains white space, control characters, invisible formatting characters or others outside printable ASCII, which Opal's tokens are", ErrInvalidArgument)
 	}
@@ -345,15 +341,12 @@ func isLoopback(host string) bool {
 	return err == nil && addr.Unmap().IsLoopback()
 }
 
-// invalidInToken reports whether r cannot be part of an API token: any
-// Unicode white space (the line and paragraph separators U+2028 and U+2029
-// among them), control character, or format character, invisible ones such
-// as the byte-order mark U+FEFF and the zero-width space U+200B.
 // invalidInToken reports whether r cannot be part of an API token: Opal's
 // tokens, like any value of an HTTP header that servers agree on, are
 // printable ASCII. Anything else, a space, a control character, a
 // byte-order mark, a zero-width space or a Hangul filler, was pasted with it
-// and would only earn a 401 on every call.
+// and would only earn a 401 on every call. Bytes that are not UTF-8 come
+// as U+FFFD, outside ASCII too.
 func invalidInToken(r rune) bool {
 	return r <= ' ' || r > '~'
 }

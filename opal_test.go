@@ -110,7 +110,7 @@ func TestNewClientRejectsBadArguments(t *testing.T) {
 		{"token with a paragraph separator", "abc\u2029", nil, "white space"},
 		{"token with a next-line character", "abc\u0085", nil, "white space"},
 		{"token with an ideographic space", "abc\u3000", nil, "white space"},
-		{"token that is not UTF-8", "abc\xff", nil, "not valid UTF-8"},
+		{"token that is not UTF-8", "abc\xff", nil, "outside printable ASCII"},
 		{"token with a Hangul filler", "abc\u3164", nil, "outside printable ASCII"},
 		{"token with a Braille blank", "abc\u2800", nil, "outside printable ASCII"},
 		{"token with a combining grapheme joiner", "abc\u034F", nil, "outside printable ASCII"},
