@@ -28,14 +28,25 @@ const maxPageSize = 1000
 // caller as T, in pages of type L.
 type list[W, T, L any] struct {
 	client   *Client
-	path     string     // the endpoint under the base URL, such as "sessions"
-	noun     string     // what the items are, for errors: "sessions"
+	path     []string   // the endpoint under the base URL, such as "sessions"
+	what     string     // what a page is, for errors: "a page of sessions"
 	query    url.Values // the filters, without cursor and page_size
 	cursor   string     // where to start; "" for the first page
 	pageSize int        // 0 for the server's default
 	err      error      // a bad argument, returned before anything is sent
 	item     func(W) T
 	public   func(*page[W]) *L
+}
+
+// newList is the list at path (whose items are named by it, as
+// "sessions"), from cursor, in pages of pageSize; the service adds its
+// filters, and any error in them, to query and err.
+func newList[W, T, L any](c *Client, path, cursor string, pageSize int, item func(W) T, public func(*page[W]) *L) list[W, T, L] {
+	return list[W, T, L]{
+		client: c, path: []string{path}, what: "a page of " + path, query: url.Values{},
+		cursor: cursor, pageSize: pageSize, err: checkPageSize(pageSize),
+		item: item, public: public,
+	}
 }
 
 // valueOf is a copy of the caller's options, the zero value for nil: what a
@@ -73,16 +84,21 @@ func (l list[W, T, L]) pages(ctx context.Context) iter.Seq2[*L, error] {
 	return mapPages(l.walk(ctx), l.public)
 }
 
-// all returns every item from the list's cursor on. Left at 0, the page
-// size is the API's maximum: Opal's rate limit counts requests, and a walk
-// then takes five times fewer than at the server's default of 200.
+// all returns every item from the list's cursor on, as walkAll does.
 func (l list[W, T, L]) all(ctx context.Context) iter.Seq2[T, error] {
+	// Items are converted from the decoded page one at a time, as they are
+	// yielded, so a walk allocates no second copy of each page.
+	return items(l.walkAll(ctx), l.item)
+}
+
+// walkAll returns the decoded pages from the list's cursor on, at the API's
+// largest page size when none was set: Opal's rate limit counts requests,
+// and a walk then takes five times fewer than at the server's default of 200.
+func (l list[W, T, L]) walkAll(ctx context.Context) iter.Seq2[*page[W], error] {
 	if l.pageSize == 0 {
 		l.pageSize = maxPageSize
 	}
-	// Items are converted from the decoded page one at a time, as they are
-	// yielded, so a walk allocates no second copy of each page.
-	return items(l.walk(ctx), l.item)
+	return l.walk(ctx)
 }
 
 // walk returns the decoded pages from the list's cursor on.
@@ -100,9 +116,6 @@ func (l list[W, T, L]) walk(ctx context.Context) iter.Seq2[*page[W], error] {
 // page size asked for (the API's maximum when none was).
 func (l list[W, T, L]) fetch(ctx context.Context, cursor string) (*page[W], error) {
 	query := maps.Clone(l.query)
-	if query == nil {
-		query = url.Values{}
-	}
 	if cursor != "" {
 		query.Set("cursor", cursor)
 	}
@@ -112,7 +125,7 @@ func (l list[W, T, L]) fetch(ctx context.Context, cursor string) (*page[W], erro
 		limit = l.pageSize
 	}
 	var p *page[W]
-	err := l.client.get(ctx, []string{l.path}, query, "a page of "+l.noun, func(dec *json.Decoder) (err error) {
+	err := l.client.get(ctx, l.path, query, l.what, func(dec *json.Decoder) (err error) {
 		p, err = decodePage[W](dec, limit)
 		return err
 	})
@@ -241,21 +254,25 @@ func sweep[W, T any](ctx context.Context, keys []string, walk func(ctx context.C
 			defer close(results)
 			var g errgroup.Group
 			g.SetLimit(maxInFlight)
+		feed:
 			for _, key := range keys {
 				select {
-				case <-stop:
+				case <-stop: // the caller stopped taking: start no more
+					break feed
 				default:
-					g.Go(func() error {
-						for p, err := range walk(ctx, key) {
-							select {
-							case results <- keyed[*page[W]]{key, p, err}:
-							case <-stop:
-								return nil
-							}
-						}
-						return nil
-					})
 				}
+				// A cancelled ctx still starts the walkers, which report it:
+				// the caller hears why the sweep ended early.
+				g.Go(func() error {
+					for p, err := range walk(ctx, key) {
+						select {
+						case results <- keyed[*page[W]]{key, p, err}:
+						case <-stop:
+							return nil
+						}
+					}
+					return nil
+				})
 			}
 			_ = g.Wait() // the walkers report their errors on results
 		}()

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"iter"
-	"net/url"
 	"strings"
 )
 
@@ -157,12 +156,7 @@ func (s *ResourcesService) All(ctx context.Context, opts *ListResourcesOptions) 
 // options are copied, never modified.
 func (s *ResourcesService) list(opts *ListResourcesOptions) list[Resource, Resource, ResourcesList] {
 	o := valueOf(opts)
-	l := list[Resource, Resource, ResourcesList]{
-		client: s.client, path: "resources", noun: "resources",
-		cursor: o.Cursor, pageSize: o.PageSize, err: checkPageSize(o.PageSize),
-		item: same[Resource], public: func(p *page[Resource]) *ResourcesList { return (*ResourcesList)(p) },
-		query: url.Values{},
-	}
+	l := newList(s.client, "resources", o.Cursor, o.PageSize, same[Resource], func(p *page[Resource]) *ResourcesList { return (*ResourcesList)(p) })
 	if o.IDs != nil && len(o.IDs) == 0 {
 		// Meant as "these resources", it would list none; sent, it would
 		// list them all. Nil is "no filter".

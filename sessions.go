@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"iter"
-	"net/url"
 )
 
 // SessionsService lists the access sessions on Opal resources: who holds a
@@ -100,11 +99,7 @@ func (s *SessionsService) AllOf(ctx context.Context, resourceIDs []string, opts 
 		return failure[Session](err)
 	}
 	walkOne := func(ctx context.Context, id string) iter.Seq2[*page[wireSession], error] {
-		l := s.list(id, &o)
-		if l.pageSize == 0 {
-			l.pageSize = maxPageSize
-		}
-		return l.walk(ctx)
+		return s.list(id, &o).walkAll(ctx)
 	}
 	keyError := func(id string, err error) error { return &ResourceError{ResourceID: id, Err: err} }
 	notFound := func(err error) bool { return errors.Is(err, ErrNotFound) }
@@ -115,17 +110,13 @@ func (s *SessionsService) AllOf(ctx context.Context, resourceIDs []string, opts 
 // options are copied, never modified.
 func (s *SessionsService) list(resourceID string, opts *ListSessionsOptions) list[wireSession, Session, SessionsList] {
 	o := valueOf(opts)
-	l := list[wireSession, Session, SessionsList]{
-		client: s.client, path: "sessions", noun: "sessions",
-		cursor: o.Cursor, pageSize: o.PageSize, err: checkPageSize(o.PageSize),
-		item: wireSession.session, public: sessionsList,
-	}
+	l := newList(s.client, "sessions", o.Cursor, o.PageSize, wireSession.session, sessionsList)
 	if resourceID == "" {
 		l.err = fmt.Errorf("%w: empty resource ID", ErrInvalidArgument)
 	}
 	// The API reference leaves cursor and page_size out for this endpoint,
 	// but Opal's pagination documentation gives them to every list.
-	l.query = url.Values{"resource_id": {resourceID}}
+	l.query.Set("resource_id", resourceID)
 	if o.UserID != "" {
 		l.query.Set("user_id", o.UserID)
 	}

@@ -114,9 +114,5 @@ func (s *UsersService) All(ctx context.Context, opts *ListUsersOptions) iter.Seq
 // never modified.
 func (s *UsersService) list(opts *ListUsersOptions) list[User, User, UsersList] {
 	o := valueOf(opts)
-	return list[User, User, UsersList]{
-		client: s.client, path: "users", noun: "users",
-		cursor: o.Cursor, pageSize: o.PageSize, err: checkPageSize(o.PageSize),
-		item: same[User], public: func(p *page[User]) *UsersList { return (*UsersList)(p) },
-	}
+	return newList(s.client, "users", o.Cursor, o.PageSize, same[User], func(p *page[User]) *UsersList { return (*UsersList)(p) })
 }
