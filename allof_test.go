@@ -394,10 +394,17 @@ func TestAllOfBoundsWhatIsInFlight(t *testing.T) {
 	if _, err, ok := next(); !ok || err != nil {
 		t.Fatalf("first session: %v, %v", err, ok)
 	}
-	// Let the walkers do what they can while the caller waits.
-	time.Sleep(100 * time.Millisecond)
-	if got := len(ss.requests()); got > maxInFlight+1 {
-		t.Errorf("%d pages fetched while the caller held one session, want at most %d: one per resource in flight, and the next of the one being read", got, maxInFlight+1)
+	// While the caller holds one session, every walker fetches its first
+	// page and the one read fetches its second: wait until they have, so
+	// that the check below is not passed by a slow machine, then give any
+	// walker that would fetch more the time to.
+	const held = maxInFlight + 1
+	for deadline := time.Now().Add(5 * time.Second); len(ss.requests()) < held && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if got := len(ss.requests()); got != held {
+		t.Errorf("%d pages fetched while the caller held one session, want %d: one per resource in flight, and the next of the one being read", got, held)
 	}
 	for {
 		_, err, ok := next()

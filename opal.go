@@ -15,12 +15,20 @@
 //		fmt.Println(s.UserID, s.AccessLevel.Name, s.ExpirationDate)
 //	}
 //
+// Client.Users and Client.Resources give the names behind the IDs, and
+// [SessionsService.AllOf] walks the sessions of many resources at once.
+//
 // A [Client] is safe for concurrent use; make one at start-up and share it.
-// It retries rate limits (429), server faults (500, 502, 503, 504) and
-// network faults with jittered exponential backoff, honours Retry-After,
-// and reports everything else as an [*APIError] that works with
-// [errors.Is] and the sentinels [ErrUnauthorized], [ErrForbidden],
-// [ErrNotFound] and [ErrRateLimited].
+// It sends at most 100 requests a second over all its calls (see
+// [WithRateLimit]), slowing down when Opal answers 429, since Opal's limit
+// is shared by the whole organisation. It retries rate limits (429), server
+// faults (500, 502, 503, 504) and network faults with jittered exponential
+// backoff, honours Retry-After, and reports everything else as an
+// [*APIError] that works with [errors.Is] and the sentinels
+// [ErrUnauthorized], [ErrForbidden], [ErrNotFound] and [ErrRateLimited]. A
+// 2xx that is not what was asked for, such as a page without results, is an
+// error matching [ErrInvalidResponse], never an empty answer; a bad argument
+// is one matching [ErrInvalidArgument], and nothing is sent.
 //
 // The API token is never written into an error, a log record or the fmt
 // output of a Client, and it is sent to the base URL's host only.
@@ -129,7 +137,9 @@ func WithBaseURL(rawURL string) Option {
 // set, the client uses a clone of that transport, whose Proxy refuses to send
 // a request carrying the token through a proxy, in clear text: the call
 // fails, naming the proxy, and is not retried. The caller's transport is
-// never modified.
+// never modified. (The library's own transport sends such requests around
+// the proxy instead: there the proxy came from the environment, not from a
+// choice of the caller's, which fails loudly rather than being ignored.)
 //
 // Without this option, each attempt is bounded by a 30-second timeout, and
 // every such client shares one pool of connections, as net/http's clients
