@@ -7,6 +7,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"net/http"
+	"os/exec"
 	"slices"
 	"strings"
 	"sync"
@@ -297,22 +298,10 @@ func TestStreaming(t *testing.T) {
 			})
 			defer releaseOnce() // before the proxy's Close, which waits for the held request
 
-			ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
-			defer cancel()
-			cmd := command(ctx, env, tt.args...)
-			var stderr bytes.Buffer
-			cmd.Stderr = &stderr
-			stdout, err := cmd.StdoutPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
+			cmd, sc, stderr := startCommand(t, env, tt.args...)
 			lines := make(chan string)
 			go func() {
 				defer close(lines)
-				sc := bufio.NewScanner(stdout)
 				for sc.Scan() {
 					lines <- sc.Text()
 				}
@@ -411,19 +400,7 @@ func TestStreamingSteadyRows(t *testing.T) {
 				return false
 			})
 
-			ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
-			defer cancel()
-			cmd := command(ctx, env, "-ids", "-resource-id", resource, "-page-size", "1", "-format", format)
-			var stderr bytes.Buffer
-			cmd.Stderr = &stderr
-			stdout, err := cmd.StdoutPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			sc := bufio.NewScanner(stdout)
+			cmd, sc, stderr := startCommand(t, env, "-ids", "-resource-id", resource, "-page-size", "1", "-format", format)
 			lines := 0
 			for lines < 2 && sc.Scan() { // the header, then the first row
 				lines++
@@ -446,4 +423,23 @@ func TestStreamingSteadyRows(t *testing.T) {
 			}
 		})
 	}
+}
+
+// startCommand starts the command, for at most 20 seconds, and returns it
+// with a scanner of its stdout's lines, read as they come, and its stderr.
+func startCommand(t *testing.T, env []string, args ...string) (*exec.Cmd, *bufio.Scanner, *bytes.Buffer) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	t.Cleanup(cancel)
+	cmd := command(ctx, env, args...)
+	stderr := new(bytes.Buffer)
+	cmd.Stderr = stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd, bufio.NewScanner(stdout), stderr
 }
