@@ -5,9 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
-	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -40,10 +41,9 @@ var (
 // short JSON object; anything bigger is a proxy page or worse, and only its
 // start is worth keeping.
 const (
-	maxErrorBody   = 64 << 10 // read at most this much of an error body
-	maxKeptBody    = 4 << 10  // APIError.Body holds at most this much
-	maxMessageLen  = 300      // APIError.Message and RequestID are cut to this many bytes
-	redactedSecret = "[REDACTED]"
+	maxErrorBody  = 64 << 10 // read at most this much of an error body
+	maxKeptBody   = 4 << 10  // APIError.Body holds at most this much
+	maxMessageLen = 300      // APIError.Message and RequestID are cut to this many bytes
 )
 
 // APIError is returned for every response whose status is not 2xx, once
@@ -125,60 +125,10 @@ func (e *ResourceError) Error() string {
 // Unwrap returns the cause.
 func (e *ResourceError) Unwrap() error { return e.Err }
 
-// scrubbedError is a failed call's error whose text has had the token
-// removed; it unwraps to its cause for errors.Is and errors.As.
-type scrubbedError struct {
-	msg string
-	err error
-}
-
-func (e *scrubbedError) Error() string { return e.msg }
-func (e *scrubbedError) Unwrap() error { return e.err }
-
-// standInError takes the place of a failed call's cause when the cause
-// must not be passed on: its text held the token, or it matched a context
-// error though the caller's context was live. It keeps the cause's text,
-// redacted, and whether it was a timeout, and nothing else.
-type standInError struct {
-	msg     string
-	timeout bool
-}
-
-func (e *standInError) Error() string { return e.msg }
-
-// Timeout reports whether the cause was a timeout, as net/http's and net's
-// errors do, so that callers checking for an interface{ Timeout() bool }
-// still find it.
-func (e *standInError) Timeout() bool { return e.timeout }
-
 // isTimeout reports whether an error in err's chain says it is a timeout.
 func isTimeout(err error) bool {
 	var t interface{ Timeout() bool }
 	return errors.As(err, &t) && t.Timeout()
-}
-
-// chainHoldsSecret reports whether any error reachable from err, through
-// Unwrap() error and Unwrap() []error, holds the secret in any of its forms
-// when printed with the verbs an error tracker or a log line uses.
-func chainHoldsSecret(err error, secret string) bool {
-	if err == nil {
-		return false
-	}
-	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q"} {
-		if holdsSecret(fmt.Sprintf(verb, err), secret) {
-			return true
-		}
-	}
-	if holdsSecret(err.Error(), secret) {
-		return true
-	}
-	switch e := err.(type) {
-	case interface{ Unwrap() error }:
-		return chainHoldsSecret(e.Unwrap(), secret)
-	case interface{ Unwrap() []error }:
-		return slices.ContainsFunc(e.Unwrap(), func(inner error) bool { return chainHoldsSecret(inner, secret) })
-	}
-	return false
 }
 
 func statusLine(code int) string {
@@ -218,6 +168,25 @@ func newAPIError(method, path string, status int, header http.Header, body []byt
 		e.RetryAfter = d
 	}
 	return e
+}
+
+// parseRetryAfter reads a Retry-After header: whole seconds or an HTTP date.
+func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, false
+	}
+	// All digits but too many for a uint64 is a very long wait, not garbage.
+	if secs, err := strconv.ParseUint(v, 10, 64); err == nil || errors.Is(err, strconv.ErrRange) {
+		if secs > math.MaxInt64/uint64(time.Second) {
+			return math.MaxInt64, true
+		}
+		return time.Duration(secs) * time.Second, true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(0, t.Sub(now)), true
+	}
+	return 0, false
 }
 
 // redirectTarget names a redirect's target without its query string,

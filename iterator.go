@@ -125,7 +125,8 @@ func (l list[W, T, L]) fetch(ctx context.Context, cursor string) (*page[W], erro
 		limit = l.pageSize
 	}
 	var p *page[W]
-	err := l.client.get(ctx, l.path, query, l.what, func(dec *json.Decoder) (err error) {
+	r := request{path: l.path, query: query, what: l.what}
+	err := l.client.get(ctx, r, func(dec *json.Decoder) (err error) {
 		p, err = decodePage[W](dec, limit)
 		return err
 	})

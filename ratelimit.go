@@ -97,6 +97,8 @@ func (e *turnError) Is(target error) bool { return target == context.DeadlineExc
 // Timeout reports true, as context.DeadlineExceeded does.
 func (e *turnError) Timeout() bool { return true }
 
+func (e *turnError) retryable() bool { return false }
+
 // A turn is when a request may be sent, and how many turns the limiter
 // had given before it.
 type turn struct {

@@ -1,6 +1,7 @@
 package opal
 
 import (
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -8,6 +9,9 @@ import (
 	"unicode/utf16"
 	"unicode/utf8"
 )
+
+// redactedSecret is what the secret is replaced with.
+const redactedSecret = "[REDACTED]"
 
 // minFreeSecret is the length from which the secret is redacted wherever it
 // appears. A shorter secret is redacted only where it stands alone, not next
@@ -227,3 +231,53 @@ func escapeAt(text []spanByte) (string, int) {
 	}
 	return "", 0
 }
+
+// chainHoldsSecret reports whether any error reachable from err, through
+// Unwrap() error and Unwrap() []error, holds the secret in any of its forms
+// when printed with the verbs an error tracker or a log line uses.
+func chainHoldsSecret(err error, secret string) bool {
+	if err == nil {
+		return false
+	}
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q"} {
+		if holdsSecret(fmt.Sprintf(verb, err), secret) {
+			return true
+		}
+	}
+	if holdsSecret(err.Error(), secret) {
+		return true
+	}
+	switch e := err.(type) {
+	case interface{ Unwrap() error }:
+		return chainHoldsSecret(e.Unwrap(), secret)
+	case interface{ Unwrap() []error }:
+		return slices.ContainsFunc(e.Unwrap(), func(inner error) bool { return chainHoldsSecret(inner, secret) })
+	}
+	return false
+}
+
+// scrubbedError is a failed call's error whose text has had the token
+// removed; it unwraps to its cause for errors.Is and errors.As.
+type scrubbedError struct {
+	msg string
+	err error
+}
+
+func (e *scrubbedError) Error() string { return e.msg }
+func (e *scrubbedError) Unwrap() error { return e.err }
+
+// standInError takes the place of a failed call's cause when the cause
+// must not be passed on: its text held the token, or it matched a context
+// error though the caller's context was live. It keeps the cause's text,
+// redacted, and whether it was a timeout, and nothing else.
+type standInError struct {
+	msg     string
+	timeout bool
+}
+
+func (e *standInError) Error() string { return e.msg }
+
+// Timeout reports whether the cause was a timeout, as net/http's and net's
+// errors do, so that callers checking for an interface{ Timeout() bool }
+// still find it.
+func (e *standInError) Timeout() bool { return e.timeout }

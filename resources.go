@@ -127,8 +127,8 @@ func (s *ResourcesService) Get(ctx context.Context, resourceID string) (*Resourc
 		// directory" to a server or proxy on the way.
 		return nil, fmt.Errorf("%w: resource ID %q is not an ID", ErrInvalidArgument, resourceID)
 	}
-	return getObject(ctx, s.client, []string{"resources", resourceID}, nil, "the resource asked for",
-		func(r *Resource) error { return askedFor("resource_id", r.ResourceID, resourceID) })
+	r := request{path: []string{"resources", resourceID}, what: "the resource asked for"}
+	return getObject(ctx, s.client, r, func(r *Resource) error { return askedFor("resource_id", r.ResourceID, resourceID) })
 }
 
 // List returns one page of the organisation's resources: the first page,

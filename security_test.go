@@ -292,7 +292,7 @@ func TestTransportSendsTheTokenToTheOriginOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr := &transport{next: rec, base: base, token: func() string { return testToken }}
+	tr := &tokenTransport{next: rec, base: base, token: func() string { return testToken }}
 	urls := []string{
 		"https://opal.example.com/v1/sessions",
 		"https://OPAL.example.com:443/v1/sessions",
@@ -500,7 +500,7 @@ func TestPlainHTTPNeverGoesThroughAProxy(t *testing.T) {
 			return &http.Transport{Proxy: func(*http.Request) (*url.URL, error) { return nil, nil }}
 		}, ""},
 		{"the library's transport, made from one with a proxy", func() *http.Transport {
-			return libraryTransport(&http.Transport{Proxy: http.ProxyURL(proxyURL)})
+			return libraryTransport(&http.Transport{Proxy: http.ProxyURL(proxyURL)}, maxInFlight)
 		}, ""},
 	}
 	for _, tt := range tests {
@@ -567,7 +567,7 @@ func TestClientsShareOneConnectionPool(t *testing.T) {
 		if _, err := c.Sessions.List(context.Background(), "r", nil); err != nil {
 			t.Fatalf("List: %v", err)
 		}
-		transports = append(transports, c.transport.next)
+		transports = append(transports, c.httpClient.Transport.(*tokenTransport).next)
 	}
 	if n := conns.Load(); n != 1 {
 		t.Errorf("20 clients opened %d connections, want 1", n)
