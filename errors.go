@@ -142,7 +142,7 @@ func statusLine(code int) string {
 // and the start of its body. The secret (the API token) is scrubbed from
 // everything kept, because some servers echo the request back in an error.
 func newAPIError(method, path string, status int, header http.Header, body []byte, secret string) *APIError {
-	body = redact(body, secret)
+	body = []byte(redactString(string(body), secret))
 	message := errorMessage(body)
 	if location := header.Get("Location"); status >= 300 && status < 400 && location != "" {
 		// A redirect is an error only when it was not followed: it left the

@@ -4,9 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -89,6 +93,81 @@ func TestShortTokenDoesNotGarbleMessages(t *testing.T) {
 		}
 		if diff := cmp.Diff(tt.want, apiErr.Message); diff != "" {
 			t.Errorf("Message (-want +got):\n%s", diff)
+		}
+	}
+}
+
+// adversarialTexts are texts on which a redaction that is not linear in
+// their length shows it: each holds, everywhere, the secret or what starts
+// like it, or escapes to decode. Each returns n bytes, or about, and the
+// secret to redact.
+var adversarialTexts = map[string]func(n int) (text, secret string){
+	"the token, over and over": func(n int) (string, string) {
+		return strings.Repeat(testToken, n/len(testToken)), testToken
+	},
+	"the token but its last byte, over and over": func(n int) (string, string) {
+		return strings.Repeat(testToken[:len(testToken)-1]+"_", n/len(testToken)), testToken
+	},
+	"a short token inside every word": func(n int) (string, string) {
+		return strings.Repeat("o", n), "o"
+	},
+	"the token escaped for JSON, over and over": func(n int) (string, string) {
+		return strings.Repeat(`\u0061`, n/6), "aaaaaaaa"
+	},
+	"escapes that decode to nothing": func(n int) (string, string) {
+		return strings.Repeat(`%&\`, n/3), testToken
+	},
+}
+
+// allocatedBytes is how many bytes f allocates, the least of three runs, so
+// that what other goroutines allocate meanwhile does not count.
+func allocatedBytes(f func()) uint64 {
+	least := uint64(math.MaxUint64)
+	for range 3 {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		f()
+		runtime.ReadMemStats(&after)
+		least = min(least, after.TotalAlloc-before.TotalAlloc)
+	}
+	return least
+}
+
+// TestRedactionIsLinear: redacting four times the text allocates about four
+// times the bytes, on every adversarial text. The allocations stand for the
+// work here, deterministically: each layer of decoding is a copy of the
+// text, and the search copies nothing.
+func TestRedactionIsLinear(t *testing.T) {
+	const n = 16 << 10
+	for name, text := range adversarialTexts {
+		t.Run(name, func(t *testing.T) {
+			small, secret := text(n)
+			large, _ := text(4 * n)
+			smallBytes := allocatedBytes(func() { redactString(small, secret) })
+			largeBytes := allocatedBytes(func() { redactString(large, secret) })
+			if ratio := float64(largeBytes) / float64(max(smallBytes, 1)); ratio > 5 {
+				t.Errorf("redacting %d bytes allocated %d bytes, %d bytes %d: %.1f times as much for 4 times the text",
+					len(small), smallBytes, len(large), largeBytes, ratio)
+			}
+		})
+	}
+}
+
+// BenchmarkRedactString redacts each adversarial text at two lengths, 16 KiB
+// and the 64 KiB of an error body that is read: a linear redaction takes
+// four times as long on the second.
+func BenchmarkRedactString(b *testing.B) {
+	names := slices.Sorted(maps.Keys(adversarialTexts))
+	for _, name := range names {
+		for _, n := range []int{16 << 10, 64 << 10} {
+			s, secret := adversarialTexts[name](n)
+			b.Run(fmt.Sprintf("%s/%dKiB", name, n>>10), func(b *testing.B) {
+				b.SetBytes(int64(len(s)))
+				b.ReportAllocs()
+				for b.Loop() {
+					redactString(s, secret)
+				}
+			})
 		}
 	}
 }
