@@ -1,7 +1,6 @@
 package opal
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -140,34 +139,46 @@ func statusLine(code int) string {
 
 // newAPIError builds the error for a non-2xx response from its status, headers
 // and the start of its body. The secret (the API token) is scrubbed from
-// everything kept, because some servers echo the request back in an error.
+// everything kept, because some servers echo the request back in an error,
+// before anything is cut, so that no cut keeps the start of it.
 func newAPIError(method, path string, status int, header http.Header, body []byte, secret string) *APIError {
-	body = []byte(redactString(string(body), secret))
-	message := errorMessage(body)
+	text := string(body)
+	if len(body) >= maxErrorBody {
+		// The transport keeps the first maxErrorBody bytes of a body: this
+		// one was cut, maybe through the token.
+		text = redactCut(text, secret)
+	} else {
+		text = redactString(text, secret)
+	}
+	message := errorMessage([]byte(text))
 	if location := header.Get("Location"); status >= 300 && status < 400 && location != "" {
 		// A redirect is an error only when it was not followed: it left the
 		// base URL's origin, or the caller's CheckRedirect stopped it.
 		message = oneLine("redirect to " + redirectTarget(location) + " not followed; redirects are followed within the base URL's origin only")
 	}
-	// Redact before cutting, so that no prefix of the secret survives a cut.
-	scrub := func(s string) string { return truncate(redactString(s, secret), maxMessageLen) }
 	e := &APIError{
 		StatusCode: status,
 		Method:     method,
 		Path:       path,
-		RequestID:  scrub(oneLine(header.Get("X-Request-Id"))),
-		Message:    scrub(message),
+		RequestID:  requestID(header, secret),
+		Message:    truncate(message, maxMessageLen, secret),
 	}
 	if e.Message == "" {
 		e.Message = http.StatusText(status)
 	}
-	if len(body) > 0 {
-		e.Body = bytes.Clone(body[:min(len(body), maxKeptBody)])
+	if kept, _ := keepStart(text, maxKeptBody, secret); kept != "" {
+		e.Body = []byte(kept)
 	}
 	if d, ok := parseRetryAfter(header.Get("Retry-After"), time.Now()); ok {
 		e.RetryAfter = d
 	}
 	return e
+}
+
+// requestID is a response's X-Request-Id header, as APIError.RequestID
+// keeps it: on one line, redacted, at most maxMessageLen bytes.
+func requestID(header http.Header, secret string) string {
+	return truncate(oneLine(header.Get("X-Request-Id")), maxMessageLen, secret)
 }
 
 // parseRetryAfter reads a Retry-After header: whole seconds or an HTTP date.
@@ -255,8 +266,29 @@ func oneLine(s string) string {
 	}), " ")
 }
 
-// truncate cuts s to at most n bytes, on a rune boundary, marking the cut.
-func truncate(s string, n int) string {
+// truncate is s with the secret redacted, cut to at most n bytes on a rune
+// boundary, and marked "…" where it was cut.
+func truncate(s string, n int, secret string) string {
+	kept, cut := keepStart(redactString(s, secret), n, secret)
+	if cut {
+		kept += "…"
+	}
+	return kept
+}
+
+// keepStart is the start of s, a redacted text, at most n bytes of it, cut
+// on a rune boundary, and reports whether it cut anything. A start of the
+// secret that the cut leaves at its end is redacted; where that makes the
+// text longer, it is cut again, within "[REDACTED]".
+func keepStart(s string, n int, secret string) (string, bool) {
+	if len(s) <= n {
+		return s, false
+	}
+	return runeStart(redactCut(runeStart(s, n), secret), n), true
+}
+
+// runeStart is s cut to at most n bytes, on a rune boundary.
+func runeStart(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
@@ -264,5 +296,5 @@ func truncate(s string, n int) string {
 	for cut > 0 && !utf8.RuneStart(s[cut]) {
 		cut--
 	}
-	return s[:cut] + "…"
+	return s[:cut]
 }

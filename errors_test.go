@@ -197,3 +197,69 @@ func TestAPIErrorNeverHoldsTheToken(t *testing.T) {
 		}
 	}
 }
+
+// TestATokenCutByALimitIsRedacted: a token that straddles a limit on what an
+// error keeps (the first 64 KiB of a body, which are all that is read, the
+// 4 KiB of Body, the 300 bytes of Message) reaches neither Message, Body nor
+// Error() of any endpoint's error, in full or as a start of minCutStart
+// bytes or more, raw or escaped, wherever the limit cuts it.
+func TestATokenCutByALimitIsRedacted(t *testing.T) {
+	limits := []struct {
+		name string
+		body func(form string, inside int) string // form, with inside bytes of it within the limit
+	}{
+		// Spaces, which Message collapses, so that it shows what ends the body.
+		{"the 64 KiB read", func(form string, inside int) string {
+			return strings.Repeat(" ", maxErrorBody-inside) + form + " and on"
+		}},
+		{"the 4 KiB kept", func(form string, inside int) string {
+			return strings.Repeat("x", maxKeptBody-inside) + form + " and on"
+		}},
+		{"the message", func(form string, inside int) string {
+			return strings.Repeat("y", maxMessageLen-inside) + form + " and on"
+		}},
+	}
+	for _, token := range []string{hostileToken, "Zq7vXw3mNb8tLp2kRj5h"} {
+		forms := tokenForms(token)
+		for _, form := range []string{forms["raw"], forms["JSON"]} {
+			for _, inside := range []int{minCutStart, len(form) / 2, len(form) - 1} {
+				for _, limit := range limits {
+					body := limit.body(form, inside)
+					forEachEndpoint(t, body, token, func(endpoint string, err error) {
+						var apiErr *APIError
+						if !errors.As(err, &apiErr) {
+							t.Fatalf("%s: error = %s, want *APIError", endpoint, maskToken(fmt.Sprint(err), token))
+						}
+						for what, text := range map[string]string{"Error()": err.Error(), "Message": apiErr.Message, "Body": string(apiErr.Body)} {
+							if leaksToken(text, token) || leaksToken(text, token[:minCutStart]) {
+								t.Errorf("%s: %s, with %d bytes of the token's form %q within %s, holds its start: ...%q",
+									endpoint, what, inside, maskToken(form, token), limit.name, maskToken(text[max(0, len(text)-60):], token))
+							}
+						}
+					})
+				}
+			}
+		}
+	}
+}
+
+// forEachEndpoint calls check with the error that each getter and each list
+// gets when the server answers 400 with body to a client of token.
+func forEachEndpoint(t *testing.T, body, token string, check func(endpoint string, err error)) {
+	t.Helper()
+	c, mux, _ := setupWithToken(t, token, WithRetryMax(0))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		w.WriteHeader(http.StatusBadRequest)
+		fmt.Fprint(w, body)
+	})
+	ctx := context.Background()
+	for _, g := range getters {
+		_, err := g.get(c, ctx, g.arg)
+		check(g.name, err)
+	}
+	for _, l := range listers {
+		_, err := l.open(c, "", 0).list(ctx)
+		check(l.name, err)
+	}
+}

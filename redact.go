@@ -25,6 +25,13 @@ const minFreeSecret = 8
 // (Go-quoted, then put in a JSON string).
 const maxEscapes = 2
 
+// minCutStart is the shortest start of the secret that is redacted where a
+// text was cut. A cut through the secret leaves its start at the end of the
+// kept text; four bytes or more of it would tell a reader much of a token.
+// Fewer say little, and redacting them would garble every cut text that
+// happens to end with a letter or two of the token.
+const minCutStart = 4
+
 // maxEscapeLen is the length of the longest escape that escapeAt decodes:
 // a UTF-16 surrogate pair, `\ud83d\ude00`.
 const maxEscapeLen = 12
@@ -35,7 +42,8 @@ const escapeStarts = `\%&`
 // redactString replaces the secret in s with "[REDACTED]", wherever s holds
 // it, as it is or escaped: anywhere when the secret has minFreeSecret bytes
 // or more, else only where it stands alone. Every redaction of opal-go goes
-// through here, so that all of them know the same forms and the same rule.
+// through here or redactCut, so that all of them know the same forms and
+// the same rule.
 //
 // A server, a proxy or an error message may write the secret in many ways:
 // in a JSON string (\", \\, \/, \u002b for any character, as some encoders
@@ -48,11 +56,29 @@ const escapeStarts = `\%&`
 // Its cost is linear in the length of s: each layer is decoded once, and
 // searched once from start to end.
 func redactString(s, secret string) string {
+	return redactText(s, secret, false)
+}
+
+// redactCut is redactString for a text cut from a longer one, such as the
+// first 64 KiB of a body: a start of the secret of minCutStart bytes or more
+// at its end, in any form, where the cut went through the secret, is
+// redacted too, up to the end of the text.
+func redactCut(s, secret string) string {
+	return redactText(s, secret, true)
+}
+
+// holdsSecret reports whether s holds the secret in any of its forms.
+func holdsSecret(s, secret string) bool {
+	return redactString(s, secret) != s
+}
+
+// redactText is redactString, or redactCut when cut is true.
+func redactText(s, secret string, cut bool) string {
 	if secret == "" || s == "" {
 		return s
 	}
 	escaped := strings.ContainsAny(s, escapeStarts)
-	if !escaped && !strings.Contains(s, secret) {
+	if !escaped && !cut && !strings.Contains(s, secret) {
 		return s // most texts: nothing to decode, nothing to find
 	}
 	// covered[i] > 0, summed from the start, where s[i] is part of a
@@ -68,6 +94,9 @@ func redactString(s, secret string) string {
 	l := layer{text: []byte(s)}
 	for depth := 0; ; depth++ {
 		l.find(secret, mark)
+		if cut {
+			l.findCutStart(secret, len(s), mark)
+		}
 		if depth == maxEscapes || !escaped {
 			break
 		}
@@ -98,11 +127,6 @@ func redactString(s, secret string) string {
 		b.WriteString(s[done:])
 	}
 	return b.String()
-}
-
-// holdsSecret reports whether s holds the secret in any of its forms.
-func holdsSecret(s, secret string) bool {
-	return redactString(s, secret) != s
 }
 
 // A layer is the text decoded some number of times, and for each of its
@@ -138,6 +162,33 @@ func (l layer) find(secret string, mark func(start, end int)) {
 		}
 		s := l.spanOf(start, end)
 		mark(s.start, s.end)
+	}
+}
+
+// findCutStart marks the longest start of the secret (of minCutStart bytes
+// or more) that this layer ends with, or ends with but for an escape that
+// the cut left incomplete, such as `\u00`; it marks it up to textEnd, the
+// end of the original text, so that the incomplete escape goes too.
+func (l layer) findCutStart(secret string, textEnd int, mark func(start, end int)) {
+	text, want := l.text, []byte(secret)
+	ends := []int{len(text)}
+	for i := max(0, len(text)-maxEscapeLen); i < len(text); i++ {
+		if strings.IndexByte(escapeStarts, text[i]) >= 0 {
+			ends = append(ends, i)
+		}
+	}
+	for _, end := range ends {
+		// The earliest start is the longest start of the secret.
+		for start := max(0, end-len(want)+1); start <= end-minCutStart; start++ {
+			if !bytes.HasPrefix(want, text[start:end]) {
+				continue
+			}
+			if len(secret) < minFreeSecret && !standsAlone(text, start, len(text)) {
+				break
+			}
+			mark(l.spanOf(start, end).start, textEnd)
+			break
+		}
 	}
 }
 

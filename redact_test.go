@@ -171,3 +171,30 @@ func BenchmarkRedactString(b *testing.B) {
 		}
 	}
 }
+
+func TestRedactCut(t *testing.T) {
+	tests := []struct {
+		name, secret, in, want string
+	}{
+		{"the start of the secret at the end", testToken, "cut here: opal-test-tok", "cut here: [REDACTED]"},
+		{"four bytes of it", testToken, "cut here: opal", "cut here: [REDACTED]"},
+		{"three bytes are left", testToken, "cut here: opa", "cut here: opa"},
+		{"the start elsewhere is left", testToken, "opal-test-tok is not the end", "opal-test-tok is not the end"},
+		{"the whole secret too", testToken, testToken + " then opal-te", "[REDACTED] then [REDACTED]"},
+		{"JSON-escaped", hostileToken, `{"m":"Tk9/\u003ca\u0026b`, `{"m":"[REDACTED]`},
+		{"cut inside an escape", hostileToken, `{"m":"Tk9/\u003ca\u00`, `{"m":"[REDACTED]`},
+		{"cut inside a %-escape", hostileToken, `?t=Tk9%2F%3Ca%2`, `?t=[REDACTED]`},
+		{"escaped twice", hostileToken, `"Tk9/\\u003ca\\u0026`, `"[REDACTED]`},
+		{"a short secret's start inside a word is left", "abcdefg", "xabcd", "xabcd"},
+		{"a short secret's start standing alone", "abcdefg", "x abcd", "x [REDACTED]"},
+		{"a secret of four bytes has no start to redact", "abcd", "x abc", "x abc"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := redactCut(tt.in, tt.secret)
+			if diff := cmp.Diff(maskToken(tt.want, tt.secret), maskToken(got, tt.secret)); diff != "" {
+				t.Errorf("redactCut (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

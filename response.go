@@ -102,7 +102,7 @@ func decodeBody(resp *http.Response, what, secret string, read func(*json.Decode
 			// A proxy's sign-in page, say. JSON labelled as text (net/http
 			// labels a body text/plain when its handler sets no type) gets
 			// here only if it is not an object either.
-			return invalid(fmt.Errorf("content type %q, not JSON", truncate(redactString(ct, secret), 100)))
+			return invalid(fmt.Errorf("content type %q, not JSON", truncate(ct, 100, secret)))
 		}
 		return invalid(fmt.Errorf("the body is %s, not a JSON object", jsonKind(first)))
 	}
