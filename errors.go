@@ -105,7 +105,8 @@ func (e *APIError) Is(target error) bool {
 // [errors.Is] and [errors.As] see through it to the cause, such as
 // [ErrNotFound] or an [*APIError].
 type ResourceError struct {
-	// ResourceID is the resource whose walk failed.
+	// ResourceID is the resource whose walk failed ("[REDACTED]" if it
+	// was the API token, passed by mistake).
 	ResourceID string
 	// Err is why.
 	Err error

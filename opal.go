@@ -415,6 +415,13 @@ func (c *Client) get(ctx context.Context, r request, read func(*json.Decoder) er
 	return err
 }
 
+// redact is s, text the caller gave (an ID, an email), with the API token
+// redacted, for an error to quote: a token passed by mistake as an ID must
+// not reach an error, a log record or an Attempt.
+func (c *Client) redact(s string) string {
+	return redactString(s, c.token())
+}
+
 // getObject fetches one object, such as a user, decodes it and checks with
 // check that it is the one asked for: a 2xx holding another object, or none,
 // is an error, never a zero value.

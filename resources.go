@@ -125,7 +125,7 @@ func (s *ResourcesService) Get(ctx context.Context, resourceID string) (*Resourc
 	case ".", "..":
 		// No escaping keeps these from meaning "this or the parent
 		// directory" to a server or proxy on the way.
-		return nil, fmt.Errorf("%w: resource ID %q is not an ID", ErrInvalidArgument, resourceID)
+		return nil, fmt.Errorf("%w: resource ID %q is not an ID", ErrInvalidArgument, s.client.redact(resourceID))
 	}
 	r := request{path: []string{"resources", resourceID}, what: "the resource asked for"}
 	return getObject(ctx, s.client, r, func(r *Resource) error { return askedFor("resource_id", r.ResourceID, resourceID) })
@@ -165,7 +165,7 @@ func (s *ResourcesService) list(opts *ListResourcesOptions) list[Resource, Resou
 	for i, id := range o.IDs {
 		if id == "" || strings.Contains(id, ",") {
 			// The API takes the IDs joined by commas.
-			l.err = fmt.Errorf("%w: IDs[%d] %q is empty or holds a comma", ErrInvalidArgument, i, id)
+			l.err = fmt.Errorf("%w: IDs[%d] %q is empty or holds a comma", ErrInvalidArgument, i, s.client.redact(id))
 		}
 	}
 	for name, value := range map[string]string{

@@ -52,7 +52,7 @@ type policy struct {
 type call struct {
 	*policy
 	ctx context.Context
-	// What the call is: its method and path, never the query.
+	// What the call is: its method and path, never the query, redacted.
 	method, path string
 
 	// The attempt in flight, or the last one.
@@ -65,8 +65,11 @@ type call struct {
 	reported int           // attempts reported to the log
 }
 
+// newCall begins a call of method on path. The path is redacted once, for
+// every error and record that names it: it holds the caller's IDs, and so
+// the token, if it was passed by mistake as one.
 func (p *policy) newCall(ctx context.Context, method, path string) *call {
-	return &call{policy: p, ctx: ctx, method: method, path: path}
+	return &call{policy: p, ctx: ctx, method: method, path: redactString(path, p.token())}
 }
 
 // takeTurn waits for the turn of the call's next attempt from the Client's

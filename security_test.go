@@ -284,3 +284,65 @@ func TestTokenInATransportFaultIsInNoError(t *testing.T) {
 		}
 	}
 }
+
+// TestATokenPassedAsAnIDIsRedacted: the token passed by mistake as an ID or
+// an email, in a path, a query or an argument that is refused, reaches no
+// error (its Path, its text, a ResourceError) and no log record.
+func TestATokenPassedAsAnIDIsRedacted(t *testing.T) {
+	tests := []struct {
+		name string
+		call func(ctx context.Context, c *Client) error
+	}{
+		{"Users.Get", func(ctx context.Context, c *Client) error { _, err := c.Users.Get(ctx, testToken); return err }},
+		{"Users.GetByEmail", func(ctx context.Context, c *Client) error { _, err := c.Users.GetByEmail(ctx, testToken); return err }},
+		{"Resources.Get", func(ctx context.Context, c *Client) error { _, err := c.Resources.Get(ctx, testToken); return err }},
+		{"Resources.List with the token among IDs", func(ctx context.Context, c *Client) error {
+			_, err := c.Resources.List(ctx, &ListResourcesOptions{IDs: []string{"r1", testToken + ",r2"}})
+			return err
+		}},
+		{"Sessions.All", func(ctx context.Context, c *Client) error {
+			for _, err := range c.Sessions.All(ctx, testToken, nil) {
+				return err
+			}
+			return nil
+		}},
+		{"Sessions.AllOf with the token among IDs", func(ctx context.Context, c *Client) error {
+			for _, err := range c.Sessions.AllOf(ctx, []string{testToken}, nil) {
+				var resourceErr *ResourceError
+				if !errors.As(err, &resourceErr) {
+					t.Errorf("AllOf error = %T, want *ResourceError", err)
+				} else if resourceErr.ResourceID != redactedSecret {
+					t.Errorf("ResourceError.ResourceID is not %q", redactedSecret)
+				}
+				return err
+			}
+			return nil
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var logs strings.Builder
+			c, mux, _ := setup(t, WithRetryMax(1), WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+			var requests atomic.Int32
+			mux.HandleFunc("/", countingHandler(&requests, func(w http.ResponseWriter, r *http.Request) {
+				if requests.Load() == 1 { // retried, so that every record is written
+					writeJSON(w, http.StatusServiceUnavailable, `{"message":"try again"}`)
+					return
+				}
+				writeJSON(w, http.StatusNotFound, `{"message":"not found"}`)
+			}))
+			err := tt.call(context.Background(), c)
+			if err == nil {
+				t.Fatal("the call succeeded, want an error")
+			}
+			checkNoTokenInChain(t, err, testToken)
+			var apiErr *APIError
+			if errors.As(err, &apiErr) && leaks(apiErr.Path) {
+				t.Errorf("APIError.Path holds the token: %s", maskToken(apiErr.Path, testToken))
+			}
+			if leaks(logs.String()) {
+				t.Errorf("the log holds the token:\n%s", maskToken(logs.String(), testToken))
+			}
+		})
+	}
+}

@@ -101,7 +101,7 @@ func (s *SessionsService) AllOf(ctx context.Context, resourceIDs []string, opts 
 	walkOne := func(ctx context.Context, id string) iter.Seq2[*page[wireSession], error] {
 		return s.list(id, &o).walkAll(ctx)
 	}
-	keyError := func(id string, err error) error { return &ResourceError{ResourceID: id, Err: err} }
+	keyError := func(id string, err error) error { return &ResourceError{ResourceID: s.client.redact(id), Err: err} }
 	notFound := func(err error) bool { return errors.Is(err, ErrNotFound) }
 	return sweep(ctx, ids, walkOne, wireSession.session, keyError, notFound)
 }
