@@ -397,6 +397,7 @@ func (c *Client) get(ctx context.Context, r request, read func(*json.Decoder) er
 	u := c.endpoint(r.path)
 	u.RawQuery = r.query.Encode()
 	call := c.newCall(ctx, http.MethodGet, u.EscapedPath())
+	defer call.release()
 	req, err := retryablehttp.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return call.callError(err, 0)

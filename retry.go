@@ -63,6 +63,8 @@ type call struct {
 	err      error         // what the call would return if it gave up now
 	wait     time.Duration // the wait before the next attempt, as checkRetry chose
 	reported int           // attempts reported to the log
+
+	releasePause func() // lets go of the Retry-After pause the call holds, if any
 }
 
 // newCall begins a call of method on path. The path is redacted once, for
@@ -186,9 +188,21 @@ func (c *call) backoffFits(ctx context.Context) bool {
 }
 
 // pauseEveryCall holds back every call of the Client for d: the server
-// spoke for the whole organisation, not only for this call.
+// spoke for the whole organisation, not only for this call. The call holds
+// the pause until it ends, so that a pause it does not wait out, because
+// its context ended first, holds back no other call.
 func (c *call) pauseEveryCall(d time.Duration) {
-	c.limiter.pauseUntil(time.Now().Add(d))
+	c.release() // a pause it held before, it has waited out
+	c.releasePause = c.limiter.pauseUntil(time.Now().Add(d))
+}
+
+// release lets go of what the call holds of the Client's shared state: a
+// Retry-After pause. get calls it when the call ends, however it ends.
+func (c *call) release() {
+	if c.releasePause != nil {
+		c.releasePause()
+		c.releasePause = nil
+	}
 }
 
 // pastDeadline reports whether a wait would end after the context's

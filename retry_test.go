@@ -708,3 +708,91 @@ func TestNothingIsPrintedByDefault(t *testing.T) {
 		t.Errorf("the library printed %q", printed)
 	}
 }
+
+// TestRetryAfterNotWaitedOutPausesNoOtherCall: a Retry-After that its call
+// did not wait out, because the call was cancelled during the wait or had no
+// retry left, holds back no later call of the Client; one that another call
+// still waits out does. On the fake clock: the first request for resource
+// "A" gets 429 with Retry-After: 4, the first for "C" Retry-After: 3, every
+// other request 200.
+func TestRetryAfterNotWaitedOutPausesNoOtherCall(t *testing.T) {
+	tests := []struct {
+		name string
+		opts []Option
+		// run makes the calls, starting others with start; the result
+		// is when B's request arrived.
+		run   func(t *testing.T, c *Client, start func(ctx context.Context, resourceID string))
+		wantB time.Duration
+	}{
+		{"cancelled during the wait", nil, func(t *testing.T, c *Client, start func(context.Context, string)) {
+			ctx, cancel := context.WithCancel(t.Context())
+			start(ctx, "A")
+			time.Sleep(time.Second)
+			cancel()
+			synctest.Wait() // A has returned
+			listOrFail(t, c, "B")
+		}, time.Second},
+		{"no retry left", []Option{WithRetryMax(0)}, func(t *testing.T, c *Client, start func(context.Context, string)) {
+			if _, err := c.Sessions.List(t.Context(), "A", nil); !errors.Is(err, ErrRateLimited) {
+				t.Errorf("A: List error = %v, want ErrRateLimited", err)
+			}
+			listOrFail(t, c, "B")
+		}, 0},
+		{"cancelled while another call waits out a shorter pause", nil, func(t *testing.T, c *Client, start func(context.Context, string)) {
+			ctx, cancel := context.WithCancel(t.Context())
+			start(ctx, "A")         // paused until 4 s
+			start(t.Context(), "C") // paused until 3 s
+			time.Sleep(time.Second)
+			cancel()
+			synctest.Wait()
+			listOrFail(t, c, "B")
+		}, 3 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				var mu sync.Mutex
+				arrivals := map[string][]time.Time{}
+				c := inMemoryClient(t, func(w http.ResponseWriter, r *http.Request) {
+					id := r.URL.Query().Get("resource_id")
+					mu.Lock()
+					arrivals[id] = append(arrivals[id], time.Now())
+					first := len(arrivals[id]) == 1
+					mu.Unlock()
+					if first && id != "B" {
+						w.Header().Set("Retry-After", map[string]string{"A": "4", "C": "3"}[id])
+						writeJSON(w, http.StatusTooManyRequests, `{"message":"slow down"}`)
+						return
+					}
+					writeJSON(w, http.StatusOK, `{"results":[]}`)
+				}, tt.opts...)
+				begin := time.Now()
+				var wg sync.WaitGroup
+				tt.run(t, c, func(ctx context.Context, resourceID string) {
+					wg.Go(func() { _, _ = c.Sessions.List(ctx, resourceID, nil) })
+				})
+				wg.Wait()
+				if got := arrivals["B"]; len(got) != 1 || got[0].Sub(begin) != tt.wantB {
+					t.Errorf("B's requests arrived at %v from the start, want one at %v", offsets(got, begin), tt.wantB)
+				}
+			})
+		})
+	}
+}
+
+// listOrFail lists the sessions of a resource, failing the test on an error.
+func listOrFail(t *testing.T, c *Client, resourceID string) {
+	t.Helper()
+	if _, err := c.Sessions.List(t.Context(), resourceID, nil); err != nil {
+		t.Errorf("%s: List: %v", resourceID, err)
+	}
+}
+
+// offsets are times as durations from begin.
+func offsets(times []time.Time, begin time.Time) []time.Duration {
+	var d []time.Duration
+	for _, at := range times {
+		d = append(d, at.Sub(begin))
+	}
+	return d
+}
