@@ -17,6 +17,8 @@
 //
 // Client.Users and Client.Resources give the names behind the IDs, and
 // [SessionsService.AllOf] walks the sessions of many resources at once.
+// [WithObserver] reports every attempt of every call, for metrics and
+// tracing.
 //
 // A [Client] is safe for concurrent use; make one at start-up and share it.
 // It sends at most 100 requests a second over all its calls (see
@@ -106,6 +108,7 @@ type config struct {
 	retryWaitMin time.Duration
 	retryWaitMax time.Duration
 	logger       *slog.Logger
+	observer     func(context.Context, Attempt)
 	rateLimit    float64
 }
 
@@ -213,6 +216,26 @@ func WithLogger(l *slog.Logger) Option {
 	}
 }
 
+// WithObserver calls f once after every attempt of every call (every retry
+// included), on the goroutine that made it; f must be quick and must not
+// call the Client. It is how to count requests, retries and 429s, or to
+// trace slow calls: see [Attempt], and the README's section on metrics and
+// tracing. A nil f observes nothing.
+//
+// f hears of an attempt when its outcome is known: when its answer has been
+// read (a 2xx body decoded included) or it failed. For a call that retries,
+// that is before the wait for the retry. A panic in f is not recovered: it
+// unwinds the call, as one in the caller's own code would, and the Client
+// stays fit for use, its limiter and connections as they were. (In
+// [SessionsService.AllOf], f runs on the sweep's goroutines, where a panic,
+// as in any goroutine, ends the program.)
+func WithObserver(f func(context.Context, Attempt)) Option {
+	return func(c *config) error {
+		c.observer = f
+		return nil
+	}
+}
+
 // WithRateLimit caps the requests per second that a Client sends, over all its
 // calls and goroutines, retries included. The default is 100 (Opal's
 // documented limit per route); 0 means no client-side limit.
@@ -296,6 +319,7 @@ func NewClient(token string, opts ...Option) (*Client, error) {
 			retryWaitMin: cfg.retryWaitMin,
 			retryWaitMax: cfg.retryWaitMax,
 			logger:       cfg.logger,
+			observer:     cfg.observer,
 			token:        secret,
 		},
 	}
@@ -377,6 +401,13 @@ type request struct {
 	// path is the endpoint under the base URL, a segment each, such as
 	// {"resources", id}. Each is escaped, so no ID reaches another endpoint.
 	path []string
+	// route is path with its IDs as placeholders, such as
+	// "/resources/{resource_id}": what an Attempt's Route is made of. It
+	// must be given when path holds an ID; "" stands for path itself.
+	route string
+	// resourceID is the resource the call is about, if any: the one whose
+	// sessions are listed, or the resource itself.
+	resourceID string
 	// query is the query string's values; it is never logged or reported.
 	query url.Values
 	// what names what a 2xx must hold, as in "a page of sessions", for the
@@ -396,7 +427,11 @@ func (c *Client) get(ctx context.Context, r request, read func(*json.Decoder) er
 	}
 	u := c.endpoint(r.path)
 	u.RawQuery = r.query.Encode()
-	call := c.newCall(ctx, http.MethodGet, u.EscapedPath())
+	route := r.route
+	if route == "" {
+		route = "/" + strings.Join(r.path, "/")
+	}
+	call := c.newCall(ctx, http.MethodGet, u.EscapedPath(), strings.TrimSuffix(c.base.EscapedPath(), "/")+route, r.resourceID)
 	defer call.release()
 	req, err := retryablehttp.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
@@ -412,7 +447,7 @@ func (c *Client) get(ctx context.Context, r request, read func(*json.Decoder) er
 	}
 	// The response handler reads and closes the body of every response.
 	_, err = call.retryingClient().Do(req)
-	call.report()
+	call.report(false)
 	return err
 }
 

@@ -127,7 +127,7 @@ func (s *ResourcesService) Get(ctx context.Context, resourceID string) (*Resourc
 		// directory" to a server or proxy on the way.
 		return nil, fmt.Errorf("%w: resource ID %q is not an ID", ErrInvalidArgument, s.client.redact(resourceID))
 	}
-	r := request{path: []string{"resources", resourceID}, what: "the resource asked for"}
+	r := request{path: []string{"resources", resourceID}, route: "/resources/{resource_id}", resourceID: resourceID, what: "the resource asked for"}
 	return getObject(ctx, s.client, r, func(r *Resource) error { return askedFor("resource_id", r.ResourceID, resourceID) })
 }
 

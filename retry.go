@@ -19,9 +19,58 @@ import (
 	"github.com/hashicorp/go-retryablehttp"
 )
 
+// Attempt is what an observer (see [WithObserver]) hears of one attempt of
+// a call: one request sent, with the redirects it followed, and its answer
+// or its failure. Nothing in it holds the API token, whatever the server
+// sent, nor the query string.
+type Attempt struct {
+	// Method and Path name the request, such as "GET" and "/v1/sessions";
+	// Path never holds the query (it can hold emails and cursors), and the
+	// API token, passed by mistake as an ID, is redacted from it.
+	Method string
+	Path   string
+	// Route is Path with its IDs as placeholders, such as
+	// "/v1/resources/{resource_id}": a label of bounded cardinality for
+	// metrics.
+	Route string
+	// ResourceID is the resource the call is about (the resource whose
+	// sessions are listed, or the resource itself), "" for other calls.
+	ResourceID string
+	// N is the attempt's number in its call: 1 for the first.
+	N int
+	// MaxAttempts is the most attempts the call may make: 1 + the retries
+	// that WithRetryMax allows.
+	MaxAttempts int
+	// Start is when the attempt was sent, after its turn from the rate
+	// limiter.
+	Start time.Time
+	// Duration runs from sending to the end of reading the answer (a 2xx
+	// body decoded included), or to the failure.
+	Duration time.Duration
+	// Waited is how long the attempt waited for its turn from the rate
+	// limiter (or a shared Retry-After pause) before it was sent; the
+	// backoff before a retry is not part of it.
+	Waited time.Duration
+	// Status is the status of the answer, 0 when none came.
+	Status int
+	// RequestID is the answer's X-Request-Id header, when it has one, as
+	// [APIError] keeps it.
+	RequestID string
+	// Err is nil when the attempt succeeded, else what the call would
+	// return if it gave up now: an [*APIError] for a status that is not
+	// 2xx, the context's own error when it ended the attempt, otherwise an
+	// error naming the request.
+	Err error
+	// Retrying reports whether the call retries after this attempt. In
+	// one case no retry follows a true: when the call's context ends
+	// during the wait before the retry, or its deadline would pass before
+	// the retry's turn, the call returns that error instead.
+	Retrying bool
+}
+
 // policy is how every call of a Client goes: what sends its attempts, how
-// often and how long it retries, the rate limiter that all calls share, and
-// the token to keep out of all it reports.
+// often and how long it retries, the rate limiter that all calls share, who
+// hears of each attempt, and the token to keep out of all it reports.
 type policy struct {
 	httpClient   *http.Client
 	limiter      *limiter
@@ -29,6 +78,7 @@ type policy struct {
 	retryWaitMin time.Duration
 	retryWaitMax time.Duration
 	logger       *slog.Logger
+	observer     func(context.Context, Attempt)
 	// token is a func, as in tokenTransport, so that fmt never prints it.
 	token func() string
 }
@@ -52,26 +102,38 @@ type policy struct {
 type call struct {
 	*policy
 	ctx context.Context
-	// What the call is: its method and path, never the query, redacted.
-	method, path string
+	// What the call is: its method, and what it reports as Attempt's Path
+	// (never the query), Route and ResourceID, redacted.
+	method, path, route, resourceID string
 
 	// The attempt in flight, or the last one.
-	n        int           // its number: attempts begun so far
-	sent     turn          // its turn, or that of the last redirect it followed
-	start    time.Time     // when it was sent
-	status   int           // its answer's status; 0 while none came
-	err      error         // what the call would return if it gave up now
-	wait     time.Duration // the wait before the next attempt, as checkRetry chose
-	reported int           // attempts reported to the log
+	n         int           // its number: attempts begun so far
+	sent      turn          // its turn, or that of the last redirect it followed
+	start     time.Time     // when it was sent
+	waited    time.Duration // how long it waited for its turn
+	end       time.Time     // when its outcome was last known
+	status    int           // its answer's status; 0 while none came
+	requestID string        // its answer's request ID
+	err       error         // what the call would return if it gave up now
+	wait      time.Duration // the wait before the next attempt, as checkRetry chose
+	reported  int           // attempts reported to the log and the observer
 
 	releasePause func() // lets go of the Retry-After pause the call holds, if any
 }
 
-// newCall begins a call of method on path. The path is redacted once, for
-// every error and record that names it: it holds the caller's IDs, and so
-// the token, if it was passed by mistake as one.
-func (p *policy) newCall(ctx context.Context, method, path string) *call {
-	return &call{policy: p, ctx: ctx, method: method, path: redactString(path, p.token())}
+// newCall begins a call. What it reports is redacted once, for every error,
+// record and Attempt that names it: the path and the resource ID are the
+// caller's text, and hold the token if it was passed by mistake as an ID.
+func (p *policy) newCall(ctx context.Context, method, path, route, resourceID string) *call {
+	secret := p.token()
+	return &call{
+		policy:     p,
+		ctx:        ctx,
+		method:     method,
+		path:       redactString(path, secret),
+		route:      redactString(route, secret),
+		resourceID: redactString(resourceID, secret),
+	}
 }
 
 // takeTurn waits for the turn of the call's next attempt from the Client's
@@ -82,13 +144,15 @@ func (p *policy) newCall(ctx context.Context, method, path string) *call {
 // The wait comes before the attempt is handed to net/http, so that it does
 // not count against the attempt's own timeout (http.Client.Timeout).
 func (c *call) takeTurn() error {
+	asked := time.Now()
 	t, err := c.limiter.turn(c.ctx)
 	if err != nil {
 		return err
 	}
 	c.n++
 	c.sent, c.start = t, time.Now()
-	c.status, c.err = 0, nil
+	c.waited = c.start.Sub(asked)
+	c.status, c.requestID, c.err = 0, "", nil
 	return nil
 }
 
@@ -131,8 +195,10 @@ func (c *call) retryingClient() *retryablehttp.Client {
 // more after the response handler when the handler ran; err is then the
 // handler's.
 func (c *call) checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
-	if resp != nil {
+	c.end = time.Now()
+	if resp != nil && c.status == 0 {
 		c.status = resp.StatusCode
+		c.requestID = requestID(resp.Header, c.token())
 	}
 	switch {
 	case err != nil:
@@ -215,7 +281,7 @@ func pastDeadline(ctx context.Context, wait time.Duration) bool {
 // backoff runs when checkRetry chose to retry: the attempt is over, and
 // another follows after the wait it returns.
 func (c *call) backoff(_, _ time.Duration, _ int, _ *http.Response) time.Duration {
-	c.report()
+	c.report(true)
 	c.log("opal: waiting to retry", slog.Int("status", c.status), slog.Duration("delay", c.wait))
 	return c.wait
 }
@@ -397,8 +463,10 @@ func (c *call) faultError(err error, tries int) error {
 	return &scrubbedError{msg: redactString(msg, secret), err: err}
 }
 
-// report writes the log record of the attempt in flight, once.
-func (c *call) report() {
+// report writes the log record of the attempt in flight and tells the
+// observer how it went, once; retrying says whether another attempt
+// follows.
+func (c *call) report(retrying bool) {
 	if c.reported == c.n {
 		return
 	}
@@ -408,6 +476,24 @@ func (c *call) report() {
 	} else if c.err != nil {
 		c.log("opal: attempt failed", slog.String("error", c.err.Error()))
 	}
+	if c.observer == nil {
+		return
+	}
+	c.observer(c.ctx, Attempt{
+		Method:      c.method,
+		Path:        c.path,
+		Route:       c.route,
+		ResourceID:  c.resourceID,
+		N:           c.n,
+		MaxAttempts: c.retryMax + min(1, math.MaxInt-c.retryMax), // no overflow at math.MaxInt
+		Start:       c.start,
+		Duration:    c.end.Sub(c.start),
+		Waited:      c.waited,
+		Status:      c.status,
+		RequestID:   c.requestID,
+		Err:         c.err,
+		Retrying:    retrying,
+	})
 }
 
 // log writes a debug record through WithLogger's logger: method, path and

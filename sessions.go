@@ -116,6 +116,7 @@ func (s *SessionsService) list(resourceID string, opts *ListSessionsOptions) lis
 	}
 	// The API reference leaves cursor and page_size out for this endpoint,
 	// but Opal's pagination documentation gives them to every list.
+	l.resourceID = resourceID
 	l.query.Set("resource_id", resourceID)
 	if o.UserID != "" {
 		l.query.Set("user_id", o.UserID)
