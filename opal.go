@@ -16,14 +16,17 @@
 //	}
 //
 // Client.Users and Client.Resources give the names behind the IDs, and
-// [SessionsService.AllOf] walks the sessions of many resources at once.
+// [SessionsService.AllOf] walks the sessions of many resources at once, a
+// bounded number of them in flight.
 // [WithObserver] reports every attempt of every call, for metrics and
 // tracing.
 //
 // A [Client] is safe for concurrent use; make one at start-up and share it.
-// It sends at most 100 requests a second over all its calls (see
-// [WithRateLimit]), slowing down when Opal answers 429, since Opal's limit
-// is shared by the whole organisation. It retries rate limits (429), server
+// Its requests, over all its calls, stay under a ceiling of requests a
+// second ([DefaultRateLimit], or see [WithRateLimit]), below which it adapts
+// to the 429s Opal answers, since Opal's limit is shared by the whole
+// organisation; a Retry-After that one call waits out pauses every call of
+// the Client. It retries rate limits (429), server
 // faults (500, 502, 503, 504) and network faults with jittered exponential
 // backoff, honours Retry-After, and reports everything else as an
 // [*APIError] that works with [errors.Is] and the sentinels
@@ -32,8 +35,8 @@
 // error matching [ErrInvalidResponse], never an empty answer; a bad argument
 // is one matching [ErrInvalidArgument], and nothing is sent.
 //
-// The API token is never written into an error, a log record or the fmt
-// output of a Client, and it is sent to the base URL's host only.
+// The API token is never written into an error, a log record, an [Attempt] or
+// the fmt output of a Client, and it is sent to the base URL's host only.
 package opal
 
 import (

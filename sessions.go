@@ -62,8 +62,10 @@ func (s *SessionsService) All(ctx context.Context, resourceID string, opts *List
 // ID, is an error wrapping [ErrInvalidArgument], and nothing is sent. A
 // repeated ID is walked once; an empty list yields nothing.
 //
-// Up to 16 resources are walked at once; the Client's rate limit (see
-// [WithRateLimit]), not this number, normally sets the pace. The sessions of
+// A bounded number of resources are walked at once, so that a sweep holds
+// about a page per resource in flight, however many IDs it is given; the
+// Client's rate limit (see [WithRateLimit]), not this bound, normally sets
+// the pace. The sessions of
 // one resource come in page order and each page's sessions stay together,
 // but pages of different resources interleave.
 //
