@@ -430,11 +430,7 @@ func (c *Client) get(ctx context.Context, r request, read func(*json.Decoder) er
 	}
 	u := c.endpoint(r.path)
 	u.RawQuery = r.query.Encode()
-	route := r.route
-	if route == "" {
-		route = "/" + strings.Join(r.path, "/")
-	}
-	call := c.newCall(ctx, http.MethodGet, u.EscapedPath(), strings.TrimSuffix(c.base.EscapedPath(), "/")+route, r.resourceID)
+	call := c.newCall(ctx, http.MethodGet, u.EscapedPath(), c.route(r), r.resourceID)
 	defer call.release()
 	req, err := retryablehttp.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
@@ -452,6 +448,20 @@ func (c *Client) get(ctx context.Context, r request, read func(*json.Decoder) er
 	_, err = call.retryingClient().Do(req)
 	call.report(false)
 	return err
+}
+
+// route is what an Attempt's Route says of r: its path with its IDs as
+// placeholders, under the base URL's path. Only an observer reads it, so it
+// is made only for one.
+func (c *Client) route(r request) string {
+	if c.observer == nil {
+		return ""
+	}
+	route := r.route
+	if route == "" {
+		route = "/" + strings.Join(r.path, "/")
+	}
+	return strings.TrimSuffix(c.base.EscapedPath(), "/") + route
 }
 
 // redact is s, text the caller gave (an ID, an email), with the API token

@@ -118,7 +118,8 @@ type call struct {
 	wait      time.Duration // the wait before the next attempt, as checkRetry chose
 	reported  int           // attempts reported to the log and the observer
 
-	releasePause func() // lets go of the Retry-After pause the call holds, if any
+	releasePause func()      // lets go of the Retry-After pause the call holds, if any
+	httpCopy     http.Client // the Client's, with a CheckRedirect of the call's own
 }
 
 // newCall begins a call. What it reports is redacted once, for every error,
@@ -162,9 +163,9 @@ func (c *call) takeTurn() error {
 // the last response when retries run out.
 func (c *call) retryingClient() *retryablehttp.Client {
 	// A shallow copy per call, so that its redirects take the call's turns.
-	hc := *c.httpClient
-	followed := hc.CheckRedirect // the Client's rules: same origin, the caller's policy
-	hc.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+	c.httpCopy = *c.httpClient
+	followed := c.httpClient.CheckRedirect // the Client's rules: same origin, the caller's policy
+	c.httpCopy.CheckRedirect = func(req *http.Request, via []*http.Request) error {
 		if err := followed(req, via); err != nil {
 			return err
 		}
@@ -178,7 +179,7 @@ func (c *call) retryingClient() *retryablehttp.Client {
 		return nil
 	}
 	return &retryablehttp.Client{
-		HTTPClient:   &hc,
+		HTTPClient:   &c.httpCopy,
 		Logger:       nil, // records go to WithLogger's logger, from report and backoff
 		RetryWaitMin: c.retryWaitMin,
 		RetryWaitMax: c.retryWaitMax,
