@@ -715,8 +715,8 @@ func TestNothingIsPrintedByDefault(t *testing.T) {
 // did not wait out, because the call was cancelled during the wait or had no
 // retry left, holds back no later call of the Client; one that another call
 // still waits out does. On the fake clock: the first request for resource
-// "A" gets 429 with Retry-After: 4, the first for "C" Retry-After: 3, every
-// other request 200.
+// "A" gets 429 with Retry-After: 4, after 100 ms, the first for "C" 429 with
+// Retry-After: 3 at once, every other request 200 at once.
 func TestRetryAfterNotWaitedOutPausesNoOtherCall(t *testing.T) {
 	tests := []struct {
 		name string
@@ -739,16 +739,17 @@ func TestRetryAfterNotWaitedOutPausesNoOtherCall(t *testing.T) {
 				t.Errorf("A: List error = %v, want ErrRateLimited", err)
 			}
 			listOrFail(t, c, "B")
-		}, 0},
+		}, 100 * time.Millisecond},
 		{"cancelled while another call waits out a shorter pause", nil, func(t *testing.T, c *Client, start func(context.Context, string)) {
 			ctx, cancel := context.WithCancel(t.Context())
-			start(ctx, "A")         // paused until 4 s
-			start(t.Context(), "C") // paused until 3 s
-			time.Sleep(time.Second)
+			start(ctx, "A") // paused until 4.1 s, from when its answer comes
+			time.Sleep(50 * time.Millisecond)
+			start(t.Context(), "C") // sent before A's answer, paused until 3.05 s
+			time.Sleep(950 * time.Millisecond)
 			cancel()
 			synctest.Wait()
 			listOrFail(t, c, "B")
-		}, 3 * time.Second},
+		}, 3050 * time.Millisecond},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -761,6 +762,9 @@ func TestRetryAfterNotWaitedOutPausesNoOtherCall(t *testing.T) {
 					arrivals[id] = append(arrivals[id], time.Now())
 					first := len(arrivals[id]) == 1
 					mu.Unlock()
+					if first && id == "A" {
+						time.Sleep(100 * time.Millisecond)
+					}
 					if first && id != "B" {
 						w.Header().Set("Retry-After", map[string]string{"A": "4", "C": "3"}[id])
 						writeJSON(w, http.StatusTooManyRequests, `{"message":"slow down"}`)
