@@ -49,7 +49,8 @@ type Attempt struct {
 	Duration time.Duration
 	// Waited is how long the attempt waited for its turn from the rate
 	// limiter (or a shared Retry-After pause) before it was sent; the
-	// backoff before a retry is not part of it.
+	// backoff before a retry is not part of it. (A redirect that the
+	// attempt follows waits for a turn of its own, within Duration.)
 	Waited time.Duration
 	// Status is the status of the answer, 0 when none came.
 	Status int
