@@ -5,11 +5,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
+	"sync"
 
 	"github.com/opalclient/opal-go"
+	"github.com/opalclient/opal-go/opaltest"
 )
 
 // exampleServer stands in for Opal: two pages of sessions on one AWS role.
@@ -305,4 +309,48 @@ func ExampleResourcesService_All() {
 	// Output:
 	// production-admin     arn:aws:iam::590304332660:role/AdministratorAccess
 	// production-readonly  arn:aws:iam::590304332660:role/ReadOnlyAccess
+}
+
+// An observer counts what a dashboard shows: here, the 429s that Opal
+// answers, per route, a label of bounded cardinality whatever the IDs in
+// the paths. (A test server stands in for Opal, busy for a few requests.)
+func ExampleWithObserver() {
+	srv := opaltest.NewServer()
+	defer srv.Close()
+	roleID := "1b978423-db0a-4037-a4cf-f79c60cb67b3"
+	srv.AddResources(opal.Resource{ResourceID: roleID, Name: "AdminRole"})
+
+	var mu sync.Mutex // an observer is called from every goroutine that uses the client
+	rateLimited := map[string]int{}
+	attempts := 0
+	client, err := srv.Client(opal.WithObserver(func(_ context.Context, a opal.Attempt) {
+		mu.Lock()
+		defer mu.Unlock()
+		attempts++
+		if a.Status == http.StatusTooManyRequests {
+			rateLimited[a.Route]++
+		}
+	}))
+	if err != nil {
+		panic(err)
+	}
+
+	ctx := context.Background()
+	srv.Inject(opaltest.Fault{Status: http.StatusTooManyRequests}, opaltest.Fault{Status: http.StatusTooManyRequests})
+	if _, err := client.Resources.Get(ctx, roleID); err != nil {
+		fmt.Println("error:", err)
+	}
+	srv.Inject(opaltest.Fault{Status: http.StatusTooManyRequests})
+	if _, err := client.Sessions.List(ctx, roleID, nil); err != nil {
+		fmt.Println("error:", err)
+	}
+
+	for _, route := range slices.Sorted(maps.Keys(rateLimited)) {
+		fmt.Printf("%s: %d rate limited\n", route, rateLimited[route])
+	}
+	fmt.Println(attempts, "attempts")
+	// Output:
+	// /v1/resources/{resource_id}: 2 rate limited
+	// /v1/sessions: 1 rate limited
+	// 5 attempts
 }

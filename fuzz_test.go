@@ -153,11 +153,13 @@ func FuzzBaseURL(f *testing.F) {
 
 // FuzzRedact: whatever text holds, redacting the token leaves no form of it
 // that redaction would find again, and redacts nothing when the text holds
-// no escape and not the token.
+// no escape and not the token; redacting it as a cut text also leaves no
+// start of the token of minCutStart bytes or more at its end.
 func FuzzRedact(f *testing.F) {
 	for _, seed := range []string{
 		testToken, `{"message":"bad token ` + testToken + `"}`, `\u006fpal-test-token-7Yq2Lw9Zx4`,
 		"opal%2Dtest-token-7Yq2Lw9Zx4", "&#111;pal-test-token-7Yq2Lw9Zx4", `\\\"` + testToken, "resource not found",
+		"cut at opal-test-tok", `cut at \u006fpal-te\u00`,
 	} {
 		f.Add(seed)
 	}
@@ -168,6 +170,15 @@ func FuzzRedact(f *testing.F) {
 		}
 		if !strings.ContainsAny(s, `\%&`) && !strings.Contains(s, testToken) && r != s {
 			t.Fatalf("redacting %q, which holds neither the token nor an escape, changed it to %q", s, r)
+		}
+		cut := redactCut(s, testToken)
+		if holdsSecret(cut, testToken) {
+			t.Fatalf("redacting %q as a cut text left a form of the token: %q", s, cut)
+		}
+		for n := minCutStart; n < len(testToken); n++ {
+			if strings.HasSuffix(cut, testToken[:n]) {
+				t.Fatalf("redacting %q as a cut text left the token's start %q at its end: %q", s, testToken[:n], cut)
+			}
 		}
 	})
 }

@@ -36,6 +36,8 @@ type list[W, T, L any] struct {
 	err      error      // a bad argument, returned before anything is sent
 	item     func(W) T
 	public   func(*page[W]) *L
+
+	resourceID string // the resource whose list it is, if any
 }
 
 // newList is the list at path (whose items are named by it, as
@@ -125,7 +127,8 @@ func (l list[W, T, L]) fetch(ctx context.Context, cursor string) (*page[W], erro
 		limit = l.pageSize
 	}
 	var p *page[W]
-	err := l.client.get(ctx, l.path, query, l.what, func(dec *json.Decoder) (err error) {
+	r := request{path: l.path, resourceID: l.resourceID, query: query, what: l.what}
+	err := l.client.get(ctx, r, func(dec *json.Decoder) (err error) {
 		p, err = decodePage[W](dec, limit)
 		return err
 	})

@@ -125,10 +125,10 @@ func (s *ResourcesService) Get(ctx context.Context, resourceID string) (*Resourc
 	case ".", "..":
 		// No escaping keeps these from meaning "this or the parent
 		// directory" to a server or proxy on the way.
-		return nil, fmt.Errorf("%w: resource ID %q is not an ID", ErrInvalidArgument, resourceID)
+		return nil, fmt.Errorf("%w: resource ID %q is not an ID", ErrInvalidArgument, s.client.redact(resourceID))
 	}
-	return getObject(ctx, s.client, []string{"resources", resourceID}, nil, "the resource asked for",
-		func(r *Resource) error { return askedFor("resource_id", r.ResourceID, resourceID) })
+	r := request{path: []string{"resources", resourceID}, route: "/resources/{resource_id}", resourceID: resourceID, what: "the resource asked for"}
+	return getObject(ctx, s.client, r, func(r *Resource) error { return askedFor("resource_id", r.ResourceID, resourceID) })
 }
 
 // List returns one page of the organisation's resources: the first page,
@@ -165,7 +165,7 @@ func (s *ResourcesService) list(opts *ListResourcesOptions) list[Resource, Resou
 	for i, id := range o.IDs {
 		if id == "" || strings.Contains(id, ",") {
 			// The API takes the IDs joined by commas.
-			l.err = fmt.Errorf("%w: IDs[%d] %q is empty or holds a comma", ErrInvalidArgument, i, id)
+			l.err = fmt.Errorf("%w: IDs[%d] %q is empty or holds a comma", ErrInvalidArgument, i, s.client.redact(id))
 		}
 	}
 	for name, value := range map[string]string{

@@ -33,8 +33,9 @@ type bodyReadError struct {
 	timeout bool // the attempt's own timeout cut it short
 }
 
-func (e *bodyReadError) Error() string { return "reading response body: " + e.err.Error() }
-func (e *bodyReadError) Unwrap() error { return e.err }
+func (e *bodyReadError) Error() string   { return "reading response body: " + e.err.Error() }
+func (e *bodyReadError) Unwrap() error   { return e.err }
+func (e *bodyReadError) retryable() bool { return true }
 
 // Timeout reports whether the body was cut short by a timeout, as net's
 // errors do.
@@ -46,13 +47,15 @@ type responseError struct{ msg string }
 
 func (e *responseError) Error() string        { return e.msg }
 func (e *responseError) Is(target error) bool { return target == ErrInvalidResponse }
+func (e *responseError) retryable() bool      { return false }
 
 // corruptError is a body that arrived but does not decompress: the server
 // sent it so, and a new attempt would get the same.
 type corruptError struct{ err error }
 
-func (e *corruptError) Error() string { return "the body does not decompress: " + e.err.Error() }
-func (e *corruptError) Unwrap() error { return e.err }
+func (e *corruptError) Error() string   { return "the body does not decompress: " + e.err.Error() }
+func (e *corruptError) Unwrap() error   { return e.err }
+func (e *corruptError) retryable() bool { return false }
 
 // Reasons that a body is refused, wrapped in its responseError.
 var (
@@ -99,7 +102,7 @@ func decodeBody(resp *http.Response, what, secret string, read func(*json.Decode
 			// A proxy's sign-in page, say. JSON labelled as text (net/http
 			// labels a body text/plain when its handler sets no type) gets
 			// here only if it is not an object either.
-			return invalid(fmt.Errorf("content type %q, not JSON", truncate(redactString(ct, secret), 100)))
+			return invalid(fmt.Errorf("content type %q, not JSON", truncate(ct, 100, secret)))
 		}
 		return invalid(fmt.Errorf("the body is %s, not a JSON object", jsonKind(first)))
 	}

@@ -62,8 +62,10 @@ func (s *SessionsService) All(ctx context.Context, resourceID string, opts *List
 // ID, is an error wrapping [ErrInvalidArgument], and nothing is sent. A
 // repeated ID is walked once; an empty list yields nothing.
 //
-// Up to 16 resources are walked at once; the Client's rate limit (see
-// [WithRateLimit]), not this number, normally sets the pace. The sessions of
+// A bounded number of resources are walked at once, so that a sweep holds
+// about a page per resource in flight, however many IDs it is given; the
+// Client's rate limit (see [WithRateLimit]), not this bound, normally sets
+// the pace. The sessions of
 // one resource come in page order and each page's sessions stay together,
 // but pages of different resources interleave.
 //
@@ -101,7 +103,7 @@ func (s *SessionsService) AllOf(ctx context.Context, resourceIDs []string, opts 
 	walkOne := func(ctx context.Context, id string) iter.Seq2[*page[wireSession], error] {
 		return s.list(id, &o).walkAll(ctx)
 	}
-	keyError := func(id string, err error) error { return &ResourceError{ResourceID: id, Err: err} }
+	keyError := func(id string, err error) error { return &ResourceError{ResourceID: s.client.redact(id), Err: err} }
 	notFound := func(err error) bool { return errors.Is(err, ErrNotFound) }
 	return sweep(ctx, ids, walkOne, wireSession.session, keyError, notFound)
 }
@@ -116,6 +118,7 @@ func (s *SessionsService) list(resourceID string, opts *ListSessionsOptions) lis
 	}
 	// The API reference leaves cursor and page_size out for this endpoint,
 	// but Opal's pagination documentation gives them to every list.
+	l.resourceID = resourceID
 	l.query.Set("resource_id", resourceID)
 	if o.UserID != "" {
 		l.query.Set("user_id", o.UserID)

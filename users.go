@@ -73,8 +73,8 @@ func (s *UsersService) Get(ctx context.Context, userID string) (*User, error) {
 	if userID == "" {
 		return nil, fmt.Errorf("%w: empty user ID", ErrInvalidArgument)
 	}
-	return getObject(ctx, s.client, []string{"user"}, url.Values{"user_id": {userID}}, "the user asked for",
-		func(u *User) error { return askedFor("user_id", u.UserID, userID) })
+	r := request{path: []string{"user"}, query: url.Values{"user_id": {userID}}, what: "the user asked for"}
+	return getObject(ctx, s.client, r, func(u *User) error { return askedFor("user_id", u.UserID, userID) })
 }
 
 // GetByEmail returns the user with the given email address, as Opal
@@ -86,8 +86,8 @@ func (s *UsersService) GetByEmail(ctx context.Context, email string) (*User, err
 	if email == "" {
 		return nil, fmt.Errorf("%w: empty email", ErrInvalidArgument)
 	}
-	return getObject(ctx, s.client, []string{"user"}, url.Values{"email": {email}}, "the user asked for",
-		func(u *User) error { return askedFor("email", u.Email, email) })
+	r := request{path: []string{"user"}, query: url.Values{"email": {email}}, what: "the user asked for"}
+	return getObject(ctx, s.client, r, func(u *User) error { return askedFor("email", u.Email, email) })
 }
 
 // List returns one page of the organisation's users: the first page, or
