@@ -23,29 +23,28 @@ const maxPageSize = 1000
 
 // list is one call's view of a cursor-paginated list of the API: which
 // endpoint, with which filters, from which cursor, at which page size. A
-// service builds one from its caller's options; List, Pages and All are then
-// the same code for every list. Items are decoded as W and given to the
-// caller as T, in pages of type L.
-type list[W, T, L any] struct {
+// service builds one from its caller's options; List, Pages and All are
+// then the same code for every list. Items are decoded as W and given to
+// the caller as T.
+type list[W, T any] struct {
 	client   *Client
-	path     []string   // the endpoint under the base URL, such as "sessions"
+	path     []string   // the endpoint under the base URL, such as {"sessions"}
 	what     string     // what a page is, for errors: "a page of sessions"
-	query    url.Values // the filters, without cursor and page_size
+	query    url.Values // the filters, without cursor and page size
 	cursor   string     // where to start; "" for the first page
 	pageSize int        // 0 for the server's default
 	err      error      // a bad argument, returned before anything is sent
-	item     func(W) T
-	public   func(*page[W]) *L
+	item     func(W) T  // the caller's form of an item
 }
 
-// newList is the list at path (whose items are named by it, as
-// "sessions"), from cursor, in pages of pageSize; the service adds its
-// filters, and any error in them, to query and err.
-func newList[W, T, L any](c *Client, path, cursor string, pageSize int, item func(W) T, public func(*page[W]) *L) list[W, T, L] {
-	return list[W, T, L]{
-		client: c, path: []string{path}, what: "a page of " + path, query: url.Values{},
-		cursor: cursor, pageSize: pageSize, err: checkPageSize(pageSize),
-		item: item, public: public,
+// newList is the list at path, whose pages are what (as "a page of
+// sessions"), from cursor, in pages of pageSize, giving items to the caller
+// as item makes them; the service adds its filters and any error in its
+// arguments.
+func newList[W, T any](c *Client, path []string, what, cursor string, pageSize int, item func(W) T) list[W, T] {
+	return list[W, T]{
+		client: c, path: path, what: what, query: url.Values{},
+		cursor: cursor, pageSize: pageSize, err: checkPageSize(pageSize), item: item,
 	}
 }
 
@@ -68,7 +67,7 @@ func checkPageSize(n int) error {
 }
 
 // one returns the page at the list's cursor.
-func (l list[W, T, L]) one(ctx context.Context) (*L, error) {
+func (l list[W, T]) one(ctx context.Context) (*Page[T], error) {
 	if l.err != nil {
 		return nil, l.err
 	}
@@ -80,41 +79,80 @@ func (l list[W, T, L]) one(ctx context.Context) (*L, error) {
 }
 
 // pages returns every page from the list's cursor on.
-func (l list[W, T, L]) pages(ctx context.Context) iter.Seq2[*L, error] {
-	return mapPages(l.walk(ctx), l.public)
+func (l list[W, T]) pages(ctx context.Context) iter.Seq2[*Page[T], error] {
+	return mapPages(l.follow(ctx), l.public)
 }
 
-// all returns every item from the list's cursor on, as walkAll does.
-func (l list[W, T, L]) all(ctx context.Context) iter.Seq2[T, error] {
+// all returns every item from the list's cursor on, in pages as bulk sets
+// them.
+func (l list[W, T]) all(ctx context.Context) iter.Seq2[T, error] {
 	// Items are converted from the decoded page one at a time, as they are
 	// yielded, so a walk allocates no second copy of each page.
-	return items(l.walkAll(ctx), l.item)
+	return flatten(l.bulk().follow(ctx), l.item)
 }
 
-// walkAll returns the decoded pages from the list's cursor on, at the API's
-// largest page size when none was set: Opal's rate limit counts requests,
-// and a walk then takes five times fewer than at the server's default of 200.
-func (l list[W, T, L]) walkAll(ctx context.Context) iter.Seq2[*page[W], error] {
+// bulk is the list in pages of the API's largest size when none was set, as
+// All and AllOf walk it: Opal's rate limit counts requests, and a walk then
+// takes five times fewer than at the server's default of 200.
+func (l list[W, T]) bulk() list[W, T] {
 	if l.pageSize == 0 {
 		l.pageSize = maxPageSize
 	}
-	return l.walk(ctx)
+	return l
 }
 
-// walk returns the decoded pages from the list's cursor on.
-func (l list[W, T, L]) walk(ctx context.Context) iter.Seq2[*page[W], error] {
-	return walk(ctx, l.cursor, l.err, func(ctx context.Context, cursor string) (*page[W], string, error) {
-		p, err := l.fetch(ctx, cursor)
-		if err != nil {
-			return nil, "", err
+// public is the caller's form of a decoded page. A page whose items are
+// decoded in the caller's form is passed on as it is.
+func (l list[W, T]) public(p *Page[W]) *Page[T] {
+	if same, ok := any(p).(*Page[T]); ok {
+		return same
+	}
+	out := &Page[T]{Next: p.Next, Previous: p.Previous}
+	if p.Results != nil {
+		out.Results = make([]T, len(p.Results))
+		for i, w := range p.Results {
+			out.Results[i] = l.item(w)
 		}
-		return p, p.Next, nil
-	})
+	}
+	return out
+}
+
+// follow returns the decoded pages from the list's cursor on, one request
+// per page, only as far as the caller ranges. A bad argument is all it
+// yields, and nothing is sent.
+func (l list[W, T]) follow(ctx context.Context) iter.Seq2[*Page[W], error] {
+	if l.err != nil {
+		return onlyError[*Page[W]](l.err)
+	}
+	return func(yield func(*Page[W], error) bool) {
+		seen := map[string]bool{}
+		cursor := l.cursor
+		for n := 1; ; n++ {
+			if cursor != "" {
+				seen[cursor] = true
+			}
+			p, err := l.fetch(ctx, cursor)
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+			next := p.Next // before the caller, who may change the page, has it
+			if !yield(p, nil) || next == "" {
+				return
+			}
+			if seen[next] {
+				// The cursor is not quoted: it is the server's text.
+				yield(nil, fmt.Errorf("%w after %d pages", ErrCursorLoop, n))
+				return
+			}
+			cursor = next
+		}
+	}
 }
 
 // fetch gets the page at cursor. A page may hold no more items than the
 // page size asked for (the API's maximum when none was).
-func (l list[W, T, L]) fetch(ctx context.Context, cursor string) (*page[W], error) {
+func (l list[W, T]) fetch(ctx context.Context, cursor string) (*Page[W], error) {
 	query := maps.Clone(l.query)
 	if cursor != "" {
 		query.Set("cursor", cursor)
@@ -124,54 +162,19 @@ func (l list[W, T, L]) fetch(ctx context.Context, cursor string) (*page[W], erro
 		query.Set("page_size", strconv.Itoa(l.pageSize))
 		limit = l.pageSize
 	}
-	var p *page[W]
+	var p *Page[W]
 	err := l.client.get(ctx, l.path, query, l.what, func(dec *json.Decoder) (err error) {
 		p, err = decodePage[W](dec, limit)
 		return err
 	})
-	return p, err
-}
-
-// fetchFunc gets the page at cursor ("" for the first page) and returns it with
-// the cursor of the page after it ("" after the last).
-type fetchFunc[P any] func(ctx context.Context, cursor string) (page P, next string, err error)
-
-// walk follows a cursor-paginated list from start, one request per page,
-// only as far as the caller ranges. Every Opal list endpoint pages this way;
-// each needs only a fetchFunc. A non-nil err, a bad argument, is all it
-// yields, and nothing is sent.
-func walk[P any](ctx context.Context, start string, err error, fetch fetchFunc[P]) iter.Seq2[P, error] {
 	if err != nil {
-		return failure[P](err)
+		return nil, err
 	}
-	return func(yield func(P, error) bool) {
-		var zero P
-		seen := map[string]bool{}
-		cursor := start
-		for n := 1; ; n++ {
-			if cursor != "" {
-				seen[cursor] = true
-			}
-			page, next, err := fetch(ctx, cursor)
-			if err != nil {
-				yield(zero, err)
-				return
-			}
-			if !yield(page, nil) || next == "" {
-				return
-			}
-			if seen[next] {
-				// The cursor is not quoted: it is the server's text.
-				yield(zero, fmt.Errorf("%w after %d pages", ErrCursorLoop, n))
-				return
-			}
-			cursor = next
-		}
-	}
+	return p, nil
 }
 
-// failure is a sequence that yields err, a bad argument, and nothing else.
-func failure[T any](err error) iter.Seq2[T, error] {
+// onlyError is a sequence that yields err, a bad argument, and nothing else.
+func onlyError[T any](err error) iter.Seq2[T, error] {
 	return func(yield func(T, error) bool) {
 		var zero T
 		yield(zero, err)
@@ -181,30 +184,30 @@ func failure[T any](err error) iter.Seq2[T, error] {
 // mapPages converts each page of a walk, passing its error through.
 func mapPages[P, Q any](pages iter.Seq2[P, error], convert func(P) Q) iter.Seq2[Q, error] {
 	return func(yield func(Q, error) bool) {
-		for page, err := range pages {
+		for p, err := range pages {
 			if err != nil {
 				var zero Q
 				yield(zero, err)
 				return
 			}
-			if !yield(convert(page), nil) {
+			if !yield(convert(p), nil) {
 				return
 			}
 		}
 	}
 }
 
-// items flattens a walk over pages into a walk over their items, each
+// flatten turns a walk over pages into a walk over their items, each
 // converted as it is yielded.
-func items[W, T any](pages iter.Seq2[*page[W], error], convert func(W) T) iter.Seq2[T, error] {
+func flatten[W, T any](pages iter.Seq2[*Page[W], error], convert func(W) T) iter.Seq2[T, error] {
 	return func(yield func(T, error) bool) {
-		for page, err := range pages {
+		for p, err := range pages {
 			if err != nil {
 				var zero T
 				yield(zero, err)
 				return
 			}
-			for _, item := range page.Results {
+			for _, item := range p.Results {
 				if !yield(convert(item), nil) {
 					return
 				}
@@ -237,11 +240,11 @@ type keyed[P any] struct {
 // left once the range loop has returned. A walker holds its page until the
 // caller takes it and fetches the next only then: about one page per list
 // in flight is held.
-func sweep[W, T any](ctx context.Context, keys []string, walk func(ctx context.Context, key string) iter.Seq2[*page[W], error],
+func sweep[W, T any](ctx context.Context, keys []string, walk func(ctx context.Context, key string) iter.Seq2[*Page[W], error],
 	convert func(W) T, keyError func(key string, err error) error, goOn func(error) bool) iter.Seq2[T, error] {
 	return func(yield func(T, error) bool) {
 		ctx, cancel := context.WithCancel(ctx)
-		results := make(chan keyed[*page[W]])
+		results := make(chan keyed[*Page[W]])
 		stop := make(chan struct{}) // closed when the caller stops taking
 		done := make(chan struct{}) // closed when every goroutine has ended
 		defer func() {
@@ -266,7 +269,7 @@ func sweep[W, T any](ctx context.Context, keys []string, walk func(ctx context.C
 				g.Go(func() error {
 					for p, err := range walk(ctx, key) {
 						select {
-						case results <- keyed[*page[W]]{key, p, err}:
+						case results <- keyed[*Page[W]]{key, p, err}:
 						case <-stop:
 							return nil
 						}

@@ -68,23 +68,6 @@ func (s *numberOrString) UnmarshalJSON(data []byte) error {
 	return json.Unmarshal(data, (*string)(s))
 }
 
-// ResourcesList is one page of resources.
-type ResourcesList struct {
-	// Next is the cursor of the following page, "" on the last page. Pass
-	// it as ListResourcesOptions.Cursor to resume, even from another process.
-	Next string `json:"next"`
-	// Previous is the cursor the API gave for going back, "" when it sent none.
-	Previous string `json:"previous"`
-	// Results are the resources on this page.
-	Results []Resource `json:"results"`
-}
-
-// MarshalJSON encodes the list in the API's shape, with null for a missing
-// cursor.
-func (l ResourcesList) MarshalJSON() ([]byte, error) {
-	return marshalList(l.Next, l.Previous, l.Results)
-}
-
 // ResourcesService finds the resources of an Opal organisation: the names
 // and types behind the resource IDs of sessions. Use it as
 // Client.Resources.
@@ -154,9 +137,9 @@ func (s *ResourcesService) All(ctx context.Context, opts *ListResourcesOptions) 
 
 // list checks a listing's arguments and builds its query. The caller's
 // options are copied, never modified.
-func (s *ResourcesService) list(opts *ListResourcesOptions) list[Resource, Resource, ResourcesList] {
+func (s *ResourcesService) list(opts *ListResourcesOptions) list[Resource, Resource] {
 	o := valueOf(opts)
-	l := newList(s.client, "resources", o.Cursor, o.PageSize, same[Resource], func(p *page[Resource]) *ResourcesList { return (*ResourcesList)(p) })
+	l := newList(s.client, []string{"resources"}, "a page of resources", o.Cursor, o.PageSize, same[Resource])
 	if o.IDs != nil && len(o.IDs) == 0 {
 		// Meant as "these resources", it would list none; sent, it would
 		// list them all. Nil is "no filter".

@@ -96,10 +96,10 @@ func (s *SessionsService) AllOf(ctx context.Context, resourceIDs []string, opts 
 		err = checkPageSize(o.PageSize)
 	}
 	if err != nil {
-		return failure[Session](err)
+		return onlyError[Session](err)
 	}
-	walkOne := func(ctx context.Context, id string) iter.Seq2[*page[wireSession], error] {
-		return s.list(id, &o).walkAll(ctx)
+	walkOne := func(ctx context.Context, id string) iter.Seq2[*Page[wireSession], error] {
+		return s.list(id, &o).bulk().follow(ctx)
 	}
 	keyError := func(id string, err error) error { return &ResourceError{ResourceID: id, Err: err} }
 	notFound := func(err error) bool { return errors.Is(err, ErrNotFound) }
@@ -108,9 +108,9 @@ func (s *SessionsService) AllOf(ctx context.Context, resourceIDs []string, opts 
 
 // list checks a listing's arguments and builds its query. The caller's
 // options are copied, never modified.
-func (s *SessionsService) list(resourceID string, opts *ListSessionsOptions) list[wireSession, Session, SessionsList] {
+func (s *SessionsService) list(resourceID string, opts *ListSessionsOptions) list[wireSession, Session] {
 	o := valueOf(opts)
-	l := newList(s.client, "sessions", o.Cursor, o.PageSize, wireSession.session, sessionsList)
+	l := newList(s.client, []string{"sessions"}, "a page of sessions", o.Cursor, o.PageSize, wireSession.session)
 	if resourceID == "" {
 		l.err = fmt.Errorf("%w: empty resource ID", ErrInvalidArgument)
 	}
