@@ -20,8 +20,9 @@ import (
 )
 
 // sweepServer serves the sessions of many resources, in pages of the
-// requested size, with cursors "<resource>:<index>", and records each
-// request's query. Resources it does not hold get 404.
+// requested size, with cursors "<resource>:<index>", those of user_id only
+// when it is given, and records each request's query. Resources it does
+// not hold get 404.
 type sweepServer struct {
 	mu       sync.Mutex
 	sessions map[string][]string // resource to its users, in order
@@ -74,6 +75,9 @@ func (ss *sweepServer) serve(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		writeJSON(w, http.StatusNotFound, `{"message":"resource not found"}`)
 		return
+	}
+	if user := q.Get("user_id"); user != "" {
+		users = slices.DeleteFunc(slices.Clone(users), func(u string) bool { return u != user })
 	}
 	start := 0
 	if c := q.Get("cursor"); c != "" {

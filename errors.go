@@ -24,7 +24,9 @@ import (
 // what was asked for: not JSON, not a page of the list (a page with no
 // "results" member is never taken for an empty one), more items than the
 // page size asked for, an item that does not decode, another user than the
-// one asked for. Such a response is not retried.
+// one asked for, an item of a list that is not about what the list was
+// asked for (a session of another resource). Such a response is not
+// retried.
 //
 // The others match an [*APIError] by its status code: 401, 403, 404 and 429.
 var (

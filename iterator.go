@@ -24,8 +24,8 @@ const maxPageSize = 1000
 // list is one call's view of a cursor-paginated list of the API: which
 // endpoint, with which filters, from which cursor, at which page size. A
 // service builds one from its caller's options; List, Pages and All are
-// then the same code for every list. Items are decoded as W and given to
-// the caller as T.
+// then the same code for every list. Items are decoded as W, checked, and
+// given to the caller as T.
 type list[W, T any] struct {
 	client   *Client
 	path     []string   // the endpoint under the base URL, such as {"sessions"}
@@ -35,12 +35,15 @@ type list[W, T any] struct {
 	pageSize int        // 0 for the server's default
 	err      error      // a bad argument, returned before anything is sent
 	item     func(W) T  // the caller's form of an item
+	// check says why an item is not about what the list was asked for (a
+	// session of another resource, say), or returns nil. Nil checks nothing.
+	check func(W) error
 }
 
 // newList is the list at path, whose pages are what (as "a page of
 // sessions"), from cursor, in pages of pageSize, giving items to the caller
-// as item makes them; the service adds its filters and any error in its
-// arguments.
+// as item makes them; the service adds its filters, its item check and any
+// error in its arguments.
 func newList[W, T any](c *Client, path []string, what, cursor string, pageSize int, item func(W) T) list[W, T] {
 	return list[W, T]{
 		client: c, path: path, what: what, query: url.Values{},
@@ -151,7 +154,8 @@ func (l list[W, T]) follow(ctx context.Context) iter.Seq2[*Page[W], error] {
 }
 
 // fetch gets the page at cursor. A page may hold no more items than the
-// page size asked for (the API's maximum when none was).
+// page size asked for (the API's maximum when none was), and only items
+// that pass the list's check.
 func (l list[W, T]) fetch(ctx context.Context, cursor string) (*Page[W], error) {
 	query := maps.Clone(l.query)
 	if cursor != "" {
@@ -164,13 +168,31 @@ func (l list[W, T]) fetch(ctx context.Context, cursor string) (*Page[W], error) 
 	}
 	var p *Page[W]
 	err := l.client.get(ctx, l.path, query, l.what, func(dec *json.Decoder) (err error) {
-		p, err = decodePage[W](dec, limit)
-		return err
+		if p, err = decodePage[W](dec, limit); err != nil {
+			return err
+		}
+		return l.checkItems(p)
 	})
 	if err != nil {
 		return nil, err
 	}
 	return p, nil
+}
+
+// checkItems refuses a page that holds an item not about what the list
+// was asked for: the server, or a mock or proxy on the way, answered
+// another question, and its items must not pass for the answer. The whole
+// page is checked before any of it is yielded.
+func (l list[W, T]) checkItems(p *Page[W]) error {
+	if l.check == nil {
+		return nil
+	}
+	for i, item := range p.Results {
+		if err := l.check(item); err != nil {
+			return fmt.Errorf("results[%d]: %w", i, err)
+		}
+	}
+	return nil
 }
 
 // onlyError is a sequence that yields err, a bad argument, and nothing else.

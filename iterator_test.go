@@ -119,7 +119,7 @@ func collect(seq func(func(Session, error) bool)) (users []string, errs []error)
 
 func TestAllFollowsCursors(t *testing.T) {
 	c, ps := newPagedServer(t, threePages)
-	users, errs := collect(c.Sessions.All(context.Background(), "r1", &ListSessionsOptions{UserID: "u-filter"}))
+	users, errs := collect(c.Sessions.All(context.Background(), "r1", nil))
 	if errs != nil {
 		t.Fatalf("errors: %v", errs)
 	}
@@ -128,9 +128,9 @@ func TestAllFollowsCursors(t *testing.T) {
 	}
 	// Every request carries the same filters; later ones the server's cursor.
 	want := []url.Values{
-		{"resource_id": {"r1"}, "user_id": {"u-filter"}, "page_size": {"1000"}},
-		{"resource_id": {"r1"}, "user_id": {"u-filter"}, "page_size": {"1000"}, "cursor": {"c2"}},
-		{"resource_id": {"r1"}, "user_id": {"u-filter"}, "page_size": {"1000"}, "cursor": {"c3"}},
+		{"resource_id": {"r1"}, "page_size": {"1000"}},
+		{"resource_id": {"r1"}, "page_size": {"1000"}, "cursor": {"c2"}},
+		{"resource_id": {"r1"}, "page_size": {"1000"}, "cursor": {"c3"}},
 	}
 	if diff := cmp.Diff(want, ps.queries); diff != "" {
 		t.Errorf("queries (-want +got):\n%s", diff)
@@ -308,7 +308,7 @@ func TestCursorLoopEndsTheWalk(t *testing.T) {
 
 func TestStartCursorAndRerangingAndOptsUnchanged(t *testing.T) {
 	c, ps := newPagedServer(t, threePages)
-	opts := &ListSessionsOptions{Cursor: "c2", UserID: "u"}
+	opts := &ListSessionsOptions{Cursor: "c2", PageSize: 3}
 	before := *opts
 	seq := c.Sessions.All(context.Background(), "r1", opts)
 	for range 2 {

@@ -143,7 +143,7 @@ var (
 		opts: func(cursor string, pageSize int) *ListResourcesOptions {
 			return &ListResourcesOptions{
 				Cursor: cursor, PageSize: pageSize, Type: ResourceTypeAWSIAMRole, Name: "AdminRole",
-				IDs: []string{"x1", "x2"}, ParentID: "p1", AncestorID: "a1",
+				ParentID: "p1", AncestorID: "a1",
 			}
 		},
 		all: (*ResourcesService).All, pages: (*ResourcesService).Pages, list: (*ResourcesService).List,
@@ -176,7 +176,6 @@ var listers = []lister{
 		query: url.Values{
 			"resource_type_filter": {"AWS_IAM_ROLE"},
 			"resource_name":        {"AdminRole"},
-			"resource_ids":         {"x1,x2"},
 			"parent_resource_id":   {"p1"},
 			"ancestor_resource_id": {"a1"},
 		},
@@ -630,4 +629,97 @@ func TestListsKeepTheTokenOutOfErrors(t *testing.T) {
 			checkNoTokenInChain(t, errs[0], testToken)
 		}
 	})
+}
+
+// notAskedFor is a page's item that is not what its list was asked for, or
+// (ok) one that is, written differently.
+type notAskedFor struct {
+	name string
+	item string // the item's JSON
+	want string // what the error says; "" when the item is fine
+	id   string // the item's ID, when it is fine
+}
+
+// TestListsRefuseItemsNotAskedFor: a page holding an item about another
+// resource, user, type or ID than the list was asked for is an error
+// matching ErrInvalidResponse, found before any item of that page is
+// yielded, not retried, and naming the field but not the server's value.
+// IDs and types match in any letter case.
+func TestListsRefuseItemsNotAskedFor(t *testing.T) {
+	resourcesByID := resourcesMethods
+	resourcesByID.opts = func(cursor string, pageSize int) *ListResourcesOptions {
+		return &ListResourcesOptions{Cursor: cursor, PageSize: pageSize, Type: ResourceTypeAWSIAMRole, IDs: []string{"a1", "a2", "a3", "x9"}}
+	}
+	tests := []struct {
+		name  string
+		path  string
+		open  func(c *Client, cursor string, pageSize int) listCalls
+		item  func(id string) string // an item that is what was asked for
+		cases []notAskedFor
+	}{
+		{
+			name: "sessions", path: "/v1/sessions", open: sessionsMethods.open, // of r1, user u1
+			item: func(id string) string {
+				return fmt.Sprintf(`{"connection_id":%q,"user_id":"u1","resource_id":"r1"}`, id)
+			},
+			cases: []notAskedFor{
+				{name: "another resource", item: `{"connection_id":"a4","user_id":"u1","resource_id":"OTHER-r9"}`, want: `results[1]: its "resource_id" is not the one asked for`},
+				{name: "another user", item: `{"connection_id":"a4","user_id":"OTHER-u9","resource_id":"r1"}`, want: `results[1]: its "user_id" is not the one asked for`},
+				{name: "no resource", item: `{"connection_id":"a4","user_id":"u1"}`, want: `results[1]: no "resource_id"`},
+				{name: "no user", item: `{"connection_id":"a4","resource_id":"r1","user_id":null}`, want: `results[1]: no "user_id"`},
+				{name: "upper-case IDs", item: `{"connection_id":"a4","user_id":"U1","resource_id":"R1"}`, id: "a4"},
+			},
+		},
+		{
+			name: "resources", path: "/v1/resources", open: resourcesByID.open, // AWS_IAM_ROLE, IDs a1 a2 a3 x9
+			item: func(id string) string { return fmt.Sprintf(`{"resource_id":%q,"resource_type":"AWS_IAM_ROLE"}`, id) },
+			cases: []notAskedFor{
+				{name: "an ID not asked for", item: `{"resource_id":"OTHER-x8","resource_type":"AWS_IAM_ROLE"}`, want: `results[1]: its "resource_id" is not one of the IDs asked for`},
+				{name: "another type", item: `{"resource_id":"x9","resource_type":"GCP_PROJECT"}`, want: `results[1]: its "resource_type" is not the one asked for`},
+				{name: "no type", item: `{"resource_id":"x9"}`, want: `results[1]: no "resource_type"`},
+				{name: "no ID", item: `{"resource_type":"AWS_IAM_ROLE"}`, want: `results[1]: no "resource_id"`},
+				{name: "upper-case ID, lower-case type", item: `{"resource_id":"X9","resource_type":"aws_iam_role"}`, id: "X9"},
+			},
+		},
+	}
+	for _, list := range tests {
+		for _, tt := range list.cases {
+			// The second page holds a good item, then this one.
+			pages := map[string]string{
+				"":   listPage(list.item, "c2", "a1", "a2"),
+				"c2": strings.Replace(listPage(list.item, "", "a3", "a4"), list.item("a4"), tt.item, 1),
+			}
+			for _, w := range ways {
+				t.Run(list.name+"/"+tt.name+"/"+w.name, func(t *testing.T) {
+					c, ps := newListServer(t, list.path, pages)
+					start, requests := "", 2 // List reads the page in question
+					if w.name == "List" {
+						start, requests = "c2", 1
+					}
+					ids, errs := w.read(t, context.Background(), list.open(c, start, 0))
+					var want []string
+					if w.name != "List" {
+						want = []string{"a1", "a2"}
+					}
+					if tt.want == "" {
+						want = append(want, "a3", tt.id)
+						if errs != nil {
+							t.Errorf("errors %v, want none", errs)
+						}
+					} else {
+						wantOneError(t, errs, ErrInvalidResponse)
+						if len(errs) == 1 && (!strings.Contains(errs[0].Error(), tt.want) || strings.Contains(errs[0].Error(), "OTHER")) {
+							t.Errorf("error %q does not say %q, or quotes the server's value", errs[0], tt.want)
+						}
+					}
+					if diff := cmp.Diff(want, ids); diff != "" {
+						t.Errorf("items (-want +got):\n%s", diff)
+					}
+					if n := ps.requests(); n != requests {
+						t.Errorf("%d requests, want %d (no retries)", n, requests)
+					}
+				})
+			}
+		}
+	}
 }

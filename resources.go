@@ -3,6 +3,7 @@ package opal
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"iter"
 	"strings"
@@ -85,12 +86,15 @@ type ListResourcesOptions struct {
 	PageSize int
 	// Type keeps resources of this type. It is sent as given, so that a
 	// type Opal added after this package works; Opal refuses one it does
-	// not know.
+	// not know. A page holding a resource of another type, or of none, is
+	// an error matching [ErrInvalidResponse].
 	Type ResourceType
 	// Name keeps resources of this name.
 	Name string
 	// IDs keeps the resources with these IDs. Nil is no filter; an empty,
 	// non-nil slice is an error, rather than a filter that lets all through.
+	// A page holding a resource whose ID is not among them (in any letter
+	// case) is an error matching [ErrInvalidResponse].
 	IDs []string
 	// ParentID keeps the children of this resource.
 	ParentID string
@@ -162,5 +166,36 @@ func (s *ResourcesService) list(opts *ListResourcesOptions) list[Resource, Resou
 			l.query.Set(name, value)
 		}
 	}
+	l.check = resourcesAskedFor(o.Type, o.IDs)
 	return l
+}
+
+// resourcesAskedFor is the check of a listing's items: each must be of the
+// type, and among the IDs, that the filters name, in any letter case, as
+// Opal may normalise them. An item that does not say its type when a type
+// was asked for is refused too: nothing shows it is one. Nil when neither
+// filter is set.
+func resourcesAskedFor(resourceType ResourceType, ids []string) func(Resource) error {
+	if resourceType == "" && ids == nil {
+		return nil
+	}
+	wanted := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		wanted[strings.ToLower(id)] = true
+	}
+	return func(r Resource) error {
+		if resourceType != "" {
+			if err := askedFor("resource_type", string(r.ResourceType), string(resourceType)); err != nil {
+				return err
+			}
+		}
+		switch {
+		case ids == nil:
+		case r.ResourceID == "":
+			return errors.New(`no "resource_id"`)
+		case !wanted[strings.ToLower(r.ResourceID)]:
+			return errors.New(`its "resource_id" is not one of the IDs asked for`)
+		}
+		return nil
+	}
 }

@@ -137,13 +137,13 @@ func TestTransportFaultsAreRetried(t *testing.T) {
 					fault(t, w)
 					return
 				}
-				writeJSON(w, http.StatusOK, `{"results":[{"user_id":"u1"}]}`)
+				writeJSON(w, http.StatusOK, `{"results":[{"user_id":"u1","resource_id":"r"}]}`)
 			}))
 			got, err := c.Sessions.List(context.Background(), "r", nil)
 			if err != nil {
 				t.Fatalf("List: %v", err)
 			}
-			if diff := cmp.Diff(&SessionsList{Results: []Session{{UserID: "u1"}}}, got); diff != "" {
+			if diff := cmp.Diff(&SessionsList{Results: []Session{{UserID: "u1", ResourceID: "r"}}}, got); diff != "" {
 				t.Errorf("List (-want +got):\n%s", diff)
 			}
 			if n := requests.Load(); n != 2 {

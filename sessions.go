@@ -26,6 +26,12 @@ type ListSessionsOptions struct {
 // List returns one page of the sessions on a resource: the first page, or the
 // one at opts.Cursor. To go through every page, use [SessionsService.All] or
 // [SessionsService.Pages].
+//
+// Every session of the page must be on that resource, and of opts.UserID
+// when it is set, in any letter case: a page holding another session is an
+// error matching [ErrInvalidResponse], as is one that does not say whose
+// or on what it is. So is it for Pages and All, before any session of that
+// page is yielded.
 func (s *SessionsService) List(ctx context.Context, resourceID string, opts *ListSessionsOptions) (*SessionsList, error) {
 	return s.list(resourceID, opts).one(ctx)
 }
@@ -61,6 +67,10 @@ func (s *SessionsService) All(ctx context.Context, resourceID string, opts *List
 // it is set. A Cursor belongs to one resource, so setting one, like an empty
 // ID, is an error wrapping [ErrInvalidArgument], and nothing is sent. A
 // repeated ID is walked once; an empty list yields nothing.
+//
+// Every session of a page must be on its resource, and of opts.UserID when
+// it is set: a page holding another is an error matching
+// [ErrInvalidResponse], yielded before any session of that page.
 //
 // Up to 16 resources are walked at once; the Client's rate limit (see
 // [WithRateLimit]), not this number, normally sets the pace. The sessions of
@@ -107,7 +117,8 @@ func (s *SessionsService) AllOf(ctx context.Context, resourceIDs []string, opts 
 }
 
 // list checks a listing's arguments and builds its query. The caller's
-// options are copied, never modified.
+// options are copied, never modified. Every session of a page must be on
+// the resource asked for, and of the user asked for when there is one.
 func (s *SessionsService) list(resourceID string, opts *ListSessionsOptions) list[wireSession, Session] {
 	o := valueOf(opts)
 	l := newList(s.client, []string{"sessions"}, "a page of sessions", o.Cursor, o.PageSize, wireSession.session)
@@ -119,6 +130,12 @@ func (s *SessionsService) list(resourceID string, opts *ListSessionsOptions) lis
 	l.query.Set("resource_id", resourceID)
 	if o.UserID != "" {
 		l.query.Set("user_id", o.UserID)
+	}
+	l.check = func(w wireSession) error {
+		if err := askedFor("resource_id", w.ResourceID, resourceID); err != nil || o.UserID == "" {
+			return err
+		}
+		return askedFor("user_id", w.UserID, o.UserID)
 	}
 	return l
 }
