@@ -207,8 +207,8 @@ func walkHeap(tb testing.TB, pages, perPage int) (early, late uint64) {
 func TestAllHoldsAboutOnePage(t *testing.T) {
 	const pages = 200
 	early, late := walkHeap(t, pages, 100)
-	// On top of the page in hand, a walk keeps only the cursors it has
-	// seen, to detect loops: about 80 bytes a page. Holding on to pages
+	// On top of the page in hand, a walk keeps only a 16-byte fingerprint
+	// of each cursor it has seen, to detect loops. Holding on to pages
 	// would cost 30 KB each.
 	const slack = 64 << 10
 	t.Logf("live heap after 10 pages: %d KB; after %d: %d KB", early>>10, pages-10, late>>10)

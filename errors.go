@@ -28,6 +28,11 @@ import (
 // asked for (a session of another resource). Such a response is not
 // retried.
 //
+// ErrCursorLoop matches the error that ends a walk through a list's pages
+// when the server hands back a cursor it already gave in the same walk,
+// which would otherwise repeat pages forever: the page that carries it is
+// refused before any of its items is yielded.
+//
 // The others match an [*APIError] by its status code: 401, 403, 404 and 429.
 var (
 	ErrInvalidArgument = errors.New("opal: invalid argument")
@@ -36,7 +41,23 @@ var (
 	ErrForbidden       = errors.New("opal: forbidden")
 	ErrNotFound        = errors.New("opal: not found")
 	ErrRateLimited     = errors.New("opal: rate limited")
+	ErrCursorLoop      = errors.New("opal: server repeated a pagination cursor")
 )
+
+// cursorLoopError ends a walk whose server repeated a cursor. It names the
+// request, as "GET /v1/sessions", never the cursor, which is the server's
+// text.
+type cursorLoopError struct {
+	request string // method and path, the token redacted
+	pages   int    // pages received, the refused one included
+}
+
+func (e *cursorLoopError) Error() string {
+	return fmt.Sprintf("opal: %s: server repeated a pagination cursor after %d pages", e.request, e.pages)
+}
+
+// Is makes errors.Is(err, ErrCursorLoop) true.
+func (e *cursorLoopError) Is(target error) bool { return target == ErrCursorLoop }
 
 // Bounds on what is kept of an error response. Opal's error bodies are a
 // short JSON object; anything bigger is a proxy page or worse, and only its

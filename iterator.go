@@ -2,8 +2,8 @@ package opal
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"iter"
 	"maps"
@@ -12,11 +12,6 @@ import (
 
 	"golang.org/x/sync/errgroup"
 )
-
-// ErrCursorLoop is wrapped by the error that ends a walk when the server hands
-// back a cursor it already gave in the same walk, which would otherwise
-// repeat pages forever.
-var ErrCursorLoop = errors.New("opal: server repeated a pagination cursor")
 
 // maxPageSize is the largest page Opal serves, and what All asks for.
 const maxPageSize = 1000
@@ -123,16 +118,23 @@ func (l list[W, T]) public(p *Page[W]) *Page[T] {
 // follow returns the decoded pages from the list's cursor on, one request
 // per page, only as far as the caller ranges. A bad argument is all it
 // yields, and nothing is sent.
+//
+// A page whose next cursor this walk has already seen (the cursor it
+// started from, or one it followed, the one that fetched this page
+// included) is refused before it is yielded: the server would hand out the
+// same pages forever, and the caller would count their items twice. The
+// walk keeps a fingerprint of each cursor, not the cursor, whose size the
+// server chooses.
 func (l list[W, T]) follow(ctx context.Context) iter.Seq2[*Page[W], error] {
 	if l.err != nil {
 		return onlyError[*Page[W]](l.err)
 	}
 	return func(yield func(*Page[W], error) bool) {
-		seen := map[string]bool{}
+		seen := map[cursorPrint]bool{}
 		cursor := l.cursor
 		for n := 1; ; n++ {
 			if cursor != "" {
-				seen[cursor] = true
+				seen[fingerprint(cursor)] = true
 			}
 			p, err := l.fetch(ctx, cursor)
 			if err != nil {
@@ -140,17 +142,34 @@ func (l list[W, T]) follow(ctx context.Context) iter.Seq2[*Page[W], error] {
 				return
 			}
 			next := p.Next // before the caller, who may change the page, has it
-			if !yield(p, nil) || next == "" {
+			if next != "" && seen[fingerprint(next)] {
+				yield(nil, l.loopError(n))
 				return
 			}
-			if seen[next] {
-				// The cursor is not quoted: it is the server's text.
-				yield(nil, fmt.Errorf("%w after %d pages", ErrCursorLoop, n))
+			if !yield(p, nil) || next == "" {
 				return
 			}
 			cursor = next
 		}
 	}
+}
+
+// cursorPrint is a cursor's fingerprint: the first 16 bytes of its SHA-256.
+// Two cursors of one walk share one by chance with odds far below those of
+// a hardware fault.
+type cursorPrint [16]byte
+
+func fingerprint(cursor string) cursorPrint {
+	sum := sha256.Sum256([]byte(cursor))
+	return cursorPrint(sum[:16])
+}
+
+// loopError is the error that ends a walk whose server repeated a cursor
+// after the given number of pages. It names the request, without the
+// token, which a caller may have passed as an ID by mistake.
+func (l list[W, T]) loopError(pages int) error {
+	path := redactString(l.client.endpoint(l.path).EscapedPath(), l.client.transport.token())
+	return &cursorLoopError{request: "GET " + path, pages: pages}
 }
 
 // fetch gets the page at cursor. A page may hold no more items than the

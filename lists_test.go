@@ -479,20 +479,41 @@ func TestListsYieldOneErrorThenStop(t *testing.T) {
 	})
 }
 
+// TestListsGuardAgainstCursorLoops: a page whose next cursor the walk has
+// already seen, the one that fetched it and a start cursor included, is
+// refused before its items are yielded, with one error that names the
+// request; no item comes twice.
 func TestListsGuardAgainstCursorLoops(t *testing.T) {
 	forEachWay(t, walks, func(t *testing.T, l lister, w way) {
-		c, ps := newListServer(t, l.path, map[string]string{
-			"":   l.page("c2", "a1"),
-			"c2": l.page("c3", "a2"),
-			"c3": l.page("c2", "a3"),
-		})
-		ids, errs := w.read(t, context.Background(), l.open(c, "", 0))
-		if diff := cmp.Diff([]string{"a1", "a2", "a3"}, ids); diff != "" {
-			t.Errorf("items (-want +got):\n%s", diff)
+		tests := []struct {
+			name  string
+			start string
+			pages map[string]string
+			want  []string // the items yielded
+			sent  int      // pages fetched, the refused one included
+		}{
+			{"a page points back", "", map[string]string{"": l.page("c2", "a1"), "c2": l.page("c3", "a2"), "c3": l.page("c2", "a3")}, []string{"a1", "a2"}, 3},
+			{"a page points to itself", "", map[string]string{"": l.page("c2", "a1"), "c2": l.page("c2", "a2")}, []string{"a1"}, 2},
+			{"back to the start cursor", "c1", map[string]string{"c1": l.page("c2", "a1"), "c2": l.page("c1", "a2")}, []string{"a1"}, 2},
+			// A server that ignores the cursor answers with its first page again.
+			{"the cursor is ignored", "", map[string]string{"": l.page("c2", "a1", "a2"), "c2": l.page("c2", "a1", "a2")}, []string{"a1", "a2"}, 2},
 		}
-		wantOneError(t, errs, ErrCursorLoop)
-		if n := ps.requests(); n != 3 {
-			t.Errorf("%d requests sent, want 3", n)
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				c, ps := newListServer(t, l.path, tt.pages)
+				ids, errs := w.read(t, context.Background(), l.open(c, tt.start, 0))
+				if diff := cmp.Diff(tt.want, ids); diff != "" {
+					t.Errorf("items (-want +got):\n%s", diff)
+				}
+				wantOneError(t, errs, ErrCursorLoop)
+				want := fmt.Sprintf("opal: GET %s: server repeated a pagination cursor after %d pages", l.path, tt.sent)
+				if len(errs) == 1 && errs[0].Error() != want {
+					t.Errorf("error %q, want %q", errs[0], want)
+				}
+				if n := ps.requests(); n != tt.sent {
+					t.Errorf("%d requests sent, want %d", n, tt.sent)
+				}
+			})
 		}
 	})
 }

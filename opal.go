@@ -26,9 +26,12 @@
 // backoff, honours Retry-After, and reports everything else as an
 // [*APIError] that works with [errors.Is] and the sentinels
 // [ErrUnauthorized], [ErrForbidden], [ErrNotFound] and [ErrRateLimited]. A
-// 2xx that is not what was asked for, such as a page without results, is an
-// error matching [ErrInvalidResponse], never an empty answer; a bad argument
-// is one matching [ErrInvalidArgument], and nothing is sent.
+// 2xx that is not what was asked for, such as a page without results or a
+// page of another resource's sessions, is an error matching
+// [ErrInvalidResponse], never an empty or wrong answer; a server that hands
+// back a cursor it already gave ends the walk with an error matching
+// [ErrCursorLoop] before the repeated page is yielded; a bad argument is
+// one matching [ErrInvalidArgument], and nothing is sent.
 //
 // The API token is never written into an error, a log record or the fmt
 // output of a Client, and it is sent to the base URL's host only.
