@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"iter"
 	"maps"
@@ -18,9 +19,9 @@ const maxPageSize = 1000
 
 // list is one call's view of a cursor-paginated list of the API: which
 // endpoint, with which filters, from which cursor, at which page size. A
-// service builds one from its caller's options; List, Pages and All are
-// then the same code for every list. Items are decoded as W, checked, and
-// given to the caller as T.
+// service builds one from its caller's options; List, Pages, All and AllOf
+// are then the same code for every list. Items are decoded as W, checked,
+// and given to the caller as T.
 type list[W, T any] struct {
 	client   *Client
 	path     []string   // the endpoint under the base URL, such as {"sessions"}
@@ -264,28 +265,73 @@ func same[T any](item T) T { return item }
 // limiter, not this number, normally sets the pace.
 const maxInFlight = 16
 
-// keyed is a page of one of a sweep's lists, or the error that ended it.
-type keyed[P any] struct {
-	key  string
-	page P
-	err  error
+// allOf is the AllOf of every service: it walks the list that listOf builds
+// for each resource in resourceIDs, as All walks one, several at a time, as
+// one sequence (see sweep).
+//
+// It checks its arguments before anything is sent, and a bad one is all it
+// yields: a cursor, which belongs to one resource's list, a page size out of
+// bounds, an ID that the service's list refuses. A repeated ID is walked
+// once; an empty list yields nothing.
+func allOf[W, T any](ctx context.Context, resourceIDs []string, cursor string, pageSize int, listOf func(resourceID string) list[W, T]) iter.Seq2[T, error] {
+	ids, err := sweepArguments(ctx, resourceIDs, cursor, pageSize, listOf)
+	if err != nil {
+		return onlyError[T](err)
+	}
+	return sweep(ctx, ids, listOf)
 }
 
-// sweep walks the list of each key, up to maxInFlight at once, as one
+// sweepArguments checks allOf's arguments and returns the IDs to walk, each
+// once, in the order given.
+func sweepArguments[W, T any](ctx context.Context, resourceIDs []string, cursor string, pageSize int, listOf func(string) list[W, T]) ([]string, error) {
+	switch {
+	case ctx == nil:
+		return nil, fmt.Errorf("%w: nil context", ErrInvalidArgument)
+	case cursor != "":
+		return nil, fmt.Errorf("%w: AllOf takes no Cursor: a cursor belongs to one resource", ErrInvalidArgument)
+	}
+	if err := checkPageSize(pageSize); err != nil {
+		return nil, err
+	}
+	ids := make([]string, 0, len(resourceIDs))
+	seen := make(map[string]bool, len(resourceIDs))
+	for i, id := range resourceIDs {
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		if err := listOf(id).err; err != nil {
+			return nil, fmt.Errorf("%w (resourceIDs[%d])", err, i)
+		}
+		ids = append(ids, id)
+	}
+	return ids, nil
+}
+
+// sweptPage is a page of one of a sweep's lists, with the conversion of its
+// items, or the error that ended that list.
+type sweptPage[W, T any] struct {
+	resourceID string
+	page       *Page[W]
+	item       func(W) T
+	err        error
+}
+
+// sweep walks the list of each resource, up to maxInFlight at once, as one
 // sequence: within a list, pages come in order, and each page's items stay
-// together. An error ends the sweep once yielded, unless goOn says the sweep
-// may go on without that list (a resource deleted since it was listed).
+// together. An error is yielded as a *ResourceError; it ends the sweep,
+// unless the resource was not found (deleted since it was listed), which
+// the sweep goes on without.
 //
 // The sweep owns its goroutines: when it ends, by completion, error or the
 // caller's break, it cancels their requests and waits for them, so none is
 // left once the range loop has returned. A walker holds its page until the
 // caller takes it and fetches the next only then: about one page per list
 // in flight is held.
-func sweep[W, T any](ctx context.Context, keys []string, walk func(ctx context.Context, key string) iter.Seq2[*Page[W], error],
-	convert func(W) T, keyError func(key string, err error) error, goOn func(error) bool) iter.Seq2[T, error] {
+func sweep[W, T any](ctx context.Context, resourceIDs []string, listOf func(resourceID string) list[W, T]) iter.Seq2[T, error] {
 	return func(yield func(T, error) bool) {
 		ctx, cancel := context.WithCancel(ctx)
-		results := make(chan keyed[*Page[W]])
+		results := make(chan sweptPage[W, T])
 		stop := make(chan struct{}) // closed when the caller stops taking
 		done := make(chan struct{}) // closed when every goroutine has ended
 		defer func() {
@@ -299,7 +345,7 @@ func sweep[W, T any](ctx context.Context, keys []string, walk func(ctx context.C
 			var g errgroup.Group
 			g.SetLimit(maxInFlight)
 		feed:
-			for _, key := range keys {
+			for _, id := range resourceIDs {
 				select {
 				case <-stop: // the caller stopped taking: start no more
 					break feed
@@ -308,9 +354,10 @@ func sweep[W, T any](ctx context.Context, keys []string, walk func(ctx context.C
 				// A cancelled ctx still starts the walkers, which report it:
 				// the caller hears why the sweep ended early.
 				g.Go(func() error {
-					for p, err := range walk(ctx, key) {
+					l := listOf(id)
+					for p, err := range l.bulk().follow(ctx) {
 						select {
-						case results <- keyed[*Page[W]]{key, p, err}:
+						case results <- sweptPage[W, T]{id, p, l.item, err}:
 						case <-stop:
 							return nil
 						}
@@ -323,13 +370,13 @@ func sweep[W, T any](ctx context.Context, keys []string, walk func(ctx context.C
 		for r := range results {
 			if r.err != nil {
 				var zero T
-				if !yield(zero, keyError(r.key, r.err)) || !goOn(r.err) {
+				if !yield(zero, &ResourceError{ResourceID: r.resourceID, Err: r.err}) || !errors.Is(r.err, ErrNotFound) {
 					return
 				}
 				continue
 			}
 			for _, item := range r.page.Results {
-				if !yield(convert(item), nil) {
+				if !yield(r.item(item), nil) {
 					return
 				}
 			}

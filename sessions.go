@@ -2,7 +2,6 @@ package opal
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"iter"
 )
@@ -85,35 +84,7 @@ func (s *SessionsService) All(ctx context.Context, resourceID string, opts *List
 // goroutine of it is left once the range loop has returned.
 func (s *SessionsService) AllOf(ctx context.Context, resourceIDs []string, opts *ListSessionsOptions) iter.Seq2[Session, error] {
 	o := valueOf(opts)
-	var err error
-	ids := make([]string, 0, len(resourceIDs))
-	seen := make(map[string]bool, len(resourceIDs))
-	for i, id := range resourceIDs {
-		if id == "" {
-			err = fmt.Errorf("%w: resourceIDs[%d] is empty", ErrInvalidArgument, i)
-		}
-		if !seen[id] {
-			seen[id] = true
-			ids = append(ids, id)
-		}
-	}
-	switch {
-	case ctx == nil:
-		err = fmt.Errorf("%w: nil context", ErrInvalidArgument)
-	case o.Cursor != "":
-		err = fmt.Errorf("%w: AllOf takes no Cursor: a cursor belongs to one resource", ErrInvalidArgument)
-	case err == nil:
-		err = checkPageSize(o.PageSize)
-	}
-	if err != nil {
-		return onlyError[Session](err)
-	}
-	walkOne := func(ctx context.Context, id string) iter.Seq2[*Page[wireSession], error] {
-		return s.list(id, &o).bulk().follow(ctx)
-	}
-	keyError := func(id string, err error) error { return &ResourceError{ResourceID: id, Err: err} }
-	notFound := func(err error) bool { return errors.Is(err, ErrNotFound) }
-	return sweep(ctx, ids, walkOne, wireSession.session, keyError, notFound)
+	return allOf(ctx, resourceIDs, o.Cursor, o.PageSize, func(id string) list[wireSession, Session] { return s.list(id, &o) })
 }
 
 // list checks a listing's arguments and builds its query. The caller's
