@@ -125,7 +125,8 @@ func (e *APIError) Is(target error) bool {
 	return false
 }
 
-// ResourceError is the error of one resource in [SessionsService.AllOf].
+// ResourceError is the error of one resource in [SessionsService.AllOf] or
+// [AccessService.AllOf].
 // [errors.Is] and [errors.As] see through it to the cause, such as
 // [ErrNotFound] or an [*APIError].
 type ResourceError struct {

@@ -72,8 +72,8 @@ func fuzzDecodeList[W, T any](f *testing.F, example string, public func(*Page[W]
 	})
 }
 
-// FuzzDecodeSessionsList, FuzzDecodeUsersList, FuzzDecodeResourcesList:
-// see fuzzDecodeList.
+// FuzzDecodeSessionsList, FuzzDecodeUsersList, FuzzDecodeResourcesList,
+// FuzzDecodeAccessList: see fuzzDecodeList.
 func FuzzDecodeSessionsList(f *testing.F) {
 	fuzzDecodeList(f, "testdata/reference_example.json", new(SessionsService).list("r", nil).public,
 		`{"next":null,"previous":null,"results":[]}`,
@@ -92,6 +92,14 @@ func FuzzDecodeResourcesList(f *testing.F) {
 	fuzzDecodeList(f, "testdata/resources_example.json", new(ResourcesService).list(nil).public,
 		`{"next":"n","results":[]}`,
 		`{"results":[{"resource_id":"r","resource_type":"AWS_IAM_ROLE","max_duration":-1,"recommended_duration":0,"is_requestable":true,"remote_id":5,"ancestor_resource_ids":["p"]}]}`,
+	)
+}
+
+func FuzzDecodeAccessList(f *testing.F) {
+	fuzzDecodeList(f, "testdata/access_example.json", new(AccessService).byResource("r", nil).public,
+		`{"next":"n","previous":null,"results":[]}`,
+		`{"results":[{"resource_id":"r","user_id":"u","access_level":{"access_level_name":"Reader","access_level_remote_id":"reader"},"expiration_date":null,"has_direct_access":false,"num_access_paths":2,"propagation_status":{"status":"ERR_REMOTE_THROTTLE"}}]}`,
+		`{"results":[{"user_id":"u","expiration_date":"2016-12-31t23:59:60.5+05:30","propagation_status":null},{"user_id":"u","propagation_status":{}}]}`,
 	)
 }
 

@@ -29,8 +29,12 @@ type list[W, T any] struct {
 	query    url.Values // the filters, without cursor and page size
 	cursor   string     // where to start; "" for the first page
 	pageSize int        // 0 for the server's default
-	err      error      // a bad argument, returned before anything is sent
-	item     func(W) T  // the caller's form of an item
+	// limitToo sends the page size as "limit" too, for endpoints whose
+	// reference declares only that: a server that reads either of the two
+	// then gives a full page.
+	limitToo bool
+	err      error     // a bad argument, returned before anything is sent
+	item     func(W) T // the caller's form of an item
 	// check says why an item is not about what the list was asked for (a
 	// session of another resource, say), or returns nil. Nil checks nothing.
 	check func(W) error
@@ -183,7 +187,11 @@ func (l list[W, T]) fetch(ctx context.Context, cursor string) (*Page[W], error) 
 	}
 	limit := maxPageSize
 	if l.pageSize != 0 {
-		query.Set("page_size", strconv.Itoa(l.pageSize))
+		size := strconv.Itoa(l.pageSize)
+		query.Set("page_size", size)
+		if l.limitToo {
+			query.Set("limit", size)
+		}
 		limit = l.pageSize
 	}
 	var p *Page[W]

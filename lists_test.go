@@ -16,14 +16,17 @@ import (
 )
 
 // The rules of the shared pager, each one test run over every list of the
-// client: the sessions of one resource, the users and the resources.
+// client: the sessions of one resource, the users, the resources, and the
+// access to one resource and of one user.
 
 // lister is one list of the client, seen through its items' IDs.
 type lister struct {
 	name  string
-	path  string                 // the path the server must see
-	query url.Values             // what every request carries besides cursor and page_size
-	item  func(id string) string // the JSON of an item with this ID
+	path  string     // the path the server must see
+	query url.Values // what every request carries besides cursor and page_size
+	// limitToo says that the page size goes as "limit" too.
+	limitToo bool
+	item     func(id string) string // the JSON of an item with this ID
 	// open makes the caller's options, starting at cursor with pageSize,
 	// and the three ways of reading the list with them.
 	open func(c *Client, cursor string, pageSize int) listCalls
@@ -70,6 +73,37 @@ func (x sessionsOfR1) Pages(ctx context.Context, o *ListSessionsOptions) iter.Se
 
 func (x sessionsOfR1) List(ctx context.Context, o *ListSessionsOptions) (*SessionsList, error) {
 	return x.s.List(ctx, "r1", o)
+}
+
+// accessOfR1 is the access list of resource r1, and accessOfU1 that of
+// user u1, with the methods of a list of the whole organisation.
+type (
+	accessOfR1 struct{ s *AccessService }
+	accessOfU1 struct{ s *AccessService }
+)
+
+func (x accessOfR1) All(ctx context.Context, o *ListAccessOptions) iter.Seq2[ResourceAccessUser, error] {
+	return x.s.All(ctx, "r1", o)
+}
+
+func (x accessOfR1) Pages(ctx context.Context, o *ListAccessOptions) iter.Seq2[*ResourceAccessUserList, error] {
+	return x.s.Pages(ctx, "r1", o)
+}
+
+func (x accessOfR1) List(ctx context.Context, o *ListAccessOptions) (*ResourceAccessUserList, error) {
+	return x.s.List(ctx, "r1", o)
+}
+
+func (x accessOfU1) All(ctx context.Context, o *ListUserAccessOptions) iter.Seq2[ResourceAccessUser, error] {
+	return x.s.AllForUser(ctx, "u1", o)
+}
+
+func (x accessOfU1) Pages(ctx context.Context, o *ListUserAccessOptions) iter.Seq2[*ResourceAccessUserList, error] {
+	return x.s.PagesForUser(ctx, "u1", o)
+}
+
+func (x accessOfU1) List(ctx context.Context, o *ListUserAccessOptions) (*ResourceAccessUserList, error) {
+	return x.s.ListForUser(ctx, "u1", o)
 }
 
 func (m listMethods[S, O, T, L]) open(c *Client, cursor string, pageSize int) listCalls {
@@ -150,6 +184,28 @@ var (
 		id:    func(r Resource) string { return r.ResourceID },
 		parts: func(l *ResourcesList) (string, string, []Resource) { return l.Next, l.Previous, l.Results },
 	}
+	accessMethods = listMethods[accessOfR1, ListAccessOptions, ResourceAccessUser, ResourceAccessUserList]{
+		service: func(c *Client) accessOfR1 { return accessOfR1{c.Access} },
+		opts: func(cursor string, pageSize int) *ListAccessOptions {
+			return &ListAccessOptions{Cursor: cursor, PageSize: pageSize}
+		},
+		all: accessOfR1.All, pages: accessOfR1.Pages, list: accessOfR1.List,
+		id: func(a ResourceAccessUser) string { return a.UserID },
+		parts: func(l *ResourceAccessUserList) (string, string, []ResourceAccessUser) {
+			return l.Next, l.Previous, l.Results
+		},
+	}
+	userAccessMethods = listMethods[accessOfU1, ListUserAccessOptions, ResourceAccessUser, ResourceAccessUserList]{
+		service: func(c *Client) accessOfU1 { return accessOfU1{c.Access} },
+		opts: func(cursor string, pageSize int) *ListUserAccessOptions {
+			return &ListUserAccessOptions{Cursor: cursor, PageSize: pageSize, IncludeUnmanaged: true}
+		},
+		all: accessOfU1.All, pages: accessOfU1.Pages, list: accessOfU1.List,
+		id: func(a ResourceAccessUser) string { return a.ResourceID },
+		parts: func(l *ResourceAccessUserList) (string, string, []ResourceAccessUser) {
+			return l.Next, l.Previous, l.Results
+		},
+	}
 )
 
 // listers are every list of the client.
@@ -182,6 +238,26 @@ var listers = []lister{
 		item: func(id string) string { return fmt.Sprintf(`{"resource_id":%q,"resource_type":"AWS_IAM_ROLE"}`, id) },
 		open: resourcesMethods.open,
 	},
+	{
+		name:     "access by resource",
+		path:     "/v1/resources/r1/users",
+		query:    url.Values{},
+		limitToo: true,
+		item: func(id string) string {
+			return fmt.Sprintf(`{"resource_id":"r1","user_id":%q,"email":"a@example.com","expiration_date":null}`, id)
+		},
+		open: accessMethods.open,
+	},
+	{
+		name:     "access by user",
+		path:     "/v1/resources/users/u1",
+		query:    url.Values{"include_unmanaged": {"true"}},
+		limitToo: true,
+		item: func(id string) string {
+			return fmt.Sprintf(`{"resource_id":%q,"user_id":"u1","propagation_status":{"status":"SUCCESS"}}`, id)
+		},
+		open: userAccessMethods.open,
+	},
 }
 
 // page is a page body of the list: items with the given IDs, then the
@@ -203,6 +279,9 @@ func (l lister) request(pageSize, cursor string) url.Values {
 	q := maps.Clone(l.query)
 	if pageSize != "" {
 		q.Set("page_size", pageSize)
+		if l.limitToo {
+			q.Set("limit", pageSize)
+		}
 	}
 	if cursor != "" {
 		q.Set("cursor", cursor)
@@ -347,7 +426,8 @@ func TestListsFollowCursors(t *testing.T) {
 }
 
 // TestListsSendPageSize: All asks for pages of 1000 when the caller sets no
-// page size, Pages and List send none; a set page size is sent by all three.
+// page size, Pages and List send none; a set page size is sent by all three,
+// as "limit" too where the reference declares only that.
 func TestListsSendPageSize(t *testing.T) {
 	forEachWay(t, ways, func(t *testing.T, l lister, w way) {
 		for _, pageSize := range []int{0, 2, 1000} {
@@ -359,9 +439,16 @@ func TestListsSendPageSize(t *testing.T) {
 			if _, errs := w.read(t, context.Background(), l.open(c, "", pageSize)); errs != nil {
 				t.Fatalf("PageSize %d: %v", pageSize, errs)
 			}
+			wantLimit := ""
+			if l.limitToo {
+				wantLimit = want
+			}
 			for _, q := range ps.queries {
 				if q.Get("page_size") != want || q.Has("page_size") != (want != "") {
 					t.Errorf("PageSize %d: page_size %q sent (%v), want %q", pageSize, q.Get("page_size"), q.Has("page_size"), want)
+				}
+				if q.Get("limit") != wantLimit || q.Has("limit") != (wantLimit != "") {
+					t.Errorf("PageSize %d: limit %q sent (%v), want %q", pageSize, q.Get("limit"), q.Has("limit"), wantLimit)
 				}
 			}
 		}
@@ -700,6 +787,24 @@ func TestListsRefuseItemsNotAskedFor(t *testing.T) {
 				{name: "no type", item: `{"resource_id":"x9"}`, want: `results[1]: no "resource_type"`},
 				{name: "no ID", item: `{"resource_type":"AWS_IAM_ROLE"}`, want: `results[1]: no "resource_id"`},
 				{name: "upper-case ID, lower-case type", item: `{"resource_id":"X9","resource_type":"aws_iam_role"}`, id: "X9"},
+			},
+		},
+		{
+			name: "access by resource", path: "/v1/resources/r1/users", open: accessMethods.open,
+			item: func(id string) string { return fmt.Sprintf(`{"resource_id":"r1","user_id":%q}`, id) },
+			cases: []notAskedFor{
+				{name: "another resource", item: `{"resource_id":"OTHER-r9","user_id":"a4"}`, want: `results[1]: its "resource_id" is not the one asked for`},
+				{name: "no resource", item: `{"resource_id":"","user_id":"a4"}`, want: `results[1]: no "resource_id"`},
+				{name: "upper-case ID", item: `{"resource_id":"R1","user_id":"a4"}`, id: "a4"},
+			},
+		},
+		{
+			name: "access by user", path: "/v1/resources/users/u1", open: userAccessMethods.open,
+			item: func(id string) string { return fmt.Sprintf(`{"resource_id":%q,"user_id":"u1"}`, id) },
+			cases: []notAskedFor{
+				{name: "another user", item: `{"resource_id":"a4","user_id":"OTHER-u9"}`, want: `results[1]: its "user_id" is not the one asked for`},
+				{name: "no user", item: `{"resource_id":"a4"}`, want: `results[1]: no "user_id"`},
+				{name: "upper-case ID", item: `{"resource_id":"a4","user_id":"U1"}`, id: "a4"},
 			},
 		},
 	}

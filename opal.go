@@ -15,8 +15,12 @@
 //		fmt.Println(s.UserID, s.AccessLevel.Name, s.ExpirationDate)
 //	}
 //
-// Client.Users and Client.Resources give the names behind the IDs, and
-// [SessionsService.AllOf] walks the sessions of many resources at once.
+// A session is a live, time-bounded connection made under a grant; the
+// grants themselves, who can reach a resource directly or through groups,
+// permanently or until an expiry, come from Client.Access, on SaaS apps too,
+// which have no sessions. Client.Users and Client.Resources give the names
+// behind the IDs, and [SessionsService.AllOf] and [AccessService.AllOf] walk
+// many resources at once.
 //
 // A [Client] is safe for concurrent use; make one at start-up and share it.
 // It sends at most 100 requests a second over all its calls (see
@@ -83,6 +87,10 @@ type Client struct {
 	// Resources finds the resources of the organisation: by ID, or all
 	// of them, narrowed by type, name or place in the hierarchy.
 	Resources *ResourcesService
+	// Access lists who can reach a resource, directly or through groups,
+	// and what a user can reach: the grants, permanent or expiring, that
+	// sessions are made under.
+	Access *AccessService
 
 	// The token lives only inside transport, in a closure, so that no verb
 	// of the fmt package can print it from a Client or a service.
@@ -308,6 +316,7 @@ func NewClient(token string, opts ...Option) (*Client, error) {
 	c.Sessions = &SessionsService{client: c}
 	c.Users = &UsersService{client: c}
 	c.Resources = &ResourcesService{client: c}
+	c.Access = &AccessService{client: c}
 	return c, nil
 }
 
@@ -423,6 +432,20 @@ func askedFor(field, got, want string) error {
 		return fmt.Errorf("no %q", field)
 	case !strings.EqualFold(got, want):
 		return fmt.Errorf("its %q is not the one asked for", field)
+	}
+	return nil
+}
+
+// checkPathID returns an error wrapping ErrInvalidArgument when id, the ID
+// of an object of the given kind (as "resource"), cannot be one segment of
+// a request's path: empty, or "." or "..", which no escaping keeps from
+// meaning "this or the parent directory" to a server or proxy on the way.
+func checkPathID(kind, id string) error {
+	switch id {
+	case "":
+		return fmt.Errorf("%w: empty %s ID", ErrInvalidArgument, kind)
+	case ".", "..":
+		return fmt.Errorf("%w: %s ID %q is not an ID", ErrInvalidArgument, kind, id)
 	}
 	return nil
 }

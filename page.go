@@ -3,8 +3,8 @@ package opal
 import "encoding/json"
 
 // Page is one page of a cursor-paginated list of the API, whatever the list:
-// items of type T and the cursors around them. [SessionsList], [UsersList]
-// and [ResourcesList] are its instances.
+// items of type T and the cursors around them. [SessionsList], [UsersList],
+// [ResourcesList] and [ResourceAccessUserList] are its instances.
 //
 // It marshals to, and unmarshals from, the API's own JSON shape ("next",
 // "previous", "results").
@@ -46,3 +46,7 @@ type UsersList = Page[User]
 
 // ResourcesList is one page of resources.
 type ResourcesList = Page[Resource]
+
+// ResourceAccessUserList is one page of access: users who can reach a
+// resource, or resources a user can reach.
+type ResourceAccessUserList = Page[ResourceAccessUser]

@@ -106,13 +106,8 @@ type ListResourcesOptions struct {
 // [ErrNotFound]. The ID is sent as one segment of the path, escaped, so that
 // no ID reaches another endpoint.
 func (s *ResourcesService) Get(ctx context.Context, resourceID string) (*Resource, error) {
-	switch resourceID {
-	case "":
-		return nil, fmt.Errorf("%w: empty resource ID", ErrInvalidArgument)
-	case ".", "..":
-		// No escaping keeps these from meaning "this or the parent
-		// directory" to a server or proxy on the way.
-		return nil, fmt.Errorf("%w: resource ID %q is not an ID", ErrInvalidArgument, resourceID)
+	if err := checkPathID("resource", resourceID); err != nil {
+		return nil, err
 	}
 	return getObject(ctx, s.client, []string{"resources", resourceID}, nil, "the resource asked for",
 		func(r *Resource) error { return askedFor("resource_id", r.ResourceID, resourceID) })

@@ -88,6 +88,9 @@ func (t *rfc3339Time) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
+// MarshalJSON writes the time as time.Time does, in RFC 3339.
+func (t rfc3339Time) MarshalJSON() ([]byte, error) { return time.Time(t).MarshalJSON() }
+
 func parseRFC3339(s string) (time.Time, error) {
 	s = strings.ToUpper(s)
 	if len(s) > 10 && s[10] == ' ' {
