@@ -553,7 +553,6 @@ func TestAllOfNilContext(t *testing.T) {
 	forEachSweep(t, func(t *testing.T, sw sweepOf) {
 		c, ss := newSweepServer(t, 2, 1)
 		var errs []error
-		//lint:ignore SA1012 a nil context is what is tested
 		for _, err := range sw.allOf(c, nil, resourceIDs(2), "", 0) {
 			errs = append(errs, err)
 		}
