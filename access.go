@@ -133,7 +133,7 @@ type ListAccessOptions struct {
 	// Previous.
 	Cursor string
 	// PageSize is how many rows a page holds: 0 for the server's default,
-	// otherwise 1 to 1000.
+	// otherwise 1 to 1000. It is sent as both page_size and limit.
 	PageSize int
 }
 
@@ -145,7 +145,7 @@ type ListUserAccessOptions struct {
 	// Previous.
 	Cursor string
 	// PageSize is how many rows a page holds: 0 for the server's default,
-	// otherwise 1 to 1000.
+	// otherwise 1 to 1000. It is sent as both page_size and limit.
 	PageSize int
 	// IncludeUnmanaged also lists the user's access to resources that Opal
 	// does not manage. It is always sent, true or false, so that the answer
