@@ -24,7 +24,14 @@ import (
 // what was asked for: not JSON, not a page of the list (a page with no
 // "results" member is never taken for an empty one), more items than the
 // page size asked for, an item that does not decode, another user than the
-// one asked for. Such a response is not retried.
+// one asked for, an item of a list that is not about what the list was
+// asked for (a session of another resource). Such a response is not
+// retried.
+//
+// ErrCursorLoop matches the error that ends a walk through a list's pages
+// when the server hands back a cursor it already gave in the same walk,
+// which would otherwise repeat pages forever: the page that carries it is
+// refused before any of its items is yielded.
 //
 // The others match an [*APIError] by its status code: 401, 403, 404 and 429.
 var (
@@ -34,7 +41,23 @@ var (
 	ErrForbidden       = errors.New("opal: forbidden")
 	ErrNotFound        = errors.New("opal: not found")
 	ErrRateLimited     = errors.New("opal: rate limited")
+	ErrCursorLoop      = errors.New("opal: server repeated a pagination cursor")
 )
+
+// cursorLoopError ends a walk whose server repeated a cursor. It names the
+// request, as "GET /v1/sessions", never the cursor, which is the server's
+// text.
+type cursorLoopError struct {
+	request string // method and path, the token redacted
+	pages   int    // pages received, the refused one included
+}
+
+func (e *cursorLoopError) Error() string {
+	return fmt.Sprintf("opal: %s: server repeated a pagination cursor after %d pages", e.request, e.pages)
+}
+
+// Is makes errors.Is(err, ErrCursorLoop) true.
+func (e *cursorLoopError) Is(target error) bool { return target == ErrCursorLoop }
 
 // Bounds on what is kept of an error response. Opal's error bodies are a
 // short JSON object; anything bigger is a proxy page or worse, and only its
@@ -101,7 +124,8 @@ func (e *APIError) Is(target error) bool {
 	return false
 }
 
-// ResourceError is the error of one resource in [SessionsService.AllOf].
+// ResourceError is the error of one resource in [SessionsService.AllOf] or
+// [AccessService.AllOf].
 // [errors.Is] and [errors.As] see through it to the cause, such as
 // [ErrNotFound] or an [*APIError].
 type ResourceError struct {

@@ -30,7 +30,7 @@ import (
 var layers = [][]string{
 	{"redact.go"}, // keeping the token out of text
 	{"errors.go"}, // APIError, the sentinels, what newAPIError parses
-	{"response.go", "transport.go", "ratelimit.go"}, // decoding any 2xx; what every attempt needs; the shared limiter
+	{"page.go", "response.go", "transport.go", "ratelimit.go"}, // the page of every list and decoding any 2xx; what every attempt needs; the shared limiter
 	{"retry.go"},               // one call's attempts
 	{"opal.go", "iterator.go"}, // the Client and get; the generic pager
 }
@@ -132,7 +132,7 @@ func TestLayers(t *testing.T) {
 		{"opal.go", "libraryTransport", "transport.go", false},
 		{"iterator.go", "get", "opal.go", false},
 		{"opal.go", "limiter", "retry.go", false},
-		{"sessions.go", "walkAll", "iterator.go", false},
+		{"sessions.go", "allOf", "iterator.go", false},
 		{"opal.go", "SessionsService", "sessions.go", true},
 	} {
 		if !slices.Contains(uses, want) {

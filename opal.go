@@ -15,11 +15,13 @@
 //		fmt.Println(s.UserID, s.AccessLevel.Name, s.ExpirationDate)
 //	}
 //
-// Client.Users and Client.Resources give the names behind the IDs, and
-// [SessionsService.AllOf] walks the sessions of many resources at once, a
-// bounded number of them in flight.
-// [WithObserver] reports every attempt of every call, for metrics and
-// tracing.
+// A session is a live, time-bounded connection made under a grant; the
+// grants themselves, who can reach a resource directly or through groups,
+// permanently or until an expiry, come from Client.Access, on SaaS apps too,
+// which have no sessions. Client.Users and Client.Resources give the names
+// behind the IDs, and [SessionsService.AllOf] and [AccessService.AllOf] walk
+// many resources at once, a bounded number of them in flight. [WithObserver]
+// reports every attempt of every call, for metrics and tracing.
 //
 // A [Client] is safe for concurrent use; make one at start-up and share it.
 // Its requests, over all its calls, stay under a ceiling of requests a
@@ -31,9 +33,12 @@
 // backoff, honours Retry-After, and reports everything else as an
 // [*APIError] that works with [errors.Is] and the sentinels
 // [ErrUnauthorized], [ErrForbidden], [ErrNotFound] and [ErrRateLimited]. A
-// 2xx that is not what was asked for, such as a page without results, is an
-// error matching [ErrInvalidResponse], never an empty answer; a bad argument
-// is one matching [ErrInvalidArgument], and nothing is sent.
+// 2xx that is not what was asked for, such as a page without results or a
+// page of another resource's sessions, is an error matching
+// [ErrInvalidResponse], never an empty or wrong answer; a server that hands
+// back a cursor it already gave ends the walk with an error matching
+// [ErrCursorLoop] before the repeated page is yielded; a bad argument is
+// one matching [ErrInvalidArgument], and nothing is sent.
 //
 // The API token is never written into an error, a log record, an [Attempt] or
 // the fmt output of a Client, and it is sent to the base URL's host only.
@@ -86,6 +91,10 @@ type Client struct {
 	// Resources finds the resources of the organisation: by ID, or all
 	// of them, narrowed by type, name or place in the hierarchy.
 	Resources *ResourcesService
+	// Access lists who can reach a resource, directly or through groups,
+	// and what a user can reach: the grants, permanent or expiring, that
+	// sessions are made under.
+	Access *AccessService
 
 	base      *url.URL
 	userAgent string
@@ -329,6 +338,7 @@ func NewClient(token string, opts ...Option) (*Client, error) {
 	c.Sessions = &SessionsService{client: c}
 	c.Users = &UsersService{client: c}
 	c.Resources = &ResourcesService{client: c}
+	c.Access = &AccessService{client: c}
 	return c, nil
 }
 
@@ -498,6 +508,20 @@ func askedFor(field, got, want string) error {
 		return fmt.Errorf("no %q", field)
 	case !strings.EqualFold(got, want):
 		return fmt.Errorf("its %q is not the one asked for", field)
+	}
+	return nil
+}
+
+// checkPathID returns an error wrapping ErrInvalidArgument when id, the ID
+// of an object of the given kind (as "resource"), cannot be one segment of
+// a request's path: empty, or "." or "..", which no escaping keeps from
+// meaning "this or the parent directory" to a server or proxy on the way.
+func checkPathID(kind, id string) error {
+	switch id {
+	case "":
+		return fmt.Errorf("%w: empty %s ID", ErrInvalidArgument, kind)
+	case ".", "..":
+		return fmt.Errorf("%w: %s ID %q is not an ID", ErrInvalidArgument, kind, id)
 	}
 	return nil
 }

@@ -240,14 +240,6 @@ func isSpace(b byte) bool {
 	return b == ' ' || b == '\t' || b == '\r' || b == '\n'
 }
 
-// page is one page of a cursor-paginated list, as every list of the API
-// sends it: items of type W, as decoded, and the cursors around them.
-type page[W any] struct {
-	Next     string
-	Previous string
-	Results  []W
-}
-
 // maxMembers bounds the members of a page. Opal's pages have three; a body
 // of millions of small unknown members would cost seconds of decoding.
 const maxMembers = 100
@@ -259,11 +251,11 @@ const maxMembers = 100
 // no sessions means that nobody holds access. Members are matched by name
 // in any letter case, as encoding/json matches them; others are skipped
 // unread.
-func decodePage[W any](dec *json.Decoder, limit int) (*page[W], error) {
+func decodePage[W any](dec *json.Decoder, limit int) (*Page[W], error) {
 	if _, err := dec.Token(); err != nil { // the "{" that decodeBody saw
 		return nil, decodeError("", err)
 	}
-	p := &page[W]{}
+	p := &Page[W]{}
 	found := false
 	for members := 1; dec.More(); members++ {
 		if members > maxMembers {
@@ -314,23 +306,23 @@ func decodeItems[W any](dec *json.Decoder, limit int) ([]W, error) {
 	case tok != json.Delim('['):
 		return nil, fmt.Errorf(`"results" is %s, not an array`, tokenKind(tok))
 	}
-	items := []W{}
+	results := []W{}
 	for dec.More() {
-		if len(items) == limit {
+		if len(results) == limit {
 			return nil, fmt.Errorf("more than %d results, the page size asked for", limit)
 		}
 		var zero W
-		items = append(items, zero)
+		results = append(results, zero)
 		// Decoding in place, rather than into a variable that is then
 		// appended, costs no allocation per item.
-		if err := dec.Decode(&items[len(items)-1]); err != nil {
-			return nil, decodeError(fmt.Sprintf("results[%d]", len(items)-1), err)
+		if err := dec.Decode(&results[len(results)-1]); err != nil {
+			return nil, decodeError(fmt.Sprintf("results[%d]", len(results)-1), err)
 		}
 	}
 	if _, err := dec.Token(); err != nil { // "]"
 		return nil, decodeError("results", err)
 	}
-	return items, nil
+	return results, nil
 }
 
 // decodeObject reads one object, such as a user, into out.

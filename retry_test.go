@@ -139,13 +139,13 @@ func TestTransportFaultsAreRetried(t *testing.T) {
 					fault(t, w)
 					return
 				}
-				writeJSON(w, http.StatusOK, `{"results":[{"user_id":"u1"}]}`)
+				writeJSON(w, http.StatusOK, `{"results":[{"user_id":"u1","resource_id":"r"}]}`)
 			}))
 			got, err := c.Sessions.List(context.Background(), "r", nil)
 			if err != nil {
 				t.Fatalf("List: %v", err)
 			}
-			if diff := cmp.Diff(&SessionsList{Results: []Session{{UserID: "u1"}}}, got); diff != "" {
+			if diff := cmp.Diff(&SessionsList{Results: []Session{{UserID: "u1", ResourceID: "r"}}}, got); diff != "" {
 				t.Errorf("List (-want +got):\n%s", diff)
 			}
 			if n := requests.Load(); n != 2 {
@@ -950,6 +950,14 @@ func TestAttemptNamesItsCall(t *testing.T) {
 		{"Resources.List", func(ctx context.Context, c *Client) {
 			_, _ = c.Resources.List(ctx, &ListResourcesOptions{IDs: []string{"r1"}})
 		}, "/v1/resources", "/v1/resources", ""},
+		{"Access.List", func(ctx context.Context, c *Client) { _, _ = c.Access.List(ctx, "a/b", nil) },
+			"/v1/resources/a%2Fb/users", "/v1/resources/{resource_id}/users", "a/b"},
+		{"Access.AllOf", func(ctx context.Context, c *Client) {
+			for range c.Access.AllOf(ctx, []string{"r2"}, nil) {
+			}
+		}, "/v1/resources/r2/users", "/v1/resources/{resource_id}/users", "r2"},
+		{"Access.ListForUser", func(ctx context.Context, c *Client) { _, _ = c.Access.ListForUser(ctx, "u1", nil) },
+			"/v1/resources/users/u1", "/v1/resources/users/{user_id}", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -1069,7 +1077,7 @@ func TestAttemptDurationIncludesReadingTheAnswer(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		rt := roundTripFunc(func(r *http.Request) (*http.Response, error) {
 			time.Sleep(30 * time.Millisecond) // the headers
-			body := &slowBody{r: strings.NewReader(`{"results":[{"user_id":"u1"}]}`), delay: 50 * time.Millisecond}
+			body := &slowBody{r: strings.NewReader(`{"results":[{"user_id":"u1","resource_id":"r1"}]}`), delay: 50 * time.Millisecond}
 			return &http.Response{StatusCode: http.StatusOK, Header: http.Header{"Content-Type": {"application/json"}}, Body: body}, nil
 		})
 		var got []Attempt

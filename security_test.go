@@ -318,6 +318,23 @@ func TestATokenPassedAsAnIDIsRedacted(t *testing.T) {
 			}
 			return nil
 		}},
+		{"Access.List", func(ctx context.Context, c *Client) error { _, err := c.Access.List(ctx, testToken, nil); return err }},
+		{"Access.ListForUser", func(ctx context.Context, c *Client) error {
+			_, err := c.Access.ListForUser(ctx, testToken, nil)
+			return err
+		}},
+		{"Access.AllOf with the token among IDs", func(ctx context.Context, c *Client) error {
+			for _, err := range c.Access.AllOf(ctx, []string{testToken}, nil) {
+				var resourceErr *ResourceError
+				if !errors.As(err, &resourceErr) {
+					t.Errorf("AllOf error = %T, want *ResourceError", err)
+				} else if resourceErr.ResourceID != redactedSecret {
+					t.Errorf("ResourceError.ResourceID is not %q", redactedSecret)
+				}
+				return err
+			}
+			return nil
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

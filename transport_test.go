@@ -124,7 +124,7 @@ func TestRedirectWithinTheOriginKeepsTheToken(t *testing.T) {
 			writeJSON(w, http.StatusUnauthorized, `{"message":"no token"}`)
 			return
 		}
-		writeJSON(w, http.StatusOK, `{"results":[{"user_id":"u1"}]}`)
+		writeJSON(w, http.StatusOK, `{"results":[{"user_id":"u1","resource_id":"r"}]}`)
 	})
 	got, err := c.Sessions.List(context.Background(), "r", nil)
 	if err != nil {

@@ -35,23 +35,6 @@ const (
 	HRIDPStatusNotFound      = "NOT_FOUND"
 )
 
-// UsersList is one page of users.
-type UsersList struct {
-	// Next is the cursor of the following page, "" on the last page. Pass
-	// it as ListUsersOptions.Cursor to resume, even from another process.
-	Next string `json:"next"`
-	// Previous is the cursor the API gave for going back, "" when it sent none.
-	Previous string `json:"previous"`
-	// Results are the users on this page.
-	Results []User `json:"results"`
-}
-
-// MarshalJSON encodes the list in the API's shape, with null for a missing
-// cursor.
-func (l UsersList) MarshalJSON() ([]byte, error) {
-	return marshalList(l.Next, l.Previous, l.Results)
-}
-
 // UsersService finds the users of an Opal organisation: the names and
 // emails behind the user IDs of sessions. Use it as Client.Users.
 type UsersService service
@@ -112,7 +95,10 @@ func (s *UsersService) All(ctx context.Context, opts *ListUsersOptions) iter.Seq
 
 // list checks a listing's arguments. The caller's options are copied,
 // never modified.
-func (s *UsersService) list(opts *ListUsersOptions) list[User, User, UsersList] {
+func (s *UsersService) list(opts *ListUsersOptions) list[User, User] {
 	o := valueOf(opts)
-	return newList(s.client, "users", o.Cursor, o.PageSize, same[User], func(p *page[User]) *UsersList { return (*UsersList)(p) })
+	return newList(s.client, []string{"users"}, "a page of users", o.Cursor, o.PageSize, same[User])
 }
+
+// UsersList is one page of users.
+type UsersList = Page[User]
