@@ -54,6 +54,10 @@ type ResourceAccessUser struct {
 	PropagationStatus string
 }
 
+// ResourceAccessUserList is one page of access: users who can reach a
+// resource, or resources a user can reach.
+type ResourceAccessUserList = Page[ResourceAccessUser]
+
 // wireAccess is the API's JSON shape of a ResourceAccessUser, which the
 // client decodes a page into, as fast as encoding/json's plain struct
 // decoding, and encodes one from.
@@ -267,7 +271,3 @@ func newAccessList(c *Client, path []string, what, cursor string, pageSize int) 
 	l.limitToo = true
 	return l
 }
-
-// ResourceAccessUserList is one page of access: users who can reach a
-// resource, or resources a user can reach.
-type ResourceAccessUserList = Page[ResourceAccessUser]

@@ -69,6 +69,9 @@ func (s *numberOrString) UnmarshalJSON(data []byte) error {
 	return json.Unmarshal(data, (*string)(s))
 }
 
+// ResourcesList is one page of resources.
+type ResourcesList = Page[Resource]
+
 // ResourcesService finds the resources of an Opal organisation: the names
 // and types behind the resource IDs of sessions. Use it as
 // Client.Resources.
@@ -194,6 +197,3 @@ func resourcesAskedFor(resourceType ResourceType, ids []string) func(Resource) e
 		return nil
 	}
 }
-
-// ResourcesList is one page of resources.
-type ResourcesList = Page[Resource]

@@ -36,6 +36,9 @@ func (s *Session) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
+// SessionsList is one page of sessions.
+type SessionsList = Page[Session]
+
 // wireSession is what the client decodes a session into. Its only
 // difference from Session is the lenient time type: decoding into it needs
 // no UnmarshalJSON per session, which keeps a page's decoding as fast as
@@ -115,6 +118,3 @@ func parseRFC3339(s string) (time.Time, error) {
 	}
 	return t, nil
 }
-
-// SessionsList is one page of sessions.
-type SessionsList = Page[Session]

@@ -35,6 +35,9 @@ const (
 	HRIDPStatusNotFound      = "NOT_FOUND"
 )
 
+// UsersList is one page of users.
+type UsersList = Page[User]
+
 // UsersService finds the users of an Opal organisation: the names and
 // emails behind the user IDs of sessions. Use it as Client.Users.
 type UsersService service
@@ -99,6 +102,3 @@ func (s *UsersService) list(opts *ListUsersOptions) list[User, User] {
 	o := valueOf(opts)
 	return newList(s.client, []string{"users"}, "a page of users", o.Cursor, o.PageSize, same[User])
 }
-
-// UsersList is one page of users.
-type UsersList = Page[User]
