@@ -167,6 +167,14 @@ func reportPerSession(b *testing.B, sessions int) {
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(sessions), "ns/session")
 }
 
+// liveHeap is the heap's live bytes, after a garbage collection.
+func liveHeap() uint64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
+}
+
 // walkHeap walks pages×perPage sessions with All and returns the live heap
 // after 10 pages and 10 pages before the end.
 func walkHeap(tb testing.TB, pages, perPage int) (early, late uint64) {
@@ -176,12 +184,6 @@ func walkHeap(tb testing.TB, pages, perPage int) (early, late uint64) {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	heap := func() uint64 {
-		runtime.GC()
-		var ms runtime.MemStats
-		runtime.ReadMemStats(&ms)
-		return ms.HeapAlloc
-	}
 	n := 0
 	for _, err := range c.Sessions.All(context.Background(), benchResource, &ListSessionsOptions{PageSize: perPage}) {
 		if err != nil {
@@ -190,9 +192,9 @@ func walkHeap(tb testing.TB, pages, perPage int) (early, late uint64) {
 		n++
 		switch n {
 		case 10*perPage + 1:
-			early = heap()
+			early = liveHeap()
 		case (pages-10)*perPage + 1:
-			late = heap()
+			late = liveHeap()
 		}
 	}
 	if n != pages*perPage {
@@ -214,6 +216,57 @@ func TestAllHoldsAboutOnePage(t *testing.T) {
 	t.Logf("live heap after 10 pages: %d KB; after %d: %d KB", early>>10, pages-10, late>>10)
 	if late > early+slack {
 		t.Errorf("live heap grew from %d KB to %d KB over %d pages", early>>10, late>>10, pages-20)
+	}
+}
+
+// TestLoopGuardKeepsNoCursor: the loop guard remembers each cursor of a
+// walk by a fixed-size fingerprint. A server whose cursors are 1 MiB long
+// would otherwise grow the heap by 1 MiB a page: over 32 pages, the live
+// heap grows by less than a quarter of that.
+func TestLoopGuardKeepsNoCursor(t *testing.T) {
+	const pages, cursorLen = 32, 1 << 20
+	pad := strings.Repeat("x", cursorLen)
+	cursor := func(i int) string { return fmt.Sprintf("c%d-%s", i, pad) }
+	mux := http.NewServeMux()
+	srv := httptest.NewUnstartedServer(mux)
+	srv.Config.MaxHeaderBytes = 4 * cursorLen // the cursor comes back in the query
+	srv.Start()
+	t.Cleanup(srv.Close)
+	mux.HandleFunc("/v1/sessions", func(w http.ResponseWriter, r *http.Request) {
+		i := 0
+		if c := r.URL.Query().Get("cursor"); c != "" {
+			fmt.Sscanf(c, "c%d-", &i)
+		}
+		next := "null"
+		if i+1 < pages {
+			next = strconv.Quote(cursor(i + 1))
+		}
+		writeJSON(w, http.StatusOK, fmt.Sprintf(`{"next":%s,"results":[{"connection_id":"s%d","resource_id":"r1","user_id":"u1"}]}`, next, i))
+	})
+	c, err := NewClient(testToken, WithBaseURL(srv.URL+"/v1"), WithRateLimit(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var early, late uint64
+	n := 0
+	for _, err := range c.Sessions.All(context.Background(), "r1", nil) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		n++
+		switch n {
+		case 2:
+			early = liveHeap()
+		case pages:
+			late = liveHeap()
+		}
+	}
+	if n != pages {
+		t.Fatalf("%d sessions, want %d", n, pages)
+	}
+	t.Logf("live heap after 2 pages: %d KiB; after %d: %d KiB", early>>10, pages, late>>10)
+	if growth := int64(late) - int64(early); growth > (pages-2)*cursorLen/4 {
+		t.Errorf("live heap grew by %d KiB over %d pages of %d KiB cursors", growth>>10, pages-2, cursorLen>>10)
 	}
 }
 
