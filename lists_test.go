@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -260,6 +261,85 @@ var listers = []lister{
 	},
 }
 
+// pagedServer serves the pages of a list by cursor and records each
+// request's query.
+type pagedServer struct {
+	mu      sync.Mutex
+	pages   map[string]string // cursor ("" for the first page) to body
+	fail    []int             // statuses to answer first, one request each
+	queries []url.Values
+}
+
+// newPagedServer serves the pages of a resource's sessions.
+func newPagedServer(t *testing.T, pages map[string]string, opts ...Option) (*Client, *pagedServer) {
+	t.Helper()
+	return newListServer(t, "/v1/sessions", pages, opts...)
+}
+
+// newListServer serves pages at path, and fails the test on a request to
+// any other path.
+func newListServer(t *testing.T, path string, pages map[string]string, opts ...Option) (*Client, *pagedServer) {
+	t.Helper()
+	c, mux, _ := setup(t, opts...)
+	ps := &pagedServer{pages: pages}
+	mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+		ps.mu.Lock()
+		ps.queries = append(ps.queries, r.URL.Query())
+		body, ok := ps.pages[r.URL.Query().Get("cursor")]
+		status := http.StatusOK
+		if len(ps.fail) > 0 {
+			status, ps.fail = ps.fail[0], ps.fail[1:]
+		}
+		ps.mu.Unlock()
+		switch {
+		case status != http.StatusOK:
+			writeJSON(w, status, `{"message":"try again"}`)
+		case !ok:
+			writeJSON(w, http.StatusNotFound, `{"message":"no such page"}`)
+		default:
+			writeJSON(w, http.StatusOK, body)
+		}
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		t.Errorf("request to %s, want %s", r.URL.EscapedPath(), path)
+		writeJSON(w, http.StatusNotFound, `{"message":"no such endpoint"}`)
+	})
+	return c, ps
+}
+
+func (ps *pagedServer) cursors() []string {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	cursors := []string{}
+	for _, q := range ps.queries {
+		cursors = append(cursors, q.Get("cursor"))
+	}
+	return cursors
+}
+
+func (ps *pagedServer) requests() int {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	return len(ps.queries)
+}
+
+// listPage is a page body of any list: the given items, made by item, and
+// next as the cursor of the following page, null for none.
+func listPage(item func(string) string, next string, items ...string) string {
+	body := `{"next":` + fmt.Sprintf("%q", next)
+	if next == "" {
+		body = `{"next":null`
+	}
+	body += `,"results":[`
+	for i, it := range items {
+		if i > 0 {
+			body += ","
+		}
+		body += item(it)
+	}
+	return body + "]}"
+}
+
 // page is a page body of the list: items with the given IDs, then the
 // cursor of the following page ("" for none).
 func (l lister) page(next string, ids ...string) string { return listPage(l.item, next, ids...) }
@@ -430,7 +510,7 @@ func TestListsFollowCursors(t *testing.T) {
 // as "limit" too where the reference declares only that.
 func TestListsSendPageSize(t *testing.T) {
 	forEachWay(t, ways, func(t *testing.T, l lister, w way) {
-		for _, pageSize := range []int{0, 2, 1000} {
+		for _, pageSize := range []int{0, 2, 7, 50, 1000} {
 			want := w.defaultPageSize
 			if pageSize != 0 {
 				want = strconv.Itoa(pageSize)
@@ -503,16 +583,18 @@ func TestListsStartOverWhenRangedAgain(t *testing.T) {
 }
 
 // TestListsNeverModifyOptions: not the cursor as the walk goes on, not the
-// page size that All asks for.
+// page size that All asks for, nor one the caller set.
 func TestListsNeverModifyOptions(t *testing.T) {
 	forEachWay(t, ways, func(t *testing.T, l lister, w way) {
-		c, _ := newListServer(t, l.path, l.threePages())
-		calls := l.open(c, "c2", 0)
-		if _, errs := w.read(t, context.Background(), calls); errs != nil {
-			t.Fatal(errs)
-		}
-		if diff := cmp.Diff(l.open(c, "c2", 0).opts, calls.opts); diff != "" {
-			t.Errorf("options changed (-want +got):\n%s", diff)
+		for _, pageSize := range []int{0, 3} {
+			c, _ := newListServer(t, l.path, l.threePages())
+			calls := l.open(c, "c2", pageSize)
+			if _, errs := w.read(t, context.Background(), calls); errs != nil {
+				t.Fatal(errs)
+			}
+			if diff := cmp.Diff(l.open(c, "c2", pageSize).opts, calls.opts); diff != "" {
+				t.Errorf("PageSize %d: options changed (-want +got):\n%s", pageSize, diff)
+			}
 		}
 	})
 }
@@ -563,6 +645,96 @@ func TestListsYieldOneErrorThenStop(t *testing.T) {
 		if n := ps.requests(); n != 3 {
 			t.Errorf("%d requests sent, want 3", n)
 		}
+	})
+}
+
+// TestListsGoOnPastAnEmptyPage: a page without items, empty or null, is
+// not the end of the list while it has a next cursor.
+func TestListsGoOnPastAnEmptyPage(t *testing.T) {
+	forEachWay(t, walks, func(t *testing.T, l lister, w way) {
+		c, ps := newListServer(t, l.path, map[string]string{
+			"":   l.page("c2", "a1"),
+			"c2": l.page("c3"),
+			"c3": `{"next":"c4","results":null}`,
+			"c4": l.page("", "a2"),
+		})
+		ids, errs := w.read(t, context.Background(), l.open(c, "", 0))
+		if errs != nil {
+			t.Fatal(errs)
+		}
+		if diff := cmp.Diff([]string{"a1", "a2"}, ids); diff != "" {
+			t.Errorf("items (-want +got):\n%s", diff)
+		}
+		if n := ps.requests(); n != 4 {
+			t.Errorf("%d requests sent, want 4", n)
+		}
+	})
+}
+
+// TestListsEndWhenCancelled: a context cancelled while the caller holds a
+// page, or while the next page is on its way, ends the walk with one
+// context.Canceled, and no further request.
+func TestListsEndWhenCancelled(t *testing.T) {
+	forEachList(t, func(t *testing.T, l lister) {
+		t.Run("between pages", func(t *testing.T) {
+			c, ps := newListServer(t, l.path, l.threePages())
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			var ids []string
+			var errs []error
+			for id, err := range l.open(c, "", 0).all(ctx) {
+				if err != nil {
+					errs = append(errs, err)
+					continue
+				}
+				ids = append(ids, id)
+				cancel()
+			}
+			if diff := cmp.Diff([]string{"a1", "a2"}, ids); diff != "" {
+				t.Errorf("All's items (-want +got):\n%s", diff)
+			}
+			wantOneError(t, errs, context.Canceled)
+
+			ctx, cancel = context.WithCancel(t.Context())
+			defer cancel()
+			var pages int
+			errs = nil
+			for _, err := range l.open(c, "", 0).pages(ctx) {
+				if err != nil {
+					errs = append(errs, err)
+					continue
+				}
+				pages++
+				cancel()
+			}
+			if pages != 1 {
+				t.Errorf("Pages yielded %d pages, want 1", pages)
+			}
+			wantOneError(t, errs, context.Canceled)
+			if n := ps.requests(); n != 2 {
+				t.Errorf("%d requests sent, want 2: one for each walk", n)
+			}
+		})
+		t.Run("during a page", func(t *testing.T) {
+			for _, w := range walks {
+				c, mux, _ := setup(t)
+				ctx, cancel := context.WithCancel(t.Context())
+				defer cancel()
+				mux.HandleFunc(l.path, func(rw http.ResponseWriter, r *http.Request) {
+					if r.URL.Query().Get("cursor") == "" {
+						writeJSON(rw, http.StatusOK, l.page("c2", "a1"))
+						return
+					}
+					cancel()
+					<-r.Context().Done()
+				})
+				ids, errs := w.read(t, ctx, l.open(c, "", 0))
+				if diff := cmp.Diff([]string{"a1"}, ids); diff != "" {
+					t.Errorf("%s's items (-want +got):\n%s", w.name, diff)
+				}
+				wantOneError(t, errs, context.Canceled)
+			}
+		})
 	})
 }
 
@@ -659,13 +831,19 @@ func TestListsRefuseAnOverfullPage(t *testing.T) {
 	})
 }
 
+// TestListsRejectABadPageSize: a page size outside 0..1000 is an error that
+// says so, and nothing is sent.
 func TestListsRejectABadPageSize(t *testing.T) {
 	forEachWay(t, ways, func(t *testing.T, l lister, w way) {
-		for _, pageSize := range []int{-1, 1001} {
+		for _, pageSize := range []int{-5, -1, 1001} {
 			t.Run(fmt.Sprint("PageSize ", pageSize), func(t *testing.T) {
 				c, ps := newListServer(t, l.path, l.threePages())
 				ids, errs := w.read(t, context.Background(), l.open(c, "", pageSize))
 				wantFailure(t, ids, errs, ErrInvalidArgument, ps, 0)
+				want := fmt.Sprintf("opal: invalid argument: page size %d is outside 0..1000", pageSize)
+				if len(errs) == 1 && errs[0].Error() != want {
+					t.Errorf("error %q, want %q", errs[0], want)
+				}
 			})
 		}
 	})

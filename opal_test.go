@@ -273,39 +273,6 @@ func TestRequestHeaders(t *testing.T) {
 	}
 }
 
-func TestListRejectsBadArgumentsWithoutSending(t *testing.T) {
-	tests := []struct {
-		name       string
-		resourceID string
-		opts       *ListSessionsOptions
-		want       string
-	}{
-		{"empty resource ID", "", nil, "empty resource ID"},
-		{"negative page size", "r", &ListSessionsOptions{PageSize: -1}, "page size -1"},
-		{"page size above 1000", "r", &ListSessionsOptions{PageSize: 1001}, "page size 1001"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			c, mux, _ := setup(t)
-			var requests atomic.Int32
-			mux.HandleFunc("/", countingHandler(&requests, func(w http.ResponseWriter, r *http.Request) {}))
-			list, err := c.Sessions.List(context.Background(), tt.resourceID, tt.opts)
-			if !errors.Is(err, ErrInvalidArgument) {
-				t.Fatalf("List error = %v, want one wrapping ErrInvalidArgument", err)
-			}
-			if !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("error %q does not say %q", err, tt.want)
-			}
-			if list != nil {
-				t.Errorf("List returned a page with its error")
-			}
-			if n := requests.Load(); n != 0 {
-				t.Errorf("%d requests sent, want none", n)
-			}
-		})
-	}
-}
-
 func TestListWithDoneContextSendsNothing(t *testing.T) {
 	c, mux, _ := setup(t)
 	var requests atomic.Int32

@@ -16,6 +16,26 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
+// pageBody is a page body with sessions for the given users.
+func pageBody(next string, users ...string) string {
+	return listPage(func(u string) string {
+		return fmt.Sprintf(`{"user_id":%q,"resource_id":"r1"}`, u)
+	}, next, users...)
+}
+
+// collect ranges over seq like a caller who checks errors, returning the
+// user IDs and the errors seen.
+func collect(seq func(func(Session, error) bool)) (users []string, errs []error) {
+	for s, err := range seq {
+		if err != nil {
+			errs = append(errs, err)
+			continue // a careless caller: the sequence must stop by itself
+		}
+		users = append(users, s.UserID)
+	}
+	return users, errs
+}
+
 // TestSuccessThatIsNotAPageIsAnError: a 2xx that is not a page of the list
 // is an error that says what was wrong, never an empty page, and no retry
 // can mend it. For an access review, "no sessions" means "nobody holds

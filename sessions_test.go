@@ -82,6 +82,39 @@ func TestListDecodesTheReferenceExample(t *testing.T) {
 	}
 }
 
+// TestSessionsRejectAnEmptyResourceID: sessions of no resource are an
+// error that says so, from List, Pages and All alike, with no page and no
+// session, and nothing is sent.
+func TestSessionsRejectAnEmptyResourceID(t *testing.T) {
+	c, ps := newListServer(t, "/v1/sessions", nil)
+	ctx := t.Context()
+	list, err := c.Sessions.List(ctx, "", nil)
+	if list != nil {
+		t.Errorf("List returned a page with its error")
+	}
+	got := map[string][]error{"List": {err}}
+	for p, err := range c.Sessions.Pages(ctx, "", nil) {
+		if p != nil {
+			t.Errorf("Pages yielded a page")
+		}
+		got["Pages"] = append(got["Pages"], err)
+	}
+	for s, err := range c.Sessions.All(ctx, "", nil) {
+		if s != (Session{}) {
+			t.Errorf("All yielded a session")
+		}
+		got["All"] = append(got["All"], err)
+	}
+	for name, errs := range got {
+		if len(errs) != 1 || !errors.Is(errs[0], ErrInvalidArgument) || errs[0].Error() != "opal: invalid argument: empty resource ID" {
+			t.Errorf("%s: errors %v, want one ErrInvalidArgument saying the resource ID is empty", name, errs)
+		}
+	}
+	if n := ps.requests(); n != 0 {
+		t.Errorf("%d requests sent, want none", n)
+	}
+}
+
 func TestListDecodingIsLenient(t *testing.T) {
 	admin := ResourceAccessLevel{Name: "AdminRole", RemoteID: "arn:aws:iam::590304332660:role/AdministratorAccess"}
 	tests := []struct {
