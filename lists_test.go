@@ -24,6 +24,7 @@ import (
 type lister struct {
 	name  string
 	path  string     // the path the server must see
+	what  string     // what its errors say a page is
 	query url.Values // what every request carries besides cursor and page_size
 	// limitToo says that the page size goes as "limit" too.
 	limitToo bool
@@ -214,6 +215,7 @@ var listers = []lister{
 	{
 		name:  "sessions",
 		path:  "/v1/sessions",
+		what:  "a page of sessions",
 		query: url.Values{"resource_id": {"r1"}, "user_id": {"u1"}},
 		item: func(id string) string {
 			return fmt.Sprintf(`{"connection_id":%q,"user_id":"u1","resource_id":"r1"}`, id)
@@ -223,6 +225,7 @@ var listers = []lister{
 	{
 		name:  "users",
 		path:  "/v1/users",
+		what:  "a page of users",
 		query: url.Values{},
 		item:  func(id string) string { return fmt.Sprintf(`{"user_id":%q,"email":"a@example.com"}`, id) },
 		open:  usersMethods.open,
@@ -230,6 +233,7 @@ var listers = []lister{
 	{
 		name: "resources",
 		path: "/v1/resources",
+		what: "a page of resources",
 		query: url.Values{
 			"resource_type_filter": {"AWS_IAM_ROLE"},
 			"resource_name":        {"AdminRole"},
@@ -242,6 +246,7 @@ var listers = []lister{
 	{
 		name:     "access by resource",
 		path:     "/v1/resources/r1/users",
+		what:     "a page of the resource's users",
 		query:    url.Values{},
 		limitToo: true,
 		item: func(id string) string {
@@ -252,6 +257,7 @@ var listers = []lister{
 	{
 		name:     "access by user",
 		path:     "/v1/resources/users/u1",
+		what:     "a page of the user's resources",
 		query:    url.Values{"include_unmanaged": {"true"}},
 		limitToo: true,
 		item: func(id string) string {
@@ -777,16 +783,53 @@ func TestListsGuardAgainstCursorLoops(t *testing.T) {
 	})
 }
 
-// TestListsRefuseASuccessThatIsNotAPage: a 2xx without "results" is an
-// error, never an empty page, and is not retried.
+// TestListsRefuseASuccessThatIsNotAPage: a 2xx that is not a page of the
+// list, first or later in a walk, is an error that says what was wrong,
+// never an empty page, and no retry can mend it. For an access review, "no
+// sessions" means "nobody holds access": a gateway's {} must not say that.
 func TestListsRefuseASuccessThatIsNotAPage(t *testing.T) {
-	bodies := []string{`{}`, `null`, `[]`, `{"message":"not found"}`, `{"results":{}}`, `{"data":[],"cursor":null}`}
+	tests := []struct{ name, body, want string }{
+		{"empty object", `{}`, `no "results" member`},
+		{"null", `null`, "the body is null, not a JSON object"},
+		{"an empty array", `[]`, "the body is an array, not a JSON object"},
+		{"an array", `[{"user_id":"u1"}]`, "the body is an array, not a JSON object"},
+		{"a string", `"ok"`, "the body is a string, not a JSON object"},
+		{"a number", `0`, "the body is a number, not a JSON object"},
+		{"a message", `{"message":"not found"}`, `no "results" member`},
+		{"a gateway's error", `{"error":"upstream timed out","status":504}`, `no "results" member`},
+		{"another API's page", `{"data":[],"cursor":null}`, `no "results" member`},
+		{"results a string", `{"results":"none"}`, `"results" is a string, not an array`},
+		{"results an object", `{"results":{}}`, `"results" is an object, not an array`},
+		{"results a number", `{"results":0}`, `"results" is a number, not an array`},
+		{"results twice", `{"results":[],"Results":[{"user_id":"u1"}]}`, `"results" appears twice`},
+	}
 	forEachWay(t, ways, func(t *testing.T, l lister, w way) {
-		for _, body := range bodies {
-			t.Run(body, func(t *testing.T) {
-				c, ps := newListServer(t, l.path, map[string]string{"": body})
+		for _, tt := range tests {
+			want := fmt.Sprintf("opal: GET %s: 200 OK response is not %s: %s", l.path, l.what, tt.want)
+			t.Run(tt.name, func(t *testing.T) {
+				c, ps := newListServer(t, l.path, map[string]string{"": tt.body})
 				ids, errs := w.read(t, context.Background(), l.open(c, "", 0))
 				wantFailure(t, ids, errs, ErrInvalidResponse, ps, 1)
+				if len(errs) == 1 && errs[0].Error() != want {
+					t.Errorf("error %q, want %q", errs[0], want)
+				}
+			})
+			if w.name == "List" {
+				continue
+			}
+			t.Run(tt.name+", as the second page", func(t *testing.T) {
+				c, ps := newListServer(t, l.path, map[string]string{"": l.page("c2", "a1"), "c2": tt.body})
+				ids, errs := w.read(t, context.Background(), l.open(c, "", 0))
+				if diff := cmp.Diff([]string{"a1"}, ids); diff != "" {
+					t.Errorf("items (-want +got):\n%s", diff)
+				}
+				wantOneError(t, errs, ErrInvalidResponse)
+				if len(errs) == 1 && errs[0].Error() != want {
+					t.Errorf("error %q, want %q", errs[0], want)
+				}
+				if n := ps.requests(); n != 2 {
+					t.Errorf("%d requests sent, want 2 (no retries)", n)
+				}
 			})
 		}
 	})
@@ -806,9 +849,9 @@ func TestListsRefuseAnOverfullPage(t *testing.T) {
 		pageSize, items int
 		want            string // part of the error, "" for none
 	}{
-		{2, 3, "more than 2 results"},
+		{2, 3, "more than 2 results, the page size asked for"},
 		{2, 2, ""},
-		{0, 1001, "more than 1000 results"},
+		{0, 1001, "more than 1000 results, the page size asked for"},
 		{0, 1000, ""},
 	}
 	forEachWay(t, ways, func(t *testing.T, l lister, w way) {
