@@ -114,9 +114,12 @@ func (m listMethods[S, O, T, L]) open(c *Client, cursor string, pageSize int) li
 		if l == nil {
 			return nil
 		}
-		p := &idPage{IDs: []string{}}
+		p := &idPage{}
 		var items []T
 		p.Next, p.Previous, items = m.parts(l)
+		if items != nil { // nil results stay nil, as the page has them
+			p.IDs = make([]string, 0, len(items))
+		}
 		for _, item := range items {
 			p.IDs = append(p.IDs, m.id(item))
 		}
@@ -910,7 +913,8 @@ func TestListsRetryAnOutage(t *testing.T) {
 }
 
 // TestListsDecodeLeniently: null or absent cursors and results, and fields
-// the client does not know, are fine.
+// the client does not know, are fine; null results stay nil, and empty ones
+// empty.
 func TestListsDecodeLeniently(t *testing.T) {
 	forEachList(t, func(t *testing.T, l lister) {
 		// An item with a field added since, as Opal adds them.
@@ -919,7 +923,8 @@ func TestListsDecodeLeniently(t *testing.T) {
 			body string
 			want *idPage
 		}{
-			{`{"next":null,"previous":null,"results":null}`, &idPage{IDs: []string{}}},
+			{`{"next":null,"previous":null,"results":null}`, &idPage{}},
+			{`{"results":null}`, &idPage{}},
 			{`{"results":[]}`, &idPage{IDs: []string{}}},
 			{`{"total":1,"results":[` + newer + `],"previous":"c0","links":[]}`, &idPage{Previous: "c0", IDs: []string{"a1"}}},
 		}
