@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -15,49 +14,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 )
-
-// TestAccessDecodesThePublishedExample: the example of ResourceAccessUserList
-// in Opal's reference decodes, though its rows have no access level and no
-// propagation status. It is about one resource and two users, so a mock
-// answering it answers only that resource's listing: for one of the users
-// it is a page of another user's access.
-func TestAccessDecodesThePublishedExample(t *testing.T) {
-	body, err := os.ReadFile("testdata/access_example.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	const resource, jake = "1b978423-db0a-4037-a4cf-f79c60cb67b3", "29827fb8-f2dd-4e80-9576-28e31e9934ac"
-	c, mux, _ := setup(t)
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, string(body)) })
-
-	got, err := c.Access.List(context.Background(), resource, nil)
-	if err != nil {
-		t.Fatalf("List: %v", err)
-	}
-	jan23, feb3 := mustTime(t, "2022-01-23T04:56:07Z"), mustTime(t, "2022-02-03T12:33:02Z")
-	want := &ResourceAccessUserList{Results: []ResourceAccessUser{
-		{ResourceID: resource, UserID: jake, Email: "jake@company.dev", FullName: "Jake Barnes",
-			ExpirationDate: &jan23, HasDirectAccess: true, NumAccessPaths: 2},
-		{ResourceID: resource, UserID: "7646aa9a-e2ee-4eb5-8c62-91f29038a373", Email: "brett@company.dev", FullName: "Brett Ashley",
-			ExpirationDate: &feb3, HasDirectAccess: true, NumAccessPaths: 3},
-	}}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("List (-want +got):\n%s", diff)
-	}
-	var direct ResourceAccessUserList
-	if err := json.Unmarshal(body, &direct); err != nil {
-		t.Fatalf("json.Unmarshal: %v", err)
-	}
-	if diff := cmp.Diff(want, &direct); diff != "" {
-		t.Errorf("json.Unmarshal (-want +got):\n%s", diff)
-	}
-
-	_, err = c.Access.ListForUser(context.Background(), jake, nil)
-	const wantErr = `opal: GET /v1/resources/users/29827fb8-f2dd-4e80-9576-28e31e9934ac: 200 OK response is not a page of the user's resources: results[1]: its "user_id" is not the one asked for`
-	if !errors.Is(err, ErrInvalidResponse) || err == nil || err.Error() != wantErr {
-		t.Errorf("ListForUser(%s): %v, want %q", jake, err, wantErr)
-	}
-}
 
 // TestAccessDecodingIsLenient: a row's expiration date is nil exactly when
 // the API says null or leaves it out, and any RFC 3339 time otherwise; its

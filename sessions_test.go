@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
 	"testing"
 	"time"
 
@@ -20,66 +19,6 @@ func mustTime(t *testing.T, s string) time.Time {
 		t.Fatal(err)
 	}
 	return v
-}
-
-// TestListDecodesTheReferenceExample decodes the example response published
-// in Opal's API reference, verbatim: its first connection ID is not a UUID and
-// neither session has an access level, which some clients reject. Its
-// sessions are on two resources, so a server answering it, as a mock that
-// serves the example does, answers no resource's listing.
-func TestListDecodesTheReferenceExample(t *testing.T) {
-	body, err := os.ReadFile("testdata/reference_example.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := &SessionsList{
-		Next:     "cD0yMDIxLTAxLTA2KzAzJTNBMjQlM0E1My40MzQzMjYlMkIwMCUzQTAw",
-		Previous: "cj1sZXdwd2VycWVtY29zZnNkc2NzUWxNMEUxTXk0ME16UXpNallsTWtJ",
-		Results: []Session{
-			{
-				ConnectionID:   "h0z968412-2451-4bbd-42h4-057l715d917m",
-				UserID:         "29827fb8-f2dd-4e80-9576-28e31e9934ac",
-				ResourceID:     "1b978423-db0a-4037-a4cf-f79c60cb67b3",
-				ExpirationDate: mustTime(t, "2022-01-23T04:56:07Z"),
-			},
-			{
-				ConnectionID:   "6e6b5597-bd36-4f4c-a629-01e3fa791932",
-				UserID:         "b031c922-b84f-4424-9f4f-c49c05871bfe",
-				ResourceID:     "77eb1ab7-2c27-4fc4-afdb-137e1265cddd",
-				ExpirationDate: mustTime(t, "2022-03-12T07:22:18Z"),
-			},
-		},
-	}
-	got, err := decodePageAs(body, new(SessionsService).list("r", nil).public)
-	if err != nil {
-		t.Fatalf("decoding: %v", err)
-	}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("decoded (-want +got):\n%s", diff)
-	}
-	for _, s := range got.Results {
-		if !s.AccessLevel.IsDefault() {
-			t.Errorf("session %s: access level %+v, want the default level", s.ConnectionID, s.AccessLevel)
-		}
-	}
-	// json.Unmarshal into the public type agrees with the client.
-	var direct SessionsList
-	if err := json.Unmarshal(body, &direct); err != nil {
-		t.Fatalf("json.Unmarshal: %v", err)
-	}
-	if diff := cmp.Diff(want, &direct); diff != "" {
-		t.Errorf("json.Unmarshal (-want +got):\n%s", diff)
-	}
-
-	c, mux, _ := setup(t)
-	mux.HandleFunc("/v1/sessions", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, string(body))
-	})
-	_, err = c.Sessions.List(context.Background(), "1b978423-db0a-4037-a4cf-f79c60cb67b3", nil)
-	const wantErr = `opal: GET /v1/sessions: 200 OK response is not a page of sessions: results[1]: its "resource_id" is not the one asked for`
-	if !errors.Is(err, ErrInvalidResponse) || err.Error() != wantErr {
-		t.Errorf("List of the first resource: %v, want %q", err, wantErr)
-	}
 }
 
 // TestSessionsRejectAnEmptyResourceID: sessions of no resource are an
