@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -188,109 +187,6 @@ func firstErr[T any](seq func(func(T, error) bool)) error {
 		}
 	}
 	return nil
-}
-
-// TestAccessSendsTheIDAsOneSegment: whatever a resource or user ID holds,
-// the server sees it as one escaped segment of the endpoint's path, and no
-// request reaches another endpoint.
-func TestAccessSendsTheIDAsOneSegment(t *testing.T) {
-	tests := []struct{ id, escaped string }{
-		{"1b978423-db0a-4037-a4cf-f79c60cb67b3", "1b978423-db0a-4037-a4cf-f79c60cb67b3"},
-		{"a/b", "a%2Fb"},
-		{"../users", "..%2Fusers"},
-		{"%2F", "%252F"},
-		{"?", "%3F"},
-		{"a?user_id=u1", "a%3Fuser_id=u1"},
-		{"#", "%23"},
-		{"a b", "a%20b"},
-		{"...", "..."},
-		{"users/u1", "users%2Fu1"},
-	}
-	for _, tt := range tests {
-		for _, byUser := range []bool{false, true} {
-			t.Run(fmt.Sprintf("%s/by user %v", tt.id, byUser), func(t *testing.T) {
-				c, mux, _ := setup(t)
-				var gotPath, gotID string
-				pattern, wantPath := "GET /v1/resources/{id}/users", "/v1/resources/"+tt.escaped+"/users"
-				if byUser {
-					pattern, wantPath = "GET /v1/resources/users/{id}", "/v1/resources/users/"+tt.escaped
-				}
-				mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
-					gotPath, gotID = r.URL.EscapedPath(), r.PathValue("id")
-					body, _ := json.Marshal(ResourceAccessUserList{Results: []ResourceAccessUser{{ResourceID: gotID, UserID: gotID}}})
-					writeJSON(w, http.StatusOK, string(body))
-				})
-				var elsewhere atomic.Int32
-				mux.HandleFunc("/", countingHandler(&elsewhere, func(w http.ResponseWriter, r *http.Request) {
-					writeJSON(w, http.StatusOK, fmt.Sprintf(`{"results":[{"resource_id":%q,"user_id":%q}]}`, tt.id, tt.id))
-				}))
-				var err error
-				if byUser {
-					_, err = c.Access.ListForUser(context.Background(), tt.id, nil)
-				} else {
-					_, err = c.Access.List(context.Background(), tt.id, nil)
-				}
-				if err != nil {
-					t.Fatalf("list: %v", err)
-				}
-				if gotPath != wantPath || gotID != tt.id {
-					t.Errorf("the server saw %q, ID %q; want %q, ID %q", gotPath, gotID, wantPath, tt.id)
-				}
-				if n := elsewhere.Load(); n != 0 {
-					t.Errorf("%d requests reached another endpoint", n)
-				}
-			})
-		}
-	}
-}
-
-// TestAccessRefusesIDsThatAreNotOneSegment: "", "." and ".." name no
-// object, and a resource named "users" would reach the endpoint of the user
-// "users"; each is refused by every method, and nothing is sent.
-func TestAccessRefusesIDsThatAreNotOneSegment(t *testing.T) {
-	byResource := map[string]func(c *Client, id string) error{
-		"List":  func(c *Client, id string) error { _, err := c.Access.List(t.Context(), id, nil); return err },
-		"Pages": func(c *Client, id string) error { return firstErr(c.Access.Pages(t.Context(), id, nil)) },
-		"All":   func(c *Client, id string) error { return firstErr(c.Access.All(t.Context(), id, nil)) },
-		"AllOf": func(c *Client, id string) error { return firstErr(c.Access.AllOf(t.Context(), []string{id}, nil)) },
-	}
-	byUser := map[string]func(c *Client, id string) error{
-		"ListForUser":  func(c *Client, id string) error { _, err := c.Access.ListForUser(t.Context(), id, nil); return err },
-		"PagesForUser": func(c *Client, id string) error { return firstErr(c.Access.PagesForUser(t.Context(), id, nil)) },
-		"AllForUser":   func(c *Client, id string) error { return firstErr(c.Access.AllForUser(t.Context(), id, nil)) },
-	}
-	tests := []struct {
-		calls map[string]func(c *Client, id string) error
-		id    string
-		want  string
-	}{
-		{byResource, "", "opal: invalid argument: empty resource ID"},
-		{byResource, ".", `opal: invalid argument: resource ID "." is not an ID`},
-		{byResource, "..", `opal: invalid argument: resource ID ".." is not an ID`},
-		{byResource, "users", `opal: invalid argument: resource ID "users" would reach GET /resources/users/{user_id}, not this resource`},
-		{byResource, "Users", `opal: invalid argument: resource ID "Users" would reach GET /resources/users/{user_id}, not this resource`},
-		{byUser, "", "opal: invalid argument: empty user ID"},
-		{byUser, ".", `opal: invalid argument: user ID "." is not an ID`},
-		{byUser, "..", `opal: invalid argument: user ID ".." is not an ID`},
-	}
-	for _, tt := range tests {
-		for name, call := range tt.calls {
-			t.Run(fmt.Sprintf("%s(%q)", name, tt.id), func(t *testing.T) {
-				c, mux, _ := setup(t)
-				var sent atomic.Int32
-				mux.HandleFunc("/", countingHandler(&sent, func(w http.ResponseWriter, r *http.Request) {
-					writeJSON(w, http.StatusOK, `{"results":[]}`)
-				}))
-				err := call(c, tt.id)
-				if !errors.Is(err, ErrInvalidArgument) || !strings.HasPrefix(err.Error(), tt.want) {
-					t.Errorf("error %v, want one starting %q", err, tt.want)
-				}
-				if n := sent.Load(); n != 0 {
-					t.Errorf("%d requests sent, want none", n)
-				}
-			})
-		}
-	}
 }
 
 // TestAccessLoopErrorHoldsNoToken: the cursor-loop error names the request

@@ -53,7 +53,7 @@ var getters = []getter{
 		name:    "Resources.Get",
 		pattern: "GET /v1/resources/{id}",
 		arg:     "1b978423-db0a-4037-a4cf-f79c60cb67b3",
-		badArgs: []string{"", ".", ".."},
+		badArgs: nil, // its IDs: TestIDsThatAreNotOneSegmentAreRefused
 		body:    func(key string) string { return fmt.Sprintf(`{"resource_id":%q,"name":"AdminRole"}`, key) },
 		get:     func(c *Client, ctx context.Context, arg string) (any, error) { return c.Resources.Get(ctx, arg) },
 	},

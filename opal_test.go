@@ -238,6 +238,166 @@ func TestRequestQuery(t *testing.T) {
 	}
 }
 
+// TestIDsInPathsAreOneSegment: whatever a resource or user ID holds, the
+// server sees it as one escaped segment of its endpoint's path, with no
+// query or fragment of its making, and no request reaches another
+// endpoint.
+func TestIDsInPathsAreOneSegment(t *testing.T) {
+	tests := []struct{ id, escaped string }{
+		{"1b978423-db0a-4037-a4cf-f79c60cb67b3", "1b978423-db0a-4037-a4cf-f79c60cb67b3"},
+		{"a/b", "a%2Fb"},
+		{"../users", "..%2Fusers"},
+		{"a/../..", "a%2F..%2F.."},
+		{"users/u1", "users%2Fu1"},
+		{"%2F", "%252F"},
+		{"%2e%2e", "%252e%252e"},
+		{"?", "%3F"},
+		{"a?user_id=u1", "a%3Fuser_id=u1"},
+		{"#", "%23"},
+		{"a#b", "a%23b"},
+		{"a b", "a%20b"},
+		{"a;b", "a%3Bb"},
+		{`a\b`, "a%5Cb"},
+		{"...", "..."},
+		{"ресурс/é", "%D1%80%D0%B5%D1%81%D1%83%D1%80%D1%81%2F%C3%A9"},
+	}
+	calls := []struct {
+		name, pattern, path, query string // path holds %s where the ID goes
+		// answer is what was asked for, of the ID, as the call returns it
+		// and as the server sends it; call makes the call.
+		answer func(id string) any
+		call   func(ctx context.Context, c *Client, id string) (any, error)
+	}{
+		{"Resources.Get", "GET /v1/resources/{id}", "/v1/resources/%s", "",
+			func(id string) any { return &Resource{ResourceID: id} },
+			func(ctx context.Context, c *Client, id string) (any, error) {
+				r, err := c.Resources.Get(ctx, id)
+				return r, err
+			}},
+		{"Access.List", "GET /v1/resources/{id}/users", "/v1/resources/%s/users", "",
+			func(id string) any {
+				return &ResourceAccessUserList{Results: []ResourceAccessUser{{ResourceID: id, UserID: "u1"}}}
+			},
+			func(ctx context.Context, c *Client, id string) (any, error) {
+				l, err := c.Access.List(ctx, id, nil)
+				return l, err
+			}},
+		{"Access.ListForUser", "GET /v1/resources/users/{id}", "/v1/resources/users/%s", "include_unmanaged=false",
+			func(id string) any {
+				return &ResourceAccessUserList{Results: []ResourceAccessUser{{ResourceID: "r1", UserID: id}}}
+			},
+			func(ctx context.Context, c *Client, id string) (any, error) {
+				l, err := c.Access.ListForUser(ctx, id, nil)
+				return l, err
+			}},
+	}
+	for _, call := range calls {
+		for _, tt := range tests {
+			t.Run(call.name+"/"+tt.id, func(t *testing.T) {
+				c, mux, _ := setup(t)
+				var gotPath, gotID, gotQuery string
+				mux.HandleFunc(call.pattern, func(w http.ResponseWriter, r *http.Request) {
+					gotPath, gotID, gotQuery = r.URL.EscapedPath(), r.PathValue("id"), r.URL.RawQuery
+					body, _ := json.Marshal(call.answer(r.PathValue("id")))
+					writeJSON(w, http.StatusOK, string(body))
+				})
+				var elsewhere atomic.Int32
+				mux.HandleFunc("/", countingHandler(&elsewhere, func(w http.ResponseWriter, r *http.Request) {
+					body, _ := json.Marshal(call.answer(tt.id)) // whatever would fool the client
+					writeJSON(w, http.StatusOK, string(body))
+				}))
+				got, err := call.call(t.Context(), c, tt.id)
+				if err != nil {
+					t.Fatalf("%s: %v", call.name, err)
+				}
+				if diff := cmp.Diff(call.answer(tt.id), got); diff != "" {
+					t.Errorf("%s (-want +got):\n%s", call.name, diff)
+				}
+				if want := fmt.Sprintf(call.path, tt.escaped); gotPath != want || gotID != tt.id || gotQuery != call.query {
+					t.Errorf("the server saw %q, ID %q, query %q; want %q, ID %q, query %q", gotPath, gotID, gotQuery, want, tt.id, call.query)
+				}
+				if n := elsewhere.Load(); n != 0 {
+					t.Errorf("%d requests reached another endpoint", n)
+				}
+			})
+		}
+	}
+}
+
+// TestIDsThatAreNotOneSegmentAreRefused: "", "." and ".." name no object in
+// a path, and a resource named "users" would reach the endpoint of the
+// user "users"; each is refused by every call that puts it in a path,
+// with an error that says so and no answer, and nothing is sent.
+func TestIDsThatAreNotOneSegmentAreRefused(t *testing.T) {
+	resourceGet := map[string]func(c *Client, id string) error{
+		"Resources.Get": func(c *Client, id string) error {
+			r, err := c.Resources.Get(t.Context(), id)
+			if r != nil {
+				t.Errorf("Get(%q) returned a resource with its error", id)
+			}
+			return err
+		},
+	}
+	byResource := map[string]func(c *Client, id string) error{
+		"Access.List": func(c *Client, id string) error {
+			l, err := c.Access.List(t.Context(), id, nil)
+			if l != nil {
+				t.Errorf("List(%q) returned a page with its error", id)
+			}
+			return err
+		},
+		"Access.Pages": func(c *Client, id string) error { return firstErr(c.Access.Pages(t.Context(), id, nil)) },
+		"Access.All":   func(c *Client, id string) error { return firstErr(c.Access.All(t.Context(), id, nil)) },
+		"Access.AllOf": func(c *Client, id string) error { return firstErr(c.Access.AllOf(t.Context(), []string{id}, nil)) },
+	}
+	byUser := map[string]func(c *Client, id string) error{
+		"Access.ListForUser": func(c *Client, id string) error {
+			l, err := c.Access.ListForUser(t.Context(), id, nil)
+			if l != nil {
+				t.Errorf("ListForUser(%q) returned a page with its error", id)
+			}
+			return err
+		},
+		"Access.PagesForUser": func(c *Client, id string) error { return firstErr(c.Access.PagesForUser(t.Context(), id, nil)) },
+		"Access.AllForUser":   func(c *Client, id string) error { return firstErr(c.Access.AllForUser(t.Context(), id, nil)) },
+	}
+	tests := []struct {
+		calls map[string]func(c *Client, id string) error
+		id    string
+		want  string
+	}{
+		{resourceGet, "", "opal: invalid argument: empty resource ID"},
+		{resourceGet, ".", `opal: invalid argument: resource ID "." is not an ID`},
+		{resourceGet, "..", `opal: invalid argument: resource ID ".." is not an ID`},
+		{byResource, "", "opal: invalid argument: empty resource ID"},
+		{byResource, ".", `opal: invalid argument: resource ID "." is not an ID`},
+		{byResource, "..", `opal: invalid argument: resource ID ".." is not an ID`},
+		{byResource, "users", `opal: invalid argument: resource ID "users" would reach GET /resources/users/{user_id}, not this resource`},
+		{byResource, "Users", `opal: invalid argument: resource ID "Users" would reach GET /resources/users/{user_id}, not this resource`},
+		{byUser, "", "opal: invalid argument: empty user ID"},
+		{byUser, ".", `opal: invalid argument: user ID "." is not an ID`},
+		{byUser, "..", `opal: invalid argument: user ID ".." is not an ID`},
+	}
+	for _, tt := range tests {
+		for name, call := range tt.calls {
+			t.Run(fmt.Sprintf("%s(%q)", name, tt.id), func(t *testing.T) {
+				c, mux, _ := setup(t)
+				var sent atomic.Int32
+				mux.HandleFunc("/", countingHandler(&sent, func(w http.ResponseWriter, r *http.Request) {
+					writeJSON(w, http.StatusOK, `{"results":[]}`)
+				}))
+				err := call(c, tt.id)
+				if !errors.Is(err, ErrInvalidArgument) || !strings.HasPrefix(err.Error(), tt.want) {
+					t.Errorf("error %v, want one starting %q", err, tt.want)
+				}
+				if n := sent.Load(); n != 0 {
+					t.Errorf("%d requests sent, want none", n)
+				}
+			})
+		}
+	}
+}
+
 func TestRequestHeaders(t *testing.T) {
 	tests := []struct {
 		name      string
