@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -194,47 +193,6 @@ func TestBaseURLPaths(t *testing.T) {
 		if diff := cmp.Diff(tt.wantPath, gotPath.Load()); diff != "" {
 			t.Errorf("base %q: path (-want +got):\n%s", tt.base, diff)
 		}
-	}
-}
-
-func TestRequestQuery(t *testing.T) {
-	tests := []struct {
-		name       string
-		resourceID string
-		opts       *ListSessionsOptions
-		want       url.Values
-	}{
-		{"resource only", "1b978423-db0a-4037-a4cf-f79c60cb67b3", nil,
-			url.Values{"resource_id": {"1b978423-db0a-4037-a4cf-f79c60cb67b3"}}},
-		{"zero options send nothing more", "r1", &ListSessionsOptions{},
-			url.Values{"resource_id": {"r1"}}},
-		{"every option", "r1", &ListSessionsOptions{UserID: "u1", Cursor: "cD0yMDIx", PageSize: 50},
-			url.Values{"resource_id": {"r1"}, "user_id": {"u1"}, "cursor": {"cD0yMDIx"}, "page_size": {"50"}}},
-		{"largest page", "r1", &ListSessionsOptions{PageSize: 1000},
-			url.Values{"resource_id": {"r1"}, "page_size": {"1000"}}},
-		{"IDs with query syntax are escaped", "a&user_id=evil#x y", &ListSessionsOptions{UserID: "u=1&page_size=9", Cursor: "c+/=%"},
-			url.Values{"resource_id": {"a&user_id=evil#x y"}, "user_id": {"u=1&page_size=9"}, "cursor": {"c+/=%"}}},
-		{"white space is sent as given", " r ", &ListSessionsOptions{UserID: "\tu"},
-			url.Values{"resource_id": {" r "}, "user_id": {"\tu"}}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			c, mux, _ := setup(t)
-			var got url.Values
-			mux.HandleFunc("/v1/sessions", func(w http.ResponseWriter, r *http.Request) {
-				if r.Method != http.MethodGet {
-					t.Errorf("method = %s, want GET", r.Method)
-				}
-				got = r.URL.Query()
-				writeJSON(w, http.StatusOK, `{"results":[]}`)
-			})
-			if _, err := c.Sessions.List(context.Background(), tt.resourceID, tt.opts); err != nil {
-				t.Fatalf("List: %v", err)
-			}
-			if diff := cmp.Diff(tt.want, got); diff != "" {
-				t.Errorf("query (-want +got):\n%s", diff)
-			}
-		})
 	}
 }
 

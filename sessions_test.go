@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"testing"
 	"time"
 
@@ -19,6 +20,47 @@ func mustTime(t *testing.T, s string) time.Time {
 		t.Fatal(err)
 	}
 	return v
+}
+
+// TestSessionsQuery: the resource and the user go as resource_id and
+// user_id, escaped, as given, and a zero option is not sent.
+func TestSessionsQuery(t *testing.T) {
+	tests := []struct {
+		name       string
+		resourceID string
+		opts       *ListSessionsOptions
+		want       url.Values
+	}{
+		{"resource only", "1b978423-db0a-4037-a4cf-f79c60cb67b3", nil,
+			url.Values{"resource_id": {"1b978423-db0a-4037-a4cf-f79c60cb67b3"}}},
+		{"zero options send nothing more", "r1", &ListSessionsOptions{},
+			url.Values{"resource_id": {"r1"}}},
+		{"every option", "r1", &ListSessionsOptions{UserID: "u1", Cursor: "cD0yMDIx", PageSize: 50},
+			url.Values{"resource_id": {"r1"}, "user_id": {"u1"}, "cursor": {"cD0yMDIx"}, "page_size": {"50"}}},
+		{"IDs with query syntax are escaped", "a&user_id=evil#x y", &ListSessionsOptions{UserID: "u=1&page_size=9", Cursor: "c+/=%"},
+			url.Values{"resource_id": {"a&user_id=evil#x y"}, "user_id": {"u=1&page_size=9"}, "cursor": {"c+/=%"}}},
+		{"white space is sent as given", " r ", &ListSessionsOptions{UserID: "\tu"},
+			url.Values{"resource_id": {" r "}, "user_id": {"\tu"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, mux, _ := setup(t)
+			var got url.Values
+			mux.HandleFunc("/v1/sessions", func(w http.ResponseWriter, r *http.Request) {
+				if r.Method != http.MethodGet {
+					t.Errorf("method = %s, want GET", r.Method)
+				}
+				got = r.URL.Query()
+				writeJSON(w, http.StatusOK, `{"results":[]}`)
+			})
+			if _, err := c.Sessions.List(context.Background(), tt.resourceID, tt.opts); err != nil {
+				t.Fatalf("List: %v", err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("query (-want +got):\n%s", diff)
+			}
+		})
+	}
 }
 
 // TestSessionsRejectAnEmptyResourceID: sessions of no resource are an
