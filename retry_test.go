@@ -171,108 +171,100 @@ func TestTransportFaultsExhaustRetries(t *testing.T) {
 	}
 }
 
-// TestAttemptTimeoutIsRetried gives each attempt a short http.Client timeout
-// and a server whose first answer is late.
+// TestAttemptTimeoutIsRetried gives each attempt a short http.Client
+// timeout, on the fake clock, and a server whose first answer never comes.
 func TestAttemptTimeoutIsRetried(t *testing.T) {
-	release := make(chan struct{})
-	defer close(release)
-	c, mux, _ := setup(t, WithHTTPClient(&http.Client{Timeout: 100 * time.Millisecond}))
-	var requests atomic.Int32
-	mux.HandleFunc("/v1/sessions", countingHandler(&requests, func(w http.ResponseWriter, r *http.Request) {
-		if requests.Load() == 1 {
-			select {
-			case <-release:
-			case <-r.Context().Done():
+	synctest.Test(t, func(t *testing.T) {
+		var attempts attemptTimes
+		rt := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			if attempts.record() == 1 {
+				return stall(r)
 			}
-			return
+			return answer(r, http.StatusOK, `{"results":[]}`)
+		})
+		c := clientOf(t, &http.Client{Transport: rt, Timeout: 100 * time.Millisecond})
+		if _, err := c.Sessions.List(t.Context(), "r", nil); err != nil {
+			t.Fatalf("List: %v", err)
 		}
-		writeJSON(w, http.StatusOK, `{"results":[]}`)
-	}))
-	if _, err := c.Sessions.List(context.Background(), "r", nil); err != nil {
-		t.Fatalf("List: %v", err)
-	}
-	if n := requests.Load(); n != 2 {
-		t.Errorf("%d requests sent, want 2", n)
-	}
+		if n := len(attempts.times); n != 2 {
+			t.Errorf("%d requests sent, want 2", n)
+		}
+	})
 }
 
 // TestContextDeadlineBoundsTheWholeCall: attempts that each time out are
-// retried, but the context's deadline ends the call, waits and all.
+// retried, but the context's deadline ends the call, waits and all. On the
+// fake clock, each attempt takes its 20 ms timeout and each wait 1 to 2 ms:
+// the tenth attempt starts by 198 ms, and an eleventh could not start
+// before 210 ms, past the deadline of 200 ms.
 func TestContextDeadlineBoundsTheWholeCall(t *testing.T) {
-	release := make(chan struct{})
-	defer close(release)
-	c, mux, _ := setup(t, WithHTTPClient(&http.Client{Timeout: 20 * time.Millisecond}), WithRetryMax(1000))
-	var requests atomic.Int32
-	mux.HandleFunc("/v1/sessions", countingHandler(&requests, func(w http.ResponseWriter, r *http.Request) {
-		select { // never answers in time
-		case <-release:
-		case <-r.Context().Done():
+	synctest.Test(t, func(t *testing.T) {
+		var attempts attemptTimes
+		rt := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			attempts.record()
+			return stall(r)
+		})
+		c := clientOf(t, &http.Client{Transport: rt, Timeout: 20 * time.Millisecond},
+			WithRetryMax(1000), WithRetryWait(time.Millisecond, 2*time.Millisecond))
+		ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+		defer cancel()
+		start := time.Now()
+		_, err := c.Sessions.List(ctx, "r", nil)
+		// The deadline ends the tenth attempt: context.DeadlineExceeded,
+		// which is a timeout.
+		var timeout interface{ Timeout() bool }
+		if !errors.Is(err, context.DeadlineExceeded) || !errors.As(err, &timeout) || !timeout.Timeout() {
+			t.Errorf("List error = %v, want context.DeadlineExceeded", err)
 		}
-	}))
-	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-	defer cancel()
-	start := time.Now()
-	_, err := c.Sessions.List(ctx, "r", nil)
-	// Usually the deadline ends an attempt: context.DeadlineExceeded. When
-	// an attempt times out just before it, with too little time left for the
-	// backoff, the call returns that attempt's timeout at once instead.
-	// Both are timeouts.
-	var timeout interface{ Timeout() bool }
-	if !errors.As(err, &timeout) || !timeout.Timeout() {
-		t.Errorf("List error = %v, want context.DeadlineExceeded or an attempt's timeout", err)
-	}
-	if elapsed := time.Since(start); elapsed > 2*time.Second {
-		t.Errorf("List took %v with a 200ms deadline", elapsed)
-	}
-	if n := requests.Load(); n < 2 {
-		t.Errorf("%d attempts, want the timed-out attempts retried", n)
-	}
+		if elapsed := time.Since(start); elapsed != 200*time.Millisecond {
+			t.Errorf("List took %v with a 200ms deadline, want 200ms", elapsed)
+		}
+		if n := len(attempts.times); n != 10 {
+			t.Errorf("%d attempts, want 10", n)
+		}
+	})
 }
 
 // TestAttemptTimeoutsAreNotTheCallersDeadline: a call that gives up after
-// attempts that each hit http.Client.Timeout, while the caller's context is
-// live, must not read as the caller's own deadline or cancellation, and must
-// still say it was a timeout.
+// attempts that each hit http.Client.Timeout, on the fake clock, while the
+// caller's context is live, must not read as the caller's own deadline or
+// cancellation, and must still say it was a timeout.
 func TestAttemptTimeoutsAreNotTheCallersDeadline(t *testing.T) {
 	tests := []struct {
 		name  string
-		stall func(w http.ResponseWriter)
+		stall func(r *http.Request) (*http.Response, error)
 	}{
-		{"waiting for headers", func(http.ResponseWriter) {}},
-		{"reading the body", func(w http.ResponseWriter) {
-			w.Header().Set("Content-Type", "application/json")
-			fmt.Fprint(w, `{"results":[`)
-			w.(http.Flusher).Flush()
+		{"waiting for headers", stall},
+		{"reading the body", func(r *http.Request) (*http.Response, error) {
+			body := &stalledBody{ctx: r.Context(), start: strings.NewReader(`{"results":[`)}
+			return &http.Response{StatusCode: http.StatusOK, Header: http.Header{"Content-Type": {"application/json"}}, Body: body}, nil
 		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			release := make(chan struct{})
-			defer close(release)
-			c, mux, _ := setup(t, WithHTTPClient(&http.Client{Timeout: 20 * time.Millisecond}), WithRetryMax(1))
-			var requests atomic.Int32
-			mux.HandleFunc("/v1/sessions", countingHandler(&requests, func(w http.ResponseWriter, r *http.Request) {
-				tt.stall(w)
-				select {
-				case <-release:
-				case <-r.Context().Done():
+			synctest.Test(t, func(t *testing.T) {
+				var attempts attemptTimes
+				rt := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+					attempts.record()
+					return tt.stall(r)
+				})
+				c := clientOf(t, &http.Client{Transport: rt, Timeout: 20 * time.Millisecond}, WithRetryMax(1))
+				_, err := c.Sessions.List(t.Context(), "r", nil)
+				if err == nil {
+					t.Fatal("List succeeded, want a timeout")
 				}
-			}))
-			_, err := c.Sessions.List(context.Background(), "r", nil)
-			if err == nil {
-				t.Fatal("List succeeded, want a timeout")
-			}
-			if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-				t.Errorf("List error %q matches a context error, though the caller's context is live", err)
-			}
-			var timeout interface{ Timeout() bool }
-			if !errors.As(err, &timeout) || !timeout.Timeout() {
-				t.Errorf("List error %q does not report Timeout() == true", err)
-			}
-			checkNoTokenInChain(t, err, testToken)
-			if n := requests.Load(); n != 2 {
-				t.Errorf("%d requests, want 2 (the timeout retried once)", n)
-			}
+				if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+					t.Errorf("List error %q matches a context error, though the caller's context is live", err)
+				}
+				var timeout interface{ Timeout() bool }
+				if !errors.As(err, &timeout) || !timeout.Timeout() {
+					t.Errorf("List error %q does not report Timeout() == true", err)
+				}
+				checkNoTokenInChain(t, err, testToken)
+				if n := len(attempts.times); n != 2 {
+					t.Errorf("%d requests, want 2 (the timeout retried once)", n)
+				}
+			})
 		})
 	}
 }
@@ -286,8 +278,14 @@ func TestCertificateErrorsAreNotRetried(t *testing.T) {
 	srv.Config.ErrorLog = discardLog()
 	srv.StartTLS()
 	defer srv.Close()
-	// The default client does not trust httptest's certificate.
-	c, err := NewClient(testToken, WithBaseURL(srv.URL), WithRetryWait(time.Millisecond, time.Millisecond))
+	// A transport of the system's roots does not trust httptest's
+	// certificate. It has no handshake timeout, nor the client one for an
+	// attempt: a timeout, which is retried, cannot come first on a slow
+	// machine.
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	c, err := NewClient(testToken, WithBaseURL(srv.URL), WithHTTPClient(&http.Client{Transport: tr}),
+		WithRetryWait(time.Millisecond, time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -310,17 +308,58 @@ func (t handlerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	return rec.Result(), nil
 }
 
-// inMemoryClient is a client whose requests go to h without a network, with
-// no client-side rate limit.
+// inMemoryClient is a client whose requests go to h without a network,
+// with no client-side rate limit.
 func inMemoryClient(t *testing.T, h http.HandlerFunc, opts ...Option) *Client {
 	t.Helper()
-	opts = append([]Option{WithBaseURL("http://127.0.0.1/v1"), WithHTTPClient(&http.Client{Transport: handlerTransport{h}}), WithRateLimit(0)}, opts...)
+	return clientOf(t, &http.Client{Transport: handlerTransport{h}}, opts...)
+}
+
+// clientOf is a client whose attempts go through hc, to a loopback base
+// URL, with no client-side rate limit.
+func clientOf(t *testing.T, hc *http.Client, opts ...Option) *Client {
+	t.Helper()
+	opts = append([]Option{WithBaseURL("http://127.0.0.1/v1"), WithHTTPClient(hc), WithRateLimit(0)}, opts...)
 	c, err := NewClient(testToken, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return c
 }
+
+// answer is a response of the given status and JSON body to r, as a
+// server's handler would write it.
+func answer(r *http.Request, status int, body string) (*http.Response, error) {
+	rec := httptest.NewRecorder()
+	writeJSON(rec, status, body)
+	resp := rec.Result()
+	resp.Request = r
+	return resp, nil
+}
+
+// stall is an attempt that gets no answer: it ends when its request's
+// context does, as one to a server that stalls is ended by its timeout.
+func stall(r *http.Request) (*http.Response, error) {
+	<-r.Context().Done()
+	return nil, r.Context().Err()
+}
+
+// stalledBody is a body that gives its start at once, then no more: a read
+// ends when ctx, its request's, does, with its error.
+type stalledBody struct {
+	ctx   context.Context
+	start io.Reader
+}
+
+func (b *stalledBody) Read(p []byte) (int, error) {
+	if n, _ := b.start.Read(p); n > 0 {
+		return n, nil
+	}
+	<-b.ctx.Done()
+	return 0, b.ctx.Err()
+}
+
+func (b *stalledBody) Close() error { return nil }
 
 // attemptTimes records when each request arrives, on the bubble's clock.
 type attemptTimes struct {
@@ -430,40 +469,49 @@ func TestRetryAfterTooLongFailsAtOnce(t *testing.T) {
 // TestBackoffPastTheDeadlineFailsAtOnce: when the wait before the next
 // attempt cannot end before the context's deadline, the call returns what
 // the last attempt got at once, rather than sleeping into the deadline and
-// returning the context's error. A wait that fits is still waited.
+// returning the context's error. A wait that fits is still waited. On the
+// fake clock, with a deadline of 100 ms.
 func TestBackoffPastTheDeadlineFailsAtOnce(t *testing.T) {
+	down := func(r *http.Request) (*http.Response, error) {
+		return answer(r, http.StatusServiceUnavailable, `{"message":"down"}`)
+	}
+	closed := func(*http.Request) (*http.Response, error) { return nil, io.EOF } // a connection closed before an answer
 	tests := []struct {
 		name         string
 		wait         time.Duration // min and max of the backoff
-		fault        func(t *testing.T, w http.ResponseWriter)
-		wantRequests int32
-		want         string // in Error()
+		fault        func(r *http.Request) (*http.Response, error)
+		wantRequests int
+		wantTime     time.Duration // the call takes
+		want         string        // in Error()
 	}{
-		{"503, backoff past the deadline", time.Hour, func(t *testing.T, w http.ResponseWriter) {
-			writeJSON(w, http.StatusServiceUnavailable, `{"message":"down"}`)
-		}, 1, "503 Service Unavailable: down"},
-		{"connection closed, backoff past the deadline", time.Hour, transportFaults["connection closed before an answer"], 1, "EOF"},
-		{"503, backoff within the deadline", time.Millisecond, func(t *testing.T, w http.ResponseWriter) {
-			writeJSON(w, http.StatusServiceUnavailable, `{"message":"down"}`)
-		}, 3, "503 Service Unavailable: down"},
+		{"503, backoff past the deadline", time.Hour, down, 1, 0, "503 Service Unavailable: down"},
+		{"connection closed, backoff past the deadline", time.Hour, closed, 1, 0, "EOF"},
+		{"503, backoff within the deadline", time.Millisecond, down, 3, 2 * time.Millisecond, "503 Service Unavailable: down"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, mux, _ := setup(t, WithRetryWait(tt.wait, tt.wait), WithRetryMax(2))
-			var requests atomic.Int32
-			mux.HandleFunc("/v1/sessions", countingHandler(&requests, func(w http.ResponseWriter, r *http.Request) {
-				tt.fault(t, w)
-			}))
-			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-			defer cancel()
-			_, err := c.Sessions.List(ctx, "r", nil)
-			if errors.Is(err, context.DeadlineExceeded) || err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("List error = %v, want one saying %q, before the deadline", err, tt.want)
-			}
-			checkNoTokenInChain(t, err, testToken)
-			if n := requests.Load(); n != tt.wantRequests {
-				t.Errorf("%d requests, want %d", n, tt.wantRequests)
-			}
+			synctest.Test(t, func(t *testing.T) {
+				var attempts attemptTimes
+				rt := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+					attempts.record()
+					return tt.fault(r)
+				})
+				c := clientOf(t, &http.Client{Transport: rt}, WithRetryWait(tt.wait, tt.wait), WithRetryMax(2))
+				ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+				defer cancel()
+				start := time.Now()
+				_, err := c.Sessions.List(ctx, "r", nil)
+				if errors.Is(err, context.DeadlineExceeded) || err == nil || !strings.Contains(err.Error(), tt.want) {
+					t.Errorf("List error = %v, want one saying %q, before the deadline", err, tt.want)
+				}
+				checkNoTokenInChain(t, err, testToken)
+				if elapsed := time.Since(start); elapsed != tt.wantTime {
+					t.Errorf("List took %v, want %v", elapsed, tt.wantTime)
+				}
+				if n := len(attempts.times); n != tt.wantRequests {
+					t.Errorf("%d requests, want %d", n, tt.wantRequests)
+				}
+			})
 		})
 	}
 }
