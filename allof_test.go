@@ -7,7 +7,6 @@ import (
 	"iter"
 	"net/http"
 	"net/url"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -180,25 +179,6 @@ func forEachSweep(t *testing.T, test func(t *testing.T, sw sweepOf)) {
 	for _, sw := range sweeps {
 		t.Run(sw.name, func(t *testing.T) { test(t, sw) })
 	}
-}
-
-// noSweepLeft fails the test if a goroutine of the sweep is still running,
-// looking at once: they must be gone by the time the range loop has
-// returned. Then goleak checks that nothing else was left behind but the
-// HTTP connections' goroutines.
-func noSweepLeft(t *testing.T, before goleak.Option) {
-	t.Helper()
-	buf := make([]byte, 1<<20)
-	stacks := string(buf[:runtime.Stack(buf, true)])
-	if n := strings.Count(stacks, "opal-go.sweep["); n > 0 {
-		t.Errorf("%d stack frames of the sweep still running after its range loop returned:\n%s", n, stacks)
-	}
-	goleak.VerifyNone(t, before,
-		goleak.IgnoreAnyFunction("net/http.(*persistConn).readLoop"),
-		goleak.IgnoreAnyFunction("net/http.(*persistConn).writeLoop"),
-		goleak.IgnoreAnyFunction("net/http.(*conn).serve"),
-		goleak.IgnoreAnyFunction("net/http/httptest.(*Server).goServe.func1"),
-	)
 }
 
 func resourceIDs(n int) []string {

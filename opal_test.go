@@ -20,9 +20,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-// testToken is distinctive so that a leak is easy to find in any output.
-const testToken = "opal-test-token-7Yq2Lw9Zx4"
-
 // setup starts a test server and a client for it. The client's base URL ends
 // in /v1 like Opal's, so handlers see the API's own paths, and an absolute
 // URL in the library would miss the server. Retry waits are milliseconds,
@@ -53,16 +50,6 @@ func writeJSON(w http.ResponseWriter, status int, body string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	fmt.Fprint(w, body)
-}
-
-// countConnections counts in n the connections that srv, not yet started,
-// accepts.
-func countConnections(srv *httptest.Server, n *atomic.Int32) {
-	srv.Config.ConnState = func(_ net.Conn, state http.ConnState) {
-		if state == http.StateNew {
-			n.Add(1)
-		}
-	}
 }
 
 // countingHandler answers every request with h and counts them.

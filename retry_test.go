@@ -315,18 +315,6 @@ func inMemoryClient(t *testing.T, h http.HandlerFunc, opts ...Option) *Client {
 	return clientOf(t, &http.Client{Transport: handlerTransport{h}}, opts...)
 }
 
-// clientOf is a client whose attempts go through hc, to a loopback base
-// URL, with no client-side rate limit.
-func clientOf(t *testing.T, hc *http.Client, opts ...Option) *Client {
-	t.Helper()
-	opts = append([]Option{WithBaseURL("http://127.0.0.1/v1"), WithHTTPClient(hc), WithRateLimit(0)}, opts...)
-	c, err := NewClient(testToken, opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
 // answer is a response of the given status and JSON body to r, as a
 // server's handler would write it.
 func answer(r *http.Request, status int, body string) (*http.Response, error) {

@@ -1,116 +1,17 @@
 package opal
 
 import (
-	"bytes"
-	"cmp"
 	"context"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"net/http"
 	"net/url"
-	"slices"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
 )
-
-// hostileToken holds a character that each form of escaping changes, so
-// that a test with it tells the raw, JSON, Go-quoted and URL forms apart.
-const hostileToken = `Tk9/<a&b>"c\d+e%f?g=h#-x`
-
-// tokenForms is every way the tests look for a token in text: as it is, in
-// hex (fmt's %x), escaped in a JSON string with and without HTML escaping,
-// Go-quoted, and URL-escaped for a query or a path. It is written apart from
-// the library's own list on purpose.
-func tokenForms(token string) map[string]string {
-	htmlJSON, _ := json.Marshal(token)
-	var plainJSON bytes.Buffer
-	enc := json.NewEncoder(&plainJSON)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(token)
-	unquote := func(s string) string { return s[1 : len(s)-1] }
-	return map[string]string{
-		"raw":          token,
-		"hex":          hex.EncodeToString([]byte(token)),
-		"JSON":         unquote(string(htmlJSON)),
-		"JSON no HTML": unquote(strings.TrimSpace(plainJSON.String())),
-		"Go-quoted":    unquote(strconv.Quote(token)),
-		"query":        url.QueryEscape(token),
-		"path":         url.PathEscape(token),
-	}
-}
-
-// leaksToken reports whether text holds token in any of its forms.
-func leaksToken(text, token string) bool {
-	lower := strings.ToLower(text) // fmt's %X writes hex in capitals
-	for name, form := range tokenForms(token) {
-		if strings.Contains(text, form) || name == "hex" && strings.Contains(lower, form) {
-			return true
-		}
-	}
-	return false
-}
-
-// leaks reports whether text holds testToken in any form fmt could print it.
-func leaks(text string) bool { return leaksToken(text, testToken) }
-
-// maskToken replaces every form of a token in text with a placeholder
-// naming the form, so that a failing test can show text without the token.
-// A token shorter than 8 bytes is no secret in a test, and is left.
-func maskToken(text, token string) string {
-	if len(token) < 8 {
-		return text
-	}
-	forms := tokenForms(token)
-	names := slices.Collect(maps.Keys(forms))
-	// Longest first, so that a form holding another is masked whole.
-	slices.SortFunc(names, func(a, b string) int { return cmp.Or(len(forms[b])-len(forms[a]), strings.Compare(a, b)) })
-	for _, name := range names {
-		text = strings.ReplaceAll(text, forms[name], "<token, "+name+">")
-	}
-	return text
-}
-
-// errorTree is err and every error reachable from it through
-// Unwrap() error and Unwrap() []error, as errors.Is walks them.
-func errorTree(err error) []error {
-	if err == nil {
-		return nil
-	}
-	tree := []error{err}
-	switch e := err.(type) {
-	case interface{ Unwrap() error }:
-		tree = append(tree, errorTree(e.Unwrap())...)
-	case interface{ Unwrap() []error }:
-		for _, inner := range e.Unwrap() {
-			tree = append(tree, errorTree(inner)...)
-		}
-	}
-	return tree
-}
-
-// checkNoTokenInChain fails the test if any error reachable from err holds
-// token in any of its forms, printed with %v, %+v, %#v, %s, %q or Error(),
-// as an error tracker that unwraps errors would print them.
-func checkNoTokenInChain(t *testing.T, err error, token string) {
-	t.Helper()
-	for i, e := range errorTree(err) {
-		texts := map[string]string{"Error()": e.Error()}
-		for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q"} {
-			texts[verb] = fmt.Sprintf(verb, e)
-		}
-		for how, text := range texts {
-			if leaksToken(text, token) {
-				t.Errorf("error %d of the chain (%T), printed with %s, holds the token: %s", i, e, how, maskToken(text, token))
-			}
-		}
-	}
-}
 
 // TestFmtNeverPrintsTheToken prints a client and its service with every verb,
 // as values and pointers.

@@ -53,10 +53,6 @@ func TestTransportSendsTheTokenToTheOriginOnly(t *testing.T) {
 	}
 }
 
-type roundTripFunc func(*http.Request) (*http.Response, error)
-
-func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
-
 // TestRedirectToAnotherHostIsRefused: the token goes to the base URL's
 // origin only. A redirect elsewhere is not followed: it becomes an *APIError
 // with its 3xx status, is not retried, and the other host never sees a request.

@@ -1,0 +1,184 @@
+package opal
+
+// What the white-box tests here and the black-box tests of package
+// opal_test share. An external test package sees only the exported names of
+// the package it tests, its test files included: the helpers both need are
+// defined once, here, and exported for it at the end of the file.
+
+import (
+	"bytes"
+	"cmp"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+// testToken is distinctive so that a leak is easy to find in any output.
+const testToken = "opal-test-token-7Yq2Lw9Zx4"
+
+// hostileToken holds a character that each form of escaping changes, so
+// that a test with it tells the raw, JSON, Go-quoted and URL forms apart.
+const hostileToken = `Tk9/<a&b>"c\d+e%f?g=h#-x`
+
+// tokenForms is every way the tests look for a token in text: as it is, in
+// hex (fmt's %x), escaped in a JSON string with and without HTML escaping,
+// Go-quoted, and URL-escaped for a query or a path. It is written apart from
+// the library's own list on purpose.
+func tokenForms(token string) map[string]string {
+	htmlJSON, _ := json.Marshal(token)
+	var plainJSON bytes.Buffer
+	enc := json.NewEncoder(&plainJSON)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(token)
+	unquote := func(s string) string { return s[1 : len(s)-1] }
+	return map[string]string{
+		"raw":          token,
+		"hex":          hex.EncodeToString([]byte(token)),
+		"JSON":         unquote(string(htmlJSON)),
+		"JSON no HTML": unquote(strings.TrimSpace(plainJSON.String())),
+		"Go-quoted":    unquote(strconv.Quote(token)),
+		"query":        url.QueryEscape(token),
+		"path":         url.PathEscape(token),
+	}
+}
+
+// leaksToken reports whether text holds token in any of its forms.
+func leaksToken(text, token string) bool {
+	lower := strings.ToLower(text) // fmt's %X writes hex in capitals
+	for name, form := range tokenForms(token) {
+		if strings.Contains(text, form) || name == "hex" && strings.Contains(lower, form) {
+			return true
+		}
+	}
+	return false
+}
+
+// leaks reports whether text holds testToken in any form fmt could print it.
+func leaks(text string) bool { return leaksToken(text, testToken) }
+
+// maskToken replaces every form of a token in text with a placeholder
+// naming the form, so that a failing test can show text without the token.
+// A token shorter than 8 bytes is no secret in a test, and is left.
+func maskToken(text, token string) string {
+	if len(token) < 8 {
+		return text
+	}
+	forms := tokenForms(token)
+	names := slices.Collect(maps.Keys(forms))
+	// Longest first, so that a form holding another is masked whole.
+	slices.SortFunc(names, func(a, b string) int { return cmp.Or(len(forms[b])-len(forms[a]), strings.Compare(a, b)) })
+	for _, name := range names {
+		text = strings.ReplaceAll(text, forms[name], "<token, "+name+">")
+	}
+	return text
+}
+
+// errorTree is err and every error reachable from it through
+// Unwrap() error and Unwrap() []error, as errors.Is walks them.
+func errorTree(err error) []error {
+	if err == nil {
+		return nil
+	}
+	tree := []error{err}
+	switch e := err.(type) {
+	case interface{ Unwrap() error }:
+		tree = append(tree, errorTree(e.Unwrap())...)
+	case interface{ Unwrap() []error }:
+		for _, inner := range e.Unwrap() {
+			tree = append(tree, errorTree(inner)...)
+		}
+	}
+	return tree
+}
+
+// checkNoTokenInChain fails the test if any error reachable from err holds
+// token in any of its forms, printed with %v, %+v, %#v, %s, %q or Error(),
+// as an error tracker that unwraps errors would print them.
+func checkNoTokenInChain(t *testing.T, err error, token string) {
+	t.Helper()
+	for i, e := range errorTree(err) {
+		texts := map[string]string{"Error()": e.Error()}
+		for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q"} {
+			texts[verb] = fmt.Sprintf(verb, e)
+		}
+		for how, text := range texts {
+			if leaksToken(text, token) {
+				t.Errorf("error %d of the chain (%T), printed with %s, holds the token: %s", i, e, how, maskToken(text, token))
+			}
+		}
+	}
+}
+
+// countConnections counts in n the connections that srv, not yet started,
+// accepts.
+func countConnections(srv *httptest.Server, n *atomic.Int32) {
+	srv.Config.ConnState = func(_ net.Conn, state http.ConnState) {
+		if state == http.StateNew {
+			n.Add(1)
+		}
+	}
+}
+
+// roundTripFunc is a RoundTripper made of a function.
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// clientOf is a client whose attempts go through hc, to a loopback base
+// URL, with no client-side rate limit.
+func clientOf(t *testing.T, hc *http.Client, opts ...Option) *Client {
+	t.Helper()
+	opts = append([]Option{WithBaseURL("http://127.0.0.1/v1"), WithHTTPClient(hc), WithRateLimit(0)}, opts...)
+	c, err := NewClient(testToken, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// noSweepLeft fails the test if a goroutine of the sweep is still running,
+// looking at once: they must be gone by the time the range loop has
+// returned. Then goleak checks that nothing else was left behind but the
+// HTTP connections' goroutines.
+func noSweepLeft(t *testing.T, before goleak.Option) {
+	t.Helper()
+	buf := make([]byte, 1<<20)
+	stacks := string(buf[:runtime.Stack(buf, true)])
+	if n := strings.Count(stacks, "opal-go.sweep["); n > 0 {
+		t.Errorf("%d stack frames of the sweep still running after its range loop returned:\n%s", n, stacks)
+	}
+	goleak.VerifyNone(t, before,
+		goleak.IgnoreAnyFunction("net/http.(*persistConn).readLoop"),
+		goleak.IgnoreAnyFunction("net/http.(*persistConn).writeLoop"),
+		goleak.IgnoreAnyFunction("net/http.(*conn).serve"),
+		goleak.IgnoreAnyFunction("net/http/httptest.(*Server).goServe.func1"),
+	)
+}
+
+// The helpers above, for the tests of package opal_test.
+const (
+	TestToken    = testToken
+	HostileToken = hostileToken
+)
+
+var (
+	LeaksToken          = leaksToken
+	MaskToken           = maskToken
+	CheckNoTokenInChain = checkNoTokenInChain
+	CountConnections    = countConnections
+	ClientOf            = clientOf
+	NoSweepLeft         = noSweepLeft
+)
