@@ -1,4 +1,4 @@
-package opal
+package opal_test
 
 import (
 	"context"
@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opalclient/opal-go"
+
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -20,23 +22,23 @@ import (
 func TestAccessDecodingIsLenient(t *testing.T) {
 	jan23 := mustTime(t, "2022-01-23T04:56:07Z")
 	leap := mustTime(t, "2017-01-01T00:00:00Z")
-	reader := ResourceAccessLevel{Name: "Reader", RemoteID: "roles/reader"}
+	reader := opal.ResourceAccessLevel{Name: "Reader", RemoteID: "roles/reader"}
 	tests := []struct {
 		name string
 		item string // the fields besides resource_id
-		want ResourceAccessUser
+		want opal.ResourceAccessUser
 	}{
-		{"null expiration date", `"expiration_date":null`, ResourceAccessUser{}},
-		{"no expiration date", `"user_id":"u1"`, ResourceAccessUser{UserID: "u1"}},
-		{"an expiration date", `"expiration_date":"2022-01-23T04:56:07.000Z"`, ResourceAccessUser{ExpirationDate: &jan23}},
-		{"an RFC 3339 time time.Time refuses", `"expiration_date":"2016-12-31t23:59:60z"`, ResourceAccessUser{ExpirationDate: &leap}},
-		{"null propagation status", `"propagation_status":null`, ResourceAccessUser{}},
-		{"a propagation status", `"propagation_status":{"status":"ERR_REMOTE_THROTTLE"}`, ResourceAccessUser{PropagationStatus: "ERR_REMOTE_THROTTLE"}},
-		{"a status object without its status", `"propagation_status":{}`, ResourceAccessUser{}},
-		{"null access level", `"access_level":null`, ResourceAccessUser{}},
-		{"an access level", `"access_level":{"access_level_name":"Reader","access_level_remote_id":"roles/reader"}`, ResourceAccessUser{AccessLevel: reader}},
-		{"nulls", `"email":null,"full_name":null,"has_direct_access":null,"num_access_paths":null`, ResourceAccessUser{}},
-		{"fields added since", `"access_paths":[{"group_id":"g1"}],"num_access_paths":4`, ResourceAccessUser{NumAccessPaths: 4}},
+		{"null expiration date", `"expiration_date":null`, opal.ResourceAccessUser{}},
+		{"no expiration date", `"user_id":"u1"`, opal.ResourceAccessUser{UserID: "u1"}},
+		{"an expiration date", `"expiration_date":"2022-01-23T04:56:07.000Z"`, opal.ResourceAccessUser{ExpirationDate: &jan23}},
+		{"an RFC 3339 time time.Time refuses", `"expiration_date":"2016-12-31t23:59:60z"`, opal.ResourceAccessUser{ExpirationDate: &leap}},
+		{"null propagation status", `"propagation_status":null`, opal.ResourceAccessUser{}},
+		{"a propagation status", `"propagation_status":{"status":"ERR_REMOTE_THROTTLE"}`, opal.ResourceAccessUser{PropagationStatus: "ERR_REMOTE_THROTTLE"}},
+		{"a status object without its status", `"propagation_status":{}`, opal.ResourceAccessUser{}},
+		{"null access level", `"access_level":null`, opal.ResourceAccessUser{}},
+		{"an access level", `"access_level":{"access_level_name":"Reader","access_level_remote_id":"roles/reader"}`, opal.ResourceAccessUser{AccessLevel: reader}},
+		{"nulls", `"email":null,"full_name":null,"has_direct_access":null,"num_access_paths":null`, opal.ResourceAccessUser{}},
+		{"fields added since", `"access_paths":[{"group_id":"g1"}],"num_access_paths":4`, opal.ResourceAccessUser{NumAccessPaths: 4}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -50,10 +52,10 @@ func TestAccessDecodingIsLenient(t *testing.T) {
 			}
 			want := tt.want
 			want.ResourceID = "r1"
-			if diff := cmp.Diff([]ResourceAccessUser{want}, got.Results); diff != "" {
+			if diff := cmp.Diff([]opal.ResourceAccessUser{want}, got.Results); diff != "" {
 				t.Errorf("List (-want +got):\n%s", diff)
 			}
-			var direct ResourceAccessUser
+			var direct opal.ResourceAccessUser
 			if err := json.Unmarshal([]byte(`{"resource_id":"r1",`+tt.item+`}`), &direct); err != nil {
 				t.Fatalf("json.Unmarshal: %v", err)
 			}
@@ -81,7 +83,7 @@ func TestAccessRefusesRowsThatDoNotDecode(t *testing.T) {
 				writeJSON(w, http.StatusOK, `{"results":[{"resource_id":"r1",`+tt.item+`}]}`)
 			})
 			_, err := c.Access.List(context.Background(), "r1", nil)
-			if !errors.Is(err, ErrInvalidResponse) || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "SECRET") {
+			if !errors.Is(err, opal.ErrInvalidResponse) || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "SECRET") {
 				t.Errorf("List: %v, want an ErrInvalidResponse saying %q", err, tt.want)
 			}
 		})
@@ -93,19 +95,19 @@ func TestAccessRefusesRowsThatDoNotDecode(t *testing.T) {
 // back to the same value.
 func TestAccessJSONHasTheAPIsFieldNames(t *testing.T) {
 	expires := time.Date(2026, 12, 24, 18, 0, 0, 0, time.FixedZone("CET", 3600))
-	checkJSON(t, ResourceAccessUser{
+	checkJSON(t, opal.ResourceAccessUser{
 		ResourceID: "r1", UserID: "u1", Email: "jane@company.dev", FullName: "Jane Smith",
-		AccessLevel:    ResourceAccessLevel{Name: "Reader", RemoteID: "roles/reader"},
+		AccessLevel:    opal.ResourceAccessLevel{Name: "Reader", RemoteID: "roles/reader"},
 		ExpirationDate: &expires, HasDirectAccess: true, NumAccessPaths: 2, PropagationStatus: "ERR_TIMEOUT",
 	}, `{"resource_id":"r1","user_id":"u1","email":"jane@company.dev","full_name":"Jane Smith",`+
 		`"access_level":{"access_level_name":"Reader","access_level_remote_id":"roles/reader"},`+
 		`"expiration_date":"2026-12-24T18:00:00+01:00","has_direct_access":true,"num_access_paths":2,`+
 		`"propagation_status":{"status":"ERR_TIMEOUT"}}`)
-	checkJSON(t, ResourceAccessUser{ResourceID: "r1", UserID: "u1"},
+	checkJSON(t, opal.ResourceAccessUser{ResourceID: "r1", UserID: "u1"},
 		`{"resource_id":"r1","user_id":"u1","email":"","full_name":"",`+
 			`"access_level":{"access_level_name":"","access_level_remote_id":""},`+
 			`"expiration_date":null,"has_direct_access":false,"num_access_paths":0,"propagation_status":null}`)
-	checkJSON(t, ResourceAccessUserList{Next: "n", Results: []ResourceAccessUser{}}, `{"next":"n","previous":null,"results":[]}`)
+	checkJSON(t, opal.ResourceAccessUserList{Next: "n", Results: []opal.ResourceAccessUser{}}, `{"next":"n","previous":null,"results":[]}`)
 }
 
 // TestAccessRowsAreNeverMerged: a user who holds a resource at two access
@@ -118,15 +120,15 @@ func TestAccessRowsAreNeverMerged(t *testing.T) {
 			{"resource_id":"r1","user_id":"u1","access_level":{"access_level_name":"Writer","access_level_remote_id":"writer"},"has_direct_access":true},
 			{"resource_id":"r1","user_id":"u1","access_level":{"access_level_name":"Writer","access_level_remote_id":"writer"},"has_direct_access":true}]}`)
 	})
-	var got []ResourceAccessUser
+	var got []opal.ResourceAccessUser
 	for a, err := range c.Access.All(context.Background(), "r1", nil) {
 		if err != nil {
 			t.Fatal(err)
 		}
 		got = append(got, a)
 	}
-	reader, writer := ResourceAccessLevel{"Reader", "reader"}, ResourceAccessLevel{"Writer", "writer"}
-	want := []ResourceAccessUser{
+	reader, writer := opal.ResourceAccessLevel{"Reader", "reader"}, opal.ResourceAccessLevel{"Writer", "writer"}
+	want := []opal.ResourceAccessUser{
 		{ResourceID: "r1", UserID: "u1", AccessLevel: reader},
 		{ResourceID: "r1", UserID: "u1", AccessLevel: writer, HasDirectAccess: true},
 		{ResourceID: "r1", UserID: "u1", AccessLevel: writer, HasDirectAccess: true},
@@ -141,26 +143,26 @@ func TestAccessRowsAreNeverMerged(t *testing.T) {
 // not depend on a default the reference does not state. (The page size and
 // the cursor go as for every list: TestListsSendPageSize.)
 func TestAccessIncludeUnmanagedIsAlwaysSent(t *testing.T) {
-	methods := map[string]func(c *Client, opts *ListUserAccessOptions) error{
-		"ListForUser": func(c *Client, opts *ListUserAccessOptions) error {
+	methods := map[string]func(c *opal.Client, opts *opal.ListUserAccessOptions) error{
+		"ListForUser": func(c *opal.Client, opts *opal.ListUserAccessOptions) error {
 			_, err := c.Access.ListForUser(t.Context(), "u1", opts)
 			return err
 		},
-		"PagesForUser": func(c *Client, opts *ListUserAccessOptions) error {
+		"PagesForUser": func(c *opal.Client, opts *opal.ListUserAccessOptions) error {
 			return firstErr(c.Access.PagesForUser(t.Context(), "u1", opts))
 		},
-		"AllForUser": func(c *Client, opts *ListUserAccessOptions) error {
+		"AllForUser": func(c *opal.Client, opts *opal.ListUserAccessOptions) error {
 			return firstErr(c.Access.AllForUser(t.Context(), "u1", opts))
 		},
 	}
 	tests := []struct {
 		name string
-		opts *ListUserAccessOptions
+		opts *opal.ListUserAccessOptions
 		want string
 	}{
 		{"nil options", nil, "false"},
-		{"false", &ListUserAccessOptions{IncludeUnmanaged: false}, "false"},
-		{"true", &ListUserAccessOptions{IncludeUnmanaged: true}, "true"},
+		{"false", &opal.ListUserAccessOptions{IncludeUnmanaged: false}, "false"},
+		{"true", &opal.ListUserAccessOptions{IncludeUnmanaged: true}, "true"},
 	}
 	for name, call := range methods {
 		for _, tt := range tests {
@@ -197,12 +199,12 @@ func TestAccessLoopErrorHoldsNoToken(t *testing.T) {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, fmt.Sprintf(`{"next":"c1","results":[{"resource_id":%q,"user_id":%q}]}`, testToken, testToken))
 	})
-	for name, seq := range map[string]func(func(ResourceAccessUser, error) bool){
+	for name, seq := range map[string]func(func(opal.ResourceAccessUser, error) bool){
 		"All":        c.Access.All(context.Background(), testToken, nil),
 		"AllForUser": c.Access.AllForUser(context.Background(), testToken, nil),
 	} {
 		err := firstErr(seq)
-		if !errors.Is(err, ErrCursorLoop) {
+		if !errors.Is(err, opal.ErrCursorLoop) {
 			t.Fatalf("%s: error %v, want one matching ErrCursorLoop", name, err)
 		}
 		checkNoTokenInChain(t, err, testToken)

@@ -1,4 +1,4 @@
-package opal
+package opal_test
 
 import (
 	"context"
@@ -12,22 +12,24 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/opalclient/opal-go"
 )
 
 // benchResource is the resource of the benchmarks' sessions.
 const benchResource = "1b978423-db0a-4037-a4cf-f79c60cb67b3"
 
 // benchSessions makes n realistic sessions on one resource.
-func benchSessions(n int) []Session {
-	levels := []ResourceAccessLevel{
+func benchSessions(n int) []opal.Session {
+	levels := []opal.ResourceAccessLevel{
 		{Name: "AdminRole", RemoteID: "arn:aws:iam::590304332660:role/AdministratorAccess"},
 		{Name: "ReadOnly", RemoteID: "arn:aws:iam::590304332660:role/ReadOnlyAccess"},
 		{},
 	}
 	start := time.Date(2026, 11, 26, 17, 0, 0, 0, time.UTC)
-	sessions := make([]Session, n)
+	sessions := make([]opal.Session, n)
 	for i := range sessions {
-		sessions[i] = Session{
+		sessions[i] = opal.Session{
 			ConnectionID:   fmt.Sprintf("6e6b5597-bd36-4f4c-a629-%012d", i),
 			UserID:         fmt.Sprintf("b031c922-b84f-4424-9f4f-%012d", i%977),
 			ResourceID:     benchResource,
@@ -84,7 +86,7 @@ const (
 // that the limit costs a walk over a real network nothing.
 func BenchmarkAll(b *testing.B) {
 	srv := newPageServer(b, benchPages, benchPerPage)
-	c, err := NewClient(testToken, WithBaseURL(srv.URL), WithRateLimit(0))
+	c, err := opal.NewClient(testToken, opal.WithBaseURL(srv.URL), opal.WithRateLimit(0))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -92,7 +94,7 @@ func BenchmarkAll(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		n := 0
-		for _, err := range c.Sessions.All(ctx, benchResource, &ListSessionsOptions{PageSize: benchPerPage}) {
+		for _, err := range c.Sessions.All(ctx, benchResource, &opal.ListSessionsOptions{PageSize: benchPerPage}) {
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -180,12 +182,12 @@ func liveHeap() uint64 {
 func walkHeap(tb testing.TB, pages, perPage int) (early, late uint64) {
 	tb.Helper()
 	srv := newPageServer(tb, pages, perPage)
-	c, err := NewClient(testToken, WithBaseURL(srv.URL), WithRateLimit(0))
+	c, err := opal.NewClient(testToken, opal.WithBaseURL(srv.URL), opal.WithRateLimit(0))
 	if err != nil {
 		tb.Fatal(err)
 	}
 	n := 0
-	for _, err := range c.Sessions.All(context.Background(), benchResource, &ListSessionsOptions{PageSize: perPage}) {
+	for _, err := range c.Sessions.All(context.Background(), benchResource, &opal.ListSessionsOptions{PageSize: perPage}) {
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -243,7 +245,7 @@ func TestLoopGuardKeepsNoCursor(t *testing.T) {
 		}
 		writeJSON(w, http.StatusOK, fmt.Sprintf(`{"next":%s,"results":[{"connection_id":"s%d","resource_id":"r1","user_id":"u1"}]}`, next, i))
 	})
-	c, err := NewClient(testToken, WithBaseURL(srv.URL+"/v1"), WithRateLimit(0))
+	c, err := opal.NewClient(testToken, opal.WithBaseURL(srv.URL+"/v1"), opal.WithRateLimit(0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -284,7 +286,7 @@ func BenchmarkAllMemory(b *testing.B) {
 // connection, so every body is read to its end and closed.
 func TestAllReusesOneConnection(t *testing.T) {
 	srv := newPageServer(t, benchPages, 50)
-	c, err := NewClient(testToken, WithBaseURL(srv.URL), WithRateLimit(0))
+	c, err := opal.NewClient(testToken, opal.WithBaseURL(srv.URL), opal.WithRateLimit(0))
 	if err != nil {
 		t.Fatal(err)
 	}

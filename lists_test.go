@@ -1,4 +1,4 @@
-package opal
+package opal_test
 
 import (
 	"context"
@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/opalclient/opal-go"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -32,7 +34,7 @@ type lister struct {
 	item     func(id string) string // the JSON of an item with this ID
 	// open makes the caller's options, starting at cursor with pageSize,
 	// and the three ways of reading the list with them.
-	open func(c *Client, cursor string, pageSize int) listCalls
+	open func(c *opal.Client, cursor string, pageSize int) listCalls
 }
 
 // listCalls are a list's All, Pages and List with one set of options.
@@ -53,7 +55,7 @@ type idPage struct {
 // L, of the service S that service takes from a client, and how to read an
 // item's ID and a page's parts.
 type listMethods[S, O, T, L any] struct {
-	service func(*Client) S
+	service func(*opal.Client) S
 	opts    func(cursor string, pageSize int) *O
 	all     func(S, context.Context, *O) iter.Seq2[T, error]
 	pages   func(S, context.Context, *O) iter.Seq2[*L, error]
@@ -64,52 +66,52 @@ type listMethods[S, O, T, L any] struct {
 
 // sessionsOfR1 is the sessions list of resource r1, with the methods of a
 // list of the whole organisation.
-type sessionsOfR1 struct{ s *SessionsService }
+type sessionsOfR1 struct{ s *opal.SessionsService }
 
-func (x sessionsOfR1) All(ctx context.Context, o *ListSessionsOptions) iter.Seq2[Session, error] {
+func (x sessionsOfR1) All(ctx context.Context, o *opal.ListSessionsOptions) iter.Seq2[opal.Session, error] {
 	return x.s.All(ctx, "r1", o)
 }
 
-func (x sessionsOfR1) Pages(ctx context.Context, o *ListSessionsOptions) iter.Seq2[*SessionsList, error] {
+func (x sessionsOfR1) Pages(ctx context.Context, o *opal.ListSessionsOptions) iter.Seq2[*opal.SessionsList, error] {
 	return x.s.Pages(ctx, "r1", o)
 }
 
-func (x sessionsOfR1) List(ctx context.Context, o *ListSessionsOptions) (*SessionsList, error) {
+func (x sessionsOfR1) List(ctx context.Context, o *opal.ListSessionsOptions) (*opal.SessionsList, error) {
 	return x.s.List(ctx, "r1", o)
 }
 
 // accessOfR1 is the access list of resource r1, and accessOfU1 that of
 // user u1, with the methods of a list of the whole organisation.
 type (
-	accessOfR1 struct{ s *AccessService }
-	accessOfU1 struct{ s *AccessService }
+	accessOfR1 struct{ s *opal.AccessService }
+	accessOfU1 struct{ s *opal.AccessService }
 )
 
-func (x accessOfR1) All(ctx context.Context, o *ListAccessOptions) iter.Seq2[ResourceAccessUser, error] {
+func (x accessOfR1) All(ctx context.Context, o *opal.ListAccessOptions) iter.Seq2[opal.ResourceAccessUser, error] {
 	return x.s.All(ctx, "r1", o)
 }
 
-func (x accessOfR1) Pages(ctx context.Context, o *ListAccessOptions) iter.Seq2[*ResourceAccessUserList, error] {
+func (x accessOfR1) Pages(ctx context.Context, o *opal.ListAccessOptions) iter.Seq2[*opal.ResourceAccessUserList, error] {
 	return x.s.Pages(ctx, "r1", o)
 }
 
-func (x accessOfR1) List(ctx context.Context, o *ListAccessOptions) (*ResourceAccessUserList, error) {
+func (x accessOfR1) List(ctx context.Context, o *opal.ListAccessOptions) (*opal.ResourceAccessUserList, error) {
 	return x.s.List(ctx, "r1", o)
 }
 
-func (x accessOfU1) All(ctx context.Context, o *ListUserAccessOptions) iter.Seq2[ResourceAccessUser, error] {
+func (x accessOfU1) All(ctx context.Context, o *opal.ListUserAccessOptions) iter.Seq2[opal.ResourceAccessUser, error] {
 	return x.s.AllForUser(ctx, "u1", o)
 }
 
-func (x accessOfU1) Pages(ctx context.Context, o *ListUserAccessOptions) iter.Seq2[*ResourceAccessUserList, error] {
+func (x accessOfU1) Pages(ctx context.Context, o *opal.ListUserAccessOptions) iter.Seq2[*opal.ResourceAccessUserList, error] {
 	return x.s.PagesForUser(ctx, "u1", o)
 }
 
-func (x accessOfU1) List(ctx context.Context, o *ListUserAccessOptions) (*ResourceAccessUserList, error) {
+func (x accessOfU1) List(ctx context.Context, o *opal.ListUserAccessOptions) (*opal.ResourceAccessUserList, error) {
 	return x.s.ListForUser(ctx, "u1", o)
 }
 
-func (m listMethods[S, O, T, L]) open(c *Client, cursor string, pageSize int) listCalls {
+func (m listMethods[S, O, T, L]) open(c *opal.Client, cursor string, pageSize int) listCalls {
 	service, opts := m.service(c), m.opts(cursor, pageSize)
 	reduce := func(l *L) *idPage {
 		if l == nil {
@@ -160,55 +162,55 @@ func (m listMethods[S, O, T, L]) open(c *Client, cursor string, pageSize int) li
 // The methods of each list, with every filter it takes set, so that each
 // test also checks that the filters go with every page.
 var (
-	sessionsMethods = listMethods[sessionsOfR1, ListSessionsOptions, Session, SessionsList]{
-		service: func(c *Client) sessionsOfR1 { return sessionsOfR1{c.Sessions} },
-		opts: func(cursor string, pageSize int) *ListSessionsOptions {
-			return &ListSessionsOptions{UserID: "u1", Cursor: cursor, PageSize: pageSize}
+	sessionsMethods = listMethods[sessionsOfR1, opal.ListSessionsOptions, opal.Session, opal.SessionsList]{
+		service: func(c *opal.Client) sessionsOfR1 { return sessionsOfR1{c.Sessions} },
+		opts: func(cursor string, pageSize int) *opal.ListSessionsOptions {
+			return &opal.ListSessionsOptions{UserID: "u1", Cursor: cursor, PageSize: pageSize}
 		},
 		all: sessionsOfR1.All, pages: sessionsOfR1.Pages, list: sessionsOfR1.List,
-		id:    func(s Session) string { return s.ConnectionID },
-		parts: func(l *SessionsList) (string, string, []Session) { return l.Next, l.Previous, l.Results },
+		id:    func(s opal.Session) string { return s.ConnectionID },
+		parts: func(l *opal.SessionsList) (string, string, []opal.Session) { return l.Next, l.Previous, l.Results },
 	}
-	usersMethods = listMethods[*UsersService, ListUsersOptions, User, UsersList]{
-		service: func(c *Client) *UsersService { return c.Users },
-		opts: func(cursor string, pageSize int) *ListUsersOptions {
-			return &ListUsersOptions{Cursor: cursor, PageSize: pageSize}
+	usersMethods = listMethods[*opal.UsersService, opal.ListUsersOptions, opal.User, opal.UsersList]{
+		service: func(c *opal.Client) *opal.UsersService { return c.Users },
+		opts: func(cursor string, pageSize int) *opal.ListUsersOptions {
+			return &opal.ListUsersOptions{Cursor: cursor, PageSize: pageSize}
 		},
-		all: (*UsersService).All, pages: (*UsersService).Pages, list: (*UsersService).List,
-		id:    func(u User) string { return u.UserID },
-		parts: func(l *UsersList) (string, string, []User) { return l.Next, l.Previous, l.Results },
+		all: (*opal.UsersService).All, pages: (*opal.UsersService).Pages, list: (*opal.UsersService).List,
+		id:    func(u opal.User) string { return u.UserID },
+		parts: func(l *opal.UsersList) (string, string, []opal.User) { return l.Next, l.Previous, l.Results },
 	}
-	resourcesMethods = listMethods[*ResourcesService, ListResourcesOptions, Resource, ResourcesList]{
-		service: func(c *Client) *ResourcesService { return c.Resources },
-		opts: func(cursor string, pageSize int) *ListResourcesOptions {
-			return &ListResourcesOptions{
-				Cursor: cursor, PageSize: pageSize, Type: ResourceTypeAWSIAMRole, Name: "AdminRole",
+	resourcesMethods = listMethods[*opal.ResourcesService, opal.ListResourcesOptions, opal.Resource, opal.ResourcesList]{
+		service: func(c *opal.Client) *opal.ResourcesService { return c.Resources },
+		opts: func(cursor string, pageSize int) *opal.ListResourcesOptions {
+			return &opal.ListResourcesOptions{
+				Cursor: cursor, PageSize: pageSize, Type: opal.ResourceTypeAWSIAMRole, Name: "AdminRole",
 				ParentID: "p1", AncestorID: "a1",
 			}
 		},
-		all: (*ResourcesService).All, pages: (*ResourcesService).Pages, list: (*ResourcesService).List,
-		id:    func(r Resource) string { return r.ResourceID },
-		parts: func(l *ResourcesList) (string, string, []Resource) { return l.Next, l.Previous, l.Results },
+		all: (*opal.ResourcesService).All, pages: (*opal.ResourcesService).Pages, list: (*opal.ResourcesService).List,
+		id:    func(r opal.Resource) string { return r.ResourceID },
+		parts: func(l *opal.ResourcesList) (string, string, []opal.Resource) { return l.Next, l.Previous, l.Results },
 	}
-	accessMethods = listMethods[accessOfR1, ListAccessOptions, ResourceAccessUser, ResourceAccessUserList]{
-		service: func(c *Client) accessOfR1 { return accessOfR1{c.Access} },
-		opts: func(cursor string, pageSize int) *ListAccessOptions {
-			return &ListAccessOptions{Cursor: cursor, PageSize: pageSize}
+	accessMethods = listMethods[accessOfR1, opal.ListAccessOptions, opal.ResourceAccessUser, opal.ResourceAccessUserList]{
+		service: func(c *opal.Client) accessOfR1 { return accessOfR1{c.Access} },
+		opts: func(cursor string, pageSize int) *opal.ListAccessOptions {
+			return &opal.ListAccessOptions{Cursor: cursor, PageSize: pageSize}
 		},
 		all: accessOfR1.All, pages: accessOfR1.Pages, list: accessOfR1.List,
-		id: func(a ResourceAccessUser) string { return a.UserID },
-		parts: func(l *ResourceAccessUserList) (string, string, []ResourceAccessUser) {
+		id: func(a opal.ResourceAccessUser) string { return a.UserID },
+		parts: func(l *opal.ResourceAccessUserList) (string, string, []opal.ResourceAccessUser) {
 			return l.Next, l.Previous, l.Results
 		},
 	}
-	userAccessMethods = listMethods[accessOfU1, ListUserAccessOptions, ResourceAccessUser, ResourceAccessUserList]{
-		service: func(c *Client) accessOfU1 { return accessOfU1{c.Access} },
-		opts: func(cursor string, pageSize int) *ListUserAccessOptions {
-			return &ListUserAccessOptions{Cursor: cursor, PageSize: pageSize, IncludeUnmanaged: true}
+	userAccessMethods = listMethods[accessOfU1, opal.ListUserAccessOptions, opal.ResourceAccessUser, opal.ResourceAccessUserList]{
+		service: func(c *opal.Client) accessOfU1 { return accessOfU1{c.Access} },
+		opts: func(cursor string, pageSize int) *opal.ListUserAccessOptions {
+			return &opal.ListUserAccessOptions{Cursor: cursor, PageSize: pageSize, IncludeUnmanaged: true}
 		},
 		all: accessOfU1.All, pages: accessOfU1.Pages, list: accessOfU1.List,
-		id: func(a ResourceAccessUser) string { return a.ResourceID },
-		parts: func(l *ResourceAccessUserList) (string, string, []ResourceAccessUser) {
+		id: func(a opal.ResourceAccessUser) string { return a.ResourceID },
+		parts: func(l *opal.ResourceAccessUserList) (string, string, []opal.ResourceAccessUser) {
 			return l.Next, l.Previous, l.Results
 		},
 	}
@@ -280,15 +282,9 @@ type pagedServer struct {
 	queries []url.Values
 }
 
-// newPagedServer serves the pages of a resource's sessions.
-func newPagedServer(t *testing.T, pages map[string]string, opts ...Option) (*Client, *pagedServer) {
-	t.Helper()
-	return newListServer(t, "/v1/sessions", pages, opts...)
-}
-
 // newListServer serves pages at path, and fails the test on a request to
 // any other path.
-func newListServer(t *testing.T, path string, pages map[string]string, opts ...Option) (*Client, *pagedServer) {
+func newListServer(t *testing.T, path string, pages map[string]string, opts ...opal.Option) (*opal.Client, *pagedServer) {
 	t.Helper()
 	c, mux, _ := setup(t, opts...)
 	ps := &pagedServer{pages: pages}
@@ -336,18 +332,20 @@ func (ps *pagedServer) requests() int {
 // listPage is a page body of any list: the given items, made by item, and
 // next as the cursor of the following page, null for none.
 func listPage(item func(string) string, next string, items ...string) string {
-	body := `{"next":` + fmt.Sprintf("%q", next)
+	var b strings.Builder
 	if next == "" {
-		body = `{"next":null`
+		b.WriteString(`{"next":null,"results":[`)
+	} else {
+		fmt.Fprintf(&b, `{"next":%q,"results":[`, next)
 	}
-	body += `,"results":[`
 	for i, it := range items {
 		if i > 0 {
-			body += ","
+			b.WriteString(",")
 		}
-		body += item(it)
+		b.WriteString(item(it))
 	}
-	return body + "]}"
+	b.WriteString("]}")
+	return b.String()
 }
 
 // page is a page body of the list: items with the given IDs, then the
@@ -647,8 +645,8 @@ func TestListsYieldOneErrorThenStop(t *testing.T) {
 		if diff := cmp.Diff([]string{"a1", "a2", "a3"}, ids); diff != "" {
 			t.Errorf("items (-want +got):\n%s", diff)
 		}
-		wantOneError(t, errs, ErrNotFound)
-		var apiErr *APIError
+		wantOneError(t, errs, opal.ErrNotFound)
+		var apiErr *opal.APIError
 		if len(errs) == 1 && (!errors.As(errs[0], &apiErr) || apiErr.StatusCode != http.StatusNotFound) {
 			t.Errorf("error %v is not the server's *APIError", errs[0])
 		}
@@ -774,7 +772,7 @@ func TestListsGuardAgainstCursorLoops(t *testing.T) {
 				if diff := cmp.Diff(tt.want, ids); diff != "" {
 					t.Errorf("items (-want +got):\n%s", diff)
 				}
-				wantOneError(t, errs, ErrCursorLoop)
+				wantOneError(t, errs, opal.ErrCursorLoop)
 				want := fmt.Sprintf("opal: GET %s: server repeated a pagination cursor after %d pages", l.path, tt.sent)
 				if len(errs) == 1 && errs[0].Error() != want {
 					t.Errorf("error %q, want %q", errs[0], want)
@@ -813,7 +811,7 @@ func TestListsRefuseASuccessThatIsNotAPage(t *testing.T) {
 			t.Run(tt.name, func(t *testing.T) {
 				c, ps := newListServer(t, l.path, map[string]string{"": tt.body})
 				ids, errs := w.read(t, context.Background(), l.open(c, "", 0))
-				wantFailure(t, ids, errs, ErrInvalidResponse, ps, 1)
+				wantFailure(t, ids, errs, opal.ErrInvalidResponse, ps, 1)
 				if len(errs) == 1 && errs[0].Error() != want {
 					t.Errorf("error %q, want %q", errs[0], want)
 				}
@@ -827,7 +825,7 @@ func TestListsRefuseASuccessThatIsNotAPage(t *testing.T) {
 				if diff := cmp.Diff([]string{"a1"}, ids); diff != "" {
 					t.Errorf("items (-want +got):\n%s", diff)
 				}
-				wantOneError(t, errs, ErrInvalidResponse)
+				wantOneError(t, errs, opal.ErrInvalidResponse)
 				if len(errs) == 1 && errs[0].Error() != want {
 					t.Errorf("error %q, want %q", errs[0], want)
 				}
@@ -869,7 +867,7 @@ func TestListsRefuseAnOverfullPage(t *testing.T) {
 					}
 					return
 				}
-				wantFailure(t, got, errs, ErrInvalidResponse, ps, 1)
+				wantFailure(t, got, errs, opal.ErrInvalidResponse, ps, 1)
 				if len(errs) == 1 && !strings.Contains(errs[0].Error(), tt.want) {
 					t.Errorf("error %q does not say %q", errs[0], tt.want)
 				}
@@ -886,7 +884,7 @@ func TestListsRejectABadPageSize(t *testing.T) {
 			t.Run(fmt.Sprint("PageSize ", pageSize), func(t *testing.T) {
 				c, ps := newListServer(t, l.path, l.threePages())
 				ids, errs := w.read(t, context.Background(), l.open(c, "", pageSize))
-				wantFailure(t, ids, errs, ErrInvalidArgument, ps, 0)
+				wantFailure(t, ids, errs, opal.ErrInvalidArgument, ps, 0)
 				want := fmt.Sprintf("opal: invalid argument: page size %d is outside 0..1000", pageSize)
 				if len(errs) == 1 && errs[0].Error() != want {
 					t.Errorf("error %q, want %q", errs[0], want)
@@ -950,12 +948,12 @@ func TestListsDecodeLeniently(t *testing.T) {
 func TestListsKeepTheTokenOutOfTheLoopError(t *testing.T) {
 	forEachWay(t, walks, func(t *testing.T, l lister, w way) {
 		var logs strings.Builder
-		c, mux, _ := setup(t, WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+		c, mux, _ := setup(t, opal.WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
 		mux.HandleFunc(l.path, func(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, http.StatusOK, l.page(r.Header.Get("Authorization"), "a1"))
 		})
 		_, errs := w.read(t, context.Background(), l.open(c, "", 0))
-		wantOneError(t, errs, ErrCursorLoop)
+		wantOneError(t, errs, opal.ErrCursorLoop)
 		if len(errs) == 1 {
 			checkNoTokenInChain(t, errs[0], testToken)
 		}
@@ -981,13 +979,13 @@ type notAskedFor struct {
 // IDs and types match in any letter case.
 func TestListsRefuseItemsNotAskedFor(t *testing.T) {
 	resourcesByID := resourcesMethods
-	resourcesByID.opts = func(cursor string, pageSize int) *ListResourcesOptions {
-		return &ListResourcesOptions{Cursor: cursor, PageSize: pageSize, Type: ResourceTypeAWSIAMRole, IDs: []string{"a1", "a2", "a3", "x9"}}
+	resourcesByID.opts = func(cursor string, pageSize int) *opal.ListResourcesOptions {
+		return &opal.ListResourcesOptions{Cursor: cursor, PageSize: pageSize, Type: opal.ResourceTypeAWSIAMRole, IDs: []string{"a1", "a2", "a3", "x9"}}
 	}
 	tests := []struct {
 		name  string
 		path  string
-		open  func(c *Client, cursor string, pageSize int) listCalls
+		open  func(c *opal.Client, cursor string, pageSize int) listCalls
 		item  func(id string) string // an item that is what was asked for
 		cases []notAskedFor
 	}{
@@ -1059,7 +1057,7 @@ func TestListsRefuseItemsNotAskedFor(t *testing.T) {
 							t.Errorf("errors %v, want none", errs)
 						}
 					} else {
-						wantOneError(t, errs, ErrInvalidResponse)
+						wantOneError(t, errs, opal.ErrInvalidResponse)
 						if len(errs) == 1 && (!strings.Contains(errs[0].Error(), tt.want) || strings.Contains(errs[0].Error(), "OTHER")) {
 							t.Errorf("error %q does not say %q, or quotes the server's value", errs[0], tt.want)
 						}

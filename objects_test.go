@@ -1,4 +1,4 @@
-package opal
+package opal_test
 
 import (
 	"context"
@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/opalclient/opal-go"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -27,7 +29,7 @@ type getter struct {
 	// body is a 200 body holding the object whose identifying field is key.
 	body func(key string) string
 	// get calls the getter; its first result is the *User or *Resource.
-	get func(c *Client, ctx context.Context, arg string) (any, error)
+	get func(c *opal.Client, ctx context.Context, arg string) (any, error)
 }
 
 var getters = []getter{
@@ -37,7 +39,7 @@ var getters = []getter{
 		arg:     "29827fb8-f2dd-4e80-9576-28e31e9934ac",
 		badArgs: []string{""},
 		body:    func(key string) string { return fmt.Sprintf(`{"user_id":%q,"email":"john.doe@company.dev"}`, key) },
-		get:     func(c *Client, ctx context.Context, arg string) (any, error) { return c.Users.Get(ctx, arg) },
+		get:     func(c *opal.Client, ctx context.Context, arg string) (any, error) { return c.Users.Get(ctx, arg) },
 	},
 	{
 		name:    "Users.GetByEmail",
@@ -47,7 +49,9 @@ var getters = []getter{
 		body: func(key string) string {
 			return fmt.Sprintf(`{"user_id":"29827fb8-f2dd-4e80-9576-28e31e9934ac","email":%q}`, key)
 		},
-		get: func(c *Client, ctx context.Context, arg string) (any, error) { return c.Users.GetByEmail(ctx, arg) },
+		get: func(c *opal.Client, ctx context.Context, arg string) (any, error) {
+			return c.Users.GetByEmail(ctx, arg)
+		},
 	},
 	{
 		name:    "Resources.Get",
@@ -55,14 +59,14 @@ var getters = []getter{
 		arg:     "1b978423-db0a-4037-a4cf-f79c60cb67b3",
 		badArgs: nil, // its IDs: TestIDsThatAreNotOneSegmentAreRefused
 		body:    func(key string) string { return fmt.Sprintf(`{"resource_id":%q,"name":"AdminRole"}`, key) },
-		get:     func(c *Client, ctx context.Context, arg string) (any, error) { return c.Resources.Get(ctx, arg) },
+		get:     func(c *opal.Client, ctx context.Context, arg string) (any, error) { return c.Resources.Get(ctx, arg) },
 	},
 }
 
 // serveObject answers the getter's requests with the given statuses and
 // bodies in turn, the last one for the rest, counts them, and fails the
 // test on a request to any other endpoint.
-func serveObject(t *testing.T, g getter, statuses []int, bodies ...string) (*Client, *atomic.Int32) {
+func serveObject(t *testing.T, g getter, statuses []int, bodies ...string) (*opal.Client, *atomic.Int32) {
 	t.Helper()
 	c, mux, _ := setup(t)
 	var requests atomic.Int32
@@ -92,7 +96,7 @@ func TestGetRejectsABadArgumentWithoutSending(t *testing.T) {
 		c, requests := serveObject(t, g, []int{http.StatusOK}, g.body(g.arg))
 		for _, arg := range g.badArgs {
 			got, err := g.get(c, context.Background(), arg)
-			if !errors.Is(err, ErrInvalidArgument) || !isNil(got) {
+			if !errors.Is(err, opal.ErrInvalidArgument) || !isNil(got) {
 				t.Errorf("%s(%q) = %v, %v; want nil and ErrInvalidArgument", g.name, arg, got, err)
 			}
 		}
@@ -106,10 +110,10 @@ func TestGetOfAnUnknownObjectIsNotFound(t *testing.T) {
 	forEachGetter(t, func(t *testing.T, g getter) {
 		c, requests := serveObject(t, g, []int{http.StatusNotFound}, `{"message":"not found"}`)
 		got, err := g.get(c, context.Background(), g.arg)
-		if !errors.Is(err, ErrNotFound) || !isNil(got) {
+		if !errors.Is(err, opal.ErrNotFound) || !isNil(got) {
 			t.Errorf("%s = %v, %v; want nil and ErrNotFound", g.name, got, err)
 		}
-		var apiErr *APIError
+		var apiErr *opal.APIError
 		if !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusNotFound || apiErr.Message != "not found" {
 			t.Errorf("error %v is not the server's *APIError", err)
 		}
@@ -141,7 +145,7 @@ func TestGetRefusesWhatWasNotAskedFor(t *testing.T) {
 		for name, body := range bodies {
 			c, requests := serveObject(t, g, []int{http.StatusOK}, body)
 			got, err := g.get(c, context.Background(), g.arg)
-			if !errors.Is(err, ErrInvalidResponse) || !isNil(got) {
+			if !errors.Is(err, opal.ErrInvalidResponse) || !isNil(got) {
 				t.Errorf("%s: %s = %+v, %v; want nil and ErrInvalidResponse", name, g.name, got, err)
 			}
 			if n := requests.Load(); n != 1 {
@@ -203,7 +207,7 @@ func TestPublishedExamplesDecode(t *testing.T) {
 		jake     = "29827fb8-f2dd-4e80-9576-28e31e9934ac"
 	)
 	jan23, feb3 := mustTime(t, "2022-01-23T04:56:07Z"), mustTime(t, "2022-02-03T12:33:02Z")
-	sessions := &SessionsList{Next: next, Previous: previous, Results: []Session{
+	sessions := &opal.SessionsList{Next: next, Previous: previous, Results: []opal.Session{
 		{
 			ConnectionID: "h0z968412-2451-4bbd-42h4-057l715d917m", UserID: jake, ResourceID: resource,
 			ExpirationDate: jan23,
@@ -213,7 +217,7 @@ func TestPublishedExamplesDecode(t *testing.T) {
 			ResourceID: "77eb1ab7-2c27-4fc4-afdb-137e1265cddd", ExpirationDate: mustTime(t, "2022-03-12T07:22:18Z"),
 		},
 	}}
-	access := &ResourceAccessUserList{Results: []ResourceAccessUser{
+	access := &opal.ResourceAccessUserList{Results: []opal.ResourceAccessUser{
 		{ResourceID: resource, UserID: jake, Email: "jake@company.dev", FullName: "Jake Barnes",
 			ExpirationDate: &jan23, HasDirectAccess: true, NumAccessPaths: 2},
 		{ResourceID: resource, UserID: "7646aa9a-e2ee-4eb5-8c62-91f29038a373", Email: "brett@company.dev", FullName: "Brett Ashley",
@@ -221,31 +225,31 @@ func TestPublishedExamplesDecode(t *testing.T) {
 	}}
 	tests := []struct {
 		name, file, pattern string
-		get                 func(c *Client, ctx context.Context) (any, error)
+		get                 func(c *opal.Client, ctx context.Context) (any, error)
 		want                any    // what the example decodes to
 		wantErr             string // what the client says instead, when the example is not the answer
 	}{
-		{"Users.Get", "user_example.json", "GET /v1/user", func(c *Client, ctx context.Context) (any, error) {
+		{"Users.Get", "user_example.json", "GET /v1/user", func(c *opal.Client, ctx context.Context) (any, error) {
 			return c.Users.Get(ctx, jake)
-		}, &User{
+		}, &opal.User{
 			UserID: jake, Email: "john.doe@company.dev", FullName: "John Doe",
 			FirstName: "John", LastName: "Doe", Position: "Engineer",
 		}, ""},
-		{"Users.List", "users_example.json", "GET /v1/users", func(c *Client, ctx context.Context) (any, error) {
+		{"Users.List", "users_example.json", "GET /v1/users", func(c *opal.Client, ctx context.Context) (any, error) {
 			return c.Users.List(ctx, nil)
-		}, &UsersList{Next: next, Previous: previous, Results: []User{
+		}, &opal.UsersList{Next: next, Previous: previous, Results: []opal.User{
 			{UserID: jake, Email: "john.doe@company.dev", FullName: "John Doe", Position: "Senior Engineer"},
 			{UserID: "e8581682-04f7-473a-a419-472f0fb26d46", Email: "jane.smith@company.dev", FullName: "Jane Smith", Position: "Product Marketing Lead"},
 		}}, ""},
-		{"Resources.Get", "resource_example.json", "GET /v1/resources/{id}", func(c *Client, ctx context.Context) (any, error) {
+		{"Resources.Get", "resource_example.json", "GET /v1/resources/{id}", func(c *opal.Client, ctx context.Context) (any, error) {
 			return c.Resources.Get(ctx, "f454d283-ca87-4a8a-bdbb-df212eca5353")
-		}, &Resource{
+		}, &opal.Resource{
 			ResourceID: "f454d283-ca87-4a8a-bdbb-df212eca5353", AppID: "b5a5ca27-0ea3-4d86-9199-2126d57d1fbd",
 			Description: support, AdminOwnerID: owner, MaxDuration: 120, ParentResourceID: "f454d283-ca67-4a8a-bdbb-df212eca5345",
 		}, ""},
-		{"Resources.List", "resources_example.json", "GET /v1/resources", func(c *Client, ctx context.Context) (any, error) {
+		{"Resources.List", "resources_example.json", "GET /v1/resources", func(c *opal.Client, ctx context.Context) (any, error) {
 			return c.Resources.List(ctx, nil)
-		}, &ResourcesList{Next: next, Previous: previous, Results: []Resource{
+		}, &opal.ResourcesList{Next: next, Previous: previous, Results: []opal.Resource{
 			{
 				ResourceID: "f454d283-ca67-4a8a-bdbb-df212eca5353", Description: support, AdminOwnerID: owner,
 				MaxDuration: 120, ParentResourceID: "f454d283-ca67-4a8a-bdbb-df212eca5345",
@@ -255,13 +259,13 @@ func TestPublishedExamplesDecode(t *testing.T) {
 				AdminOwnerID: owner, MaxDuration: 360, RequireSupportTicket: true,
 			},
 		}}, ""},
-		{"Sessions.List", "reference_example.json", "GET /v1/sessions", func(c *Client, ctx context.Context) (any, error) {
+		{"Sessions.List", "reference_example.json", "GET /v1/sessions", func(c *opal.Client, ctx context.Context) (any, error) {
 			return c.Sessions.List(ctx, resource, nil)
 		}, sessions, `opal: GET /v1/sessions: 200 OK response is not a page of sessions: results[1]: its "resource_id" is not the one asked for`},
-		{"Access.List", "access_example.json", "GET /v1/resources/{id}/users", func(c *Client, ctx context.Context) (any, error) {
+		{"Access.List", "access_example.json", "GET /v1/resources/{id}/users", func(c *opal.Client, ctx context.Context) (any, error) {
 			return c.Access.List(ctx, resource, nil)
 		}, access, ""},
-		{"Access.ListForUser", "access_example.json", "GET /v1/resources/users/{id}", func(c *Client, ctx context.Context) (any, error) {
+		{"Access.ListForUser", "access_example.json", "GET /v1/resources/users/{id}", func(c *opal.Client, ctx context.Context) (any, error) {
 			return c.Access.ListForUser(ctx, jake, nil)
 		}, access, `opal: GET /v1/resources/users/` + jake + `: 200 OK response is not a page of the user's resources: results[1]: its "user_id" is not the one asked for`},
 	}
@@ -285,7 +289,7 @@ func TestPublishedExamplesDecode(t *testing.T) {
 			})
 			got, err := tt.get(c, context.Background())
 			if tt.wantErr != "" {
-				if !errors.Is(err, ErrInvalidResponse) || err.Error() != tt.wantErr || !isNil(got) {
+				if !errors.Is(err, opal.ErrInvalidResponse) || err.Error() != tt.wantErr || !isNil(got) {
 					t.Errorf("the client: %v, %v; want nil and %q", got, err, tt.wantErr)
 				}
 				return

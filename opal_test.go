@@ -1,4 +1,4 @@
-package opal
+package opal_test
 
 import (
 	"context"
@@ -17,76 +17,68 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opalclient/opal-go"
+
 	"github.com/google/go-cmp/cmp"
 )
 
-// setup starts a test server and a client for it. The client's base URL ends
-// in /v1 like Opal's, so handlers see the API's own paths, and an absolute
-// URL in the library would miss the server. Retry waits are milliseconds,
-// and there is no client-side rate limit.
-func setup(t *testing.T, opts ...Option) (*Client, *http.ServeMux, *httptest.Server) {
-	t.Helper()
-	return setupWithToken(t, testToken, opts...)
-}
+// The helpers that the white-box tests share with these, under their own
+// names (see shared_internal_test.go).
+const (
+	testToken    = opal.TestToken
+	hostileToken = opal.HostileToken
+)
 
-// setupWithToken is setup with a client for the given token.
-func setupWithToken(t *testing.T, token string, opts ...Option) (*Client, *http.ServeMux, *httptest.Server) {
-	t.Helper()
-	mux := http.NewServeMux()
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
-	// No client-side rate limit unless a test sets one: a loopback server
-	// answers in microseconds, and the limiter's own tests are elsewhere.
-	opts = append([]Option{WithBaseURL(srv.URL + "/v1"), WithRetryWait(time.Millisecond, 2*time.Millisecond), WithRateLimit(0)}, opts...)
-	c, err := NewClient(token, opts...)
-	if err != nil {
-		t.Fatalf("NewClient: %v", err)
-	}
-	return c, mux, srv
-}
+var (
+	setup               = opal.Setup
+	setupWithToken      = opal.SetupWithToken
+	writeJSON           = opal.WriteJSON
+	countingHandler     = opal.CountingHandler
+	countConnections    = opal.CountConnections
+	inMemoryClient      = opal.InMemoryClient
+	clientOf            = opal.ClientOf
+	leaksToken          = opal.LeaksToken
+	maskToken           = opal.MaskToken
+	checkNoTokenInChain = opal.CheckNoTokenInChain
+	noSweepLeft         = opal.NoSweepLeft
+	resourceIDs         = opal.ResourceIDs
+)
 
-// writeJSON answers with a JSON body, as Opal does.
-func writeJSON(w http.ResponseWriter, status int, body string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	fmt.Fprint(w, body)
-}
+type (
+	roundTripFunc = opal.RoundTripFunc
+	attemptTimes  = opal.AttemptTimes
+)
 
-// countingHandler answers every request with h and counts them.
-func countingHandler(n *atomic.Int32, h http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		n.Add(1)
-		h(w, r)
-	}
-}
+// leaks reports whether text holds testToken in any form fmt could print it.
+func leaks(text string) bool { return leaksToken(text, testToken) }
 
 func TestNewClientRejectsBadArguments(t *testing.T) {
 	tests := []struct {
 		name  string
 		token string
-		opts  []Option
+		opts  []opal.Option
 		want  string // part of the error text
 	}{
 		{"empty token", "", nil, "empty API token"},
 		{"token with newline", "abc\n", nil, "white space"},
 		{"token with space", "abc def", nil, "white space"},
-		{"unparsable base URL", "t", []Option{WithBaseURL("https://exa mple.com")}, "not a valid URL"},
-		{"base URL without scheme", "t", []Option{WithBaseURL("api.opal.dev/v1")}, "has no host"},
-		{"base URL without host", "t", []Option{WithBaseURL("https:///v1")}, "has no host"},
-		{"empty base URL", "t", []Option{WithBaseURL("")}, "has no host"},
-		{"ftp base URL", "t", []Option{WithBaseURL("ftp://opal.example.com")}, `scheme "ftp"`},
-		{"plain http to a remote host", "t", []Option{WithBaseURL("http://opal.example.com/v1")}, "plain http"},
-		{"plain http to a private address", "t", []Option{WithBaseURL("http://10.0.0.1/v1")}, "plain http"},
-		{"plain http to a look-alike of localhost", "t", []Option{WithBaseURL("http://localhost.example.com")}, "plain http"},
-		{"credentials in base URL", "t", []Option{WithBaseURL("https://user:pw@opal.example.com")}, "credentials"},
-		{"query in base URL", "t", []Option{WithBaseURL("https://opal.example.com/v1?x=1")}, "query"},
-		{"nil http client", "t", []Option{WithHTTPClient(nil)}, "nil *http.Client"},
-		{"negative retry count", "t", []Option{WithRetryMax(-1)}, "negative retry count"},
-		{"negative min wait", "t", []Option{WithRetryWait(-time.Second, time.Second)}, "negative wait"},
-		{"negative max wait", "t", []Option{WithRetryWait(0, -time.Second)}, "negative wait"},
-		{"min wait above max", "t", []Option{WithRetryWait(2*time.Second, time.Second)}, "greater than max"},
-		{"max wait of all durations", "t", []Option{WithRetryWait(0, math.MaxInt64)}, "longer than 24h"},
-		{"max wait over a day", "t", []Option{WithRetryWait(time.Second, 24*time.Hour+1)}, "longer than 24h"},
+		{"unparsable base URL", "t", []opal.Option{opal.WithBaseURL("https://exa mple.com")}, "not a valid URL"},
+		{"base URL without scheme", "t", []opal.Option{opal.WithBaseURL("api.opal.dev/v1")}, "has no host"},
+		{"base URL without host", "t", []opal.Option{opal.WithBaseURL("https:///v1")}, "has no host"},
+		{"empty base URL", "t", []opal.Option{opal.WithBaseURL("")}, "has no host"},
+		{"ftp base URL", "t", []opal.Option{opal.WithBaseURL("ftp://opal.example.com")}, `scheme "ftp"`},
+		{"plain http to a remote host", "t", []opal.Option{opal.WithBaseURL("http://opal.example.com/v1")}, "plain http"},
+		{"plain http to a private address", "t", []opal.Option{opal.WithBaseURL("http://10.0.0.1/v1")}, "plain http"},
+		{"plain http to a look-alike of localhost", "t", []opal.Option{opal.WithBaseURL("http://localhost.example.com")}, "plain http"},
+		{"credentials in base URL", "t", []opal.Option{opal.WithBaseURL("https://user:pw@opal.example.com")}, "credentials"},
+		{"query in base URL", "t", []opal.Option{opal.WithBaseURL("https://opal.example.com/v1?x=1")}, "query"},
+		{"nil http client", "t", []opal.Option{opal.WithHTTPClient(nil)}, "nil *http.Client"},
+		{"negative retry count", "t", []opal.Option{opal.WithRetryMax(-1)}, "negative retry count"},
+		{"negative min wait", "t", []opal.Option{opal.WithRetryWait(-time.Second, time.Second)}, "negative wait"},
+		{"negative max wait", "t", []opal.Option{opal.WithRetryWait(0, -time.Second)}, "negative wait"},
+		{"min wait above max", "t", []opal.Option{opal.WithRetryWait(2*time.Second, time.Second)}, "greater than max"},
+		{"max wait of all durations", "t", []opal.Option{opal.WithRetryWait(0, math.MaxInt64)}, "longer than 24h"},
+		{"max wait over a day", "t", []opal.Option{opal.WithRetryWait(time.Second, 24*time.Hour+1)}, "longer than 24h"},
 		{"token with a tab", "ab\tc", nil, "white space"},
 		{"token with DEL", "abc\x7f", nil, "control characters"},
 		{"token with a byte-order mark", "\uFEFFabc", nil, "invisible formatting characters"},
@@ -102,13 +94,13 @@ func TestNewClientRejectsBadArguments(t *testing.T) {
 		{"token with a combining grapheme joiner", "abc\u034F", nil, "outside printable ASCII"},
 		{"token with a variation selector", "abc\uFE0F", nil, "outside printable ASCII"},
 		{"token with a letter outside ASCII", "schlüssel", nil, "outside printable ASCII"},
-		{"empty user agent", "t", []Option{WithUserAgent("")}, "not a valid product"},
-		{"user agent with newline", "t", []Option{WithUserAgent("bot/1\r\nX-Evil: 1")}, "not a valid product"},
+		{"empty user agent", "t", []opal.Option{opal.WithUserAgent("")}, "not a valid product"},
+		{"user agent with newline", "t", []opal.Option{opal.WithUserAgent("bot/1\r\nX-Evil: 1")}, "not a valid product"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := NewClient(tt.token, tt.opts...)
-			if !errors.Is(err, ErrInvalidArgument) {
+			c, err := opal.NewClient(tt.token, tt.opts...)
+			if !errors.Is(err, opal.ErrInvalidArgument) {
 				t.Fatalf("NewClient error = %v, want one wrapping ErrInvalidArgument", err)
 			}
 			if c != nil {
@@ -121,33 +113,6 @@ func TestNewClientRejectsBadArguments(t *testing.T) {
 				t.Errorf("error %q quotes the token", err)
 			}
 		})
-	}
-}
-
-func TestParseBaseURL(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"https://opal.example.com", "https://opal.example.com/v1"},
-		{"https://opal.example.com/", "https://opal.example.com/v1"},
-		{"https://opal.example.com/v1", "https://opal.example.com/v1"},
-		{"https://opal.example.com/v1/", "https://opal.example.com/v1/"},
-		{"https://opal.example.com/opal/api", "https://opal.example.com/opal/api"},
-		{"HTTPS://opal.example.com:8443", "https://opal.example.com:8443/v1"},
-		{"http://localhost:8080", "http://localhost:8080/v1"},
-		{"http://LOCALHOST", "http://LOCALHOST/v1"},
-		{"http://127.0.0.1:1234/v1", "http://127.0.0.1:1234/v1"},
-		{"http://127.8.9.10", "http://127.8.9.10/v1"},
-		{"http://[::1]:9000/", "http://[::1]:9000/v1"},
-		{DefaultBaseURL, DefaultBaseURL},
-	}
-	for _, tt := range tests {
-		u, err := parseBaseURL(tt.in)
-		if err != nil {
-			t.Errorf("parseBaseURL(%q): %v", tt.in, err)
-			continue
-		}
-		if diff := cmp.Diff(tt.want, u.String()); diff != "" {
-			t.Errorf("parseBaseURL(%q) (-want +got):\n%s", tt.in, diff)
-		}
 	}
 }
 
@@ -170,7 +135,7 @@ func TestBaseURLPaths(t *testing.T) {
 		{"http://localhost:" + port + "/custom", "/custom/sessions"},
 	}
 	for _, tt := range tests {
-		c, err := NewClient(testToken, WithBaseURL(tt.base))
+		c, err := opal.NewClient(testToken, opal.WithBaseURL(tt.base))
 		if err != nil {
 			t.Fatalf("NewClient(%q): %v", tt.base, err)
 		}
@@ -211,27 +176,27 @@ func TestIDsInPathsAreOneSegment(t *testing.T) {
 		// answer is what was asked for, of the ID, as the call returns it
 		// and as the server sends it; call makes the call.
 		answer func(id string) any
-		call   func(ctx context.Context, c *Client, id string) (any, error)
+		call   func(ctx context.Context, c *opal.Client, id string) (any, error)
 	}{
 		{"Resources.Get", "GET /v1/resources/{id}", "/v1/resources/%s", "",
-			func(id string) any { return &Resource{ResourceID: id} },
-			func(ctx context.Context, c *Client, id string) (any, error) {
+			func(id string) any { return &opal.Resource{ResourceID: id} },
+			func(ctx context.Context, c *opal.Client, id string) (any, error) {
 				r, err := c.Resources.Get(ctx, id)
 				return r, err
 			}},
 		{"Access.List", "GET /v1/resources/{id}/users", "/v1/resources/%s/users", "",
 			func(id string) any {
-				return &ResourceAccessUserList{Results: []ResourceAccessUser{{ResourceID: id, UserID: "u1"}}}
+				return &opal.ResourceAccessUserList{Results: []opal.ResourceAccessUser{{ResourceID: id, UserID: "u1"}}}
 			},
-			func(ctx context.Context, c *Client, id string) (any, error) {
+			func(ctx context.Context, c *opal.Client, id string) (any, error) {
 				l, err := c.Access.List(ctx, id, nil)
 				return l, err
 			}},
 		{"Access.ListForUser", "GET /v1/resources/users/{id}", "/v1/resources/users/%s", "include_unmanaged=false",
 			func(id string) any {
-				return &ResourceAccessUserList{Results: []ResourceAccessUser{{ResourceID: "r1", UserID: id}}}
+				return &opal.ResourceAccessUserList{Results: []opal.ResourceAccessUser{{ResourceID: "r1", UserID: id}}}
 			},
-			func(ctx context.Context, c *Client, id string) (any, error) {
+			func(ctx context.Context, c *opal.Client, id string) (any, error) {
 				l, err := c.Access.ListForUser(ctx, id, nil)
 				return l, err
 			}},
@@ -274,8 +239,8 @@ func TestIDsInPathsAreOneSegment(t *testing.T) {
 // user "users"; each is refused by every call that puts it in a path,
 // with an error that says so and no answer, and nothing is sent.
 func TestIDsThatAreNotOneSegmentAreRefused(t *testing.T) {
-	resourceGet := map[string]func(c *Client, id string) error{
-		"Resources.Get": func(c *Client, id string) error {
+	resourceGet := map[string]func(c *opal.Client, id string) error{
+		"Resources.Get": func(c *opal.Client, id string) error {
 			r, err := c.Resources.Get(t.Context(), id)
 			if r != nil {
 				t.Errorf("Get(%q) returned a resource with its error", id)
@@ -283,31 +248,31 @@ func TestIDsThatAreNotOneSegmentAreRefused(t *testing.T) {
 			return err
 		},
 	}
-	byResource := map[string]func(c *Client, id string) error{
-		"Access.List": func(c *Client, id string) error {
+	byResource := map[string]func(c *opal.Client, id string) error{
+		"Access.List": func(c *opal.Client, id string) error {
 			l, err := c.Access.List(t.Context(), id, nil)
 			if l != nil {
 				t.Errorf("List(%q) returned a page with its error", id)
 			}
 			return err
 		},
-		"Access.Pages": func(c *Client, id string) error { return firstErr(c.Access.Pages(t.Context(), id, nil)) },
-		"Access.All":   func(c *Client, id string) error { return firstErr(c.Access.All(t.Context(), id, nil)) },
-		"Access.AllOf": func(c *Client, id string) error { return firstErr(c.Access.AllOf(t.Context(), []string{id}, nil)) },
+		"Access.Pages": func(c *opal.Client, id string) error { return firstErr(c.Access.Pages(t.Context(), id, nil)) },
+		"Access.All":   func(c *opal.Client, id string) error { return firstErr(c.Access.All(t.Context(), id, nil)) },
+		"Access.AllOf": func(c *opal.Client, id string) error { return firstErr(c.Access.AllOf(t.Context(), []string{id}, nil)) },
 	}
-	byUser := map[string]func(c *Client, id string) error{
-		"Access.ListForUser": func(c *Client, id string) error {
+	byUser := map[string]func(c *opal.Client, id string) error{
+		"Access.ListForUser": func(c *opal.Client, id string) error {
 			l, err := c.Access.ListForUser(t.Context(), id, nil)
 			if l != nil {
 				t.Errorf("ListForUser(%q) returned a page with its error", id)
 			}
 			return err
 		},
-		"Access.PagesForUser": func(c *Client, id string) error { return firstErr(c.Access.PagesForUser(t.Context(), id, nil)) },
-		"Access.AllForUser":   func(c *Client, id string) error { return firstErr(c.Access.AllForUser(t.Context(), id, nil)) },
+		"Access.PagesForUser": func(c *opal.Client, id string) error { return firstErr(c.Access.PagesForUser(t.Context(), id, nil)) },
+		"Access.AllForUser":   func(c *opal.Client, id string) error { return firstErr(c.Access.AllForUser(t.Context(), id, nil)) },
 	}
 	tests := []struct {
-		calls map[string]func(c *Client, id string) error
+		calls map[string]func(c *opal.Client, id string) error
 		id    string
 		want  string
 	}{
@@ -332,7 +297,7 @@ func TestIDsThatAreNotOneSegmentAreRefused(t *testing.T) {
 					writeJSON(w, http.StatusOK, `{"results":[]}`)
 				}))
 				err := call(c, tt.id)
-				if !errors.Is(err, ErrInvalidArgument) || !strings.HasPrefix(err.Error(), tt.want) {
+				if !errors.Is(err, opal.ErrInvalidArgument) || !strings.HasPrefix(err.Error(), tt.want) {
 					t.Errorf("error %v, want one starting %q", err, tt.want)
 				}
 				if n := sent.Load(); n != 0 {
@@ -346,11 +311,11 @@ func TestIDsThatAreNotOneSegmentAreRefused(t *testing.T) {
 func TestRequestHeaders(t *testing.T) {
 	tests := []struct {
 		name      string
-		opts      []Option
+		opts      []opal.Option
 		wantAgent string
 	}{
-		{"default user agent", nil, "opal-go/" + Version},
-		{"caller's product first", []Option{WithUserAgent("inventory-bot/2.1")}, "inventory-bot/2.1 opal-go/" + Version},
+		{"default user agent", nil, "opal-go/" + opal.Version},
+		{"caller's product first", []opal.Option{opal.WithUserAgent("inventory-bot/2.1")}, "inventory-bot/2.1 opal-go/" + opal.Version},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -394,7 +359,7 @@ func TestListWithDoneContextSendsNothing(t *testing.T) {
 		}
 	}
 	//lint:ignore SA1012 a nil context is a caller's mistake the library must survive
-	if _, err := c.Sessions.List(nil, "r", nil); !errors.Is(err, ErrInvalidArgument) {
+	if _, err := c.Sessions.List(nil, "r", nil); !errors.Is(err, opal.ErrInvalidArgument) {
 		t.Errorf("List(nil context) error = %v, want ErrInvalidArgument", err)
 	}
 	if n := requests.Load(); n != 0 {

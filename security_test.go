@@ -1,4 +1,4 @@
-package opal
+package opal_test
 
 import (
 	"context"
@@ -11,12 +11,14 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/opalclient/opal-go"
 )
 
 // TestFmtNeverPrintsTheToken prints a client and its service with every verb,
 // as values and pointers.
 func TestFmtNeverPrintsTheToken(t *testing.T) {
-	c, err := NewClient(testToken, WithUserAgent("bot/1"))
+	c, err := opal.NewClient(testToken, opal.WithUserAgent("bot/1"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -25,8 +27,8 @@ func TestFmtNeverPrintsTheToken(t *testing.T) {
 		"Client":           *c,
 		"*SessionsService": c.Sessions,
 		"SessionsService":  *c.Sessions,
-		"[]*Client":        []*Client{c},
-		"map of *Client":   map[string]*Client{"c": c},
+		"[]*Client":        []*opal.Client{c},
+		"map of *Client":   map[string]*opal.Client{"c": c},
 	}
 	for name, v := range values {
 		for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "%d", "%T", "%p"} {
@@ -42,7 +44,7 @@ func TestFmtNeverPrintsTheToken(t *testing.T) {
 func TestServerEchoingTheTokenDoesNotLeakIt(t *testing.T) {
 	for tokenName, token := range map[string]string{"token": testToken, "hostile token": hostileToken} {
 		t.Run(tokenName, func(t *testing.T) {
-			c, mux, _ := setupWithToken(t, token, WithRetryMax(1))
+			c, mux, _ := setupWithToken(t, token, opal.WithRetryMax(1))
 			mux.HandleFunc("/v1/sessions", func(w http.ResponseWriter, r *http.Request) {
 				auth := r.Header.Get("Authorization")
 				w.Header().Set("X-Request-Id", auth)
@@ -51,7 +53,7 @@ func TestServerEchoingTheTokenDoesNotLeakIt(t *testing.T) {
 				writeJSON(w, http.StatusBadGateway, string(body)+fmt.Sprintf("\n%q", auth))
 			})
 			_, err := c.Sessions.List(context.Background(), "r", nil)
-			var apiErr *APIError
+			var apiErr *opal.APIError
 			if !errors.As(err, &apiErr) {
 				t.Fatalf("List error = %s, want *APIError", maskToken(fmt.Sprint(err), token))
 			}
@@ -74,7 +76,7 @@ func TestServerEchoingTheTokenDoesNotLeakIt(t *testing.T) {
 // TestCallerHTTPClientIsNotModified: WithHTTPClient copies the client.
 func TestCallerHTTPClientIsNotModified(t *testing.T) {
 	hc := &http.Client{}
-	if _, err := NewClient(testToken, WithHTTPClient(hc)); err != nil {
+	if _, err := opal.NewClient(testToken, opal.WithHTTPClient(hc)); err != nil {
 		t.Fatal(err)
 	}
 	if hc.Transport != nil || hc.CheckRedirect != nil {
@@ -111,7 +113,7 @@ func TestEchoedTokenNeverReachesAnError(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var logs strings.Builder
-			c, mux, _ := setup(t, WithRetryMax(1), WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+			c, mux, _ := setup(t, opal.WithRetryMax(1), opal.WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
 			mux.HandleFunc("/v1/sessions", func(w http.ResponseWriter, r *http.Request) {
 				tt.handler(w, r, r.Header.Get("Authorization"))
 			})
@@ -166,7 +168,7 @@ func TestTokenInATransportFaultIsInNoError(t *testing.T) {
 	for tokenName, token := range map[string]string{"token": testToken, "hostile token": hostileToken} {
 		for _, tt := range tests {
 			t.Run(tt.name+"/"+tokenName, func(t *testing.T) {
-				c, mux, _ := setupWithToken(t, token, WithRetryMax(1))
+				c, mux, _ := setupWithToken(t, token, opal.WithRetryMax(1))
 				var requests atomic.Int32
 				mux.HandleFunc("/v1/sessions", countingHandler(&requests, func(w http.ResponseWriter, r *http.Request) {
 					tt.answer(w, strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer "))
@@ -190,45 +192,51 @@ func TestTokenInATransportFaultIsInNoError(t *testing.T) {
 func TestATokenPassedAsAnIDIsRedacted(t *testing.T) {
 	tests := []struct {
 		name string
-		call func(ctx context.Context, c *Client) error
+		call func(ctx context.Context, c *opal.Client) error
 	}{
-		{"Users.Get", func(ctx context.Context, c *Client) error { _, err := c.Users.Get(ctx, testToken); return err }},
-		{"Users.GetByEmail", func(ctx context.Context, c *Client) error { _, err := c.Users.GetByEmail(ctx, testToken); return err }},
-		{"Resources.Get", func(ctx context.Context, c *Client) error { _, err := c.Resources.Get(ctx, testToken); return err }},
-		{"Resources.List with the token among IDs", func(ctx context.Context, c *Client) error {
-			_, err := c.Resources.List(ctx, &ListResourcesOptions{IDs: []string{"r1", testToken + ",r2"}})
+		{"Users.Get", func(ctx context.Context, c *opal.Client) error { _, err := c.Users.Get(ctx, testToken); return err }},
+		{"Users.GetByEmail", func(ctx context.Context, c *opal.Client) error {
+			_, err := c.Users.GetByEmail(ctx, testToken)
 			return err
 		}},
-		{"Sessions.All", func(ctx context.Context, c *Client) error {
+		{"Resources.Get", func(ctx context.Context, c *opal.Client) error { _, err := c.Resources.Get(ctx, testToken); return err }},
+		{"Resources.List with the token among IDs", func(ctx context.Context, c *opal.Client) error {
+			_, err := c.Resources.List(ctx, &opal.ListResourcesOptions{IDs: []string{"r1", testToken + ",r2"}})
+			return err
+		}},
+		{"Sessions.All", func(ctx context.Context, c *opal.Client) error {
 			for _, err := range c.Sessions.All(ctx, testToken, nil) {
 				return err
 			}
 			return nil
 		}},
-		{"Sessions.AllOf with the token among IDs", func(ctx context.Context, c *Client) error {
+		{"Sessions.AllOf with the token among IDs", func(ctx context.Context, c *opal.Client) error {
 			for _, err := range c.Sessions.AllOf(ctx, []string{testToken}, nil) {
-				var resourceErr *ResourceError
+				var resourceErr *opal.ResourceError
 				if !errors.As(err, &resourceErr) {
 					t.Errorf("AllOf error = %T, want *ResourceError", err)
-				} else if resourceErr.ResourceID != redactedSecret {
-					t.Errorf("ResourceError.ResourceID is not %q", redactedSecret)
+				} else if resourceErr.ResourceID != "[REDACTED]" {
+					t.Errorf("ResourceError.ResourceID is not [REDACTED]")
 				}
 				return err
 			}
 			return nil
 		}},
-		{"Access.List", func(ctx context.Context, c *Client) error { _, err := c.Access.List(ctx, testToken, nil); return err }},
-		{"Access.ListForUser", func(ctx context.Context, c *Client) error {
+		{"Access.List", func(ctx context.Context, c *opal.Client) error {
+			_, err := c.Access.List(ctx, testToken, nil)
+			return err
+		}},
+		{"Access.ListForUser", func(ctx context.Context, c *opal.Client) error {
 			_, err := c.Access.ListForUser(ctx, testToken, nil)
 			return err
 		}},
-		{"Access.AllOf with the token among IDs", func(ctx context.Context, c *Client) error {
+		{"Access.AllOf with the token among IDs", func(ctx context.Context, c *opal.Client) error {
 			for _, err := range c.Access.AllOf(ctx, []string{testToken}, nil) {
-				var resourceErr *ResourceError
+				var resourceErr *opal.ResourceError
 				if !errors.As(err, &resourceErr) {
 					t.Errorf("AllOf error = %T, want *ResourceError", err)
-				} else if resourceErr.ResourceID != redactedSecret {
-					t.Errorf("ResourceError.ResourceID is not %q", redactedSecret)
+				} else if resourceErr.ResourceID != "[REDACTED]" {
+					t.Errorf("ResourceError.ResourceID is not [REDACTED]")
 				}
 				return err
 			}
@@ -238,7 +246,7 @@ func TestATokenPassedAsAnIDIsRedacted(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var logs strings.Builder
-			c, mux, _ := setup(t, WithRetryMax(1), WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+			c, mux, _ := setup(t, opal.WithRetryMax(1), opal.WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
 			var requests atomic.Int32
 			mux.HandleFunc("/", countingHandler(&requests, func(w http.ResponseWriter, r *http.Request) {
 				if requests.Load() == 1 { // retried, so that every record is written
@@ -252,7 +260,7 @@ func TestATokenPassedAsAnIDIsRedacted(t *testing.T) {
 				t.Fatal("the call succeeded, want an error")
 			}
 			checkNoTokenInChain(t, err, testToken)
-			var apiErr *APIError
+			var apiErr *opal.APIError
 			if errors.As(err, &apiErr) && leaks(apiErr.Path) {
 				t.Errorf("APIError.Path holds the token: %s", maskToken(apiErr.Path, testToken))
 			}

@@ -1,4 +1,4 @@
-package opal
+package opal_test
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"testing"
 	"time"
+
+	"github.com/opalclient/opal-go"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -28,18 +30,18 @@ func TestSessionsQuery(t *testing.T) {
 	tests := []struct {
 		name       string
 		resourceID string
-		opts       *ListSessionsOptions
+		opts       *opal.ListSessionsOptions
 		want       url.Values
 	}{
 		{"resource only", "1b978423-db0a-4037-a4cf-f79c60cb67b3", nil,
 			url.Values{"resource_id": {"1b978423-db0a-4037-a4cf-f79c60cb67b3"}}},
-		{"zero options send nothing more", "r1", &ListSessionsOptions{},
+		{"zero options send nothing more", "r1", &opal.ListSessionsOptions{},
 			url.Values{"resource_id": {"r1"}}},
-		{"every option", "r1", &ListSessionsOptions{UserID: "u1", Cursor: "cD0yMDIx", PageSize: 50},
+		{"every option", "r1", &opal.ListSessionsOptions{UserID: "u1", Cursor: "cD0yMDIx", PageSize: 50},
 			url.Values{"resource_id": {"r1"}, "user_id": {"u1"}, "cursor": {"cD0yMDIx"}, "page_size": {"50"}}},
-		{"IDs with query syntax are escaped", "a&user_id=evil#x y", &ListSessionsOptions{UserID: "u=1&page_size=9", Cursor: "c+/=%"},
+		{"IDs with query syntax are escaped", "a&user_id=evil#x y", &opal.ListSessionsOptions{UserID: "u=1&page_size=9", Cursor: "c+/=%"},
 			url.Values{"resource_id": {"a&user_id=evil#x y"}, "user_id": {"u=1&page_size=9"}, "cursor": {"c+/=%"}}},
-		{"white space is sent as given", " r ", &ListSessionsOptions{UserID: "\tu"},
+		{"white space is sent as given", " r ", &opal.ListSessionsOptions{UserID: "\tu"},
 			url.Values{"resource_id": {" r "}, "user_id": {"\tu"}}},
 	}
 	for _, tt := range tests {
@@ -81,13 +83,13 @@ func TestSessionsRejectAnEmptyResourceID(t *testing.T) {
 		got["Pages"] = append(got["Pages"], err)
 	}
 	for s, err := range c.Sessions.All(ctx, "", nil) {
-		if s != (Session{}) {
+		if s != (opal.Session{}) {
 			t.Errorf("All yielded a session")
 		}
 		got["All"] = append(got["All"], err)
 	}
 	for name, errs := range got {
-		if len(errs) != 1 || !errors.Is(errs[0], ErrInvalidArgument) || errs[0].Error() != "opal: invalid argument: empty resource ID" {
+		if len(errs) != 1 || !errors.Is(errs[0], opal.ErrInvalidArgument) || errs[0].Error() != "opal: invalid argument: empty resource ID" {
 			t.Errorf("%s: errors %v, want one ErrInvalidArgument saying the resource ID is empty", name, errs)
 		}
 	}
@@ -99,16 +101,16 @@ func TestSessionsRejectAnEmptyResourceID(t *testing.T) {
 // TestSessionDecodingIsLenient: a session's access level may be null, and
 // its expiration date too. (A page's own leniency: TestListsDecodeLeniently.)
 func TestSessionDecodingIsLenient(t *testing.T) {
-	admin := ResourceAccessLevel{Name: "AdminRole", RemoteID: "arn:aws:iam::590304332660:role/AdministratorAccess"}
+	admin := opal.ResourceAccessLevel{Name: "AdminRole", RemoteID: "arn:aws:iam::590304332660:role/AdministratorAccess"}
 	tests := []struct {
 		name string
 		body string
-		want *SessionsList
+		want *opal.SessionsList
 	}{
 		{"access level", `{"results":[{"resource_id":"r","access_level":{"access_level_name":"AdminRole","access_level_remote_id":"arn:aws:iam::590304332660:role/AdministratorAccess"}}]}`,
-			&SessionsList{Results: []Session{{ResourceID: "r", AccessLevel: admin}}}},
-		{"null access level", `{"results":[{"resource_id":"r","access_level":null}]}`, &SessionsList{Results: []Session{{ResourceID: "r"}}}},
-		{"null expiration date", `{"results":[{"resource_id":"r","expiration_date":null}]}`, &SessionsList{Results: []Session{{ResourceID: "r"}}}},
+			&opal.SessionsList{Results: []opal.Session{{ResourceID: "r", AccessLevel: admin}}}},
+		{"null access level", `{"results":[{"resource_id":"r","access_level":null}]}`, &opal.SessionsList{Results: []opal.Session{{ResourceID: "r"}}}},
+		{"null expiration date", `{"results":[{"resource_id":"r","expiration_date":null}]}`, &opal.SessionsList{Results: []opal.Session{{ResourceID: "r"}}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -121,7 +123,7 @@ func TestSessionDecodingIsLenient(t *testing.T) {
 }
 
 // listBody lists the sessions of a server answering with body.
-func listBody(t *testing.T, body string) *SessionsList {
+func listBody(t *testing.T, body string) *opal.SessionsList {
 	t.Helper()
 	c, mux, _ := setup(t)
 	mux.HandleFunc("/v1/sessions", func(w http.ResponseWriter, r *http.Request) {
@@ -153,7 +155,7 @@ func TestExpirationDateTakesAnyRFC3339Time(t *testing.T) {
 			if len(got.Results) != 1 || !got.Results[0].ExpirationDate.Equal(want) {
 				t.Errorf("expiration_date %q decoded to %v, want %v", tt.in, got.Results, want)
 			}
-			var s Session
+			var s opal.Session
 			if err := json.Unmarshal([]byte(`{"expiration_date":"`+tt.in+`"}`), &s); err != nil || !s.ExpirationDate.Equal(want) {
 				t.Errorf("json.Unmarshal: %v, %v; want %v", s.ExpirationDate, err, want)
 			}
@@ -172,17 +174,17 @@ func TestJSONWithATextContentTypeIsAccepted(t *testing.T) {
 	if err != nil {
 		t.Fatalf("List: %v", err)
 	}
-	if diff := cmp.Diff(&SessionsList{Results: []Session{{UserID: "u1", ResourceID: "r"}}}, got); diff != "" {
+	if diff := cmp.Diff(&opal.SessionsList{Results: []opal.Session{{UserID: "u1", ResourceID: "r"}}}, got); diff != "" {
 		t.Errorf("List (-want +got):\n%s", diff)
 	}
 }
 
 func TestSessionMarshalsToTheAPIShape(t *testing.T) {
-	s := Session{
+	s := opal.Session{
 		ConnectionID:   "c1",
 		UserID:         "u1",
 		ResourceID:     "r1",
-		AccessLevel:    ResourceAccessLevel{Name: "AdminRole", RemoteID: "arn:aws:iam::1:role/Admin"},
+		AccessLevel:    opal.ResourceAccessLevel{Name: "AdminRole", RemoteID: "arn:aws:iam::1:role/Admin"},
 		ExpirationDate: mustTime(t, "2022-01-23T04:56:07Z"),
 	}
 	got, err := json.Marshal(s)
@@ -194,7 +196,7 @@ func TestSessionMarshalsToTheAPIShape(t *testing.T) {
 		t.Errorf("json.Marshal(Session) (-want +got):\n%s", diff)
 	}
 
-	list, err := json.Marshal(SessionsList{Next: "n", Results: []Session{}})
+	list, err := json.Marshal(opal.SessionsList{Next: "n", Results: []opal.Session{}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,13 +207,13 @@ func TestSessionMarshalsToTheAPIShape(t *testing.T) {
 
 func TestResourceAccessLevelIsDefault(t *testing.T) {
 	tests := []struct {
-		level ResourceAccessLevel
+		level opal.ResourceAccessLevel
 		want  bool
 	}{
-		{ResourceAccessLevel{}, true},
-		{ResourceAccessLevel{Name: "AdminRole"}, false},
-		{ResourceAccessLevel{RemoteID: "arn:aws:iam::1:role/Admin"}, false},
-		{ResourceAccessLevel{Name: "AdminRole", RemoteID: "arn:aws:iam::1:role/Admin"}, false},
+		{opal.ResourceAccessLevel{}, true},
+		{opal.ResourceAccessLevel{Name: "AdminRole"}, false},
+		{opal.ResourceAccessLevel{RemoteID: "arn:aws:iam::1:role/Admin"}, false},
+		{opal.ResourceAccessLevel{Name: "AdminRole", RemoteID: "arn:aws:iam::1:role/Admin"}, false},
 	}
 	for _, tt := range tests {
 		if got := tt.level.IsDefault(); got != tt.want {

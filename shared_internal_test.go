@@ -20,8 +20,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 )
@@ -65,9 +67,6 @@ func leaksToken(text, token string) bool {
 	}
 	return false
 }
-
-// leaks reports whether text holds testToken in any form fmt could print it.
-func leaks(text string) bool { return leaksToken(text, testToken) }
 
 // maskToken replaces every form of a token in text with a placeholder
 // naming the form, so that a failing test can show text without the token.
@@ -168,17 +167,131 @@ func noSweepLeft(t *testing.T, before goleak.Option) {
 	)
 }
 
-// The helpers above, for the tests of package opal_test.
+// setup starts a test server and a client for it. The client's base URL ends
+// in /v1 like Opal's, so handlers see the API's own paths, and an absolute
+// URL in the library would miss the server. Retry waits are milliseconds,
+// and there is no client-side rate limit.
+func setup(t *testing.T, opts ...Option) (*Client, *http.ServeMux, *httptest.Server) {
+	t.Helper()
+	return setupWithToken(t, testToken, opts...)
+}
+
+// setupWithToken is setup with a client for the given token.
+func setupWithToken(t *testing.T, token string, opts ...Option) (*Client, *http.ServeMux, *httptest.Server) {
+	t.Helper()
+	mux := http.NewServeMux()
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	// No client-side rate limit unless a test sets one: a loopback server
+	// answers in microseconds, and the limiter's own tests are elsewhere.
+	opts = append([]Option{WithBaseURL(srv.URL + "/v1"), WithRetryWait(time.Millisecond, 2*time.Millisecond), WithRateLimit(0)}, opts...)
+	c, err := NewClient(token, opts...)
+	if err != nil {
+		t.Fatalf("NewClient: %v", err)
+	}
+	return c, mux, srv
+}
+
+// writeJSON answers with a JSON body, as Opal does.
+func writeJSON(w http.ResponseWriter, status int, body string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	fmt.Fprint(w, body)
+}
+
+// countingHandler answers every request with h and counts them.
+func countingHandler(n *atomic.Int32, h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1)
+		h(w, r)
+	}
+}
+
+// handlerTransport serves requests in memory, so that tests under
+// testing/synctest see its fake clock in every wait.
+type handlerTransport struct{ h http.HandlerFunc }
+
+func (t handlerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	rec := httptest.NewRecorder()
+	t.h(rec, r)
+	return rec.Result(), nil
+}
+
+// inMemoryClient is a client whose requests go to h without a network,
+// with no client-side rate limit.
+func inMemoryClient(t *testing.T, h http.HandlerFunc, opts ...Option) *Client {
+	t.Helper()
+	return clientOf(t, &http.Client{Transport: handlerTransport{h}}, opts...)
+}
+
+// attemptTimes records when each request arrives, on the bubble's clock.
+type attemptTimes struct {
+	mu    sync.Mutex
+	times []time.Time
+}
+
+func (a *attemptTimes) record() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.times = append(a.times, time.Now())
+	return len(a.times)
+}
+
+func (a *attemptTimes) gaps() []time.Duration {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var gaps []time.Duration
+	for i := 1; i < len(a.times); i++ {
+		gaps = append(gaps, a.times[i].Sub(a.times[i-1]))
+	}
+	return gaps
+}
+
+func resourceIDs(n int) []string {
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("r%03d", i)
+	}
+	return ids
+}
+
+// The helpers above, exported for the tests of package opal_test, which
+// give them back their names (opal_test.go).
 const (
 	TestToken    = testToken
 	HostileToken = hostileToken
 )
 
 var (
+	Setup               = setup
+	SetupWithToken      = setupWithToken
+	WriteJSON           = writeJSON
+	CountingHandler     = countingHandler
+	CountConnections    = countConnections
+	InMemoryClient      = inMemoryClient
+	ClientOf            = clientOf
 	LeaksToken          = leaksToken
 	MaskToken           = maskToken
 	CheckNoTokenInChain = checkNoTokenInChain
-	CountConnections    = countConnections
-	ClientOf            = clientOf
 	NoSweepLeft         = noSweepLeft
+	ResourceIDs         = resourceIDs
 )
+
+// RoundTripFunc is roundTripFunc.
+type RoundTripFunc = roundTripFunc
+
+// AttemptTimes is attemptTimes, with methods that opal_test can call.
+type AttemptTimes struct{ attemptTimes }
+
+// Record records an arrival now and returns how many there have been.
+func (a *AttemptTimes) Record() int { return a.record() }
+
+// Gaps are the times between arrivals.
+func (a *AttemptTimes) Gaps() []time.Duration { return a.gaps() }
+
+// Len is how many arrivals there have been.
+func (a *AttemptTimes) Len() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.times)
+}
