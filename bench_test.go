@@ -222,11 +222,11 @@ func TestAllHoldsAboutOnePage(t *testing.T) {
 }
 
 // TestLoopGuardKeepsNoCursor: the loop guard remembers each cursor of a
-// walk by a fixed-size fingerprint. A server whose cursors are 1 MiB long
-// would otherwise grow the heap by 1 MiB a page: over 32 pages, the live
+// walk by a fixed-size fingerprint. A server whose cursors are 256 KiB long
+// would otherwise grow the heap by 256 KiB a page: over 32 pages, the live
 // heap grows by less than a quarter of that.
 func TestLoopGuardKeepsNoCursor(t *testing.T) {
-	const pages, cursorLen = 32, 1 << 20
+	const pages, cursorLen = 32, 256 << 10
 	pad := strings.Repeat("x", cursorLen)
 	cursor := func(i int) string { return fmt.Sprintf("c%d-%s", i, pad) }
 	mux := http.NewServeMux()
