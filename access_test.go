@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/opalclient/opal-go"
+	"github.com/opalclient/opal-go/opaltest"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -167,11 +168,17 @@ func TestAccessIncludeUnmanagedIsAlwaysSent(t *testing.T) {
 	for name, call := range methods {
 		for _, tt := range tests {
 			t.Run(name+"/"+tt.name, func(t *testing.T) {
-				c, ps := newListServer(t, "/v1/resources/users/u1", map[string]string{"": `{"results":[]}`})
+				srv := opaltest.NewServer()
+				defer srv.Close()
+				srv.AddAccess(opal.ResourceAccessUser{ResourceID: "r1", UserID: "u1"})
+				c, err := srv.Client()
+				if err != nil {
+					t.Fatal(err)
+				}
 				if err := call(c, tt.opts); err != nil {
 					t.Fatal(err)
 				}
-				for _, q := range ps.queries {
+				for _, q := range queries(srv) {
 					if got := q["include_unmanaged"]; len(got) != 1 || got[0] != tt.want {
 						t.Errorf("include_unmanaged %q sent, want %q", got, tt.want)
 					}

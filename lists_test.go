@@ -13,15 +13,21 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/opalclient/opal-go"
+	"github.com/opalclient/opal-go/opaltest"
 
 	"github.com/google/go-cmp/cmp"
 )
 
 // The rules of the shared pager, each one test run over every list of the
 // client: the sessions of one resource, the users, the resources, and the
-// access to one resource and of one user.
+// access to one resource and of one user. Each runs against an opaltest
+// server holding the list's items (lister.fake), unless it needs an answer
+// that opaltest does not give, as Opal would not: a body that is not a page,
+// an overfull or empty page, a cursor that loops, items not asked for. Those
+// run against pages written by hand (newListServer).
 
 // lister is one list of the client, seen through its items' IDs.
 type lister struct {
@@ -32,6 +38,9 @@ type lister struct {
 	// limitToo says that the page size goes as "limit" too.
 	limitToo bool
 	item     func(id string) string // the JSON of an item with this ID
+	// add gives an opaltest server items with these IDs, in this order,
+	// and what the list's filters need to find them.
+	add func(srv *opaltest.Server, ids ...string)
 	// open makes the caller's options, starting at cursor with pageSize,
 	// and the three ways of reading the list with them.
 	open func(c *opal.Client, cursor string, pageSize int) listCalls
@@ -185,7 +194,7 @@ var (
 		opts: func(cursor string, pageSize int) *opal.ListResourcesOptions {
 			return &opal.ListResourcesOptions{
 				Cursor: cursor, PageSize: pageSize, Type: opal.ResourceTypeAWSIAMRole, Name: "AdminRole",
-				ParentID: "p1", AncestorID: "a1",
+				ParentID: "parent", AncestorID: "ancestor",
 			}
 		},
 		all: (*opal.ResourcesService).All, pages: (*opal.ResourcesService).Pages, list: (*opal.ResourcesService).List,
@@ -226,6 +235,11 @@ var listers = []lister{
 		item: func(id string) string {
 			return fmt.Sprintf(`{"connection_id":%q,"user_id":"u1","resource_id":"r1"}`, id)
 		},
+		add: func(srv *opaltest.Server, ids ...string) {
+			for _, id := range ids {
+				srv.AddSessions(opal.Session{ConnectionID: id, UserID: "u1", ResourceID: "r1"})
+			}
+		},
 		open: sessionsMethods.open,
 	},
 	{
@@ -234,7 +248,12 @@ var listers = []lister{
 		what:  "a page of users",
 		query: url.Values{},
 		item:  func(id string) string { return fmt.Sprintf(`{"user_id":%q,"email":"a@example.com"}`, id) },
-		open:  usersMethods.open,
+		add: func(srv *opaltest.Server, ids ...string) {
+			for _, id := range ids {
+				srv.AddUsers(opal.User{UserID: id, Email: id + "@example.com"})
+			}
+		},
+		open: usersMethods.open,
 	},
 	{
 		name: "resources",
@@ -243,10 +262,16 @@ var listers = []lister{
 		query: url.Values{
 			"resource_type_filter": {"AWS_IAM_ROLE"},
 			"resource_name":        {"AdminRole"},
-			"parent_resource_id":   {"p1"},
-			"ancestor_resource_id": {"a1"},
+			"parent_resource_id":   {"parent"},
+			"ancestor_resource_id": {"ancestor"},
 		},
 		item: func(id string) string { return fmt.Sprintf(`{"resource_id":%q,"resource_type":"AWS_IAM_ROLE"}`, id) },
+		add: func(srv *opaltest.Server, ids ...string) {
+			srv.AddResources(opal.Resource{ResourceID: "parent", ParentResourceID: "ancestor"})
+			for _, id := range ids {
+				srv.AddResources(opal.Resource{ResourceID: id, ResourceType: opal.ResourceTypeAWSIAMRole, Name: "AdminRole", ParentResourceID: "parent"})
+			}
+		},
 		open: resourcesMethods.open,
 	},
 	{
@@ -257,6 +282,11 @@ var listers = []lister{
 		limitToo: true,
 		item: func(id string) string {
 			return fmt.Sprintf(`{"resource_id":"r1","user_id":%q,"email":"a@example.com","expiration_date":null}`, id)
+		},
+		add: func(srv *opaltest.Server, ids ...string) {
+			for _, id := range ids {
+				srv.AddAccess(opal.ResourceAccessUser{ResourceID: "r1", UserID: id})
+			}
 		},
 		open: accessMethods.open,
 	},
@@ -269,6 +299,11 @@ var listers = []lister{
 		item: func(id string) string {
 			return fmt.Sprintf(`{"resource_id":%q,"user_id":"u1","propagation_status":{"status":"SUCCESS"}}`, id)
 		},
+		add: func(srv *opaltest.Server, ids ...string) {
+			for _, id := range ids {
+				srv.AddAccess(opal.ResourceAccessUser{ResourceID: id, UserID: "u1"})
+			}
+		},
 		open: userAccessMethods.open,
 	},
 }
@@ -278,7 +313,6 @@ var listers = []lister{
 type pagedServer struct {
 	mu      sync.Mutex
 	pages   map[string]string // cursor ("" for the first page) to body
-	fail    []int             // statuses to answer first, one request each
 	queries []url.Values
 }
 
@@ -292,35 +326,18 @@ func newListServer(t *testing.T, path string, pages map[string]string, opts ...o
 		ps.mu.Lock()
 		ps.queries = append(ps.queries, r.URL.Query())
 		body, ok := ps.pages[r.URL.Query().Get("cursor")]
-		status := http.StatusOK
-		if len(ps.fail) > 0 {
-			status, ps.fail = ps.fail[0], ps.fail[1:]
-		}
 		ps.mu.Unlock()
-		switch {
-		case status != http.StatusOK:
-			writeJSON(w, status, `{"message":"try again"}`)
-		case !ok:
+		if !ok {
 			writeJSON(w, http.StatusNotFound, `{"message":"no such page"}`)
-		default:
-			writeJSON(w, http.StatusOK, body)
+			return
 		}
+		writeJSON(w, http.StatusOK, body)
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		t.Errorf("request to %s, want %s", r.URL.EscapedPath(), path)
 		writeJSON(w, http.StatusNotFound, `{"message":"no such endpoint"}`)
 	})
 	return c, ps
-}
-
-func (ps *pagedServer) cursors() []string {
-	ps.mu.Lock()
-	defer ps.mu.Unlock()
-	cursors := []string{}
-	for _, q := range ps.queries {
-		cursors = append(cursors, q.Get("cursor"))
-	}
-	return cursors
 }
 
 func (ps *pagedServer) requests() int {
@@ -348,18 +365,42 @@ func listPage(item func(string) string, next string, items ...string) string {
 	return b.String()
 }
 
+// fake is an opaltest server holding the list's five items, a1 to a5, and
+// a client of it.
+func (l lister) fake(t *testing.T) (*opal.Client, *opaltest.Server) {
+	t.Helper()
+	srv := opaltest.NewServer()
+	t.Cleanup(srv.Close)
+	l.add(srv, "a1", "a2", "a3", "a4", "a5")
+	c, err := srv.Client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, srv
+}
+
+// queries are the queries of the requests srv has received, in order.
+func queries(srv *opaltest.Server) []url.Values {
+	var qs []url.Values
+	for _, r := range srv.Requests() {
+		qs = append(qs, r.URL.Query())
+	}
+	return qs
+}
+
+// cursorsSent are the cursors of the requests srv has received, "" for
+// none, in order.
+func cursorsSent(srv *opaltest.Server) []string {
+	var cursors []string
+	for _, q := range queries(srv) {
+		cursors = append(cursors, q.Get("cursor"))
+	}
+	return cursors
+}
+
 // page is a page body of the list: items with the given IDs, then the
 // cursor of the following page ("" for none).
 func (l lister) page(next string, ids ...string) string { return listPage(l.item, next, ids...) }
-
-// threePages are three pages of five items, by cursor.
-func (l lister) threePages() map[string]string {
-	return map[string]string{
-		"":   l.page("c2", "a1", "a2"),
-		"c2": l.page("c3", "a3"),
-		"c3": l.page("", "a4", "a5"),
-	}
-}
 
 // request is the query of a request of the list: its filters, with
 // page_size and cursor when not empty.
@@ -453,23 +494,26 @@ func wantOneError(t *testing.T, errs []error, target error) {
 }
 
 // wantFailure checks what a read that must fail at once gave: no items,
-// one error matching target, and requests sent to ps in all.
-func wantFailure(t *testing.T, ids []string, errs []error, target error, ps *pagedServer, requests int) {
+// one error matching target, and as many requests sent as wanted.
+func wantFailure(t *testing.T, ids []string, errs []error, target error, sent, want int) {
 	t.Helper()
 	if len(ids) != 0 {
 		t.Errorf("items %v, want none", ids)
 	}
 	wantOneError(t, errs, target)
-	if n := ps.requests(); n != requests {
-		t.Errorf("%d requests sent, want %d", n, requests)
+	if sent != want {
+		t.Errorf("%d requests sent, want %d", sent, want)
 	}
 }
 
+// TestListsFollowCursors: All and Pages follow each page's next cursor to
+// the end, in pages of the size asked for, and List reads the page at its
+// cursor; every request carries the list's filters.
 func TestListsFollowCursors(t *testing.T) {
 	forEachList(t, func(t *testing.T, l lister) {
-		ctx := context.Background()
-		c, ps := newListServer(t, l.path, l.threePages())
-		ids, errs := readAll.read(t, ctx, l.open(c, "", 0))
+		ctx := t.Context()
+		c, srv := l.fake(t)
+		ids, errs := readAll.read(t, ctx, l.open(c, "", 2))
 		if errs != nil {
 			t.Fatalf("All: %v", errs)
 		}
@@ -478,36 +522,41 @@ func TestListsFollowCursors(t *testing.T) {
 		}
 
 		var pages []*idPage
-		for p, err := range l.open(c, "", 0).pages(ctx) {
+		for p, err := range l.open(c, "", 2).pages(ctx) {
 			if err != nil {
 				t.Fatalf("Pages: %v", err)
 			}
 			pages = append(pages, p)
 		}
+		if len(pages) != 3 || pages[0].Next == "" || pages[1].Next == "" {
+			t.Fatalf("Pages yielded %+v, want three pages, the first two with a next cursor", pages)
+		}
+		c2, c3 := pages[0].Next, pages[1].Next
+		// opaltest's previous cursor is the one that fetched the page.
 		wantPages := []*idPage{
-			{Next: "c2", IDs: []string{"a1", "a2"}},
-			{Next: "c3", IDs: []string{"a3"}},
-			{IDs: []string{"a4", "a5"}},
+			{Next: c2, IDs: []string{"a1", "a2"}},
+			{Next: c3, Previous: c2, IDs: []string{"a3", "a4"}},
+			{Previous: c3, IDs: []string{"a5"}},
 		}
 		if diff := cmp.Diff(wantPages, pages); diff != "" {
 			t.Errorf("Pages (-want +got):\n%s", diff)
 		}
 
-		page, err := l.open(c, "c2", 0).list(ctx)
+		page, err := l.open(c, c2, 2).list(ctx)
 		if err != nil {
 			t.Fatalf("List: %v", err)
 		}
 		if diff := cmp.Diff(wantPages[1], page); diff != "" {
-			t.Errorf("List at c2 (-want +got):\n%s", diff)
+			t.Errorf("List at the second page's cursor (-want +got):\n%s", diff)
 		}
 
 		// Every request carries the filters, and the server's cursor.
 		want := []url.Values{
-			l.request("1000", ""), l.request("1000", "c2"), l.request("1000", "c3"), // All
-			l.request("", ""), l.request("", "c2"), l.request("", "c3"), // Pages
-			l.request("", "c2"), // List
+			l.request("2", ""), l.request("2", c2), l.request("2", c3), // All
+			l.request("2", ""), l.request("2", c2), l.request("2", c3), // Pages
+			l.request("2", c2), // List
 		}
-		if diff := cmp.Diff(want, ps.queries); diff != "" {
+		if diff := cmp.Diff(want, queries(srv)); diff != "" {
 			t.Errorf("queries (-want +got):\n%s", diff)
 		}
 	})
@@ -523,15 +572,15 @@ func TestListsSendPageSize(t *testing.T) {
 			if pageSize != 0 {
 				want = strconv.Itoa(pageSize)
 			}
-			c, ps := newListServer(t, l.path, l.threePages())
-			if _, errs := w.read(t, context.Background(), l.open(c, "", pageSize)); errs != nil {
+			c, srv := l.fake(t)
+			if _, errs := w.read(t, t.Context(), l.open(c, "", pageSize)); errs != nil {
 				t.Fatalf("PageSize %d: %v", pageSize, errs)
 			}
 			wantLimit := ""
 			if l.limitToo {
 				wantLimit = want
 			}
-			for _, q := range ps.queries {
+			for _, q := range queries(srv) {
 				if q.Get("page_size") != want || q.Has("page_size") != (want != "") {
 					t.Errorf("PageSize %d: page_size %q sent (%v), want %q", pageSize, q.Get("page_size"), q.Has("page_size"), want)
 				}
@@ -545,23 +594,36 @@ func TestListsSendPageSize(t *testing.T) {
 
 func TestListsSendNothingUntilRanged(t *testing.T) {
 	forEachList(t, func(t *testing.T, l lister) {
-		c, ps := newListServer(t, l.path, l.threePages())
+		c, srv := l.fake(t)
 		calls := l.open(c, "", 0)
-		_ = calls.all(context.Background())
-		_ = calls.pages(context.Background())
-		if n := ps.requests(); n != 0 {
+		_ = calls.all(t.Context())
+		_ = calls.pages(t.Context())
+		if n := len(srv.Requests()); n != 0 {
 			t.Errorf("%d requests sent before ranging, want none", n)
 		}
 	})
+}
+
+// secondPage is the cursor of the list's second page in pages of two, as
+// srv gives it.
+func (l lister) secondPage(t *testing.T, c *opal.Client) string {
+	t.Helper()
+	first, err := l.open(c, "", 2).list(t.Context())
+	if err != nil || first.Next == "" {
+		t.Fatalf("List: %+v, %v; want a page with a next cursor", first, err)
+	}
+	return first.Next
 }
 
 // TestListsStartOverWhenRangedAgain: one sequence, ranged twice, walks
 // twice from the caller's cursor.
 func TestListsStartOverWhenRangedAgain(t *testing.T) {
 	forEachList(t, func(t *testing.T, l lister) {
-		c, ps := newListServer(t, l.path, l.threePages())
-		calls := l.open(c, "c2", 0)
-		all, pages := calls.all(context.Background()), calls.pages(context.Background())
+		c, srv := l.fake(t)
+		start := l.secondPage(t, c)
+		calls := l.open(c, start, 2)
+		all, pages := calls.all(t.Context()), calls.pages(t.Context())
+		var third string
 		for range 2 {
 			var ids []string
 			for id, err := range all {
@@ -580,11 +642,13 @@ func TestListsStartOverWhenRangedAgain(t *testing.T) {
 				}
 				nexts = append(nexts, p.Next)
 			}
-			if diff := cmp.Diff([]string{"c3", ""}, nexts); diff != "" {
-				t.Errorf("Pages' next cursors (-want +got):\n%s", diff)
+			if len(nexts) != 2 || nexts[0] == "" || nexts[1] != "" {
+				t.Fatalf("Pages' next cursors %q, want one, then none", nexts)
 			}
+			third = nexts[0]
 		}
-		if diff := cmp.Diff([]string{"c2", "c3", "c2", "c3", "c2", "c3", "c2", "c3"}, ps.cursors()); diff != "" {
+		want := []string{"", start, third, start, third, start, third, start, third}
+		if diff := cmp.Diff(want, cursorsSent(srv)); diff != "" {
 			t.Errorf("cursors sent (-want +got):\n%s", diff)
 		}
 	})
@@ -595,12 +659,13 @@ func TestListsStartOverWhenRangedAgain(t *testing.T) {
 func TestListsNeverModifyOptions(t *testing.T) {
 	forEachWay(t, ways, func(t *testing.T, l lister, w way) {
 		for _, pageSize := range []int{0, 3} {
-			c, _ := newListServer(t, l.path, l.threePages())
-			calls := l.open(c, "c2", pageSize)
-			if _, errs := w.read(t, context.Background(), calls); errs != nil {
+			c, _ := l.fake(t)
+			start := l.secondPage(t, c)
+			calls := l.open(c, start, pageSize)
+			if _, errs := w.read(t, t.Context(), calls); errs != nil {
 				t.Fatal(errs)
 			}
-			if diff := cmp.Diff(l.open(c, "c2", pageSize).opts, calls.opts); diff != "" {
+			if diff := cmp.Diff(l.open(c, start, pageSize).opts, calls.opts); diff != "" {
 				t.Errorf("PageSize %d: options changed (-want +got):\n%s", pageSize, diff)
 			}
 		}
@@ -611,8 +676,8 @@ func TestListsNeverModifyOptions(t *testing.T) {
 // first page costs one request; no page is fetched ahead.
 func TestListsStopAtABreak(t *testing.T) {
 	forEachList(t, func(t *testing.T, l lister) {
-		c, ps := newListServer(t, l.path, l.threePages())
-		for id, err := range l.open(c, "", 0).all(context.Background()) {
+		c, srv := l.fake(t)
+		for id, err := range l.open(c, "", 2).all(t.Context()) {
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -620,13 +685,13 @@ func TestListsStopAtABreak(t *testing.T) {
 				break
 			}
 		}
-		if n := ps.requests(); n != 1 {
+		if n := len(srv.Requests()); n != 1 {
 			t.Errorf("All: %d requests sent, want 1", n)
 		}
-		for range l.open(c, "", 0).pages(context.Background()) {
+		for range l.open(c, "", 2).pages(t.Context()) {
 			break
 		}
-		if n := ps.requests(); n != 2 {
+		if n := len(srv.Requests()); n != 2 {
 			t.Errorf("Pages: %d requests sent in all, want 2", n)
 		}
 	})
@@ -636,13 +701,10 @@ func TestListsStopAtABreak(t *testing.T) {
 // with the server's error, once; Pages yields it with a nil page.
 func TestListsYieldOneErrorThenStop(t *testing.T) {
 	forEachWay(t, walks, func(t *testing.T, l lister, w way) {
-		c, ps := newListServer(t, l.path, map[string]string{
-			"":   l.page("c2", "a1", "a2"),
-			"c2": l.page("gone", "a3"),
-			// "gone" is not served: 404
-		})
-		ids, errs := w.read(t, context.Background(), l.open(c, "", 0))
-		if diff := cmp.Diff([]string{"a1", "a2", "a3"}, ids); diff != "" {
+		c, srv := l.fake(t)
+		srv.Inject(opaltest.Fault{}, opaltest.Fault{}, opaltest.Fault{Status: http.StatusNotFound})
+		ids, errs := w.read(t, t.Context(), l.open(c, "", 2))
+		if diff := cmp.Diff([]string{"a1", "a2", "a3", "a4"}, ids); diff != "" {
 			t.Errorf("items (-want +got):\n%s", diff)
 		}
 		wantOneError(t, errs, opal.ErrNotFound)
@@ -650,7 +712,7 @@ func TestListsYieldOneErrorThenStop(t *testing.T) {
 		if len(errs) == 1 && (!errors.As(errs[0], &apiErr) || apiErr.StatusCode != http.StatusNotFound) {
 			t.Errorf("error %v is not the server's *APIError", errs[0])
 		}
-		if n := ps.requests(); n != 3 {
+		if n := len(srv.Requests()); n != 3 {
 			t.Errorf("%d requests sent, want 3", n)
 		}
 	})
@@ -685,12 +747,12 @@ func TestListsGoOnPastAnEmptyPage(t *testing.T) {
 func TestListsEndWhenCancelled(t *testing.T) {
 	forEachList(t, func(t *testing.T, l lister) {
 		t.Run("between pages", func(t *testing.T) {
-			c, ps := newListServer(t, l.path, l.threePages())
+			c, srv := l.fake(t)
 			ctx, cancel := context.WithCancel(t.Context())
 			defer cancel()
 			var ids []string
 			var errs []error
-			for id, err := range l.open(c, "", 0).all(ctx) {
+			for id, err := range l.open(c, "", 2).all(ctx) {
 				if err != nil {
 					errs = append(errs, err)
 					continue
@@ -707,7 +769,7 @@ func TestListsEndWhenCancelled(t *testing.T) {
 			defer cancel()
 			var pages int
 			errs = nil
-			for _, err := range l.open(c, "", 0).pages(ctx) {
+			for _, err := range l.open(c, "", 2).pages(ctx) {
 				if err != nil {
 					errs = append(errs, err)
 					continue
@@ -719,25 +781,26 @@ func TestListsEndWhenCancelled(t *testing.T) {
 				t.Errorf("Pages yielded %d pages, want 1", pages)
 			}
 			wantOneError(t, errs, context.Canceled)
-			if n := ps.requests(); n != 2 {
+			if n := len(srv.Requests()); n != 2 {
 				t.Errorf("%d requests sent, want 2: one for each walk", n)
 			}
 		})
 		t.Run("during a page", func(t *testing.T) {
 			for _, w := range walks {
-				c, mux, _ := setup(t)
+				c, srv := l.fake(t)
+				// The second page is held back until the caller gives up,
+				// which it does once the server has the request.
+				srv.Inject(opaltest.Fault{}, opaltest.Fault{Delay: time.Hour})
 				ctx, cancel := context.WithCancel(t.Context())
 				defer cancel()
-				mux.HandleFunc(l.path, func(rw http.ResponseWriter, r *http.Request) {
-					if r.URL.Query().Get("cursor") == "" {
-						writeJSON(rw, http.StatusOK, l.page("c2", "a1"))
-						return
+				go func() {
+					for len(srv.Requests()) < 2 && ctx.Err() == nil {
+						time.Sleep(time.Millisecond)
 					}
 					cancel()
-					<-r.Context().Done()
-				})
-				ids, errs := w.read(t, ctx, l.open(c, "", 0))
-				if diff := cmp.Diff([]string{"a1"}, ids); diff != "" {
+				}()
+				ids, errs := w.read(t, ctx, l.open(c, "", 2))
+				if diff := cmp.Diff([]string{"a1", "a2"}, ids); diff != "" {
 					t.Errorf("%s's items (-want +got):\n%s", w.name, diff)
 				}
 				wantOneError(t, errs, context.Canceled)
@@ -811,7 +874,7 @@ func TestListsRefuseASuccessThatIsNotAPage(t *testing.T) {
 			t.Run(tt.name, func(t *testing.T) {
 				c, ps := newListServer(t, l.path, map[string]string{"": tt.body})
 				ids, errs := w.read(t, context.Background(), l.open(c, "", 0))
-				wantFailure(t, ids, errs, opal.ErrInvalidResponse, ps, 1)
+				wantFailure(t, ids, errs, opal.ErrInvalidResponse, ps.requests(), 1)
 				if len(errs) == 1 && errs[0].Error() != want {
 					t.Errorf("error %q, want %q", errs[0], want)
 				}
@@ -867,7 +930,7 @@ func TestListsRefuseAnOverfullPage(t *testing.T) {
 					}
 					return
 				}
-				wantFailure(t, got, errs, opal.ErrInvalidResponse, ps, 1)
+				wantFailure(t, got, errs, opal.ErrInvalidResponse, ps.requests(), 1)
 				if len(errs) == 1 && !strings.Contains(errs[0].Error(), tt.want) {
 					t.Errorf("error %q does not say %q", errs[0], tt.want)
 				}
@@ -882,9 +945,9 @@ func TestListsRejectABadPageSize(t *testing.T) {
 	forEachWay(t, ways, func(t *testing.T, l lister, w way) {
 		for _, pageSize := range []int{-5, -1, 1001} {
 			t.Run(fmt.Sprint("PageSize ", pageSize), func(t *testing.T) {
-				c, ps := newListServer(t, l.path, l.threePages())
-				ids, errs := w.read(t, context.Background(), l.open(c, "", pageSize))
-				wantFailure(t, ids, errs, opal.ErrInvalidArgument, ps, 0)
+				c, srv := l.fake(t)
+				ids, errs := w.read(t, t.Context(), l.open(c, "", pageSize))
+				wantFailure(t, ids, errs, opal.ErrInvalidArgument, len(srv.Requests()), 0)
 				want := fmt.Sprintf("opal: invalid argument: page size %d is outside 0..1000", pageSize)
 				if len(errs) == 1 && errs[0].Error() != want {
 					t.Errorf("error %q, want %q", errs[0], want)
@@ -894,18 +957,19 @@ func TestListsRejectABadPageSize(t *testing.T) {
 	})
 }
 
+// TestListsRetryAnOutage: a 503 is retried, and the list comes whole.
 func TestListsRetryAnOutage(t *testing.T) {
 	forEachWay(t, ways, func(t *testing.T, l lister, w way) {
-		c, ps := newListServer(t, l.path, map[string]string{"": l.page("", "a1")})
-		ps.fail = []int{http.StatusServiceUnavailable}
-		ids, errs := w.read(t, context.Background(), l.open(c, "", 0))
+		c, srv := l.fake(t)
+		srv.Inject(opaltest.Fault{Status: http.StatusServiceUnavailable})
+		ids, errs := w.read(t, t.Context(), l.open(c, "", 0))
 		if errs != nil {
 			t.Fatal(errs)
 		}
-		if diff := cmp.Diff([]string{"a1"}, ids); diff != "" {
+		if diff := cmp.Diff([]string{"a1", "a2", "a3", "a4", "a5"}, ids); diff != "" {
 			t.Errorf("items (-want +got):\n%s", diff)
 		}
-		if n := ps.requests(); n != 2 {
+		if n := len(srv.Requests()); n != 2 {
 			t.Errorf("%d requests sent, want 2 (the 503, then the retry)", n)
 		}
 	})

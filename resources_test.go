@@ -62,9 +62,9 @@ func TestResourcesListRejectsBadIDs(t *testing.T) {
 		m.opts = func(string, int) *opal.ListResourcesOptions { return &opal.ListResourcesOptions{IDs: ids} }
 		for _, w := range ways {
 			t.Run(fmt.Sprintf("%s of %q", w.name, ids), func(t *testing.T) {
-				c, ps := newListServer(t, "/v1/resources", map[string]string{"": `{"results":[]}`})
-				got, errs := w.read(t, context.Background(), m.open(c, "", 0))
-				wantFailure(t, got, errs, opal.ErrInvalidArgument, ps, 0)
+				c, srv := listers[slices.IndexFunc(listers, func(l lister) bool { return l.name == "resources" })].fake(t)
+				got, errs := w.read(t, t.Context(), m.open(c, "", 0))
+				wantFailure(t, got, errs, opal.ErrInvalidArgument, len(srv.Requests()), 0)
 			})
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/opalclient/opal-go"
+	"github.com/opalclient/opal-go/opaltest"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -69,7 +70,12 @@ func TestSessionsQuery(t *testing.T) {
 // error that says so, from List, Pages and All alike, with no page and no
 // session, and nothing is sent.
 func TestSessionsRejectAnEmptyResourceID(t *testing.T) {
-	c, ps := newListServer(t, "/v1/sessions", nil)
+	srv := opaltest.NewServer()
+	defer srv.Close()
+	c, err := srv.Client()
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx := t.Context()
 	list, err := c.Sessions.List(ctx, "", nil)
 	if list != nil {
@@ -93,7 +99,7 @@ func TestSessionsRejectAnEmptyResourceID(t *testing.T) {
 			t.Errorf("%s: errors %v, want one ErrInvalidArgument saying the resource ID is empty", name, errs)
 		}
 	}
-	if n := ps.requests(); n != 0 {
+	if n := len(srv.Requests()); n != 0 {
 		t.Errorf("%d requests sent, want none", n)
 	}
 }
