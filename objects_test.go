@@ -13,12 +13,15 @@ import (
 	"testing"
 
 	"github.com/opalclient/opal-go"
+	"github.com/opalclient/opal-go/opaltest"
 
 	"github.com/google/go-cmp/cmp"
 )
 
 // The rules of getting one object, each one test run over every getter of
-// the client: Users.Get, Users.GetByEmail and Resources.Get.
+// the client: Users.Get, Users.GetByEmail and Resources.Get, against an
+// opaltest server unless the test needs an answer it does not give, as Opal
+// would not: another object, or none, in a 200.
 
 // getter is one way of getting one object.
 type getter struct {
@@ -30,6 +33,10 @@ type getter struct {
 	body func(key string) string
 	// get calls the getter; its first result is the *User or *Resource.
 	get func(c *opal.Client, ctx context.Context, arg string) (any, error)
+	// add gives an opaltest server the object asked for; notFound is what
+	// that server says of an object it does not hold.
+	add      func(srv *opaltest.Server)
+	notFound string
 }
 
 var getters = []getter{
@@ -40,6 +47,10 @@ var getters = []getter{
 		badArgs: []string{""},
 		body:    func(key string) string { return fmt.Sprintf(`{"user_id":%q,"email":"john.doe@company.dev"}`, key) },
 		get:     func(c *opal.Client, ctx context.Context, arg string) (any, error) { return c.Users.Get(ctx, arg) },
+		add: func(srv *opaltest.Server) {
+			srv.AddUsers(opal.User{UserID: "29827fb8-f2dd-4e80-9576-28e31e9934ac", Email: "john.doe@company.dev"})
+		},
+		notFound: "user not found",
 	},
 	{
 		name:    "Users.GetByEmail",
@@ -52,6 +63,10 @@ var getters = []getter{
 		get: func(c *opal.Client, ctx context.Context, arg string) (any, error) {
 			return c.Users.GetByEmail(ctx, arg)
 		},
+		add: func(srv *opaltest.Server) {
+			srv.AddUsers(opal.User{UserID: "29827fb8-f2dd-4e80-9576-28e31e9934ac", Email: "john.doe@company.dev"})
+		},
+		notFound: "user not found",
 	},
 	{
 		name:    "Resources.Get",
@@ -60,6 +75,10 @@ var getters = []getter{
 		badArgs: nil, // its IDs: TestIDsThatAreNotOneSegmentAreRefused
 		body:    func(key string) string { return fmt.Sprintf(`{"resource_id":%q,"name":"AdminRole"}`, key) },
 		get:     func(c *opal.Client, ctx context.Context, arg string) (any, error) { return c.Resources.Get(ctx, arg) },
+		add: func(srv *opaltest.Server) {
+			srv.AddResources(opal.Resource{ResourceID: "1b978423-db0a-4037-a4cf-f79c60cb67b3", Name: "AdminRole"})
+		},
+		notFound: "resource not found",
 	},
 }
 
@@ -81,6 +100,22 @@ func serveObject(t *testing.T, g getter, statuses []int, bodies ...string) (*opa
 	return c, &requests
 }
 
+// fake is an opaltest server, holding the object asked for if holding,
+// and a client of it.
+func (g getter) fake(t *testing.T, holding bool) (*opal.Client, *opaltest.Server) {
+	t.Helper()
+	srv := opaltest.NewServer()
+	t.Cleanup(srv.Close)
+	if holding {
+		g.add(srv)
+	}
+	c, err := srv.Client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, srv
+}
+
 // isNil reports whether v, a pointer in an interface, is nil.
 func isNil(v any) bool { return v == nil || reflect.ValueOf(v).IsNil() }
 
@@ -93,14 +128,14 @@ func forEachGetter(t *testing.T, test func(t *testing.T, g getter)) {
 
 func TestGetRejectsABadArgumentWithoutSending(t *testing.T) {
 	forEachGetter(t, func(t *testing.T, g getter) {
-		c, requests := serveObject(t, g, []int{http.StatusOK}, g.body(g.arg))
+		c, srv := g.fake(t, true)
 		for _, arg := range g.badArgs {
-			got, err := g.get(c, context.Background(), arg)
+			got, err := g.get(c, t.Context(), arg)
 			if !errors.Is(err, opal.ErrInvalidArgument) || !isNil(got) {
 				t.Errorf("%s(%q) = %v, %v; want nil and ErrInvalidArgument", g.name, arg, got, err)
 			}
 		}
-		if n := requests.Load(); n != 0 {
+		if n := len(srv.Requests()); n != 0 {
 			t.Errorf("%d requests sent, want none", n)
 		}
 	})
@@ -108,16 +143,16 @@ func TestGetRejectsABadArgumentWithoutSending(t *testing.T) {
 
 func TestGetOfAnUnknownObjectIsNotFound(t *testing.T) {
 	forEachGetter(t, func(t *testing.T, g getter) {
-		c, requests := serveObject(t, g, []int{http.StatusNotFound}, `{"message":"not found"}`)
-		got, err := g.get(c, context.Background(), g.arg)
+		c, srv := g.fake(t, false)
+		got, err := g.get(c, t.Context(), g.arg)
 		if !errors.Is(err, opal.ErrNotFound) || !isNil(got) {
 			t.Errorf("%s = %v, %v; want nil and ErrNotFound", g.name, got, err)
 		}
 		var apiErr *opal.APIError
-		if !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusNotFound || apiErr.Message != "not found" {
+		if !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusNotFound || apiErr.Message != g.notFound {
 			t.Errorf("error %v is not the server's *APIError", err)
 		}
-		if n := requests.Load(); n != 1 {
+		if n := len(srv.Requests()); n != 1 {
 			t.Errorf("%d requests sent, want 1", n)
 		}
 	})
@@ -173,11 +208,12 @@ func TestGetMatchesWithoutRegardToCase(t *testing.T) {
 
 func TestGetRetriesAnOutage(t *testing.T) {
 	forEachGetter(t, func(t *testing.T, g getter) {
-		c, requests := serveObject(t, g, []int{http.StatusServiceUnavailable, http.StatusOK}, `{"message":"busy"}`, g.body(g.arg))
-		if got, err := g.get(c, context.Background(), g.arg); err != nil || isNil(got) {
+		c, srv := g.fake(t, true)
+		srv.Inject(opaltest.Fault{Status: http.StatusServiceUnavailable})
+		if got, err := g.get(c, t.Context(), g.arg); err != nil || isNil(got) {
 			t.Errorf("%s = %v, %v; want the object", g.name, got, err)
 		}
-		if n := requests.Load(); n != 2 {
+		if n := len(srv.Requests()); n != 2 {
 			t.Errorf("%d requests sent, want 2 (the 503, then the retry)", n)
 		}
 	})

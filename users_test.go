@@ -1,14 +1,12 @@
 package opal_test
 
 import (
-	"context"
 	"errors"
-	"net/http"
 	"net/url"
-	"sync"
 	"testing"
 
 	"github.com/opalclient/opal-go"
+	"github.com/opalclient/opal-go/opaltest"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -29,27 +27,28 @@ func TestUsersGetAsksOnlyForWhatItIsGiven(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.arg, func(t *testing.T) {
-			c, mux, _ := setup(t)
-			var mu sync.Mutex
-			var queries []url.Values
-			mux.HandleFunc("GET /v1/user", func(w http.ResponseWriter, r *http.Request) {
-				mu.Lock()
-				queries = append(queries, r.URL.Query())
-				mu.Unlock()
-				writeJSON(w, http.StatusNotFound, `{"message":"user not found"}`)
-			})
-			mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-				t.Errorf("request to %s %s, want GET /v1/user", r.Method, r.URL.EscapedPath())
-			})
+			srv := opaltest.NewServer() // knows no user
+			defer srv.Close()
+			c, err := srv.Client()
+			if err != nil {
+				t.Fatal(err)
+			}
 			get := c.Users.Get
 			if tt.byEmail {
 				get = c.Users.GetByEmail
 			}
-			user, err := get(context.Background(), tt.arg)
+			user, err := get(t.Context(), tt.arg)
 			if !errors.Is(err, opal.ErrNotFound) || user != nil {
 				t.Errorf("got %+v, %v; want nil and ErrNotFound", user, err)
 			}
-			if diff := cmp.Diff([]url.Values{tt.want}, queries); diff != "" {
+			var sent []string
+			for _, r := range srv.Requests() {
+				sent = append(sent, r.Method+" "+r.URL.Path)
+			}
+			if diff := cmp.Diff([]string{"GET /v1/user"}, sent); diff != "" {
+				t.Errorf("requests (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff([]url.Values{tt.want}, queries(srv)); diff != "" {
 				t.Errorf("queries (-want +got):\n%s", diff)
 			}
 		})
