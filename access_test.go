@@ -114,25 +114,25 @@ func TestAccessJSONHasTheAPIsFieldNames(t *testing.T) {
 // TestAccessRowsAreNeverMerged: a user who holds a resource at two access
 // levels is two rows, in the order the server sent them.
 func TestAccessRowsAreNeverMerged(t *testing.T) {
-	c, mux, _ := setup(t)
-	mux.HandleFunc("/v1/resources/r1/users", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, `{"results":[
-			{"resource_id":"r1","user_id":"u1","access_level":{"access_level_name":"Reader","access_level_remote_id":"reader"}},
-			{"resource_id":"r1","user_id":"u1","access_level":{"access_level_name":"Writer","access_level_remote_id":"writer"},"has_direct_access":true},
-			{"resource_id":"r1","user_id":"u1","access_level":{"access_level_name":"Writer","access_level_remote_id":"writer"},"has_direct_access":true}]}`)
-	})
-	var got []opal.ResourceAccessUser
-	for a, err := range c.Access.All(context.Background(), "r1", nil) {
-		if err != nil {
-			t.Fatal(err)
-		}
-		got = append(got, a)
-	}
-	reader, writer := opal.ResourceAccessLevel{"Reader", "reader"}, opal.ResourceAccessLevel{"Writer", "writer"}
+	reader, writer := opal.ResourceAccessLevel{Name: "Reader", RemoteID: "reader"}, opal.ResourceAccessLevel{Name: "Writer", RemoteID: "writer"}
 	want := []opal.ResourceAccessUser{
 		{ResourceID: "r1", UserID: "u1", AccessLevel: reader},
 		{ResourceID: "r1", UserID: "u1", AccessLevel: writer, HasDirectAccess: true},
 		{ResourceID: "r1", UserID: "u1", AccessLevel: writer, HasDirectAccess: true},
+	}
+	srv := opaltest.NewServer()
+	defer srv.Close()
+	srv.AddAccess(want...)
+	c, err := srv.Client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []opal.ResourceAccessUser
+	for a, err := range c.Access.All(t.Context(), "r1", nil) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, a)
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("All (-want +got):\n%s", diff)

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/opalclient/opal-go"
+	"github.com/opalclient/opal-go/opaltest"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -151,7 +152,9 @@ func TestBaseURLPaths(t *testing.T) {
 // TestIDsInPathsAreOneSegment: whatever a resource or user ID holds, the
 // server sees it as one escaped segment of its endpoint's path, with no
 // query or fragment of its making, and no request reaches another
-// endpoint.
+// endpoint: the one request sent has the path and query wanted, and
+// opaltest, which finds the ID as one segment unescaped, answers with the
+// object of that ID.
 func TestIDsInPathsAreOneSegment(t *testing.T) {
 	tests := []struct{ id, escaped string }{
 		{"1b978423-db0a-4037-a4cf-f79c60cb67b3", "1b978423-db0a-4037-a4cf-f79c60cb67b3"},
@@ -172,19 +175,24 @@ func TestIDsInPathsAreOneSegment(t *testing.T) {
 		{"ресурс/é", "%D1%80%D0%B5%D1%81%D1%83%D1%80%D1%81%2F%C3%A9"},
 	}
 	calls := []struct {
-		name, pattern, path, query string // path holds %s where the ID goes
-		// answer is what was asked for, of the ID, as the call returns it
-		// and as the server sends it; call makes the call.
-		answer func(id string) any
-		call   func(ctx context.Context, c *opal.Client, id string) (any, error)
+		name, path, query string // path holds %s where the ID goes
+		// add gives an opaltest server what is asked for, of the ID; want
+		// is that, as the call returns it; call makes the call.
+		add  func(srv *opaltest.Server, id string)
+		want func(id string) any
+		call func(ctx context.Context, c *opal.Client, id string) (any, error)
 	}{
-		{"Resources.Get", "GET /v1/resources/{id}", "/v1/resources/%s", "",
+		{"Resources.Get", "/v1/resources/%s", "",
+			func(srv *opaltest.Server, id string) { srv.AddResources(opal.Resource{ResourceID: id}) },
 			func(id string) any { return &opal.Resource{ResourceID: id} },
 			func(ctx context.Context, c *opal.Client, id string) (any, error) {
 				r, err := c.Resources.Get(ctx, id)
 				return r, err
 			}},
-		{"Access.List", "GET /v1/resources/{id}/users", "/v1/resources/%s/users", "",
+		{"Access.List", "/v1/resources/%s/users", "",
+			func(srv *opaltest.Server, id string) {
+				srv.AddAccess(opal.ResourceAccessUser{ResourceID: id, UserID: "u1"})
+			},
 			func(id string) any {
 				return &opal.ResourceAccessUserList{Results: []opal.ResourceAccessUser{{ResourceID: id, UserID: "u1"}}}
 			},
@@ -192,7 +200,10 @@ func TestIDsInPathsAreOneSegment(t *testing.T) {
 				l, err := c.Access.List(ctx, id, nil)
 				return l, err
 			}},
-		{"Access.ListForUser", "GET /v1/resources/users/{id}", "/v1/resources/users/%s", "include_unmanaged=false",
+		{"Access.ListForUser", "/v1/resources/users/%s", "include_unmanaged=false",
+			func(srv *opaltest.Server, id string) {
+				srv.AddAccess(opal.ResourceAccessUser{ResourceID: "r1", UserID: id})
+			},
 			func(id string) any {
 				return &opal.ResourceAccessUserList{Results: []opal.ResourceAccessUser{{ResourceID: "r1", UserID: id}}}
 			},
@@ -204,30 +215,27 @@ func TestIDsInPathsAreOneSegment(t *testing.T) {
 	for _, call := range calls {
 		for _, tt := range tests {
 			t.Run(call.name+"/"+tt.id, func(t *testing.T) {
-				c, mux, _ := setup(t)
-				var gotPath, gotID, gotQuery string
-				mux.HandleFunc(call.pattern, func(w http.ResponseWriter, r *http.Request) {
-					gotPath, gotID, gotQuery = r.URL.EscapedPath(), r.PathValue("id"), r.URL.RawQuery
-					body, _ := json.Marshal(call.answer(r.PathValue("id")))
-					writeJSON(w, http.StatusOK, string(body))
-				})
-				var elsewhere atomic.Int32
-				mux.HandleFunc("/", countingHandler(&elsewhere, func(w http.ResponseWriter, r *http.Request) {
-					body, _ := json.Marshal(call.answer(tt.id)) // whatever would fool the client
-					writeJSON(w, http.StatusOK, string(body))
-				}))
+				srv := opaltest.NewServer()
+				defer srv.Close()
+				call.add(srv, tt.id)
+				c, err := srv.Client()
+				if err != nil {
+					t.Fatal(err)
+				}
 				got, err := call.call(t.Context(), c, tt.id)
 				if err != nil {
 					t.Fatalf("%s: %v", call.name, err)
 				}
-				if diff := cmp.Diff(call.answer(tt.id), got); diff != "" {
+				if diff := cmp.Diff(call.want(tt.id), got); diff != "" {
 					t.Errorf("%s (-want +got):\n%s", call.name, diff)
 				}
-				if want := fmt.Sprintf(call.path, tt.escaped); gotPath != want || gotID != tt.id || gotQuery != call.query {
-					t.Errorf("the server saw %q, ID %q, query %q; want %q, ID %q, query %q", gotPath, gotID, gotQuery, want, tt.id, call.query)
+				want := fmt.Sprintf(call.path, tt.escaped) + "?" + call.query
+				var sent []string
+				for _, r := range srv.Requests() {
+					sent = append(sent, r.URL.EscapedPath()+"?"+r.URL.RawQuery)
 				}
-				if n := elsewhere.Load(); n != 0 {
-					t.Errorf("%d requests reached another endpoint", n)
+				if diff := cmp.Diff([]string{want}, sent); diff != "" {
+					t.Errorf("requests (-want +got):\n%s", diff)
 				}
 			})
 		}
@@ -291,16 +299,17 @@ func TestIDsThatAreNotOneSegmentAreRefused(t *testing.T) {
 	for _, tt := range tests {
 		for name, call := range tt.calls {
 			t.Run(fmt.Sprintf("%s(%q)", name, tt.id), func(t *testing.T) {
-				c, mux, _ := setup(t)
-				var sent atomic.Int32
-				mux.HandleFunc("/", countingHandler(&sent, func(w http.ResponseWriter, r *http.Request) {
-					writeJSON(w, http.StatusOK, `{"results":[]}`)
-				}))
-				err := call(c, tt.id)
+				srv := opaltest.NewServer()
+				defer srv.Close()
+				c, err := srv.Client()
+				if err != nil {
+					t.Fatal(err)
+				}
+				err = call(c, tt.id)
 				if !errors.Is(err, opal.ErrInvalidArgument) || !strings.HasPrefix(err.Error(), tt.want) {
 					t.Errorf("error %v, want one starting %q", err, tt.want)
 				}
-				if n := sent.Load(); n != 0 {
+				if n := len(srv.Requests()); n != 0 {
 					t.Errorf("%d requests sent, want none", n)
 				}
 			})
@@ -319,17 +328,18 @@ func TestRequestHeaders(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, mux, _ := setup(t, tt.opts...)
-			var got http.Header
-			mux.HandleFunc("/v1/sessions", func(w http.ResponseWriter, r *http.Request) {
-				got = r.Header
-				writeJSON(w, http.StatusOK, `{"results":[]}`)
-			})
-			if _, err := c.Sessions.List(context.Background(), "r", nil); err != nil {
+			srv := opaltest.NewServer()
+			defer srv.Close()
+			c, err := srv.Client(tt.opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.Sessions.List(t.Context(), "r", nil); err != nil {
 				t.Fatalf("List: %v", err)
 			}
+			got := srv.Requests()[0].Header
 			want := map[string]string{
-				"Authorization": "Bearer " + testToken,
+				"Authorization": "Bearer " + srv.Token,
 				"Accept":        "application/json",
 				"User-Agent":    tt.wantAgent,
 			}
@@ -343,10 +353,15 @@ func TestRequestHeaders(t *testing.T) {
 	}
 }
 
+// TestListWithDoneContextSendsNothing: a done context is returned as it
+// is, a nil one is a bad argument, and nothing is sent.
 func TestListWithDoneContextSendsNothing(t *testing.T) {
-	c, mux, _ := setup(t)
-	var requests atomic.Int32
-	mux.HandleFunc("/", countingHandler(&requests, func(w http.ResponseWriter, r *http.Request) {}))
+	srv := opaltest.NewServer()
+	defer srv.Close()
+	c, err := srv.Client()
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	canceled, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -362,7 +377,7 @@ func TestListWithDoneContextSendsNothing(t *testing.T) {
 	if _, err := c.Sessions.List(nil, "r", nil); !errors.Is(err, opal.ErrInvalidArgument) {
 		t.Errorf("List(nil context) error = %v, want ErrInvalidArgument", err)
 	}
-	if n := requests.Load(); n != 0 {
+	if n := len(srv.Requests()); n != 0 {
 		t.Errorf("%d requests sent, want none", n)
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/opalclient/opal-go"
+	"github.com/opalclient/opal-go/opaltest"
 
 	"github.com/google/go-cmp/cmp"
 	"go.uber.org/goleak"
@@ -78,15 +79,17 @@ func TestRetriedStatuses(t *testing.T) {
 }
 
 func TestRetryMaxZeroDisablesRetries(t *testing.T) {
-	c, mux, _ := setup(t, opal.WithRetryMax(0))
-	var requests atomic.Int32
-	mux.HandleFunc("/v1/sessions", countingHandler(&requests, func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusServiceUnavailable, `{"message":"down"}`)
-	}))
-	if _, err := c.Sessions.List(context.Background(), "r", nil); !strings.Contains(fmt.Sprint(err), "503") {
+	srv := opaltest.NewServer()
+	defer srv.Close()
+	srv.Inject(opaltest.Fault{Status: http.StatusServiceUnavailable}, opaltest.Fault{Status: http.StatusServiceUnavailable})
+	c, err := srv.Client(opal.WithRetryMax(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Sessions.List(t.Context(), "r", nil); !strings.Contains(fmt.Sprint(err), "503") {
 		t.Errorf("List error = %v, want the 503", err)
 	}
-	if n := requests.Load(); n != 1 {
+	if n := len(srv.Requests()); n != 1 {
 		t.Errorf("%d requests sent, want 1", n)
 	}
 }
@@ -157,18 +160,22 @@ func TestTransportFaultsAreRetried(t *testing.T) {
 	}
 }
 
+// TestTransportFaultsExhaustRetries: bodies cut short, one after another,
+// end the call with the last fault, after every attempt.
 func TestTransportFaultsExhaustRetries(t *testing.T) {
-	c, mux, _ := setup(t, opal.WithRetryMax(2))
-	var requests atomic.Int32
-	mux.HandleFunc("/v1/sessions", countingHandler(&requests, func(w http.ResponseWriter, r *http.Request) {
-		transportFaults["body shorter than its Content-Length"](t, w)
-	}))
-	_, err := c.Sessions.List(context.Background(), "r", nil)
+	srv := opaltest.NewServer()
+	defer srv.Close()
+	srv.Inject(opaltest.Fault{Truncate: true}, opaltest.Fault{Truncate: true}, opaltest.Fault{Truncate: true})
+	c, err := srv.Client(opal.WithRetryMax(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Sessions.List(t.Context(), "r", nil)
 	if err == nil || !strings.Contains(err.Error(), "after 3 attempts") || !errors.Is(err, io.ErrUnexpectedEOF) {
 		t.Errorf("List error = %v, want an unexpected EOF after 3 attempts", err)
 	}
-	checkNoTokenInChain(t, err, testToken)
-	if n := requests.Load(); n != 3 {
+	checkNoTokenInChain(t, err, srv.Token)
+	if n := len(srv.Requests()); n != 3 {
 		t.Errorf("%d requests sent, want 3", n)
 	}
 }
@@ -579,16 +586,14 @@ func TestCancelDuringARequest(t *testing.T) {
 func TestLoggerRecordsAttemptsAndWaits(t *testing.T) {
 	var buf bytes.Buffer
 	logger := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	c, mux, _ := setup(t, opal.WithLogger(logger))
-	var requests atomic.Int32
-	mux.HandleFunc("/v1/sessions", countingHandler(&requests, func(w http.ResponseWriter, r *http.Request) {
-		if requests.Load() == 1 {
-			writeJSON(w, http.StatusServiceUnavailable, `{"message":"down"}`)
-			return
-		}
-		writeJSON(w, http.StatusOK, `{"results":[]}`)
-	}))
-	if _, err := c.Sessions.List(context.Background(), "r", &opal.ListSessionsOptions{UserID: "u1"}); err != nil {
+	srv := opaltest.NewServer()
+	defer srv.Close()
+	srv.Inject(opaltest.Fault{Status: http.StatusServiceUnavailable})
+	c, err := srv.Client(opal.WithLogger(logger))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Sessions.List(t.Context(), "r", &opal.ListSessionsOptions{UserID: "u1"}); err != nil {
 		t.Fatalf("List: %v", err)
 	}
 	var got []string
@@ -610,7 +615,7 @@ func TestLoggerRecordsAttemptsAndWaits(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("log records (-want +got):\n%s", diff)
 	}
-	for _, secret := range []string{testToken, "Authorization", "Bearer", "user_id", "u1"} {
+	for _, secret := range []string{srv.Token, "Authorization", "Bearer", "user_id", "u1"} {
 		if strings.Contains(buf.String(), secret) {
 			t.Errorf("log holds %q:\n%s", secret, buf.String())
 		}
@@ -628,11 +633,14 @@ func TestNothingIsPrintedByDefault(t *testing.T) {
 	os.Stderr, os.Stdout = w, w
 	defer func() { os.Stderr, os.Stdout = stderr, stdout }()
 
-	c, mux, _ := setup(t, opal.WithRetryMax(1))
-	mux.HandleFunc("/v1/sessions", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusServiceUnavailable, `{"message":"down"}`)
-	})
-	c.Sessions.List(context.Background(), "r", nil)
+	srv := opaltest.NewServer()
+	defer srv.Close()
+	srv.Inject(opaltest.Fault{Status: http.StatusServiceUnavailable}, opaltest.Fault{Status: http.StatusServiceUnavailable})
+	c, err := srv.Client(opal.WithRetryMax(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Sessions.List(t.Context(), "r", nil)
 	transportFaultClient, _ := opal.NewClient(testToken, opal.WithBaseURL("http://127.0.0.1:1/v1"), opal.WithRetryMax(1), opal.WithRetryWait(0, 0))
 	transportFaultClient.Sessions.List(context.Background(), "r", nil)
 
