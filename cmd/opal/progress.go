@@ -1,0 +1,205 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// How the status line behaves: it appears only once the work has taken
+// progressDelay, so that a quick run shows none, and is redrawn every
+// progressEvery.
+const (
+	progressDelay = time.Second
+	progressEvery = 200 * time.Millisecond
+)
+
+// progress keeps the counts of a run and, when shown, draws them as one
+// status line on stderr, rewritten in place with \r: what is being listed
+// and how many so far, the resources answered out of those to sweep, the
+// requests per second, and a call waiting to retry. It draws on a
+// goroutine of its own, so that the line moves while a lookup or a slow
+// page holds up the printing goroutine; mu orders its drawing with
+// everything else written to stderr, and to stdout when that is the same
+// terminal.
+type progress struct {
+	w     io.Writer
+	show  bool // stderr is a terminal
+	same  bool // stdout is that same terminal
+	start time.Time
+
+	items    atomic.Int64 // items of the current listing so far
+	requests atomic.Int64 // attempts sent, retries included
+
+	stop    chan struct{}
+	stopped chan struct{}
+
+	mu       sync.Mutex // guards w, and what follows
+	what     string     // what is being listed: "sessions", "grants", "users", "resources"
+	total    int        // resources to sweep; 0 for a listing that is no sweep
+	answered map[string]bool
+	retrying string // a call waiting to retry, as the line says it; "" for none
+	shown    int    // the width of the status line on screen; 0 when none
+}
+
+// newProgress returns the progress of a run that starts now. Only when
+// show is true (stderr is a terminal) does it draw; otherwise nothing but
+// warnings and log records is ever written to w. same says that stdout is
+// that terminal too, so that the line must be cleared before rows.
+func newProgress(w io.Writer, show, same bool) *progress {
+	p := &progress{w: w, show: show, same: show && same, start: time.Now(),
+		stop: make(chan struct{}), stopped: make(chan struct{}), answered: map[string]bool{}}
+	if !show {
+		close(p.stopped)
+		return p
+	}
+	go p.run()
+	return p
+}
+
+func (p *progress) run() {
+	defer close(p.stopped)
+	wait := time.NewTimer(progressDelay)
+	defer wait.Stop()
+	select {
+	case <-p.stop:
+		return
+	case <-wait.C:
+	}
+	tick := time.NewTicker(progressEvery)
+	defer tick.Stop()
+	for {
+		p.mu.Lock()
+		p.draw()
+		p.mu.Unlock()
+		select {
+		case <-p.stop:
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// begin starts counting a listing of what ("sessions", "users"); total is
+// the number of resources it sweeps, 0 for a listing that is no sweep.
+func (p *progress) begin(what string, total int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.what, p.total, p.answered = what, total, map[string]bool{}
+	p.items.Store(0)
+}
+
+// status is the text of the status line. p.mu must be held.
+func (p *progress) status() string {
+	var b strings.Builder
+	if p.what != "" {
+		fmt.Fprintf(&b, "%s: %d so far", p.what, p.items.Load())
+		if p.total > 0 {
+			fmt.Fprintf(&b, ", resources %d/%d answered", len(p.answered), p.total)
+		}
+		b.WriteString(", ")
+	}
+	fmt.Fprintf(&b, "%.0f requests/s", float64(p.requests.Load())/time.Since(p.start).Seconds())
+	if p.retrying != "" {
+		b.WriteString("; " + p.retrying)
+	}
+	return b.String()
+}
+
+// draw writes the status line over the one on screen. p.mu must be held.
+func (p *progress) draw() {
+	line := clean(p.status())
+	fmt.Fprintf(p.w, "\r%s%s", line, strings.Repeat(" ", max(0, p.shown-width(line))))
+	p.shown = width(line)
+}
+
+// clear removes the status line, if one is on screen. p.mu must be held.
+func (p *progress) clear() {
+	if p.shown > 0 {
+		fmt.Fprintf(p.w, "\r%s\r", strings.Repeat(" ", p.shown))
+		p.shown = 0
+	}
+}
+
+// warn writes a line on stderr, cleaned of anything a server could have
+// put in it, below no status line: the status line is cleared first, and
+// drawn again at the next tick.
+func (p *progress) warn(format string, args ...any) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.clear()
+	fmt.Fprintln(p.w, clean(fmt.Sprintf(format, args...)))
+}
+
+// finish stops drawing and clears the status line, before the command
+// writes its last words.
+func (p *progress) finish() {
+	select {
+	case <-p.stop:
+	default:
+		close(p.stop)
+	}
+	<-p.stopped
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.clear()
+}
+
+// output returns w, for the rows, with the status line cleared before
+// each write when stdout is the terminal it is drawn on: a row written
+// after it would start in its middle. To another terminal, a file or a
+// pipe, rows go straight.
+//
+// Rows are written whole lines at a time (every format ends its rows with
+// a newline), since the status line may be drawn between two writes, and a
+// row it interrupted would be wiped with it.
+func (p *progress) output(w io.Writer) io.Writer {
+	if !p.same {
+		return w
+	}
+	return &lineWriter{mu: &p.mu, before: p.clear, w: w}
+}
+
+// logOutput returns stderr for log records: each line cleaned, below no
+// status line.
+func (p *progress) logOutput() io.Writer {
+	return &lineWriter{mu: &p.mu, before: p.clear, w: p.w, clean: true}
+}
+
+// lineWriter writes to w the complete lines it is given, holding the
+// start of the last one until its end comes, with mu held and before
+// called first.
+type lineWriter struct {
+	mu      *sync.Mutex
+	before  func()
+	w       io.Writer
+	clean   bool // each line is cleaned
+	partial []byte
+}
+
+func (l *lineWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.partial = append(l.partial, b...)
+	end := bytes.LastIndexByte(l.partial, '\n') + 1
+	if end == 0 {
+		return len(b), nil
+	}
+	l.before()
+	out := l.partial[:end]
+	if l.clean {
+		var c []byte
+		for line := range bytes.Lines(out) {
+			c = append(append(c, clean(string(bytes.TrimSuffix(line, []byte("\n"))))...), '\n')
+		}
+		out = c
+	}
+	_, err := l.w.Write(out)
+	l.partial = slices.Delete(l.partial, 0, end)
+	return len(b), err
+}
