@@ -215,7 +215,9 @@ func TestLookupFailures(t *testing.T) {
 func TestUnknownResources(t *testing.T) {
 	const unknown1, unknown2 = "0e4c7a3b-6d1f-4e8a-9b2c-5f7d1a3e9c60", "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"
 	srv := newOrg(t, testSessions(time.Now()))
-	warning := func(id string) string { return "opal: no resource with ID " + id + " in this Opal organisation; skipped\n" }
+	warning := func(id string) string {
+		return "opal: no resource with ID " + id + " in this Opal organisation; skipped\n"
+	}
 	tests := []struct {
 		args       []string
 		wantCode   int

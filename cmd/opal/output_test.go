@@ -56,7 +56,7 @@ dee@ex.com                               a-much-longer-resource-name-than-before
 // "…", counting wide characters as two columns; elsewhere it is whole.
 func TestTableCut(t *testing.T) {
 	long := strings.Repeat("abcdefghij", 7)             // 70 columns
-	wide := strings.Repeat("李", 40)                      // 80 columns
+	wide := strings.Repeat("李", 40)                     // 80 columns
 	escaped := strings.Repeat("x", 55) + "\u202e123456" // cut inside its escape
 	tests := []struct {
 		cut  bool
