@@ -1,0 +1,132 @@
+package main
+
+import (
+	"bytes"
+	"log/slog"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// TestProgressLine drives the status line on a fake clock and checks every
+// byte it writes: nothing for a second, then one line redrawn in place,
+// cleared before a warning and before rows to the same terminal, and
+// cleared at the end.
+func TestProgressLine(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var stderr, stdout bytes.Buffer
+		p := newProgress(&stderr, true, true)
+		written := func() string {
+			p.mu.Lock() // the drawing goroutine writes under it
+			defer p.mu.Unlock()
+			s := stderr.String()
+			stderr.Reset()
+			return s
+		}
+		step := func(d time.Duration, want string) {
+			t.Helper()
+			time.Sleep(d)
+			synctest.Wait()
+			if diff := cmp.Diff(want, written()); diff != "" {
+				t.Errorf("after %v more (-want +got):\n%s", d, diff)
+			}
+		}
+		clear := func(n int) string { return "\r" + strings.Repeat(" ", n) + "\r" }
+
+		p.begin("resources", 0)
+		p.items.Store(7)
+		p.requests.Store(2)
+		step(progressDelay-time.Millisecond, "") // a quick run shows nothing
+		step(time.Millisecond, "\rresources: 7 so far, 2 requests/s")
+
+		p.begin("sessions", 7)
+		p.items.Store(250)
+		p.requests.Store(12)
+		line := "sessions: 250 so far, resources 0/7 answered, 10 requests/s" // 12 requests in 1.2 s
+		step(progressEvery, "\r"+line)
+		short := "sessions: 250 so far, resources 0/7 answered, 9 requests/s" // 12 in 1.4 s
+		step(progressEvery, "\r"+short+" ")
+
+		p.warn("opal: resource %s not found (deleted?); skipped", "r1\x1b[2J")
+		step(0, clear(len(short))+`opal: resource r1\u001b[2J not found (deleted?); skipped`+"\n")
+
+		p.requests.Store(16)
+		step(progressEvery, "\r"+line) // 16 in 1.6 s
+		// A row is written whole: its start waits for its end.
+		out := p.output(&stdout)
+		write := func(s string) {
+			if _, err := out.Write([]byte(s)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		write("ro")
+		step(0, "")
+		write("w\nne")
+		write("xt\n")
+		step(0, clear(len(line)))
+		if stdout.String() != "row\nnext\n" {
+			t.Errorf("stdout %q, want the two rows", stdout.String())
+		}
+		step(progressEvery, "\r"+short) // 16 in 1.8 s
+
+		// A log record, cleaned, below no status line.
+		slog.New(slog.NewTextHandler(p.logOutput(), nil)).Info("attempt", "path", "/v1/sessions\u202e")
+		got := written()
+		if !strings.HasPrefix(got, clear(len(short))) || !strings.Contains(got, `path=/v1/sessions\u202e`) && !strings.Contains(got, `path="/v1/sessions\u202e"`) {
+			t.Errorf("log record written as %q, want it after the line is cleared, escaped", got)
+		}
+
+		p.finish()
+		step(time.Minute, "") // never drawn again
+	})
+}
+
+// TestProgressOtherTerminal: when stdout is not the terminal the status
+// line is on (a file, a pipe, another terminal), rows go straight to it,
+// and the status line is not cleared for them.
+func TestProgressOtherTerminal(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var stderr, stdout bytes.Buffer
+		p := newProgress(&stderr, true, false)
+		p.begin("users", 0)
+		time.Sleep(progressDelay)
+		synctest.Wait()
+		if w := p.output(&stdout); w != &stdout {
+			t.Errorf("output is %T, want stdout itself", w)
+		}
+		p.mu.Lock()
+		before := stderr.String()
+		p.mu.Unlock()
+		p.output(&stdout).Write([]byte("row\n"))
+		p.mu.Lock()
+		after := stderr.String()
+		p.mu.Unlock()
+		if before == "" || after != before {
+			t.Errorf("stderr went from %q to %q while a row was written; want the status line left alone", before, after)
+		}
+		p.finish()
+	})
+}
+
+// TestProgressHidden: when stderr is not a terminal, nothing but warnings
+// is written, however long the run, and rows go straight to stdout.
+func TestProgressHidden(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var stderr, stdout bytes.Buffer
+		p := newProgress(&stderr, false, true)
+		p.begin("sessions", 3)
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		p.warn("opal: resource %s not found (deleted?); skipped", "r1")
+		if w := p.output(&stdout); w != &stdout {
+			t.Errorf("output is %T, want stdout itself", w)
+		}
+		p.finish()
+		if diff := cmp.Diff("opal: resource r1 not found (deleted?); skipped\n", stderr.String()); diff != "" {
+			t.Errorf("stderr (-want +got):\n%s", diff)
+		}
+	})
+}
