@@ -123,6 +123,11 @@ type tablePrinter[R any] struct {
 func (p *tablePrinter[R]) print(r R) error {
 	cells := p.cells(r)
 	for i, c := range cells {
+		if c == "" && i < len(cells)-1 {
+			// An empty cell would read as a wider gap between its
+			// neighbours; at the end of a line it reads as nothing.
+			c = "-"
+		}
 		c = clean(c)
 		if p.cut > 0 && width(c) > p.cut {
 			c = cutTo(c, p.cut)

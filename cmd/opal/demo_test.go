@@ -66,18 +66,26 @@ func demoGet(t *testing.T, srv *opaltest.Server, path string, v any) {
 
 // TestDemoData checks that the demo organisation is coherent, and varied
 // enough for an organisation-wide view: several resource types and users,
-// and sessions expiring within the hour on more than one resource.
+// sessions expiring within the hour on more than one resource, none on the
+// SaaS app, and people who left still in the directory.
 func TestDemoData(t *testing.T) {
 	now := time.Now()
 	users := map[string]opal.User{}
 	emails := map[string]bool{}
+	statuses := map[string]bool{}
 	for _, u := range demoUsers() {
 		if _, dup := users[u.UserID]; dup || emails[u.Email] {
 			t.Errorf("user %s: ID or email %s is not unique", u.UserID, u.Email)
 		}
 		users[u.UserID], emails[u.Email] = u, true
+		statuses[u.HRIDPStatus] = true
 		if !strings.HasSuffix(u.Email, "@acme-corp.dev") || u.FullName != u.FirstName+" "+u.LastName || u.Position == "" || u.HRIDPStatus == "" {
 			t.Errorf("user %+v: want an @acme-corp.dev email, a full name of first and last, a position and an HR status", u)
+		}
+	}
+	for _, s := range []string{opal.HRIDPStatusActive, opal.HRIDPStatusSuspended, opal.HRIDPStatusDeprovisioned} {
+		if !statuses[s] {
+			t.Errorf("no demo user is %s", s)
 		}
 	}
 	resources := map[string]opal.Resource{}
@@ -108,6 +116,9 @@ func TestDemoData(t *testing.T) {
 			continue
 		}
 		holders[s.UserID] = true
+		if r.ResourceType == opal.ResourceTypeOktaApp {
+			t.Errorf("session of %s on %s: a SaaS app has no sessions", s.UserID, r.Name)
+		}
 		if s.ConnectionID != r.AppID {
 			t.Errorf("session of %s on %s: connection %s, want the resource's app %s", s.UserID, r.Name, s.ConnectionID, r.AppID)
 		}
@@ -123,71 +134,77 @@ func TestDemoData(t *testing.T) {
 	}
 }
 
-// TestDemo runs the command without a token, as a newcomer does: the whole
-// demo organisation by name, or the views the notice suggests, each time
-// with a notice saying what the data is, what this view shows and what
-// else to try.
+// TestDemo runs each command without a token, as a newcomer does: the demo
+// organisation, with a tour on stderr saying what the data is, what this
+// run shows and what else to try.
 func TestDemo(t *testing.T) {
 	tests := []struct {
 		args     []string
-		view     string // the line of the notice that says what is shown
-		wantRows int    // besides the table's header
+		view     string // the line of the tour that says what is shown
+		wantRows int    // besides a table's header
 		check    func(t *testing.T, stdout string)
 	}{
-		{nil, "This is the whole organisation (-all), sorted by resource. Other views:", len(demoSessions(time.Now())), func(t *testing.T, stdout string) {
-			checkAligned(t, stdout)
-			rows := parseTable(stdout)
-			if diff := cmp.Diff([]string{"USER", "RESOURCE", "ACCESS LEVEL", "EXPIRES AT", "EXPIRES IN"}, rows[0]); diff != "" {
-				t.Errorf("header (-want +got):\n%s", diff)
-			}
-			// Names, sorted by resource.
-			if !slices.IsSortedFunc(rows[1:], func(a, b []string) int { return compareText(a[1], b[1]) }) {
-				t.Errorf("rows not sorted by resource:\n%s", stdout)
-			}
-			for _, row := range rows[1:] {
-				if !strings.HasSuffix(row[0], "@acme-corp.dev") {
-					t.Errorf("row %q: user %q, want an email", row, row[0])
+		{[]string{"sessions"}, "This is opal sessions: the live sessions of the whole organisation (-all), sorted by resource. Try also:",
+			len(demoSessions(time.Now())), func(t *testing.T, stdout string) {
+				checkAligned(t, stdout)
+				rows := parseTable(stdout)
+				if diff := cmp.Diff([]string{"USER", "RESOURCE", "ACCESS LEVEL", "EXPIRES AT", "EXPIRES IN"}, rows[0]); diff != "" {
+					t.Errorf("header (-want +got):\n%s", diff)
 				}
+				if !slices.IsSortedFunc(rows[1:], func(a, b []string) int { return compareText(a[1], b[1]) }) {
+					t.Errorf("rows not sorted by resource:\n%s", stdout)
+				}
+				for _, row := range rows[1:] {
+					if !strings.HasSuffix(row[0], "@acme-corp.dev") {
+						t.Errorf("row %q: user %q, want an email", row, row[0])
+					}
+				}
+			}},
+		{[]string{"sessions", "-resource-id", "3f7c9e21-5b84-4d0a-9c6e-8a1d2b4f7e30"}, "This is opal sessions: the live sessions of one resource (-resource-id), in the order answers arrive. Try also:", 2,
+			func(t *testing.T, stdout string) {
+				for _, row := range parseTable(stdout)[1:] {
+					if row[1] != "(default)" {
+						t.Errorf("row %q: access level %q, want (default)", row, row[1])
+					}
+				}
+			}},
+		{[]string{"sessions", "-all", "-expiring-within", "1h"}, "This is opal sessions: the live sessions of the whole organisation (-all), only those ending within 1h, in the order answers arrive. Try also:", 4, nil},
+		{[]string{"sessions", "-all", "-resource-type", "okta_app", "-sort", "expires"}, "This is opal sessions: the live sessions of the organisation's resources of type OKTA_APP (-all), sorted by expiry. Try also:", 0, nil},
+		{[]string{"sessions", "-format", "json", "-user", "carol.lindqvist@acme-corp.dev"}, "This is opal sessions: the live sessions of the whole organisation (-all), only those of carol.lindqvist@acme-corp.dev, in the order answers arrive. Try also:", 2,
+			func(t *testing.T, stdout string) {
+				for line := range strings.Lines(stdout) {
+					var s jsonSession
+					if err := json.Unmarshal([]byte(line), &s); err != nil || s.UserID != "32acc112-21ff-4669-91c2-21e27683eaa1" || s.ResourceName == nil {
+						t.Errorf("json %s: %v; want carol's session, with its resource's name", line, err)
+					}
+				}
+			}},
+		{[]string{"users"}, "This is opal users: every user of the organisation. Try also:", len(demoUsers()), nil},
+		{[]string{"users", "-email", "henry.fischer@acme-corp.dev"}, "This is opal users: the user henry.fischer@acme-corp.dev. Try also:", 1, func(t *testing.T, stdout string) {
+			if rows := parseTable(stdout); rows[1][4] != "DEPROVISIONED" {
+				t.Errorf("henry's row is %q, want him DEPROVISIONED", rows[1])
 			}
 		}},
-		{[]string{"-resource-id", "5e9d1b37-8a24-4c6f-b0e3-7f2a4d8c1b96"}, "This is one resource (-resource-id), unsorted. Other views:", 3, func(t *testing.T, stdout string) {
-			for _, row := range parseTable(stdout)[1:] {
-				if row[1] != "(default)" {
-					t.Errorf("row %q: access level %q, want (default)", row, row[1])
-				}
-			}
-		}},
-		{[]string{"-all", "-expiring-within", "1h"}, "This is the whole organisation (-all), the sessions ending within 1h only, unsorted. Other views:", 4, func(*testing.T, string) {}},
-		{[]string{"-all", "-resource-type", "okta_app", "-sort", "expires"}, "This is the organisation's resources of type OKTA_APP (-all), sorted by expiry. Other views:", 3, func(*testing.T, string) {}},
-		{[]string{"-format", "json", "-user", "carol.lindqvist@acme-corp.dev"}, "This is the whole organisation (-all), the sessions of carol.lindqvist@acme-corp.dev only, unsorted. Other views:", 3, func(t *testing.T, stdout string) {
-			for line := range strings.Lines(stdout) {
-				var s jsonLine
-				if err := json.Unmarshal([]byte(line), &s); err != nil || s.UserID != "32acc112-21ff-4669-91c2-21e27683eaa1" || s.ResourceName == nil {
-					t.Errorf("json %s: %v; want carol's session, with its resource's name", line, err)
-				}
-			}
-		}},
-		{[]string{"-user-id", "32acc112-21ff-4669-91c2-21e27683eaa1", "-expiring-within", "6h", "-sort", "user"},
-			"This is the whole organisation (-all), the sessions of user 32acc112-21ff-4669-91c2-21e27683eaa1 ending within 6h only, sorted by user. Other views:", 1, func(*testing.T, string) {}},
+		{[]string{"resources"}, "This is opal resources: every resource of the organisation. Try also:", len(demoResources()), nil},
+		{[]string{"resources", "-type", "OKTA_APP"}, "This is opal resources: the resources of -type OKTA_APP. Try also:", 1, nil},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			// No OPAL_AUTH_TOKEN, and an OPAL_BASE_URL that would fail if it were used.
-			r := runCommand(t, []string{"OPAL_BASE_URL=https://opal.invalid/v1"}, tt.args...)
+			r := runCommand(t, nil, tt.args...)
 			if r.code != 0 {
 				t.Fatalf("exit %d; stderr:\n%s", r.code, r.stderr)
 			}
-			notice := strings.Split(r.stderr, "\n")
-			if !strings.HasPrefix(notice[0], "opal-sessions: OPAL_AUTH_TOKEN is not set, so this is demo data") ||
-				!strings.HasPrefix(notice[1], "To see your own organisation, set OPAL_AUTH_TOKEN to an Opal API token") {
+			tour := strings.Split(r.stderr, "\n")
+			if !strings.HasPrefix(tour[0], "opal: OPAL_AUTH_TOKEN and OPAL_BASE_URL are not set, so this is demo data") ||
+				!strings.HasPrefix(tour[1], "To see your own organisation, set OPAL_AUTH_TOKEN to an Opal API token") {
 				t.Errorf("stderr lacks the demo notice:\n%s", r.stderr)
 			}
-			if len(notice) < 3 || notice[2] != tt.view {
-				t.Errorf("the notice's third line is not %q:\n%s", tt.view, r.stderr)
+			if len(tour) < 3 || tour[2] != tt.view {
+				t.Errorf("the tour's third line is not %q:\n%s", tt.view, r.stderr)
 			}
-			for _, flag := range []string{"-resource-id", "-user", "-expiring-within", "-format", "-sort", "-ids"} {
-				if !strings.Contains(r.stderr, "\n  "+flag+" ") {
-					t.Errorf("the notice does not tell of %s:\n%s", flag, r.stderr)
+			for _, c := range commands {
+				if !strings.Contains(r.stderr, "\n  opal "+c.name+" ") {
+					t.Errorf("the tour does not tell of opal %s:\n%s", c.name, r.stderr)
 				}
 			}
 			rows := strings.Count(r.stdout, "\n")
@@ -197,7 +214,9 @@ func TestDemo(t *testing.T) {
 			if rows != tt.wantRows {
 				t.Errorf("%d rows, want %d:\n%s", rows, tt.wantRows, r.stdout)
 			}
-			tt.check(t, r.stdout)
+			if tt.check != nil {
+				tt.check(t, r.stdout)
+			}
 		})
 	}
 }
