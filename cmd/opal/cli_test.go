@@ -1,11 +1,13 @@
 package main
 
 import (
+	"net/http"
 	"runtime"
 	"strings"
 	"testing"
 
 	"github.com/opalclient/opal-go"
+	"github.com/opalclient/opal-go/opaltest"
 )
 
 // TestHelp: the overview and every command's help go to stdout with exit
@@ -161,5 +163,32 @@ func TestUnknownCommand(t *testing.T) {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			checkFailed(t, runCommand(t, nil, tt.args...), exitUsage, tt.want)
 		})
+	}
+}
+
+// TestVerbose: -v writes the client's log records to stderr, one per
+// attempt and per wait before a retry, without the token; stdout is as
+// without it.
+func TestVerbose(t *testing.T) {
+	srv := newOrg(t, nil)
+	srv.Inject(opaltest.Fault{Status: http.StatusServiceUnavailable})
+	r := runCommand(t, serverEnv(srv), "users", "-v")
+	if r.code != 0 || len(parseTable(r.stdout)) != 3 {
+		t.Fatalf("exit %d, stdout %q; want 0 and the users; stderr: %s", r.code, r.stdout, r.stderr)
+	}
+	for _, want := range []string{
+		`level=DEBUG msg="opal: attempt" method=GET path=/v1/users attempt=1 status=503`,
+		`level=DEBUG msg="opal: waiting to retry" method=GET path=/v1/users attempt=1 status=503 delay=`,
+		`level=DEBUG msg="opal: attempt" method=GET path=/v1/users attempt=2 status=200`,
+	} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
+		}
+	}
+	if strings.Contains(r.stderr, srv.Token) {
+		t.Errorf("the token is on stderr:\n%s", r.stderr)
+	}
+	if r := runCommand(t, serverEnv(srv), "users"); r.stderr != "" {
+		t.Errorf("without -v, stderr is %q; want nothing", r.stderr)
 	}
 }
