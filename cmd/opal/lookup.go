@@ -20,7 +20,6 @@ import (
 const (
 	maxUserGets = 10
 	idsPerList  = 100 // IDs in one resource_ids query, which stays well under URL length limits
-	lookupPage  = 1000
 )
 
 // names turns the IDs of rows into the user behind them (email, status)
@@ -53,8 +52,8 @@ func (n *names) user(ctx context.Context, id string) (*opal.User, error) {
 		return u, nil
 	}
 	if n.gets == maxUserGets {
-		// Many users: one page of 1000 costs what one Get does.
-		for u, err := range n.client.Users.All(ctx, &opal.ListUsersOptions{PageSize: lookupPage}) {
+		// Many users: one page of the walk costs what one Get does.
+		for u, err := range n.client.Users.All(ctx, nil) {
 			if err != nil {
 				return nil, fmt.Errorf("looking up users' emails in a walk of every user, as more than %d needed one (-ids shows IDs and skips lookups): %w", maxUserGets, err)
 			}
@@ -118,8 +117,8 @@ func (n *names) listResources(ctx context.Context, ids []string) error {
 func (n *names) lookUpResources(ctx context.Context, ids []string) ([]opal.Resource, error) {
 	var found []opal.Resource
 	for chunk := range slices.Chunk(ids, idsPerList) {
-		// A page of 1000 holds every resource of a chunk of 100 IDs.
-		page, err := n.client.Resources.List(ctx, &opal.ListResourcesOptions{IDs: chunk, PageSize: lookupPage})
+		// One page holds every resource of a chunk.
+		page, err := n.client.Resources.List(ctx, &opal.ListResourcesOptions{IDs: chunk, PageSize: idsPerList})
 		if err != nil {
 			return nil, err
 		}

@@ -128,15 +128,7 @@ func run(ctx context.Context, args []string, env environment, stdout, stderr io.
 	case "help", "-h", "-help", "--help":
 		return help(rest, stdout, stderr)
 	case "version", "-version", "--version":
-		if len(rest) > 0 && rest[0] != "-h" && rest[0] != "-help" && rest[0] != "--help" {
-			return usage(stderr, "", usagef("version takes no arguments"))
-		}
-		if len(rest) > 0 {
-			fmt.Fprint(stdout, "Usage: opal version\n\nPrints the versions of opal, the opal-go library and Go.\n")
-			return exitOK
-		}
-		version(stdout)
-		return exitOK
+		return versionCommand(rest, stdout, stderr)
 	}
 	cmd := lookupCommand(name)
 	if cmd == nil {
@@ -237,6 +229,22 @@ const exitHelp = `Exit status:
        output is partial
 `
 
+// versionCommand is opal version, which takes no flags but -h.
+func versionCommand(args []string, stdout, stderr io.Writer) int {
+	fs := flagSetFor("version", stderr)
+	switch err := fs.Parse(args); {
+	case errors.Is(err, flag.ErrHelp):
+		fmt.Fprint(stdout, "Usage: opal version\n\nPrints the versions of opal, the opal-go library and Go.\n")
+		return exitOK
+	case err != nil:
+		return usage(stderr, "version", usagef("%v", err))
+	case fs.NArg() > 0:
+		return usage(stderr, "", usagef("version takes no arguments"))
+	}
+	version(stdout)
+	return exitOK
+}
+
 // version prints the versions of the command's module, of the opal
 // package and of Go.
 func version(w io.Writer) {
@@ -254,10 +262,6 @@ func version(w io.Writer) {
 
 // failure reports an error that ended a run and returns the exit status.
 func failure(ctx context.Context, stderr io.Writer, err error, hint func(error) string) int {
-	var usageErr usageError
-	if errors.As(err, &usageErr) {
-		return exitUsage // reported where it happened
-	}
 	if ctx.Err() != nil {
 		code, what := exitInterrupted, "interrupted"
 		var stop stopSignal

@@ -43,8 +43,9 @@ type progress struct {
 	what     string     // what is being listed: "sessions", "grants", "users", "resources"
 	total    int        // resources to sweep; 0 for a listing that is no sweep
 	answered map[string]bool
-	retrying string // a call waiting to retry, as the line says it; "" for none
-	shown    int    // the width of the status line on screen; 0 when none
+	retrying string          // a call waiting to retry, as the line says it; "" for none
+	gone     map[string]bool // resources found gone, and warned about
+	shown    int             // the width of the status line on screen; 0 when none
 }
 
 // newProgress returns the progress of a run that starts now. Only when
@@ -53,7 +54,7 @@ type progress struct {
 // that terminal too, so that the line must be cleared before rows.
 func newProgress(w io.Writer, show, same bool) *progress {
 	p := &progress{w: w, show: show, same: show && same, start: time.Now(),
-		stop: make(chan struct{}), stopped: make(chan struct{}), answered: map[string]bool{}}
+		stop: make(chan struct{}), stopped: make(chan struct{}), answered: map[string]bool{}, gone: map[string]bool{}}
 	if !show {
 		close(p.stopped)
 		return p

@@ -219,14 +219,21 @@ func (o *sessionsOptions) run(ctx context.Context, c *cli) error {
 }
 
 // skipGone reports whether err is that of a resource not found during a
-// sweep, deleted since it was listed, and warns about it: such a resource
-// is skipped, and the sweep goes on.
+// sweep, deleted since it was listed, and warns about it, once however
+// many sweeps find it gone: such a resource is skipped, and the sweep goes
+// on.
 func (p *progress) skipGone(err error) bool {
 	var gone *opal.ResourceError
 	if !errors.As(err, &gone) || !errors.Is(err, opal.ErrNotFound) {
 		return false
 	}
-	p.warn("opal: resource %s not found (deleted?); skipped", gone.ResourceID)
+	p.mu.Lock()
+	warned := p.gone[gone.ResourceID]
+	p.gone[gone.ResourceID] = true
+	p.mu.Unlock()
+	if !warned {
+		p.warn("opal: resource %s not found (deleted?); skipped", gone.ResourceID)
+	}
 	return true
 }
 
