@@ -103,9 +103,9 @@ func processEnvironment() environment {
 		stderrTerminal: term.IsTerminal(int(os.Stderr.Fd())),
 	}
 	if e.stdoutTerminal && e.stderrTerminal {
-		out, errOut := os.Stdout.Stat()
-		errStat, errErr := os.Stderr.Stat()
-		e.sameTerminal = errOut == nil && errErr == nil && os.SameFile(out, errStat)
+		stdoutInfo, err1 := os.Stdout.Stat()
+		stderrInfo, err2 := os.Stderr.Stat()
+		e.sameTerminal = err1 == nil && err2 == nil && os.SameFile(stdoutInfo, stderrInfo)
 	}
 	return e
 }
