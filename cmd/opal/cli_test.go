@@ -28,6 +28,7 @@ func TestHelp(t *testing.T) {
 		{[]string{"--help"}, overview},
 		{[]string{"help", "help"}, overview},
 		{[]string{"version", "-h"}, []string{"Usage: opal version"}},
+		{[]string{"help", "version"}, []string{"Usage: opal version"}},
 	}
 	for _, c := range commands {
 		want := []string{"Usage: opal " + c.name, "Flags:", "\n  -format format", "\n  -version", "Examples:", "Environment:", "OPAL_BASE_URL", "Exit status:", "143"}

@@ -174,7 +174,9 @@ func help(args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	case len(args) > 1:
 		return usage(stderr, "", usagef("help takes one command, not %d", len(args)))
-	case args[0] == "version" || args[0] == "help":
+	case args[0] == "version":
+		return versionCommand([]string{"-h"}, stdout, stderr)
+	case args[0] == "help":
 		overview(stdout)
 		return exitOK
 	}
