@@ -35,6 +35,10 @@ type progress struct {
 
 	items    atomic.Int64 // items of the current listing so far
 	requests atomic.Int64 // attempts sent, retries included
+	// observed says that the client reports its attempts to the progress,
+	// which alone knows requests and the resources answered: without it
+	// the line shows neither, rather than zeros.
+	observed bool
 
 	stop    chan struct{}
 	stopped chan struct{}
@@ -100,12 +104,16 @@ func (p *progress) status() string {
 	var b strings.Builder
 	if p.what != "" {
 		fmt.Fprintf(&b, "%s: %d so far", p.what, p.items.Load())
-		if p.total > 0 {
+		if p.total > 0 && p.observed {
 			fmt.Fprintf(&b, ", resources %d/%d answered", len(p.answered), p.total)
 		}
-		b.WriteString(", ")
 	}
-	fmt.Fprintf(&b, "%.0f requests/s", float64(p.requests.Load())/time.Since(p.start).Seconds())
+	if p.observed {
+		if b.Len() > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%.0f requests/s", float64(p.requests.Load())/time.Since(p.start).Seconds())
+	}
 	if p.retrying != "" {
 		b.WriteString("; " + p.retrying)
 	}

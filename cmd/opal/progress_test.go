@@ -19,6 +19,7 @@ func TestProgressLine(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var stderr, stdout bytes.Buffer
 		p := newProgress(&stderr, true, true)
+		p.observed = true
 		written := func() string {
 			p.mu.Lock() // the drawing goroutine writes under it
 			defer p.mu.Unlock()
@@ -81,6 +82,25 @@ func TestProgressLine(t *testing.T) {
 
 		p.finish()
 		step(time.Minute, "") // never drawn again
+	})
+}
+
+// TestProgressUnobserved: without the client's attempts, the line shows
+// what is listed and how many so far, and no requests or resources
+// answered it cannot know.
+func TestProgressUnobserved(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var stderr bytes.Buffer
+		p := newProgress(&stderr, true, false)
+		p.begin("sessions", 7)
+		p.items.Store(3)
+		time.Sleep(progressDelay)
+		synctest.Wait()
+		p.finish()
+		line := "sessions: 3 so far"
+		if want := "\r" + line + "\r" + strings.Repeat(" ", len(line)) + "\r"; stderr.String() != want {
+			t.Errorf("stderr %q, want the line without requests or resources answered", stderr.String())
+		}
 	})
 }
 
