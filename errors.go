@@ -1,13 +1,13 @@
 package opal
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
-	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -24,7 +24,14 @@ import (
 // what was asked for: not JSON, not a page of the list (a page with no
 // "results" member is never taken for an empty one), more items than the
 // page size asked for, an item that does not decode, another user than the
-// one asked for. Such a response is not retried.
+// one asked for, an item of a list that is not about what the list was
+// asked for (a session of another resource). Such a response is not
+// retried.
+//
+// ErrCursorLoop matches the error that ends a walk through a list's pages
+// when the server hands back a cursor it already gave in the same walk,
+// which would otherwise repeat pages forever: the page that carries it is
+// refused before any of its items is yielded.
 //
 // The others match an [*APIError] by its status code: 401, 403, 404 and 429.
 var (
@@ -34,16 +41,31 @@ var (
 	ErrForbidden       = errors.New("opal: forbidden")
 	ErrNotFound        = errors.New("opal: not found")
 	ErrRateLimited     = errors.New("opal: rate limited")
+	ErrCursorLoop      = errors.New("opal: server repeated a pagination cursor")
 )
+
+// cursorLoopError ends a walk whose server repeated a cursor. It names the
+// request, as "GET /v1/sessions", never the cursor, which is the server's
+// text.
+type cursorLoopError struct {
+	request string // method and path, the token redacted
+	pages   int    // pages received, the refused one included
+}
+
+func (e *cursorLoopError) Error() string {
+	return fmt.Sprintf("opal: %s: server repeated a pagination cursor after %d pages", e.request, e.pages)
+}
+
+// Is makes errors.Is(err, ErrCursorLoop) true.
+func (e *cursorLoopError) Is(target error) bool { return target == ErrCursorLoop }
 
 // Bounds on what is kept of an error response. Opal's error bodies are a
 // short JSON object; anything bigger is a proxy page or worse, and only its
 // start is worth keeping.
 const (
-	maxErrorBody   = 64 << 10 // read at most this much of an error body
-	maxKeptBody    = 4 << 10  // APIError.Body holds at most this much
-	maxMessageLen  = 300      // APIError.Message and RequestID are cut to this many bytes
-	redactedSecret = "[REDACTED]"
+	maxErrorBody  = 64 << 10 // read at most this much of an error body
+	maxKeptBody   = 4 << 10  // APIError.Body holds at most this much
+	maxMessageLen = 300      // APIError.Message and RequestID are cut to this many bytes
 )
 
 // APIError is returned for every response whose status is not 2xx, once
@@ -102,11 +124,13 @@ func (e *APIError) Is(target error) bool {
 	return false
 }
 
-// ResourceError is the error of one resource in [SessionsService.AllOf].
+// ResourceError is the error of one resource in [SessionsService.AllOf] or
+// [AccessService.AllOf].
 // [errors.Is] and [errors.As] see through it to the cause, such as
 // [ErrNotFound] or an [*APIError].
 type ResourceError struct {
-	// ResourceID is the resource whose walk failed.
+	// ResourceID is the resource whose walk failed ("[REDACTED]" if it
+	// was the API token, passed by mistake).
 	ResourceID string
 	// Err is why.
 	Err error
@@ -125,60 +149,10 @@ func (e *ResourceError) Error() string {
 // Unwrap returns the cause.
 func (e *ResourceError) Unwrap() error { return e.Err }
 
-// scrubbedError is a failed call's error whose text has had the token
-// removed; it unwraps to its cause for errors.Is and errors.As.
-type scrubbedError struct {
-	msg string
-	err error
-}
-
-func (e *scrubbedError) Error() string { return e.msg }
-func (e *scrubbedError) Unwrap() error { return e.err }
-
-// standInError takes the place of a failed call's cause when the cause
-// must not be passed on: its text held the token, or it matched a context
-// error though the caller's context was live. It keeps the cause's text,
-// redacted, and whether it was a timeout, and nothing else.
-type standInError struct {
-	msg     string
-	timeout bool
-}
-
-func (e *standInError) Error() string { return e.msg }
-
-// Timeout reports whether the cause was a timeout, as net/http's and net's
-// errors do, so that callers checking for an interface{ Timeout() bool }
-// still find it.
-func (e *standInError) Timeout() bool { return e.timeout }
-
 // isTimeout reports whether an error in err's chain says it is a timeout.
 func isTimeout(err error) bool {
 	var t interface{ Timeout() bool }
 	return errors.As(err, &t) && t.Timeout()
-}
-
-// chainHoldsSecret reports whether any error reachable from err, through
-// Unwrap() error and Unwrap() []error, holds the secret in any of its forms
-// when printed with the verbs an error tracker or a log line uses.
-func chainHoldsSecret(err error, secret string) bool {
-	if err == nil {
-		return false
-	}
-	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q"} {
-		if holdsSecret(fmt.Sprintf(verb, err), secret) {
-			return true
-		}
-	}
-	if holdsSecret(err.Error(), secret) {
-		return true
-	}
-	switch e := err.(type) {
-	case interface{ Unwrap() error }:
-		return chainHoldsSecret(e.Unwrap(), secret)
-	case interface{ Unwrap() []error }:
-		return slices.ContainsFunc(e.Unwrap(), func(inner error) bool { return chainHoldsSecret(inner, secret) })
-	}
-	return false
 }
 
 func statusLine(code int) string {
@@ -190,34 +164,65 @@ func statusLine(code int) string {
 
 // newAPIError builds the error for a non-2xx response from its status, headers
 // and the start of its body. The secret (the API token) is scrubbed from
-// everything kept, because some servers echo the request back in an error.
+// everything kept, because some servers echo the request back in an error,
+// before anything is cut, so that no cut keeps the start of it.
 func newAPIError(method, path string, status int, header http.Header, body []byte, secret string) *APIError {
-	body = redact(body, secret)
-	message := errorMessage(body)
+	text := string(body)
+	if len(body) >= maxErrorBody {
+		// The transport keeps the first maxErrorBody bytes of a body: this
+		// one was cut, maybe through the token.
+		text = redactCut(text, secret)
+	} else {
+		text = redactString(text, secret)
+	}
+	message := errorMessage([]byte(text))
 	if location := header.Get("Location"); status >= 300 && status < 400 && location != "" {
 		// A redirect is an error only when it was not followed: it left the
 		// base URL's origin, or the caller's CheckRedirect stopped it.
 		message = oneLine("redirect to " + redirectTarget(location) + " not followed; redirects are followed within the base URL's origin only")
 	}
-	// Redact before cutting, so that no prefix of the secret survives a cut.
-	scrub := func(s string) string { return truncate(redactString(s, secret), maxMessageLen) }
 	e := &APIError{
 		StatusCode: status,
 		Method:     method,
 		Path:       path,
-		RequestID:  scrub(oneLine(header.Get("X-Request-Id"))),
-		Message:    scrub(message),
+		RequestID:  requestID(header, secret),
+		Message:    truncate(message, maxMessageLen, secret),
 	}
 	if e.Message == "" {
 		e.Message = http.StatusText(status)
 	}
-	if len(body) > 0 {
-		e.Body = bytes.Clone(body[:min(len(body), maxKeptBody)])
+	if kept, _ := keepStart(text, maxKeptBody, secret); kept != "" {
+		e.Body = []byte(kept)
 	}
 	if d, ok := parseRetryAfter(header.Get("Retry-After"), time.Now()); ok {
 		e.RetryAfter = d
 	}
 	return e
+}
+
+// requestID is a response's X-Request-Id header, as APIError.RequestID
+// keeps it: on one line, redacted, at most maxMessageLen bytes.
+func requestID(header http.Header, secret string) string {
+	return truncate(oneLine(header.Get("X-Request-Id")), maxMessageLen, secret)
+}
+
+// parseRetryAfter reads a Retry-After header: whole seconds or an HTTP date.
+func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, false
+	}
+	// All digits but too many for a uint64 is a very long wait, not garbage.
+	if secs, err := strconv.ParseUint(v, 10, 64); err == nil || errors.Is(err, strconv.ErrRange) {
+		if secs > math.MaxInt64/uint64(time.Second) {
+			return math.MaxInt64, true
+		}
+		return time.Duration(secs) * time.Second, true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(0, t.Sub(now)), true
+	}
+	return 0, false
 }
 
 // redirectTarget names a redirect's target without its query string,
@@ -286,8 +291,29 @@ func oneLine(s string) string {
 	}), " ")
 }
 
-// truncate cuts s to at most n bytes, on a rune boundary, marking the cut.
-func truncate(s string, n int) string {
+// truncate is s with the secret redacted, cut to at most n bytes on a rune
+// boundary, and marked "…" where it was cut.
+func truncate(s string, n int, secret string) string {
+	kept, cut := keepStart(redactString(s, secret), n, secret)
+	if cut {
+		kept += "…"
+	}
+	return kept
+}
+
+// keepStart is the start of s, a redacted text, at most n bytes of it, cut
+// on a rune boundary, and reports whether it cut anything. A start of the
+// secret that the cut leaves at its end is redacted; where that makes the
+// text longer, it is cut again, within "[REDACTED]".
+func keepStart(s string, n int, secret string) (string, bool) {
+	if len(s) <= n {
+		return s, false
+	}
+	return runeStart(redactCut(runeStart(s, n), secret), n), true
+}
+
+// runeStart is s cut to at most n bytes, on a rune boundary.
+func runeStart(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
@@ -295,5 +321,5 @@ func truncate(s string, n int) string {
 	for cut > 0 && !utf8.RuneStart(s[cut]) {
 		cut--
 	}
-	return s[:cut] + "…"
+	return s[:cut]
 }

@@ -6,9 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -200,81 +198,68 @@ func TestAPIErrorNeverHoldsTheToken(t *testing.T) {
 	}
 }
 
-func TestRedactString(t *testing.T) {
-	tests := []struct {
-		name, secret, in, want string
+// TestATokenCutByALimitIsRedacted: a token that straddles a limit on what an
+// error keeps (the first 64 KiB of a body, which are all that is read, the
+// 4 KiB of Body, the 300 bytes of Message) reaches neither Message, Body nor
+// Error() of any endpoint's error, in full or as a start of minCutStart
+// bytes or more, raw or escaped, wherever the limit cuts it.
+func TestATokenCutByALimitIsRedacted(t *testing.T) {
+	limits := []struct {
+		name string
+		body func(form string, inside int) string // form, with inside bytes of it within the limit
 	}{
-		{"long secret anywhere", testToken, "x" + testToken + "y", "x[REDACTED]y"},
-		{"every occurrence", testToken, testToken + " and " + testToken, "[REDACTED] and [REDACTED]"},
-		{"JSON-escaped with HTML escaping", hostileToken, `{"a":"Tk9/\u003ca\u0026b\u003e\"c\\d+e%f?g=h#-x"}`, `{"a":"[REDACTED]"}`},
-		{"JSON-escaped without HTML escaping", hostileToken, `{"a":"Tk9/<a&b>\"c\\d+e%f?g=h#-x"}`, `{"a":"[REDACTED]"}`},
-		{"JSON-escaped with escaped slashes", hostileToken, `{"a":"Tk9\/<a&b>\"c\\d+e%f?g=h#-x"}`, `{"a":"[REDACTED]"}`},
-		{"Go-quoted", hostileToken, `"Tk9/<a&b>\"c\\d+e%f?g=h#-x"`, `"[REDACTED]"`},
-		{"query-escaped", hostileToken, "?t=Tk9%2F%3Ca%26b%3E%22c%5Cd%2Be%25f%3Fg%3Dh%23-x&u=1", "?t=[REDACTED]&u=1"},
-		{"path-escaped", hostileToken, "/v1/Tk9%2F%3Ca&b%3E%22c%5Cd+e%25f%3Fg=h%23-x/", "/v1/[REDACTED]/"},
-		{"JSON with any character as \\u", hostileToken, `{"a":"Tk9/\u003ca\u0026b\u003e\"c\\d\u002Be%f?g=h#-x"}`, `{"a":"[REDACTED]"}`},
-		{"JSON with every character as \\u", testToken, `{"a":"` + everyRuneEscaped(testToken) + `"}`, `{"a":"[REDACTED]"}`},
-		{"query-escaped in lower case", hostileToken, "?t=Tk9%2f%3ca%26b%3e%22c%5cd%2be%25f%3fg%3dh%23-x&u=1", "?t=[REDACTED]&u=1"},
-		{"URL path as net/url writes it", hostileToken, "http://h/" + (&url.URL{Path: "/" + hostileToken}).EscapedPath()[1:] + " not followed", "http://h/[REDACTED] not followed"},
-		{"HTML character references", hostileToken, "<p>Tk9/&lt;a&amp;b&gt;&#34;c\\d&#x2B;e%f?g=h#-x</p>", "<p>[REDACTED]</p>"},
-		{"Go-quoted, then in a JSON string", hostileToken, `{"a":"` + unquoted(strconv.Quote(strconv.Quote(hostileToken))) + `"}`, `{"a":"\"[REDACTED]\""}`},
-		{"a secret outside ASCII, escaped", "schlüssel-7Yq2", `{"a":"schl\u00fcssel-7Yq2"} ?k=schl%C3%BCssel-7Yq2`, `{"a":"[REDACTED]"} ?k=[REDACTED]`},
-		{"a mix of escapes", testToken, "opal%2Dtest\u002dtoken&#45;7Yq2Lw9Zx4", "[REDACTED]"},
-		{"escapes that are not the secret are kept", testToken, `100%25 \u0041 &amp; &bogus; %zz \q`, `100%25 \u0041 &amp; &bogus; %zz \q`},
-		{"short secret inside words is left", "o", "resource not found", "resource not found"},
-		{"short secret standing alone", "o", "token o is revoked", "token [REDACTED] is revoked"},
-		{"short secret quoted, at the ends", "o", `o "o" o`, `[REDACTED] "[REDACTED]" [REDACTED]`},
-		{"short secret next to a digit or a non-ASCII letter", "ab", "ab1 éab ab", "ab1 éab [REDACTED]"},
-		{"seven bytes is short", "abc1234", "xabc1234 abc1234", "xabc1234 [REDACTED]"},
-		{"eight bytes is long", "abc12345", "xabc12345", "x[REDACTED]"},
+		// Spaces, which Message collapses, so that it shows what ends the body.
+		{"the 64 KiB read", func(form string, inside int) string {
+			return strings.Repeat(" ", maxErrorBody-inside) + form + " and on"
+		}},
+		{"the 4 KiB kept", func(form string, inside int) string {
+			return strings.Repeat("x", maxKeptBody-inside) + form + " and on"
+		}},
+		{"the message", func(form string, inside int) string {
+			return strings.Repeat("y", maxMessageLen-inside) + form + " and on"
+		}},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got := redactString(tt.in, tt.secret)
-			if diff := cmp.Diff(maskToken(tt.want, tt.secret), maskToken(got, tt.secret)); diff != "" {
-				t.Errorf("redactString (-want +got):\n%s", diff)
+	for _, token := range []string{hostileToken, "Zq7vXw3mNb8tLp2kRj5h"} {
+		forms := tokenForms(token)
+		for _, form := range []string{forms["raw"], forms["JSON"]} {
+			for _, inside := range []int{minCutStart, len(form) / 2, len(form) - 1} {
+				for _, limit := range limits {
+					body := limit.body(form, inside)
+					forEachEndpoint(t, body, token, func(endpoint string, err error) {
+						var apiErr *APIError
+						if !errors.As(err, &apiErr) {
+							t.Fatalf("%s: error = %s, want *APIError", endpoint, maskToken(fmt.Sprint(err), token))
+						}
+						for what, text := range map[string]string{"Error()": err.Error(), "Message": apiErr.Message, "Body": string(apiErr.Body)} {
+							if leaksToken(text, token) || leaksToken(text, token[:minCutStart]) {
+								t.Errorf("%s: %s, with %d bytes of the token's form %q within %s, holds its start: ...%q",
+									endpoint, what, inside, maskToken(form, token), limit.name, maskToken(text[max(0, len(text)-60):], token))
+							}
+						}
+					})
+				}
 			}
-		})
+		}
 	}
 }
 
-// unquoted drops the quotes around a Go-quoted string, and only them.
-func unquoted(quoted string) string { return quoted[1 : len(quoted)-1] }
-
-// everyRuneEscaped writes every rune of s as a JSON \\u escape.
-func everyRuneEscaped(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		fmt.Fprintf(&b, `\u%04x`, r)
+// forEachEndpoint calls check with the error that each getter and each list
+// gets when the server answers 400 with body to a client of token.
+func forEachEndpoint(t *testing.T, body, token string, check func(endpoint string, err error)) {
+	t.Helper()
+	c, mux, _ := setupWithToken(t, token, WithRetryMax(0))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		w.WriteHeader(http.StatusBadRequest)
+		fmt.Fprint(w, body)
+	})
+	ctx := context.Background()
+	for _, g := range getters {
+		_, err := g.get(c, ctx, g.arg)
+		check(g.name, err)
 	}
-	return b.String()
-}
-
-// TestShortTokenDoesNotGarbleMessages: with a one-letter token, the server's
-// words stay whole, and the token standing alone is still redacted.
-func TestShortTokenDoesNotGarbleMessages(t *testing.T) {
-	tests := []struct {
-		body, want string
-	}{
-		{`{"message":"resource not found"}`, "resource not found"},
-		{`{"message":"token o is revoked"}`, "token [REDACTED] is revoked"},
-	}
-	for _, tt := range tests {
-		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			writeJSON(w, http.StatusNotFound, tt.body)
-		}))
-		c, err := NewClient("o", WithBaseURL(srv.URL))
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, err = c.Sessions.List(context.Background(), "r", nil)
-		srv.Close()
-		var apiErr *APIError
-		if !errors.As(err, &apiErr) {
-			t.Fatalf("List error = %v, want *APIError", err)
-		}
-		if diff := cmp.Diff(tt.want, apiErr.Message); diff != "" {
-			t.Errorf("Message (-want +got):\n%s", diff)
-		}
+	for _, l := range listers {
+		_, err := l.open(c, "", 0).list(ctx)
+		check(l.name, err)
 	}
 }

@@ -5,11 +5,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/opalclient/opal-go"
+	"github.com/opalclient/opal-go/opaltest"
 )
 
 // exampleServer stands in for Opal: two pages of sessions on one AWS role.
@@ -140,8 +145,36 @@ var (
 	}
 )
 
+// exampleGrants are who holds the resources of exampleResources, directly
+// or through groups.
+var exampleGrants = func() []opal.ResourceAccessUser {
+	until := func(s string) *time.Time {
+		t, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			panic(err)
+		}
+		return &t
+	}
+	admin, readOnly := exampleResources[0].ResourceID, exampleResources[2].ResourceID
+	orders := exampleResources[1].ResourceID
+	alice, bob, carol := exampleUsers[0], exampleUsers[1], exampleUsers[2]
+	grant := func(resourceID string, u opal.User, level string, direct bool, paths int, expires *time.Time) opal.ResourceAccessUser {
+		return opal.ResourceAccessUser{ResourceID: resourceID, UserID: u.UserID, Email: u.Email, FullName: u.FullName,
+			AccessLevel: opal.ResourceAccessLevel{Name: level, RemoteID: level}, HasDirectAccess: direct, NumAccessPaths: paths, ExpirationDate: expires}
+	}
+	grants := []opal.ResourceAccessUser{
+		grant(admin, alice, "AdminRole", true, 1, until("2026-11-27T09:00:00Z")),
+		grant(admin, carol, "AdminRole", false, 1, nil),
+		grant(orders, bob, "Read/write", true, 2, nil),
+		grant(orders, bob, "Read only", false, 1, until("2026-12-31T00:00:00Z")),
+		grant(readOnly, alice, "", false, 2, nil),
+	}
+	grants[3].PropagationStatus = "ERR_REMOTE_THROTTLE"
+	return grants
+}()
+
 // exampleOrgServer stands in for Opal: exampleSessions, and the users and
-// resources behind their IDs, the users in two pages.
+// resources behind their IDs, the users in two pages, and exampleGrants.
 func exampleOrgServer() *httptest.Server {
 	reply := func(w http.ResponseWriter, v any) {
 		w.Header().Set("Content-Type", "application/json")
@@ -178,6 +211,33 @@ func exampleOrgServer() *httptest.Server {
 			}
 		}
 		reply(w, nil)
+	})
+	grants := func(w http.ResponseWriter, known bool, of func(opal.ResourceAccessUser) bool) {
+		if !known {
+			reply(w, nil)
+			return
+		}
+		page := opal.ResourceAccessUserList{Results: []opal.ResourceAccessUser{}}
+		for _, g := range exampleGrants {
+			if of(g) {
+				page.Results = append(page.Results, g)
+			}
+		}
+		reply(w, page)
+	}
+	// GET /resources/{resource_id}/users and GET /resources/users/{user_id},
+	// which a ServeMux cannot tell apart.
+	mux.HandleFunc("GET /v1/resources/{first}/{second}", func(w http.ResponseWriter, r *http.Request) {
+		switch first, second := r.PathValue("first"), r.PathValue("second"); {
+		case first == "users":
+			known := slices.ContainsFunc(exampleUsers, func(u opal.User) bool { return u.UserID == second })
+			grants(w, known, func(g opal.ResourceAccessUser) bool { return g.UserID == second })
+		case second == "users":
+			known := slices.ContainsFunc(exampleResources, func(res opal.Resource) bool { return res.ResourceID == first })
+			grants(w, known, func(g opal.ResourceAccessUser) bool { return g.ResourceID == first })
+		default:
+			reply(w, nil)
+		}
 	})
 	mux.HandleFunc("GET /v1/resources", func(w http.ResponseWriter, r *http.Request) {
 		page := opal.ResourcesList{Results: []opal.Resource{}}
@@ -305,4 +365,129 @@ func ExampleResourcesService_All() {
 	// Output:
 	// production-admin     arn:aws:iam::590304332660:role/AdministratorAccess
 	// production-readonly  arn:aws:iam::590304332660:role/ReadOnlyAccess
+}
+
+// An observer counts what a dashboard shows: here, the 429s that Opal
+// answers, per route, a label of bounded cardinality whatever the IDs in
+// the paths. (A test server stands in for Opal, busy for a few requests.)
+func ExampleWithObserver() {
+	srv := opaltest.NewServer()
+	defer srv.Close()
+	roleID := "1b978423-db0a-4037-a4cf-f79c60cb67b3"
+	srv.AddResources(opal.Resource{ResourceID: roleID, Name: "AdminRole"})
+
+	var mu sync.Mutex // an observer is called from every goroutine that uses the client
+	rateLimited := map[string]int{}
+	attempts := 0
+	client, err := srv.Client(opal.WithObserver(func(_ context.Context, a opal.Attempt) {
+		mu.Lock()
+		defer mu.Unlock()
+		attempts++
+		if a.Status == http.StatusTooManyRequests {
+			rateLimited[a.Route]++
+		}
+	}))
+	if err != nil {
+		panic(err)
+	}
+
+	ctx := context.Background()
+	srv.Inject(opaltest.Fault{Status: http.StatusTooManyRequests}, opaltest.Fault{Status: http.StatusTooManyRequests})
+	if _, err := client.Resources.Get(ctx, roleID); err != nil {
+		fmt.Println("error:", err)
+	}
+	srv.Inject(opaltest.Fault{Status: http.StatusTooManyRequests})
+	if _, err := client.Sessions.List(ctx, roleID, nil); err != nil {
+		fmt.Println("error:", err)
+	}
+
+	for _, route := range slices.Sorted(maps.Keys(rateLimited)) {
+		fmt.Printf("%s: %d rate limited\n", route, rateLimited[route])
+	}
+	fmt.Println(attempts, "attempts")
+	// Output:
+	// /v1/resources/{resource_id}: 2 rate limited
+	// /v1/sessions: 1 rate limited
+	// 5 attempts
+}
+
+// Who holds what, directly or through groups, and until when, on every
+// resource of the organisation: grants, which SaaS apps have too, not
+// sessions. Rows of different resources come in the order their answers
+// arrive.
+func ExampleAccessService_AllOf() {
+	client, stop := exampleClient(exampleOrgServer()) // a test server stands in for Opal
+	defer stop()
+
+	ctx := context.Background()
+	names := map[string]string{} // resource ID to name
+	var ids []string
+	for r, err := range client.Resources.All(ctx, nil) {
+		if err != nil {
+			fmt.Println("error:", err)
+			return
+		}
+		names[r.ResourceID] = r.Name
+		ids = append(ids, r.ResourceID)
+	}
+	ids = append(ids, "9b2e5d1c-0000-4000-8000-000000000000") // deleted since it was listed, say
+	for a, err := range client.Access.AllOf(ctx, ids, nil) {
+		var gone *opal.ResourceError
+		switch {
+		case errors.As(err, &gone) && errors.Is(err, opal.ErrNotFound):
+			fmt.Println(gone.ResourceID, "is gone; skipped")
+			continue // the sweep goes on
+		case err != nil:
+			fmt.Println("error:", err)
+			return
+		}
+		level := a.AccessLevel.Name
+		if a.AccessLevel.IsDefault() {
+			level = "(default)"
+		}
+		how := "through groups"
+		if a.HasDirectAccess {
+			how = "directly"
+		}
+		until := "permanently"
+		if a.ExpirationDate != nil {
+			until = "until " + a.ExpirationDate.Format("2006-01-02 15:04 MST")
+		}
+		fmt.Printf("%-19s  %-24s  %-10s  %-14s  %s\n", names[a.ResourceID], a.Email, level, how, until)
+	}
+	// Unordered output:
+	// production-admin     alice.martin@company.dev  AdminRole   directly        until 2026-11-27 09:00 UTC
+	// production-admin     carol.diaz@company.dev    AdminRole   through groups  permanently
+	// orders-prod          bob.chen@company.dev      Read/write  directly        permanently
+	// orders-prod          bob.chen@company.dev      Read only   through groups  until 2026-12-31 00:00 UTC
+	// production-readonly  alice.martin@company.dev  (default)   through groups  permanently
+	// 9b2e5d1c-0000-4000-8000-000000000000 is gone; skipped
+}
+
+// Everything one user can reach, one row per access level, with grants
+// whose last change did not reach the remote system flagged.
+func ExampleAccessService_AllForUser() {
+	client, stop := exampleClient(exampleOrgServer()) // a test server stands in for Opal
+	defer stop()
+
+	ctx := context.Background()
+	for a, err := range client.Access.AllForUser(ctx, "bob", nil) {
+		if err != nil {
+			fmt.Println("error:", err)
+			return
+		}
+		r, err := client.Resources.Get(ctx, a.ResourceID)
+		if err != nil {
+			fmt.Println("error:", err)
+			return
+		}
+		fmt.Printf("%s: %s, %d way(s)", r.Name, a.AccessLevel.Name, a.NumAccessPaths)
+		if a.PropagationStatus != "" && a.PropagationStatus != "SUCCESS" {
+			fmt.Printf(" (not applied on %s: %s)", r.ResourceType, a.PropagationStatus)
+		}
+		fmt.Println()
+	}
+	// Output:
+	// orders-prod: Read/write, 2 way(s)
+	// orders-prod: Read only, 1 way(s) (not applied on POSTGRES_INSTANCE: ERR_REMOTE_THROTTLE)
 }

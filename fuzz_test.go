@@ -14,14 +14,14 @@ import (
 
 // decodePageAs runs a body through the client's own decoding of a 200 page
 // of at most 1000 items, made public by public as List makes it.
-func decodePageAs[W, L any](body []byte, public func(*page[W]) *L) (*L, error) {
+func decodePageAs[W, T any](body []byte, public func(*Page[W]) *Page[T]) (*Page[T], error) {
 	resp := &http.Response{
 		StatusCode:    http.StatusOK,
 		Header:        http.Header{"Content-Type": {"application/json"}},
 		Body:          io.NopCloser(bytes.NewReader(body)),
 		ContentLength: int64(len(body)),
 	}
-	var p *page[W]
+	var p *Page[W]
 	err := decodeBody(resp, "a page", testToken, func(dec *json.Decoder) (err error) {
 		p, err = decodePage[W](dec, maxPageSize)
 		return err
@@ -32,11 +32,11 @@ func decodePageAs[W, L any](body []byte, public func(*page[W]) *L) (*L, error) {
 	return public(p), nil
 }
 
-// fuzzDecodeList fuzzes the decoding of a page of a list, whose public type
-// is L, seeded with the published example in the file example and with
-// seeds: decoding any body never panics; json.Unmarshal into L agrees with
+// fuzzDecodeList fuzzes the decoding of a page of a list, whose items'
+// public type is T, seeded with the published example in the file example and with
+// seeds: decoding any body never panics; json.Unmarshal into Page[T] agrees with
 // what the client decodes; and that re-encodes and decodes to the same value.
-func fuzzDecodeList[W, L any](f *testing.F, example string, public func(*page[W]) *L, seeds ...string) {
+func fuzzDecodeList[W, T any](f *testing.F, example string, public func(*Page[W]) *Page[T], seeds ...string) {
 	body, err := os.ReadFile(example)
 	if err != nil {
 		f.Fatal(err)
@@ -50,7 +50,7 @@ func fuzzDecodeList[W, L any](f *testing.F, example string, public func(*page[W]
 		if err != nil {
 			return
 		}
-		direct := new(L)
+		direct := new(Page[T])
 		// The client skips a byte-order mark, which json.Unmarshal refuses.
 		if err := json.Unmarshal(bytes.TrimPrefix(body, []byte(utf8BOM)), direct); err != nil {
 			t.Fatalf("the client decoded %q but json.Unmarshal failed: %v", body, err)
@@ -72,10 +72,10 @@ func fuzzDecodeList[W, L any](f *testing.F, example string, public func(*page[W]
 	})
 }
 
-// FuzzDecodeSessionsList, FuzzDecodeUsersList, FuzzDecodeResourcesList:
-// see fuzzDecodeList.
+// FuzzDecodeSessionsList, FuzzDecodeUsersList, FuzzDecodeResourcesList,
+// FuzzDecodeAccessList: see fuzzDecodeList.
 func FuzzDecodeSessionsList(f *testing.F) {
-	fuzzDecodeList(f, "testdata/reference_example.json", sessionsList,
+	fuzzDecodeList(f, "testdata/reference_example.json", new(SessionsService).list("r", nil).public,
 		`{"next":null,"previous":null,"results":[]}`,
 		`{"results":[{"connection_id":"c","access_level":{"access_level_name":"AdminRole","access_level_remote_id":"arn:aws:iam::1:role/A"},"expiration_date":"2016-12-31t23:59:60.5+05:30"}]}`,
 	)
@@ -92,6 +92,14 @@ func FuzzDecodeResourcesList(f *testing.F) {
 	fuzzDecodeList(f, "testdata/resources_example.json", new(ResourcesService).list(nil).public,
 		`{"next":"n","results":[]}`,
 		`{"results":[{"resource_id":"r","resource_type":"AWS_IAM_ROLE","max_duration":-1,"recommended_duration":0,"is_requestable":true,"remote_id":5,"ancestor_resource_ids":["p"]}]}`,
+	)
+}
+
+func FuzzDecodeAccessList(f *testing.F) {
+	fuzzDecodeList(f, "testdata/access_example.json", new(AccessService).byResource("r", nil).public,
+		`{"next":"n","previous":null,"results":[]}`,
+		`{"results":[{"resource_id":"r","user_id":"u","access_level":{"access_level_name":"Reader","access_level_remote_id":"reader"},"expiration_date":null,"has_direct_access":false,"num_access_paths":2,"propagation_status":{"status":"ERR_REMOTE_THROTTLE"}}]}`,
+		`{"results":[{"user_id":"u","expiration_date":"2016-12-31t23:59:60.5+05:30","propagation_status":null},{"user_id":"u","propagation_status":{}}]}`,
 	)
 }
 
@@ -153,11 +161,13 @@ func FuzzBaseURL(f *testing.F) {
 
 // FuzzRedact: whatever text holds, redacting the token leaves no form of it
 // that redaction would find again, and redacts nothing when the text holds
-// no escape and not the token.
+// no escape and not the token; redacting it as a cut text also leaves no
+// start of the token of minCutStart bytes or more at its end.
 func FuzzRedact(f *testing.F) {
 	for _, seed := range []string{
 		testToken, `{"message":"bad token ` + testToken + `"}`, `\u006fpal-test-token-7Yq2Lw9Zx4`,
 		"opal%2Dtest-token-7Yq2Lw9Zx4", "&#111;pal-test-token-7Yq2Lw9Zx4", `\\\"` + testToken, "resource not found",
+		"cut at opal-test-tok", `cut at \u006fpal-te\u00`,
 	} {
 		f.Add(seed)
 	}
@@ -168,6 +178,15 @@ func FuzzRedact(f *testing.F) {
 		}
 		if !strings.ContainsAny(s, `\%&`) && !strings.Contains(s, testToken) && r != s {
 			t.Fatalf("redacting %q, which holds neither the token nor an escape, changed it to %q", s, r)
+		}
+		cut := redactCut(s, testToken)
+		if holdsSecret(cut, testToken) {
+			t.Fatalf("redacting %q as a cut text left a form of the token: %q", s, cut)
+		}
+		for n := minCutStart; n < len(testToken); n++ {
+			if strings.HasSuffix(cut, testToken[:n]) {
+				t.Fatalf("redacting %q as a cut text left the token's start %q at its end: %q", s, testToken[:n], cut)
+			}
 		}
 	})
 }

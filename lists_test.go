@@ -16,14 +16,17 @@ import (
 )
 
 // The rules of the shared pager, each one test run over every list of the
-// client: the sessions of one resource, the users and the resources.
+// client: the sessions of one resource, the users, the resources, and the
+// access to one resource and of one user.
 
 // lister is one list of the client, seen through its items' IDs.
 type lister struct {
 	name  string
-	path  string                 // the path the server must see
-	query url.Values             // what every request carries besides cursor and page_size
-	item  func(id string) string // the JSON of an item with this ID
+	path  string     // the path the server must see
+	query url.Values // what every request carries besides cursor and page_size
+	// limitToo says that the page size goes as "limit" too.
+	limitToo bool
+	item     func(id string) string // the JSON of an item with this ID
 	// open makes the caller's options, starting at cursor with pageSize,
 	// and the three ways of reading the list with them.
 	open func(c *Client, cursor string, pageSize int) listCalls
@@ -70,6 +73,37 @@ func (x sessionsOfR1) Pages(ctx context.Context, o *ListSessionsOptions) iter.Se
 
 func (x sessionsOfR1) List(ctx context.Context, o *ListSessionsOptions) (*SessionsList, error) {
 	return x.s.List(ctx, "r1", o)
+}
+
+// accessOfR1 is the access list of resource r1, and accessOfU1 that of
+// user u1, with the methods of a list of the whole organisation.
+type (
+	accessOfR1 struct{ s *AccessService }
+	accessOfU1 struct{ s *AccessService }
+)
+
+func (x accessOfR1) All(ctx context.Context, o *ListAccessOptions) iter.Seq2[ResourceAccessUser, error] {
+	return x.s.All(ctx, "r1", o)
+}
+
+func (x accessOfR1) Pages(ctx context.Context, o *ListAccessOptions) iter.Seq2[*ResourceAccessUserList, error] {
+	return x.s.Pages(ctx, "r1", o)
+}
+
+func (x accessOfR1) List(ctx context.Context, o *ListAccessOptions) (*ResourceAccessUserList, error) {
+	return x.s.List(ctx, "r1", o)
+}
+
+func (x accessOfU1) All(ctx context.Context, o *ListUserAccessOptions) iter.Seq2[ResourceAccessUser, error] {
+	return x.s.AllForUser(ctx, "u1", o)
+}
+
+func (x accessOfU1) Pages(ctx context.Context, o *ListUserAccessOptions) iter.Seq2[*ResourceAccessUserList, error] {
+	return x.s.PagesForUser(ctx, "u1", o)
+}
+
+func (x accessOfU1) List(ctx context.Context, o *ListUserAccessOptions) (*ResourceAccessUserList, error) {
+	return x.s.ListForUser(ctx, "u1", o)
 }
 
 func (m listMethods[S, O, T, L]) open(c *Client, cursor string, pageSize int) listCalls {
@@ -143,12 +177,34 @@ var (
 		opts: func(cursor string, pageSize int) *ListResourcesOptions {
 			return &ListResourcesOptions{
 				Cursor: cursor, PageSize: pageSize, Type: ResourceTypeAWSIAMRole, Name: "AdminRole",
-				IDs: []string{"x1", "x2"}, ParentID: "p1", AncestorID: "a1",
+				ParentID: "p1", AncestorID: "a1",
 			}
 		},
 		all: (*ResourcesService).All, pages: (*ResourcesService).Pages, list: (*ResourcesService).List,
 		id:    func(r Resource) string { return r.ResourceID },
 		parts: func(l *ResourcesList) (string, string, []Resource) { return l.Next, l.Previous, l.Results },
+	}
+	accessMethods = listMethods[accessOfR1, ListAccessOptions, ResourceAccessUser, ResourceAccessUserList]{
+		service: func(c *Client) accessOfR1 { return accessOfR1{c.Access} },
+		opts: func(cursor string, pageSize int) *ListAccessOptions {
+			return &ListAccessOptions{Cursor: cursor, PageSize: pageSize}
+		},
+		all: accessOfR1.All, pages: accessOfR1.Pages, list: accessOfR1.List,
+		id: func(a ResourceAccessUser) string { return a.UserID },
+		parts: func(l *ResourceAccessUserList) (string, string, []ResourceAccessUser) {
+			return l.Next, l.Previous, l.Results
+		},
+	}
+	userAccessMethods = listMethods[accessOfU1, ListUserAccessOptions, ResourceAccessUser, ResourceAccessUserList]{
+		service: func(c *Client) accessOfU1 { return accessOfU1{c.Access} },
+		opts: func(cursor string, pageSize int) *ListUserAccessOptions {
+			return &ListUserAccessOptions{Cursor: cursor, PageSize: pageSize, IncludeUnmanaged: true}
+		},
+		all: accessOfU1.All, pages: accessOfU1.Pages, list: accessOfU1.List,
+		id: func(a ResourceAccessUser) string { return a.ResourceID },
+		parts: func(l *ResourceAccessUserList) (string, string, []ResourceAccessUser) {
+			return l.Next, l.Previous, l.Results
+		},
 	}
 )
 
@@ -176,12 +232,31 @@ var listers = []lister{
 		query: url.Values{
 			"resource_type_filter": {"AWS_IAM_ROLE"},
 			"resource_name":        {"AdminRole"},
-			"resource_ids":         {"x1,x2"},
 			"parent_resource_id":   {"p1"},
 			"ancestor_resource_id": {"a1"},
 		},
 		item: func(id string) string { return fmt.Sprintf(`{"resource_id":%q,"resource_type":"AWS_IAM_ROLE"}`, id) },
 		open: resourcesMethods.open,
+	},
+	{
+		name:     "access by resource",
+		path:     "/v1/resources/r1/users",
+		query:    url.Values{},
+		limitToo: true,
+		item: func(id string) string {
+			return fmt.Sprintf(`{"resource_id":"r1","user_id":%q,"email":"a@example.com","expiration_date":null}`, id)
+		},
+		open: accessMethods.open,
+	},
+	{
+		name:     "access by user",
+		path:     "/v1/resources/users/u1",
+		query:    url.Values{"include_unmanaged": {"true"}},
+		limitToo: true,
+		item: func(id string) string {
+			return fmt.Sprintf(`{"resource_id":%q,"user_id":"u1","propagation_status":{"status":"SUCCESS"}}`, id)
+		},
+		open: userAccessMethods.open,
 	},
 }
 
@@ -204,6 +279,9 @@ func (l lister) request(pageSize, cursor string) url.Values {
 	q := maps.Clone(l.query)
 	if pageSize != "" {
 		q.Set("page_size", pageSize)
+		if l.limitToo {
+			q.Set("limit", pageSize)
+		}
 	}
 	if cursor != "" {
 		q.Set("cursor", cursor)
@@ -348,7 +426,8 @@ func TestListsFollowCursors(t *testing.T) {
 }
 
 // TestListsSendPageSize: All asks for pages of 1000 when the caller sets no
-// page size, Pages and List send none; a set page size is sent by all three.
+// page size, Pages and List send none; a set page size is sent by all three,
+// as "limit" too where the reference declares only that.
 func TestListsSendPageSize(t *testing.T) {
 	forEachWay(t, ways, func(t *testing.T, l lister, w way) {
 		for _, pageSize := range []int{0, 2, 1000} {
@@ -360,9 +439,16 @@ func TestListsSendPageSize(t *testing.T) {
 			if _, errs := w.read(t, context.Background(), l.open(c, "", pageSize)); errs != nil {
 				t.Fatalf("PageSize %d: %v", pageSize, errs)
 			}
+			wantLimit := ""
+			if l.limitToo {
+				wantLimit = want
+			}
 			for _, q := range ps.queries {
 				if q.Get("page_size") != want || q.Has("page_size") != (want != "") {
 					t.Errorf("PageSize %d: page_size %q sent (%v), want %q", pageSize, q.Get("page_size"), q.Has("page_size"), want)
+				}
+				if q.Get("limit") != wantLimit || q.Has("limit") != (wantLimit != "") {
+					t.Errorf("PageSize %d: limit %q sent (%v), want %q", pageSize, q.Get("limit"), q.Has("limit"), wantLimit)
 				}
 			}
 		}
@@ -480,20 +566,41 @@ func TestListsYieldOneErrorThenStop(t *testing.T) {
 	})
 }
 
+// TestListsGuardAgainstCursorLoops: a page whose next cursor the walk has
+// already seen, the one that fetched it and a start cursor included, is
+// refused before its items are yielded, with one error that names the
+// request; no item comes twice.
 func TestListsGuardAgainstCursorLoops(t *testing.T) {
 	forEachWay(t, walks, func(t *testing.T, l lister, w way) {
-		c, ps := newListServer(t, l.path, map[string]string{
-			"":   l.page("c2", "a1"),
-			"c2": l.page("c3", "a2"),
-			"c3": l.page("c2", "a3"),
-		})
-		ids, errs := w.read(t, context.Background(), l.open(c, "", 0))
-		if diff := cmp.Diff([]string{"a1", "a2", "a3"}, ids); diff != "" {
-			t.Errorf("items (-want +got):\n%s", diff)
+		tests := []struct {
+			name  string
+			start string
+			pages map[string]string
+			want  []string // the items yielded
+			sent  int      // pages fetched, the refused one included
+		}{
+			{"a page points back", "", map[string]string{"": l.page("c2", "a1"), "c2": l.page("c3", "a2"), "c3": l.page("c2", "a3")}, []string{"a1", "a2"}, 3},
+			{"a page points to itself", "", map[string]string{"": l.page("c2", "a1"), "c2": l.page("c2", "a2")}, []string{"a1"}, 2},
+			{"back to the start cursor", "c1", map[string]string{"c1": l.page("c2", "a1"), "c2": l.page("c1", "a2")}, []string{"a1"}, 2},
+			// A server that ignores the cursor answers with its first page again.
+			{"the cursor is ignored", "", map[string]string{"": l.page("c2", "a1", "a2"), "c2": l.page("c2", "a1", "a2")}, []string{"a1", "a2"}, 2},
 		}
-		wantOneError(t, errs, ErrCursorLoop)
-		if n := ps.requests(); n != 3 {
-			t.Errorf("%d requests sent, want 3", n)
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				c, ps := newListServer(t, l.path, tt.pages)
+				ids, errs := w.read(t, context.Background(), l.open(c, tt.start, 0))
+				if diff := cmp.Diff(tt.want, ids); diff != "" {
+					t.Errorf("items (-want +got):\n%s", diff)
+				}
+				wantOneError(t, errs, ErrCursorLoop)
+				want := fmt.Sprintf("opal: GET %s: server repeated a pagination cursor after %d pages", l.path, tt.sent)
+				if len(errs) == 1 && errs[0].Error() != want {
+					t.Errorf("error %q, want %q", errs[0], want)
+				}
+				if n := ps.requests(); n != tt.sent {
+					t.Errorf("%d requests sent, want %d", n, tt.sent)
+				}
+			})
 		}
 	})
 }
@@ -630,4 +737,115 @@ func TestListsKeepTheTokenOutOfErrors(t *testing.T) {
 			checkNoTokenInChain(t, errs[0], testToken)
 		}
 	})
+}
+
+// notAskedFor is a page's item that is not what its list was asked for, or
+// (ok) one that is, written differently.
+type notAskedFor struct {
+	name string
+	item string // the item's JSON
+	want string // what the error says; "" when the item is fine
+	id   string // the item's ID, when it is fine
+}
+
+// TestListsRefuseItemsNotAskedFor: a page holding an item about another
+// resource, user, type or ID than the list was asked for is an error
+// matching ErrInvalidResponse, found before any item of that page is
+// yielded, not retried, and naming the field but not the server's value.
+// IDs and types match in any letter case.
+func TestListsRefuseItemsNotAskedFor(t *testing.T) {
+	resourcesByID := resourcesMethods
+	resourcesByID.opts = func(cursor string, pageSize int) *ListResourcesOptions {
+		return &ListResourcesOptions{Cursor: cursor, PageSize: pageSize, Type: ResourceTypeAWSIAMRole, IDs: []string{"a1", "a2", "a3", "x9"}}
+	}
+	tests := []struct {
+		name  string
+		path  string
+		open  func(c *Client, cursor string, pageSize int) listCalls
+		item  func(id string) string // an item that is what was asked for
+		cases []notAskedFor
+	}{
+		{
+			name: "sessions", path: "/v1/sessions", open: sessionsMethods.open, // of r1, user u1
+			item: func(id string) string {
+				return fmt.Sprintf(`{"connection_id":%q,"user_id":"u1","resource_id":"r1"}`, id)
+			},
+			cases: []notAskedFor{
+				{name: "another resource", item: `{"connection_id":"a4","user_id":"u1","resource_id":"OTHER-r9"}`, want: `results[1]: its "resource_id" is not the one asked for`},
+				{name: "another user", item: `{"connection_id":"a4","user_id":"OTHER-u9","resource_id":"r1"}`, want: `results[1]: its "user_id" is not the one asked for`},
+				{name: "no resource", item: `{"connection_id":"a4","user_id":"u1"}`, want: `results[1]: no "resource_id"`},
+				{name: "no user", item: `{"connection_id":"a4","resource_id":"r1","user_id":null}`, want: `results[1]: no "user_id"`},
+				{name: "upper-case IDs", item: `{"connection_id":"a4","user_id":"U1","resource_id":"R1"}`, id: "a4"},
+			},
+		},
+		{
+			name: "resources", path: "/v1/resources", open: resourcesByID.open, // AWS_IAM_ROLE, IDs a1 a2 a3 x9
+			item: func(id string) string { return fmt.Sprintf(`{"resource_id":%q,"resource_type":"AWS_IAM_ROLE"}`, id) },
+			cases: []notAskedFor{
+				{name: "an ID not asked for", item: `{"resource_id":"OTHER-x8","resource_type":"AWS_IAM_ROLE"}`, want: `results[1]: its "resource_id" is not one of the IDs asked for`},
+				{name: "another type", item: `{"resource_id":"x9","resource_type":"GCP_PROJECT"}`, want: `results[1]: its "resource_type" is not the one asked for`},
+				{name: "no type", item: `{"resource_id":"x9"}`, want: `results[1]: no "resource_type"`},
+				{name: "no ID", item: `{"resource_type":"AWS_IAM_ROLE"}`, want: `results[1]: no "resource_id"`},
+				{name: "upper-case ID, lower-case type", item: `{"resource_id":"X9","resource_type":"aws_iam_role"}`, id: "X9"},
+			},
+		},
+		{
+			name: "access by resource", path: "/v1/resources/r1/users", open: accessMethods.open,
+			item: func(id string) string { return fmt.Sprintf(`{"resource_id":"r1","user_id":%q}`, id) },
+			cases: []notAskedFor{
+				{name: "another resource", item: `{"resource_id":"OTHER-r9","user_id":"a4"}`, want: `results[1]: its "resource_id" is not the one asked for`},
+				{name: "no resource", item: `{"resource_id":"","user_id":"a4"}`, want: `results[1]: no "resource_id"`},
+				{name: "upper-case ID", item: `{"resource_id":"R1","user_id":"a4"}`, id: "a4"},
+			},
+		},
+		{
+			name: "access by user", path: "/v1/resources/users/u1", open: userAccessMethods.open,
+			item: func(id string) string { return fmt.Sprintf(`{"resource_id":%q,"user_id":"u1"}`, id) },
+			cases: []notAskedFor{
+				{name: "another user", item: `{"resource_id":"a4","user_id":"OTHER-u9"}`, want: `results[1]: its "user_id" is not the one asked for`},
+				{name: "no user", item: `{"resource_id":"a4"}`, want: `results[1]: no "user_id"`},
+				{name: "upper-case ID", item: `{"resource_id":"a4","user_id":"U1"}`, id: "a4"},
+			},
+		},
+	}
+	for _, list := range tests {
+		for _, tt := range list.cases {
+			// The second page holds a good item, then this one.
+			pages := map[string]string{
+				"":   listPage(list.item, "c2", "a1", "a2"),
+				"c2": strings.Replace(listPage(list.item, "", "a3", "a4"), list.item("a4"), tt.item, 1),
+			}
+			for _, w := range ways {
+				t.Run(list.name+"/"+tt.name+"/"+w.name, func(t *testing.T) {
+					c, ps := newListServer(t, list.path, pages)
+					start, requests := "", 2 // List reads the page in question
+					if w.name == "List" {
+						start, requests = "c2", 1
+					}
+					ids, errs := w.read(t, context.Background(), list.open(c, start, 0))
+					var want []string
+					if w.name != "List" {
+						want = []string{"a1", "a2"}
+					}
+					if tt.want == "" {
+						want = append(want, "a3", tt.id)
+						if errs != nil {
+							t.Errorf("errors %v, want none", errs)
+						}
+					} else {
+						wantOneError(t, errs, ErrInvalidResponse)
+						if len(errs) == 1 && (!strings.Contains(errs[0].Error(), tt.want) || strings.Contains(errs[0].Error(), "OTHER")) {
+							t.Errorf("error %q does not say %q, or quotes the server's value", errs[0], tt.want)
+						}
+					}
+					if diff := cmp.Diff(want, ids); diff != "" {
+						t.Errorf("items (-want +got):\n%s", diff)
+					}
+					if n := ps.requests(); n != requests {
+						t.Errorf("%d requests, want %d (no retries)", n, requests)
+					}
+				})
+			}
+		}
+	}
 }

@@ -15,23 +15,33 @@
 //		fmt.Println(s.UserID, s.AccessLevel.Name, s.ExpirationDate)
 //	}
 //
-// Client.Users and Client.Resources give the names behind the IDs, and
-// [SessionsService.AllOf] walks the sessions of many resources at once.
+// A session is a live, time-bounded connection made under a grant; the
+// grants themselves, who can reach a resource directly or through groups,
+// permanently or until an expiry, come from Client.Access, on SaaS apps too,
+// which have no sessions. Client.Users and Client.Resources give the names
+// behind the IDs, and [SessionsService.AllOf] and [AccessService.AllOf] walk
+// many resources at once, a bounded number of them in flight. [WithObserver]
+// reports every attempt of every call, for metrics and tracing.
 //
 // A [Client] is safe for concurrent use; make one at start-up and share it.
-// It sends at most 100 requests a second over all its calls (see
-// [WithRateLimit]), slowing down when Opal answers 429, since Opal's limit
-// is shared by the whole organisation. It retries rate limits (429), server
+// Its requests, over all its calls, stay under a ceiling of requests a
+// second ([DefaultRateLimit], or see [WithRateLimit]), below which it adapts
+// to the 429s Opal answers, since Opal's limit is shared by the whole
+// organisation; a Retry-After that one call waits out pauses every call of
+// the Client. It retries rate limits (429), server
 // faults (500, 502, 503, 504) and network faults with jittered exponential
 // backoff, honours Retry-After, and reports everything else as an
 // [*APIError] that works with [errors.Is] and the sentinels
 // [ErrUnauthorized], [ErrForbidden], [ErrNotFound] and [ErrRateLimited]. A
-// 2xx that is not what was asked for, such as a page without results, is an
-// error matching [ErrInvalidResponse], never an empty answer; a bad argument
-// is one matching [ErrInvalidArgument], and nothing is sent.
+// 2xx that is not what was asked for, such as a page without results or a
+// page of another resource's sessions, is an error matching
+// [ErrInvalidResponse], never an empty or wrong answer; a server that hands
+// back a cursor it already gave ends the walk with an error matching
+// [ErrCursorLoop] before the repeated page is yielded; a bad argument is
+// one matching [ErrInvalidArgument], and nothing is sent.
 //
-// The API token is never written into an error, a log record or the fmt
-// output of a Client, and it is sent to the base URL's host only.
+// The API token is never written into an error, a log record, an [Attempt] or
+// the fmt output of a Client, and it is sent to the base URL's host only.
 package opal
 
 import (
@@ -44,6 +54,7 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
@@ -80,18 +91,17 @@ type Client struct {
 	// Resources finds the resources of the organisation: by ID, or all
 	// of them, narrowed by type, name or place in the hierarchy.
 	Resources *ResourcesService
+	// Access lists who can reach a resource, directly or through groups,
+	// and what a user can reach: the grants, permanent or expiring, that
+	// sessions are made under.
+	Access *AccessService
 
-	// The token lives only inside transport, in a closure, so that no verb
-	// of the fmt package can print it from a Client or a service.
-	base         *url.URL
-	httpClient   *http.Client
-	transport    *transport
-	userAgent    string
-	retryMax     int
-	retryWaitMin time.Duration
-	retryWaitMax time.Duration
-	logger       *slog.Logger
-	limiter      *limiter
+	base      *url.URL
+	userAgent string
+	// How every call goes. The token lives only in closures, here and in
+	// the http.Client's transport, so that no verb of the fmt package can
+	// print it from a Client or a service.
+	policy
 }
 
 // service is what every API area's service holds.
@@ -110,6 +120,7 @@ type config struct {
 	retryWaitMin time.Duration
 	retryWaitMax time.Duration
 	logger       *slog.Logger
+	observer     func(context.Context, Attempt)
 	rateLimit    float64
 }
 
@@ -217,6 +228,26 @@ func WithLogger(l *slog.Logger) Option {
 	}
 }
 
+// WithObserver calls f once after every attempt of every call (every retry
+// included), on the goroutine that made it; f must be quick and must not
+// call the Client. It is how to count requests, retries and 429s, or to
+// trace slow calls: see [Attempt], and the README's section on metrics and
+// tracing. A nil f observes nothing.
+//
+// f hears of an attempt when its outcome is known: when its answer has been
+// read (a 2xx body decoded included) or it failed. For a call that retries,
+// that is before the wait for the retry. A panic in f is not recovered: it
+// unwinds the call, as one in the caller's own code would, and the Client
+// stays fit for use, its limiter and connections as they were. (In
+// [SessionsService.AllOf], f runs on the sweep's goroutines, where a panic,
+// as in any goroutine, ends the program.)
+func WithObserver(f func(context.Context, Attempt)) Option {
+	return func(c *config) error {
+		c.observer = f
+		return nil
+	}
+}
+
 // WithRateLimit caps the requests per second that a Client sends, over all its
 // calls and goroutines, retries included. The default is 100 (Opal's
 // documented limit per route); 0 means no client-side limit.
@@ -282,9 +313,8 @@ func NewClient(token string, opts ...Option) (*Client, error) {
 			next = refuseClearTextProxies(hc.Transport, base)
 		}
 	}
-	lim := newLimiter(cfg.rateLimit, cfg.logger)
-	tr := &transport{next: next, base: base, token: func() string { return token }}
-	hc.Transport = tr
+	secret := func() string { return token }
+	hc.Transport = &tokenTransport{next: next, base: base, token: secret}
 	hc.CheckRedirect = sameOriginRedirects(base, hc.CheckRedirect)
 
 	userAgent := "opal-go/" + Version
@@ -292,21 +322,35 @@ func NewClient(token string, opts ...Option) (*Client, error) {
 		userAgent = cfg.product + " " + userAgent
 	}
 	c := &Client{
-		base:         base,
-		httpClient:   hc,
-		transport:    tr,
-		userAgent:    userAgent,
-		retryMax:     cfg.retryMax,
-		retryWaitMin: cfg.retryWaitMin,
-		retryWaitMax: cfg.retryWaitMax,
-		logger:       cfg.logger,
-		limiter:      lim,
+		base:      base,
+		userAgent: userAgent,
+		policy: policy{
+			httpClient:   hc,
+			limiter:      newLimiter(cfg.rateLimit, cfg.logger),
+			retryMax:     cfg.retryMax,
+			retryWaitMin: cfg.retryWaitMin,
+			retryWaitMax: cfg.retryWaitMax,
+			logger:       cfg.logger,
+			observer:     cfg.observer,
+			token:        secret,
+		},
 	}
 	c.Sessions = &SessionsService{client: c}
 	c.Users = &UsersService{client: c}
 	c.Resources = &ResourcesService{client: c}
+	c.Access = &AccessService{client: c}
 	return c, nil
 }
+
+// sharedTransport is the connection pool of every Client made without
+// WithHTTPClient, as http.DefaultTransport is for net/http's clients: with a
+// pool each, short-lived clients would leave their idle connections (and
+// their goroutines) behind until the idle timeout. It is cloned from
+// http.DefaultTransport on first use, and keeps an idle connection to a host
+// for each list that a sweep walks at once, so that a sweep never redials.
+var sharedTransport = sync.OnceValue(func() *http.Transport {
+	return libraryTransport(http.DefaultTransport, maxInFlight)
+})
 
 // parseBaseURL checks a base URL against the rules of WithBaseURL and
 // returns it with "/v1" filled in for an empty path.
@@ -365,40 +409,84 @@ func hasControl(s string) bool {
 	return strings.ContainsFunc(s, func(r rune) bool { return r < ' ' || r == 0x7f })
 }
 
-// get sends GET {base}/{path...}?{query}, with retries, and hands a 2xx
-// JSON body to read; what names what was asked for ("a page of sessions"),
-// for the error when the body is not that. Every other outcome is an error:
-// *APIError for a non-2xx status, the context's own error when it is done.
-func (c *Client) get(ctx context.Context, path []string, query url.Values, what string, read func(*json.Decoder) error) error {
+// request is one GET of the API, as a service describes it to get.
+type request struct {
+	// path is the endpoint under the base URL, a segment each, such as
+	// {"resources", id}. Each is escaped, so no ID reaches another endpoint.
+	path []string
+	// route is path with its IDs as placeholders, such as
+	// "/resources/{resource_id}": what an Attempt's Route is made of. It
+	// must be given when path holds an ID; "" stands for path itself.
+	route string
+	// resourceID is the resource the call is about, if any: the one whose
+	// sessions are listed, or the resource itself.
+	resourceID string
+	// query is the query string's values; it is never logged or reported.
+	query url.Values
+	// what names what a 2xx must hold, as in "a page of sessions", for the
+	// error when it does not.
+	what string
+}
+
+// get sends r, with retries, and hands a 2xx JSON body to read. Every other
+// outcome is an error: *APIError for a non-2xx status, the context's own
+// error when it is done.
+func (c *Client) get(ctx context.Context, r request, read func(*json.Decoder) error) error {
 	if ctx == nil {
 		return fmt.Errorf("%w: nil context", ErrInvalidArgument)
 	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	u := c.endpoint(path)
-	u.RawQuery = query.Encode()
-	a := &attempts{client: c, ctx: ctx, method: http.MethodGet, path: u.EscapedPath()}
-	// The transport reads the call's attempts: an attempt that got no turn
-	// from the rate limiter is not sent.
-	req, err := retryablehttp.NewRequestWithContext(context.WithValue(ctx, attemptsKey{}, a), http.MethodGet, u.String(), nil)
+	u := c.endpoint(r.path)
+	u.RawQuery = r.query.Encode()
+	call := c.newCall(ctx, http.MethodGet, u.EscapedPath(), c.route(r), r.resourceID)
+	defer call.release()
+	req, err := retryablehttp.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
-		return fmt.Errorf("opal: GET %s: %w", u.EscapedPath(), err)
+		return call.callError(err, 0)
 	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", c.userAgent)
-	req.SetResponseHandler(a.handleResponse(what, read))
+	req.SetResponseHandler(call.handleResponse(r.what, read))
+	// The first attempt's turn is taken here, where a call that gets none
+	// fails at once; the retries' are taken in the loop.
+	if err := call.takeTurn(); err != nil {
+		return call.callError(err, 0)
+	}
 	// The response handler reads and closes the body of every response.
-	_, err = a.retryingClient().Do(req)
+	_, err = call.retryingClient().Do(req)
+	call.report(false)
 	return err
+}
+
+// route is what an Attempt's Route says of r: its path with its IDs as
+// placeholders, under the base URL's path. Only an observer reads it, so it
+// is made only for one.
+func (c *Client) route(r request) string {
+	if c.observer == nil {
+		return ""
+	}
+	route := r.route
+	if route == "" {
+		route = "/" + strings.Join(r.path, "/")
+	}
+	return strings.TrimSuffix(c.base.EscapedPath(), "/") + route
+}
+
+// redact is s, text the caller gave (an ID, an email), with the API token
+// redacted, for an error to quote: a token passed by mistake as an ID must
+// not reach an error, a log record or an Attempt.
+func (c *Client) redact(s string) string {
+	return redactString(s, c.token())
 }
 
 // getObject fetches one object, such as a user, decodes it and checks with
 // check that it is the one asked for: a 2xx holding another object, or none,
 // is an error, never a zero value.
-func getObject[T any](ctx context.Context, c *Client, path []string, query url.Values, what string, check func(*T) error) (*T, error) {
+func getObject[T any](ctx context.Context, c *Client, r request, check func(*T) error) (*T, error) {
 	var out T
-	err := c.get(ctx, path, query, what, func(dec *json.Decoder) error {
+	err := c.get(ctx, r, func(dec *json.Decoder) error {
 		out = *new(T) // nothing of a failed attempt's answer may remain
 		if err := decodeObject(dec, &out); err != nil {
 			return err
@@ -420,6 +508,20 @@ func askedFor(field, got, want string) error {
 		return fmt.Errorf("no %q", field)
 	case !strings.EqualFold(got, want):
 		return fmt.Errorf("its %q is not the one asked for", field)
+	}
+	return nil
+}
+
+// checkPathID returns an error wrapping ErrInvalidArgument when id, the ID
+// of an object of the given kind (as "resource"), cannot be one segment of
+// a request's path: empty, or "." or "..", which no escaping keeps from
+// meaning "this or the parent directory" to a server or proxy on the way.
+func checkPathID(kind, id string) error {
+	switch id {
+	case "":
+		return fmt.Errorf("%w: empty %s ID", ErrInvalidArgument, kind)
+	case ".", "..":
+		return fmt.Errorf("%w: %s ID %q is not an ID", ErrInvalidArgument, kind, id)
 	}
 	return nil
 }

@@ -340,7 +340,7 @@ func TestClientIsSafeForConcurrentUse(t *testing.T) {
 			writeJSON(w, http.StatusServiceUnavailable, `{"message":"busy"}`)
 			return
 		}
-		writeJSON(w, http.StatusOK, `{"results":[{"user_id":"`+id+`"}]}`)
+		writeJSON(w, http.StatusOK, `{"results":[{"user_id":"`+id+`","resource_id":"`+id+`"}]}`)
 	})
 	const goroutines = 16
 	errs := make(chan error, goroutines)

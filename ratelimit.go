@@ -70,6 +70,10 @@ type limiter struct {
 	updated   time.Time     // when current was last worked out
 	lowered   time.Time     // when current was last lowered
 	pause     time.Time     // no turn before this time: a shared Retry-After
+
+	// The Retry-After pauses that calls hold, each until its time: pause
+	// is the latest of them.
+	holds map[*time.Time]bool
 }
 
 func newLimiter(perSecond float64, logger *slog.Logger) *limiter {
@@ -96,6 +100,8 @@ func (e *turnError) Is(target error) bool { return target == context.DeadlineExc
 
 // Timeout reports true, as context.DeadlineExceeded does.
 func (e *turnError) Timeout() bool { return true }
+
+func (e *turnError) retryable() bool { return false }
 
 // A turn is when a request may be sent, and how many turns the limiter
 // had given before it.
@@ -209,15 +215,34 @@ func (l *limiter) throttled(t turn) {
 	l.log("opal: rate lowered after a 429", slog.Float64("per_second", l.current))
 }
 
-// pauseUntil holds back every turn until t, as a Retry-After asked.
-func (l *limiter) pauseUntil(t time.Time) {
+// pauseUntil holds back every turn until t, as a Retry-After asked, for
+// as long as the pause is held: until the returned release is called. A
+// call that asked for the pause releases it when it ends, so that a pause
+// that no call waited out (its call gave up first) holds back no other
+// call. Releasing a pause that has ended changes nothing.
+func (l *limiter) pauseUntil(t time.Time) (release func()) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if !t.After(l.pause) {
-		return
+	hold := &t
+	if l.holds == nil {
+		l.holds = map[*time.Time]bool{}
 	}
-	l.pause = t
-	l.log("opal: pausing every request", slog.Duration("delay", time.Until(t).Round(time.Millisecond)))
+	l.holds[hold] = true
+	if t.After(l.pause) {
+		l.pause = t
+		l.log("opal: pausing every request", slog.Duration("delay", time.Until(t).Round(time.Millisecond)))
+	}
+	return func() {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		delete(l.holds, hold)
+		l.pause = time.Time{}
+		for until := range l.holds {
+			if until.After(l.pause) {
+				l.pause = *until
+			}
+		}
+	}
 }
 
 func (l *limiter) set(now time.Time, perSecond float64) {

@@ -1,13 +1,17 @@
 package opal
 
 import (
+	"bytes"
+	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
 )
+
+// redactedSecret is what the secret is replaced with.
+const redactedSecret = "[REDACTED]"
 
 // minFreeSecret is the length from which the secret is redacted wherever it
 // appears. A shorter secret is redacted only where it stands alone, not next
@@ -21,23 +25,25 @@ const minFreeSecret = 8
 // (Go-quoted, then put in a JSON string).
 const maxEscapes = 2
 
-// redact is redactString for a body.
-func redact(b []byte, secret string) []byte {
-	if r := redactString(string(b), secret); r != string(b) {
-		return []byte(r)
-	}
-	return b
-}
+// minCutStart is the shortest start of the secret that is redacted where a
+// text was cut. A cut through the secret leaves its start at the end of the
+// kept text; four bytes or more of it would tell a reader much of a token.
+// Fewer say little, and redacting them would garble every cut text that
+// happens to end with a letter or two of the token.
+const minCutStart = 4
 
-// holdsSecret reports whether s holds the secret in any of its forms.
-func holdsSecret(s, secret string) bool {
-	return redactString(s, secret) != s
-}
+// maxEscapeLen is the length of the longest escape that escapeAt decodes:
+// a UTF-16 surrogate pair, `\ud83d\ude00`.
+const maxEscapeLen = 12
+
+// escapeStarts are the bytes that begin an escape escapeAt decodes.
+const escapeStarts = `\%&`
 
 // redactString replaces the secret in s with "[REDACTED]", wherever s holds
 // it, as it is or escaped: anywhere when the secret has minFreeSecret bytes
 // or more, else only where it stands alone. Every redaction of opal-go goes
-// through here, so that all of them know the same forms and the same rule.
+// through here or redactCut, so that all of them know the same forms and
+// the same rule.
 //
 // A server, a proxy or an error message may write the secret in many ways:
 // in a JSON string (\", \\, \/, \u002b for any character, as some encoders
@@ -46,96 +52,178 @@ func holdsSecret(s, secret string) bool {
 // or in a mix of these. So rather than listing forms, the text is decoded,
 // escape by escape, keeping for each decoded byte the span of s it was
 // written as, and the secret is looked for in each layer of decoding.
+//
+// Its cost is linear in the length of s: each layer is decoded once, and
+// searched once from start to end.
 func redactString(s, secret string) string {
+	return redactText(s, secret, false)
+}
+
+// redactCut is redactString for a text cut from a longer one, such as the
+// first 64 KiB of a body: a start of the secret of minCutStart bytes or more
+// at its end, in any form, where the cut went through the secret, is
+// redacted too, up to the end of the text.
+func redactCut(s, secret string) string {
+	return redactText(s, secret, true)
+}
+
+// holdsSecret reports whether s holds the secret in any of its forms.
+func holdsSecret(s, secret string) bool {
+	return redactString(s, secret) != s
+}
+
+// redactText is redactString, or redactCut when cut is true.
+func redactText(s, secret string, cut bool) string {
 	if secret == "" || s == "" {
 		return s
 	}
-	text := make([]spanByte, len(s))
-	for i := range len(s) {
-		text[i] = spanByte{s[i], i, i + 1}
+	escaped := strings.ContainsAny(s, escapeStarts)
+	if !escaped && !cut && !strings.Contains(s, secret) {
+		return s // most texts: nothing to decode, nothing to find
 	}
-	var spans [][2]int
-	for layer := 0; ; layer++ {
-		spans = append(spans, find(text, secret)...)
-		if layer == maxEscapes || !strings.ContainsAny(s, `\%&`) {
+	// covered[i] > 0, summed from the start, where s[i] is part of a
+	// span to redact: spans are marked where they begin and end, so that
+	// marking one costs the same however long it is.
+	covered := make([]int32, len(s)+1)
+	marked := false
+	mark := func(start, end int) {
+		covered[start]++
+		covered[end]--
+		marked = true
+	}
+	l := layer{text: []byte(s)}
+	for depth := 0; ; depth++ {
+		l.find(secret, mark)
+		if cut {
+			l.findCutStart(secret, len(s), mark)
+		}
+		if depth == maxEscapes || !escaped {
 			break
 		}
 		var changed bool
-		if text, changed = unescape(text); !changed {
+		if l, changed = l.unescape(); !changed {
 			break
 		}
 	}
-	if len(spans) == 0 {
+	if !marked {
 		return s
 	}
-	slices.SortFunc(spans, func(a, b [2]int) int { return a[0] - b[0] })
 	var b strings.Builder
-	done := 0 // s[:done] is in b
-	for _, span := range spans {
-		if span[0] < done { // overlaps the last: extend it
-			done = max(done, span[1])
-			continue
+	depth, done := int32(0), 0 // s[:done] is in b
+	for i := range len(s) {
+		was := depth
+		depth += covered[i]
+		switch {
+		case was == 0 && depth > 0:
+			b.WriteString(s[done:i])
+		case was > 0 && depth == 0:
+			b.WriteString(redactedSecret)
+			done = i
 		}
-		b.WriteString(s[done:span[0]])
-		b.WriteString(redactedSecret)
-		done = span[1]
 	}
-	b.WriteString(s[done:])
+	if depth > 0 {
+		b.WriteString(redactedSecret)
+	} else {
+		b.WriteString(s[done:])
+	}
 	return b.String()
 }
 
-// spanByte is a byte of decoded text, and the span of the original text
-// that it was written as.
-type spanByte struct {
-	b          byte
-	start, end int
+// A layer is the text decoded some number of times, and for each of its
+// bytes the span of the original text it was written as.
+type layer struct {
+	text  []byte
+	spans []span // nil for the original text itself, where text[i] is at i
 }
 
-// find returns the spans of the original text that hold the secret, as the
-// decoded text holds it; a short secret counts only where it stands alone.
-func find(text []spanByte, secret string) [][2]int {
-	decoded := make([]byte, len(text))
-	for i, c := range text {
-		decoded[i] = c.b
+type span struct{ start, end int }
+
+// spanOf is the span of the original text that text[i:j] was written as.
+func (l layer) spanOf(i, j int) span {
+	if l.spans == nil {
+		return span{i, j}
 	}
-	var spans [][2]int
-	for i := 0; ; i++ {
-		j := strings.Index(string(decoded[i:]), secret)
+	return span{l.spans[i].start, l.spans[j-1].end}
+}
+
+// find marks the spans of the original text that hold the secret, as this
+// layer holds it; a short secret counts only where it stands alone.
+func (l layer) find(secret string, mark func(start, end int)) {
+	text, want := l.text, []byte(secret)
+	for i := 0; i < len(text); {
+		j := bytes.Index(text[i:], want)
 		if j < 0 {
-			return spans
+			return
 		}
-		start, end := i+j, i+j+len(secret)
-		i = start
-		if len(secret) < minFreeSecret {
-			before, _ := utf8.DecodeLastRune(decoded[:start])
-			after, _ := utf8.DecodeRune(decoded[end:])
-			if isAlnum(before) || isAlnum(after) {
+		start, end := i+j, i+j+len(want)
+		i = start + 1 // the secret may overlap itself
+		if len(secret) < minFreeSecret && !standsAlone(text, start, end) {
+			continue
+		}
+		s := l.spanOf(start, end)
+		mark(s.start, s.end)
+	}
+}
+
+// findCutStart marks the longest start of the secret (of minCutStart bytes
+// or more) that this layer ends with, or ends with but for an escape that
+// the cut left incomplete, such as `\u00`; it marks it up to textEnd, the
+// end of the original text, so that the incomplete escape goes too.
+func (l layer) findCutStart(secret string, textEnd int, mark func(start, end int)) {
+	text, want := l.text, []byte(secret)
+	ends := []int{len(text)}
+	for i := max(0, len(text)-maxEscapeLen); i < len(text); i++ {
+		if strings.IndexByte(escapeStarts, text[i]) >= 0 {
+			ends = append(ends, i)
+		}
+	}
+	for _, end := range ends {
+		// The earliest start is the longest start of the secret.
+		for start := max(0, end-len(want)+1); start <= end-minCutStart; start++ {
+			if !bytes.HasPrefix(want, text[start:end]) {
 				continue
 			}
+			if len(secret) < minFreeSecret && !standsAlone(text, start, len(text)) {
+				break
+			}
+			mark(l.spanOf(start, end).start, textEnd)
+			break
 		}
-		spans = append(spans, [2]int{text[start].start, text[end-1].end})
 	}
+}
+
+// standsAlone reports whether text[start:end] is next to no letter or digit.
+func standsAlone(text []byte, start, end int) bool {
+	before, _ := utf8.DecodeLastRune(text[:start])
+	after, _ := utf8.DecodeRune(text[end:])
+	return !isAlnum(before) && !isAlnum(after)
 }
 
 func isAlnum(r rune) bool {
 	return unicode.IsLetter(r) || unicode.IsDigit(r)
 }
 
-// unescape decodes one layer of escapes in text and reports whether there
-// were any.
-func unescape(text []spanByte) ([]spanByte, bool) {
-	out := make([]spanByte, 0, len(text))
+// unescape decodes one layer of escapes and reports whether there were any.
+func (l layer) unescape() (layer, bool) {
+	out := layer{text: make([]byte, 0, len(l.text)), spans: make([]span, 0, len(l.text))}
 	changed := false
-	for i := 0; i < len(text); {
-		decoded, n := escapeAt(text[i:])
+	for i := 0; i < len(l.text); {
+		r, raw, n := escapeAt(l.text[i:])
 		if n == 0 {
-			out = append(out, text[i])
+			out.text = append(out.text, l.text[i])
+			out.spans = append(out.spans, l.spanOf(i, i+1))
 			i++
 			continue
 		}
-		start, end := text[i].start, text[i+n-1].end
-		for _, b := range []byte(decoded) {
-			out = append(out, spanByte{b, start, end})
+		from := len(out.text)
+		if raw {
+			out.text = append(out.text, byte(r))
+		} else {
+			out.text = utf8.AppendRune(out.text, r)
+		}
+		s := l.spanOf(i, i+n)
+		for range len(out.text) - from {
+			out.spans = append(out.spans, s)
 		}
 		i += n
 		changed = true
@@ -145,85 +233,162 @@ func unescape(text []spanByte) ([]spanByte, bool) {
 
 // htmlEntities are the named character references that escape what a token
 // may hold; others are left as they are.
-var htmlEntities = map[string]string{"quot": `"`, "amp": "&", "lt": "<", "gt": ">", "apos": "'"}
+var htmlEntities = map[string]rune{"quot": '"', "amp": '&', "lt": '<', "gt": '>', "apos": '\''}
 
-// escapeAt decodes the escape that text starts with, if any: what it stands
-// for, and how many bytes of text it takes (0 for none).
-func escapeAt(text []spanByte) (string, int) {
-	peek := func(n int) string { // up to n bytes of text, as a string
-		var b strings.Builder
-		for _, c := range text[:min(n, len(text))] {
-			b.WriteByte(c.b)
-		}
-		return b.String()
-	}
-	switch text[0].b {
+// escapeAt decodes the escape that text starts with, if any: the rune it
+// stands for (a single byte when raw), and how many bytes of text it takes
+// (0 for none). It looks at no more than maxEscapeLen bytes.
+func escapeAt(text []byte) (r rune, raw bool, n int) {
+	switch text[0] {
 	case '%': // URL escaping, in either letter case
-		if s := peek(3); len(s) == 3 {
-			if v, err := strconv.ParseUint(s[1:], 16, 8); err == nil {
-				return string([]byte{byte(v)}), 3 // a byte of UTF-8, not a rune
-			}
+		if v, ok := hexValue(text, 1, 2); ok {
+			return v, true, 3 // a byte of UTF-8, not a rune
 		}
 	case '\\': // JSON's and Go's escapes
-		s := peek(12)
-		if len(s) < 2 {
-			return "", 0
+		if len(text) < 2 {
+			return 0, false, 0
 		}
-		switch c := s[1]; c {
+		switch c := text[1]; c {
 		case '"', '\\', '/', '\'':
-			return string(c), 2
+			return rune(c), false, 2
 		case 'n':
-			return "\n", 2
+			return '\n', false, 2
 		case 't':
-			return "\t", 2
+			return '\t', false, 2
 		case 'r':
-			return "\r", 2
+			return '\r', false, 2
 		case 'x':
-			if v, err := strconv.ParseUint(s[2:min(4, len(s))], 16, 8); err == nil && len(s) >= 4 {
-				return string([]byte{byte(v)}), 4
+			if v, ok := hexValue(text, 2, 2); ok {
+				return v, true, 4
 			}
 		case 'u', 'U':
 			width := 4
 			if c == 'U' {
 				width = 8
 			}
-			if len(s) < 2+width {
-				return "", 0
+			v, ok := hexValue(text, 2, width)
+			if !ok {
+				return 0, false, 0
 			}
-			v, err := strconv.ParseUint(s[2:2+width], 16, 32)
-			if err != nil {
-				return "", 0
-			}
-			r := rune(v)
 			// A UTF-16 surrogate pair, as JSON writes a rune past U+FFFF.
-			if utf16.IsSurrogate(r) && len(s) == 12 && s[6:8] == `\u` {
-				if low, err := strconv.ParseUint(s[8:12], 16, 32); err == nil {
-					if pair := utf16.DecodeRune(r, rune(low)); pair != utf8.RuneError {
-						return string(pair), 12
+			if utf16.IsSurrogate(v) && len(text) >= 12 && text[6] == '\\' && text[7] == 'u' {
+				if low, ok := hexValue(text, 8, 4); ok {
+					if pair := utf16.DecodeRune(v, low); pair != utf8.RuneError {
+						return pair, false, 12
 					}
 				}
 			}
-			return string(r), 2 + width
+			return v, false, 2 + width
 		}
 	case '&': // HTML character references
-		s := peek(12)
-		semi := strings.IndexByte(s, ';')
+		semi := bytes.IndexByte(text[:min(len(text), maxEscapeLen)], ';')
 		if semi < 2 {
-			return "", 0
+			return 0, false, 0
 		}
-		name := s[1:semi]
-		if v, ok := htmlEntities[name]; ok {
-			return v, semi + 1
+		name := text[1:semi]
+		if v, ok := htmlEntities[string(name)]; ok {
+			return v, false, semi + 1
 		}
-		if num, ok := strings.CutPrefix(name, "#"); ok {
-			base := 10
-			if hex, ok := strings.CutPrefix(strings.ToLower(num), "x"); ok {
-				num, base = hex, 16
-			}
-			if v, err := strconv.ParseUint(num, base, 32); err == nil && utf8.ValidRune(rune(v)) {
-				return string(rune(v)), semi + 1
-			}
+		if name[0] != '#' || len(name) < 2 {
+			return 0, false, 0
+		}
+		var v rune
+		var ok bool
+		if name[1]|0x20 == 'x' {
+			v, ok = hexValue(name, 2, len(name)-2)
+		} else {
+			v, ok = decimalValue(name[1:])
+		}
+		if ok && utf8.ValidRune(v) {
+			return v, false, semi + 1
 		}
 	}
-	return "", 0
+	return 0, false, 0
 }
+
+// hexValue reads the width hexadecimal digits of text at from, in either
+// letter case. Up to 8 digits fit a rune.
+func hexValue(text []byte, from, width int) (rune, bool) {
+	if width < 1 || width > 8 || len(text) < from+width {
+		return 0, false
+	}
+	var v rune
+	for _, c := range text[from : from+width] {
+		switch {
+		case '0' <= c && c <= '9':
+			c -= '0'
+		case 'a' <= c|0x20 && c|0x20 <= 'f':
+			c = c | 0x20 - 'a' + 10
+		default:
+			return 0, false
+		}
+		v = v<<4 | rune(c)
+	}
+	return v, true
+}
+
+// decimalValue reads the decimal digits of text, as a character reference
+// writes a rune: at most 9 of them, as many as fit an escape.
+func decimalValue(text []byte) (rune, bool) {
+	if len(text) < 1 || len(text) > 9 {
+		return 0, false
+	}
+	var v rune
+	for _, c := range text {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		v = v*10 + rune(c-'0')
+	}
+	return v, true
+}
+
+// chainHoldsSecret reports whether any error reachable from err, through
+// Unwrap() error and Unwrap() []error, holds the secret in any of its forms
+// when printed with the verbs an error tracker or a log line uses.
+func chainHoldsSecret(err error, secret string) bool {
+	if err == nil {
+		return false
+	}
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q"} {
+		if holdsSecret(fmt.Sprintf(verb, err), secret) {
+			return true
+		}
+	}
+	if holdsSecret(err.Error(), secret) {
+		return true
+	}
+	switch e := err.(type) {
+	case interface{ Unwrap() error }:
+		return chainHoldsSecret(e.Unwrap(), secret)
+	case interface{ Unwrap() []error }:
+		return slices.ContainsFunc(e.Unwrap(), func(inner error) bool { return chainHoldsSecret(inner, secret) })
+	}
+	return false
+}
+
+// scrubbedError is a failed call's error whose text has had the token
+// removed; it unwraps to its cause for errors.Is and errors.As.
+type scrubbedError struct {
+	msg string
+	err error
+}
+
+func (e *scrubbedError) Error() string { return e.msg }
+func (e *scrubbedError) Unwrap() error { return e.err }
+
+// standInError takes the place of a failed call's cause when the cause
+// must not be passed on: its text held the token, or it matched a context
+// error though the caller's context was live. It keeps the cause's text,
+// redacted, and whether it was a timeout, and nothing else.
+type standInError struct {
+	msg     string
+	timeout bool
+}
+
+func (e *standInError) Error() string { return e.msg }
+
+// Timeout reports whether the cause was a timeout, as net/http's and net's
+// errors do, so that callers checking for an interface{ Timeout() bool }
+// still find it.
+func (e *standInError) Timeout() bool { return e.timeout }

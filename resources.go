@@ -3,6 +3,7 @@ package opal
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"iter"
 	"strings"
@@ -69,21 +70,7 @@ func (s *numberOrString) UnmarshalJSON(data []byte) error {
 }
 
 // ResourcesList is one page of resources.
-type ResourcesList struct {
-	// Next is the cursor of the following page, "" on the last page. Pass
-	// it as ListResourcesOptions.Cursor to resume, even from another process.
-	Next string `json:"next"`
-	// Previous is the cursor the API gave for going back, "" when it sent none.
-	Previous string `json:"previous"`
-	// Results are the resources on this page.
-	Results []Resource `json:"results"`
-}
-
-// MarshalJSON encodes the list in the API's shape, with null for a missing
-// cursor.
-func (l ResourcesList) MarshalJSON() ([]byte, error) {
-	return marshalList(l.Next, l.Previous, l.Results)
-}
+type ResourcesList = Page[Resource]
 
 // ResourcesService finds the resources of an Opal organisation: the names
 // and types behind the resource IDs of sessions. Use it as
@@ -102,12 +89,15 @@ type ListResourcesOptions struct {
 	PageSize int
 	// Type keeps resources of this type. It is sent as given, so that a
 	// type Opal added after this package works; Opal refuses one it does
-	// not know.
+	// not know. A page holding a resource of another type, or of none, is
+	// an error matching [ErrInvalidResponse].
 	Type ResourceType
 	// Name keeps resources of this name.
 	Name string
 	// IDs keeps the resources with these IDs. Nil is no filter; an empty,
 	// non-nil slice is an error, rather than a filter that lets all through.
+	// A page holding a resource whose ID is not among them (in any letter
+	// case) is an error matching [ErrInvalidResponse].
 	IDs []string
 	// ParentID keeps the children of this resource.
 	ParentID string
@@ -119,16 +109,11 @@ type ListResourcesOptions struct {
 // [ErrNotFound]. The ID is sent as one segment of the path, escaped, so that
 // no ID reaches another endpoint.
 func (s *ResourcesService) Get(ctx context.Context, resourceID string) (*Resource, error) {
-	switch resourceID {
-	case "":
-		return nil, fmt.Errorf("%w: empty resource ID", ErrInvalidArgument)
-	case ".", "..":
-		// No escaping keeps these from meaning "this or the parent
-		// directory" to a server or proxy on the way.
-		return nil, fmt.Errorf("%w: resource ID %q is not an ID", ErrInvalidArgument, resourceID)
+	if err := checkPathID("resource", resourceID); err != nil {
+		return nil, err
 	}
-	return getObject(ctx, s.client, []string{"resources", resourceID}, nil, "the resource asked for",
-		func(r *Resource) error { return askedFor("resource_id", r.ResourceID, resourceID) })
+	r := request{path: []string{"resources", resourceID}, route: "/resources/{resource_id}", resourceID: resourceID, what: "the resource asked for"}
+	return getObject(ctx, s.client, r, func(r *Resource) error { return askedFor("resource_id", r.ResourceID, resourceID) })
 }
 
 // List returns one page of the organisation's resources: the first page,
@@ -154,9 +139,9 @@ func (s *ResourcesService) All(ctx context.Context, opts *ListResourcesOptions) 
 
 // list checks a listing's arguments and builds its query. The caller's
 // options are copied, never modified.
-func (s *ResourcesService) list(opts *ListResourcesOptions) list[Resource, Resource, ResourcesList] {
+func (s *ResourcesService) list(opts *ListResourcesOptions) list[Resource, Resource] {
 	o := valueOf(opts)
-	l := newList(s.client, "resources", o.Cursor, o.PageSize, same[Resource], func(p *page[Resource]) *ResourcesList { return (*ResourcesList)(p) })
+	l := newList(s.client, []string{"resources"}, "a page of resources", o.Cursor, o.PageSize, same[Resource])
 	if o.IDs != nil && len(o.IDs) == 0 {
 		// Meant as "these resources", it would list none; sent, it would
 		// list them all. Nil is "no filter".
@@ -165,7 +150,7 @@ func (s *ResourcesService) list(opts *ListResourcesOptions) list[Resource, Resou
 	for i, id := range o.IDs {
 		if id == "" || strings.Contains(id, ",") {
 			// The API takes the IDs joined by commas.
-			l.err = fmt.Errorf("%w: IDs[%d] %q is empty or holds a comma", ErrInvalidArgument, i, id)
+			l.err = fmt.Errorf("%w: IDs[%d] %q is empty or holds a comma", ErrInvalidArgument, i, s.client.redact(id))
 		}
 	}
 	for name, value := range map[string]string{
@@ -179,5 +164,36 @@ func (s *ResourcesService) list(opts *ListResourcesOptions) list[Resource, Resou
 			l.query.Set(name, value)
 		}
 	}
+	l.check = resourcesAskedFor(o.Type, o.IDs)
 	return l
+}
+
+// resourcesAskedFor is the check of a listing's items: each must be of the
+// type, and among the IDs, that the filters name, in any letter case, as
+// Opal may normalise them. An item that does not say its type when a type
+// was asked for is refused too: nothing shows it is one. Nil when neither
+// filter is set.
+func resourcesAskedFor(resourceType ResourceType, ids []string) func(Resource) error {
+	if resourceType == "" && ids == nil {
+		return nil
+	}
+	wanted := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		wanted[strings.ToLower(id)] = true
+	}
+	return func(r Resource) error {
+		if resourceType != "" {
+			if err := askedFor("resource_type", string(r.ResourceType), string(resourceType)); err != nil {
+				return err
+			}
+		}
+		switch {
+		case ids == nil:
+		case r.ResourceID == "":
+			return errors.New(`no "resource_id"`)
+		case !wanted[strings.ToLower(r.ResourceID)]:
+			return errors.New(`its "resource_id" is not one of the IDs asked for`)
+		}
+		return nil
+	}
 }

@@ -33,8 +33,9 @@ type bodyReadError struct {
 	timeout bool // the attempt's own timeout cut it short
 }
 
-func (e *bodyReadError) Error() string { return "reading response body: " + e.err.Error() }
-func (e *bodyReadError) Unwrap() error { return e.err }
+func (e *bodyReadError) Error() string   { return "reading response body: " + e.err.Error() }
+func (e *bodyReadError) Unwrap() error   { return e.err }
+func (e *bodyReadError) retryable() bool { return true }
 
 // Timeout reports whether the body was cut short by a timeout, as net's
 // errors do.
@@ -46,13 +47,15 @@ type responseError struct{ msg string }
 
 func (e *responseError) Error() string        { return e.msg }
 func (e *responseError) Is(target error) bool { return target == ErrInvalidResponse }
+func (e *responseError) retryable() bool      { return false }
 
 // corruptError is a body that arrived but does not decompress: the server
 // sent it so, and a new attempt would get the same.
 type corruptError struct{ err error }
 
-func (e *corruptError) Error() string { return "the body does not decompress: " + e.err.Error() }
-func (e *corruptError) Unwrap() error { return e.err }
+func (e *corruptError) Error() string   { return "the body does not decompress: " + e.err.Error() }
+func (e *corruptError) Unwrap() error   { return e.err }
+func (e *corruptError) retryable() bool { return false }
 
 // Reasons that a body is refused, wrapped in its responseError.
 var (
@@ -99,7 +102,7 @@ func decodeBody(resp *http.Response, what, secret string, read func(*json.Decode
 			// A proxy's sign-in page, say. JSON labelled as text (net/http
 			// labels a body text/plain when its handler sets no type) gets
 			// here only if it is not an object either.
-			return invalid(fmt.Errorf("content type %q, not JSON", truncate(redactString(ct, secret), 100)))
+			return invalid(fmt.Errorf("content type %q, not JSON", truncate(ct, 100, secret)))
 		}
 		return invalid(fmt.Errorf("the body is %s, not a JSON object", jsonKind(first)))
 	}
@@ -237,14 +240,6 @@ func isSpace(b byte) bool {
 	return b == ' ' || b == '\t' || b == '\r' || b == '\n'
 }
 
-// page is one page of a cursor-paginated list, as every list of the API
-// sends it: items of type W, as decoded, and the cursors around them.
-type page[W any] struct {
-	Next     string
-	Previous string
-	Results  []W
-}
-
 // maxMembers bounds the members of a page. Opal's pages have three; a body
 // of millions of small unknown members would cost seconds of decoding.
 const maxMembers = 100
@@ -256,11 +251,11 @@ const maxMembers = 100
 // no sessions means that nobody holds access. Members are matched by name
 // in any letter case, as encoding/json matches them; others are skipped
 // unread.
-func decodePage[W any](dec *json.Decoder, limit int) (*page[W], error) {
+func decodePage[W any](dec *json.Decoder, limit int) (*Page[W], error) {
 	if _, err := dec.Token(); err != nil { // the "{" that decodeBody saw
 		return nil, decodeError("", err)
 	}
-	p := &page[W]{}
+	p := &Page[W]{}
 	found := false
 	for members := 1; dec.More(); members++ {
 		if members > maxMembers {
@@ -311,23 +306,23 @@ func decodeItems[W any](dec *json.Decoder, limit int) ([]W, error) {
 	case tok != json.Delim('['):
 		return nil, fmt.Errorf(`"results" is %s, not an array`, tokenKind(tok))
 	}
-	items := []W{}
+	results := []W{}
 	for dec.More() {
-		if len(items) == limit {
+		if len(results) == limit {
 			return nil, fmt.Errorf("more than %d results, the page size asked for", limit)
 		}
 		var zero W
-		items = append(items, zero)
+		results = append(results, zero)
 		// Decoding in place, rather than into a variable that is then
 		// appended, costs no allocation per item.
-		if err := dec.Decode(&items[len(items)-1]); err != nil {
-			return nil, decodeError(fmt.Sprintf("results[%d]", len(items)-1), err)
+		if err := dec.Decode(&results[len(results)-1]); err != nil {
+			return nil, decodeError(fmt.Sprintf("results[%d]", len(results)-1), err)
 		}
 	}
 	if _, err := dec.Token(); err != nil { // "]"
 		return nil, decodeError("results", err)
 	}
-	return items, nil
+	return results, nil
 }
 
 // decodeObject reads one object, such as a user, into out.

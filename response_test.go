@@ -91,7 +91,7 @@ func TestEveryIteratorStopsOnANonPage(t *testing.T) {
 		}
 		writeJSON(w, http.StatusOK, `{"message":"upstream timed out"}`)
 	})
-	users, errs := collect(c.Sessions.All(context.Background(), "r", nil))
+	users, errs := collect(c.Sessions.All(context.Background(), "r1", nil))
 	if diff := cmp.Diff([]string{"u1"}, users); diff != "" {
 		t.Errorf("All's sessions (-want +got):\n%s", diff)
 	}
@@ -99,7 +99,7 @@ func TestEveryIteratorStopsOnANonPage(t *testing.T) {
 		t.Errorf("All's errors = %v, want one ErrInvalidResponse", errs)
 	}
 	var pageErrs []error
-	for _, err := range c.Sessions.Pages(context.Background(), "r", nil) {
+	for _, err := range c.Sessions.Pages(context.Background(), "r1", nil) {
 		if err != nil {
 			pageErrs = append(pageErrs, err)
 		}
@@ -137,13 +137,13 @@ func TestByteOrderMarkIsSkipped(t *testing.T) {
 			c, mux, _ := setup(t)
 			mux.HandleFunc("/v1/sessions", func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Content-Type", contentType)
-				fmt.Fprint(w, utf8BOM+` {"results":[{"user_id":"u1"}]}`)
+				fmt.Fprint(w, utf8BOM+` {"results":[{"user_id":"u1","resource_id":"r"}]}`)
 			})
 			got, err := c.Sessions.List(context.Background(), "r", nil)
 			if err != nil {
 				t.Fatalf("List: %v", err)
 			}
-			if diff := cmp.Diff(&SessionsList{Results: []Session{{UserID: "u1"}}}, got); diff != "" {
+			if diff := cmp.Diff(&SessionsList{Results: []Session{{UserID: "u1", ResourceID: "r"}}}, got); diff != "" {
 				t.Errorf("List (-want +got):\n%s", diff)
 			}
 		})
@@ -155,7 +155,7 @@ func TestByteOrderMarkIsSkipped(t *testing.T) {
 // none.
 func TestPageLargerThanAskedForIsRefused(t *testing.T) {
 	items := func(n int) string {
-		return `{"results":[` + strings.TrimSuffix(strings.Repeat(`{"user_id":"u"},`, n), ",") + `]}`
+		return `{"results":[` + strings.TrimSuffix(strings.Repeat(`{"user_id":"u","resource_id":"r"},`, n), ",") + `]}`
 	}
 	tests := []struct {
 		name     string
@@ -312,7 +312,7 @@ func TestHostileBodiesTakeBoundedMemory(t *testing.T) {
 // TestOnlyA200AnswersAGet: a 2xx other than 200 (or a proxy's 203) is not
 // the answer to a GET, even when its body is a page.
 func TestOnlyA200AnswersAGet(t *testing.T) {
-	const page = `{"results":[{"user_id":"u1"}]}`
+	const page = `{"results":[{"user_id":"u1","resource_id":"r"}]}`
 	tests := []struct {
 		status int
 		ok     bool
@@ -359,7 +359,7 @@ func TestCompressedBodies(t *testing.T) {
 		zw.Close()
 		return b.Bytes()
 	}
-	page := gzipped(`{"results":[{"user_id":"u1"}]}`)
+	page := gzipped(`{"results":[{"user_id":"u1","resource_id":"r"}]}`)
 	badChecksum := bytes.Clone(page)
 	badChecksum[len(badChecksum)-8] ^= 0xff // the CRC-32 in the trailer
 	tests := []struct {
@@ -389,7 +389,7 @@ func TestCompressedBodies(t *testing.T) {
 			case tt.want == "" && err != nil:
 				t.Fatalf("List: %v", err)
 			case tt.want == "":
-				if diff := cmp.Diff(&SessionsList{Results: []Session{{UserID: "u1"}}}, got); diff != "" {
+				if diff := cmp.Diff(&SessionsList{Results: []Session{{UserID: "u1", ResourceID: "r"}}}, got); diff != "" {
 					t.Errorf("List (-want +got):\n%s", diff)
 				}
 			case err == nil || !strings.Contains(err.Error(), tt.want) || !errors.Is(err, ErrInvalidResponse):

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,6 +21,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"go.uber.org/goleak"
 )
 
 func TestRetriedStatuses(t *testing.T) {
@@ -137,13 +139,13 @@ func TestTransportFaultsAreRetried(t *testing.T) {
 					fault(t, w)
 					return
 				}
-				writeJSON(w, http.StatusOK, `{"results":[{"user_id":"u1"}]}`)
+				writeJSON(w, http.StatusOK, `{"results":[{"user_id":"u1","resource_id":"r"}]}`)
 			}))
 			got, err := c.Sessions.List(context.Background(), "r", nil)
 			if err != nil {
 				t.Fatalf("List: %v", err)
 			}
-			if diff := cmp.Diff(&SessionsList{Results: []Session{{UserID: "u1"}}}, got); diff != "" {
+			if diff := cmp.Diff(&SessionsList{Results: []Session{{UserID: "u1", ResourceID: "r"}}}, got); diff != "" {
 				t.Errorf("List (-want +got):\n%s", diff)
 			}
 			if n := requests.Load(); n != 2 {
@@ -709,43 +711,527 @@ func TestNothingIsPrintedByDefault(t *testing.T) {
 	}
 }
 
-// TestConnectionsAreReusedAfterFailures: neither a retried error with a
-// large body nor a failed call costs a new connection. go-retryablehttp
-// drains only 4 KiB of a retried body and closes all idle connections after a
-// failed call; the transport's buffering and its lack of
-// CloseIdleConnections are what keep the connection.
-func TestConnectionsAreReusedAfterFailures(t *testing.T) {
-	var requests, conns atomic.Int32
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch requests.Add(1) {
-		case 1: // retried: a proxy's large error page
-			w.Header().Set("Content-Type", "text/html")
-			w.WriteHeader(http.StatusBadGateway)
-			fmt.Fprint(w, "<html>"+strings.Repeat("<p>upstream unavailable</p>", 1000)+"</html>")
-		case 3: // a failed call
-			writeJSON(w, http.StatusNotFound, `{"message":"resource not found"}`)
-		default:
-			writeJSON(w, http.StatusOK, `{"results":[]}`)
+// TestRetryAfterNotWaitedOutPausesNoOtherCall: a Retry-After that its call
+// did not wait out, because the call was cancelled during the wait or had no
+// retry left, holds back no later call of the Client; one that another call
+// still waits out does. On the fake clock: the first request for resource
+// "A" gets 429 with Retry-After: 4, after 100 ms, the first for "C" 429 with
+// Retry-After: 3 at once, every other request 200 at once.
+func TestRetryAfterNotWaitedOutPausesNoOtherCall(t *testing.T) {
+	tests := []struct {
+		name string
+		opts []Option
+		// run makes the calls, starting others with start; the result
+		// is when B's request arrived.
+		run   func(t *testing.T, c *Client, start func(ctx context.Context, resourceID string))
+		wantB time.Duration
+	}{
+		{"cancelled during the wait", nil, func(t *testing.T, c *Client, start func(context.Context, string)) {
+			ctx, cancel := context.WithCancel(t.Context())
+			start(ctx, "A")
+			time.Sleep(time.Second)
+			cancel()
+			synctest.Wait() // A has returned
+			listOrFail(t, c, "B")
+		}, time.Second},
+		{"no retry left", []Option{WithRetryMax(0)}, func(t *testing.T, c *Client, start func(context.Context, string)) {
+			if _, err := c.Sessions.List(t.Context(), "A", nil); !errors.Is(err, ErrRateLimited) {
+				t.Errorf("A: List error = %v, want ErrRateLimited", err)
+			}
+			listOrFail(t, c, "B")
+		}, 100 * time.Millisecond},
+		{"cancelled while another call waits out a shorter pause", nil, func(t *testing.T, c *Client, start func(context.Context, string)) {
+			ctx, cancel := context.WithCancel(t.Context())
+			start(ctx, "A") // paused until 4.1 s, from when its answer comes
+			time.Sleep(50 * time.Millisecond)
+			start(t.Context(), "C") // sent before A's answer, paused until 3.05 s
+			time.Sleep(950 * time.Millisecond)
+			cancel()
+			synctest.Wait()
+			listOrFail(t, c, "B")
+		}, 3050 * time.Millisecond},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				var mu sync.Mutex
+				arrivals := map[string][]time.Time{}
+				c := inMemoryClient(t, func(w http.ResponseWriter, r *http.Request) {
+					id := r.URL.Query().Get("resource_id")
+					mu.Lock()
+					arrivals[id] = append(arrivals[id], time.Now())
+					first := len(arrivals[id]) == 1
+					mu.Unlock()
+					if first && id == "A" {
+						time.Sleep(100 * time.Millisecond)
+					}
+					if first && id != "B" {
+						w.Header().Set("Retry-After", map[string]string{"A": "4", "C": "3"}[id])
+						writeJSON(w, http.StatusTooManyRequests, `{"message":"slow down"}`)
+						return
+					}
+					writeJSON(w, http.StatusOK, `{"results":[]}`)
+				}, tt.opts...)
+				begin := time.Now()
+				var wg sync.WaitGroup
+				tt.run(t, c, func(ctx context.Context, resourceID string) {
+					wg.Go(func() { _, _ = c.Sessions.List(ctx, resourceID, nil) })
+				})
+				wg.Wait()
+				if got := arrivals["B"]; len(got) != 1 || got[0].Sub(begin) != tt.wantB {
+					t.Errorf("B's requests arrived at %v from the start, want one at %v", offsets(got, begin), tt.wantB)
+				}
+			})
+		})
+	}
+}
+
+// listOrFail lists the sessions of a resource, failing the test on an error.
+func listOrFail(t *testing.T, c *Client, resourceID string) {
+	t.Helper()
+	if _, err := c.Sessions.List(t.Context(), resourceID, nil); err != nil {
+		t.Errorf("%s: List: %v", resourceID, err)
+	}
+}
+
+// offsets are times as durations from begin.
+func offsets(times []time.Time, begin time.Time) []time.Duration {
+	var d []time.Duration
+	for _, at := range times {
+		d = append(d, at.Sub(begin))
+	}
+	return d
+}
+
+// seen is an Attempt as the observer tests compare it: its times from the
+// start of the test, its error as text.
+type seen struct {
+	Method, Path, Route, ResourceID string
+	N, MaxAttempts                  int
+	Start, Duration, Waited         time.Duration
+	Status                          int
+	RequestID, Err                  string
+	Retrying                        bool
+}
+
+// observed records the Attempts that a Client's observer hears of, as seen
+// from begin.
+type observed struct {
+	mu       sync.Mutex
+	begin    time.Time
+	attempts []seen
+}
+
+func newObserved() *observed { return &observed{begin: time.Now()} }
+
+func (o *observed) observe(_ context.Context, a Attempt) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	s := seen{
+		Method: a.Method, Path: a.Path, Route: a.Route, ResourceID: a.ResourceID,
+		N: a.N, MaxAttempts: a.MaxAttempts,
+		Start: a.Start.Sub(o.begin), Duration: a.Duration, Waited: a.Waited,
+		Status: a.Status, RequestID: a.RequestID, Retrying: a.Retrying,
+	}
+	if a.Err != nil {
+		s.Err = a.Err.Error()
+	}
+	o.attempts = append(o.attempts, s)
+}
+
+func (o *observed) seen() []seen {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return slices.Clone(o.attempts)
+}
+
+// TestObserverHearsOfEveryAttempt runs calls on the fake clock, each answer
+// taking 30 ms, and compares what the observer heard with what happened.
+func TestObserverHearsOfEveryAttempt(t *testing.T) {
+	type answer func(w http.ResponseWriter) error // an error is a transport fault
+	status := func(code int, body string, header ...string) answer {
+		return func(w http.ResponseWriter) error {
+			for i := 0; i+1 < len(header); i += 2 {
+				w.Header().Set(header[i], header[i+1])
+			}
+			writeJSON(w, code, body)
+			return nil
 		}
-	}))
-	countConnections(srv, &conns)
-	srv.Start()
-	defer srv.Close()
-	c, err := NewClient(testToken, WithBaseURL(srv.URL), WithRetryWait(time.Millisecond, time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
 	}
-	ctx := context.Background()
-	if _, err := c.Sessions.List(ctx, "r", nil); err != nil {
-		t.Fatalf("List after a 502: %v", err)
+	ok := status(http.StatusOK, `{"results":[]}`, "X-Request-Id", "req-ok")
+	down := status(http.StatusServiceUnavailable, `{"message":"down"}`, "X-Request-Id", "req-down")
+	// An attempt as the tests expect it, with its number, start, status,
+	// request ID, error and whether a retry follows.
+	attempt := func(n int, start time.Duration, status int, requestID, err string, retrying bool) seen {
+		return seen{Method: "GET", Path: "/v1/sessions", Route: "/v1/sessions", ResourceID: "r1", N: n, MaxAttempts: 3,
+			Start: start, Duration: 30 * time.Millisecond, Status: status, RequestID: requestID, Err: err, Retrying: retrying}
 	}
-	if _, err := c.Sessions.List(ctx, "r", nil); !errors.Is(err, ErrNotFound) {
-		t.Fatalf("List error = %v, want ErrNotFound", err)
+	const downErr = "opal: GET /v1/sessions: 503 Service Unavailable: down"
+	tests := []struct {
+		name    string
+		answers []answer // the last answers every further request
+		want    []seen
+	}{
+		{"success", []answer{ok}, []seen{attempt(1, 0, 200, "req-ok", "", false)}},
+		{"an outage, then success", []answer{down, ok}, []seen{
+			attempt(1, 0, 503, "req-down", downErr, true),
+			attempt(2, 1030*time.Millisecond, 200, "req-ok", "", false), // after the backoff of 1 s
+		}},
+		{"a Retry-After, then success", []answer{status(http.StatusTooManyRequests, `{"message":"slow down"}`, "Retry-After", "1"), ok}, []seen{
+			attempt(1, 0, 429, "", "opal: GET /v1/sessions: 429 Too Many Requests: slow down", true),
+			attempt(2, 1030*time.Millisecond, 200, "req-ok", "", false),
+		}},
+		{"a Retry-After too long to wait", []answer{status(http.StatusTooManyRequests, `{"message":"slow down"}`, "Retry-After", "2")}, []seen{
+			attempt(1, 0, 429, "", "opal: GET /v1/sessions: 429 Too Many Requests: slow down", false),
+		}},
+		{"retries run out", []answer{down}, []seen{
+			attempt(1, 0, 503, "req-down", downErr, true),
+			attempt(2, 1030*time.Millisecond, 503, "req-down", downErr, true),
+			attempt(3, 2060*time.Millisecond, 503, "req-down", downErr, false),
+		}},
+		{"an error that is not retried", []answer{status(http.StatusNotFound, `{"message":"resource not found"}`)}, []seen{
+			attempt(1, 0, 404, "", "opal: GET /v1/sessions: 404 Not Found: resource not found", false),
+		}},
+		{"a 200 that is not a page", []answer{status(http.StatusOK, `{"message":"hello"}`)}, []seen{
+			attempt(1, 0, 200, "", `opal: GET /v1/sessions: 200 OK response is not a page of sessions: no "results" member`, false),
+		}},
+		{"a transport fault, then success", []answer{func(http.ResponseWriter) error { return errors.New("connection reset by peer") }, ok}, []seen{
+			attempt(1, 0, 0, "", "opal: GET /v1/sessions: connection reset by peer", true),
+			attempt(2, 1030*time.Millisecond, 200, "req-ok", "", false),
+		}},
 	}
-	if _, err := c.Sessions.List(ctx, "r", nil); err != nil {
-		t.Fatalf("List after a 404: %v", err)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				requests := 0
+				rt := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+					answer := tt.answers[min(requests, len(tt.answers)-1)]
+					requests++
+					time.Sleep(30 * time.Millisecond)
+					rec := httptest.NewRecorder()
+					if err := answer(rec); err != nil {
+						return nil, err
+					}
+					return rec.Result(), nil
+				})
+				o := newObserved()
+				c, err := NewClient(testToken, WithBaseURL("http://127.0.0.1/v1"), WithHTTPClient(&http.Client{Transport: rt}),
+					WithRateLimit(0), WithRetryMax(2), WithRetryWait(time.Second, time.Second), WithObserver(o.observe))
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, _ = c.Sessions.List(t.Context(), "r1", nil)
+				if diff := cmp.Diff(tt.want, o.seen()); diff != "" {
+					t.Errorf("attempts (-want +got):\n%s", diff)
+				}
+			})
+		})
 	}
-	if n := conns.Load(); n != 1 {
-		t.Errorf("%d requests used %d connections, want 1", requests.Load(), n)
+}
+
+// TestAttemptNamesItsCall: every endpoint's attempts name its path, its
+// route (the path with its IDs as placeholders) and the resource it is about.
+func TestAttemptNamesItsCall(t *testing.T) {
+	tests := []struct {
+		name                    string
+		call                    func(ctx context.Context, c *Client)
+		path, route, resourceID string
+	}{
+		{"Sessions.List", func(ctx context.Context, c *Client) { _, _ = c.Sessions.List(ctx, "r1", nil) }, "/v1/sessions", "/v1/sessions", "r1"},
+		{"Sessions.AllOf", func(ctx context.Context, c *Client) {
+			for range c.Sessions.AllOf(ctx, []string{"r2"}, nil) {
+			}
+		}, "/v1/sessions", "/v1/sessions", "r2"},
+		{"Users.Get", func(ctx context.Context, c *Client) { _, _ = c.Users.Get(ctx, "u1") }, "/v1/user", "/v1/user", ""},
+		{"Users.GetByEmail", func(ctx context.Context, c *Client) { _, _ = c.Users.GetByEmail(ctx, "jo@example.com") }, "/v1/user", "/v1/user", ""},
+		{"Users.List", func(ctx context.Context, c *Client) { _, _ = c.Users.List(ctx, nil) }, "/v1/users", "/v1/users", ""},
+		{"Resources.Get", func(ctx context.Context, c *Client) { _, _ = c.Resources.Get(ctx, "a/b") },
+			"/v1/resources/a%2Fb", "/v1/resources/{resource_id}", "a/b"},
+		{"Resources.List", func(ctx context.Context, c *Client) {
+			_, _ = c.Resources.List(ctx, &ListResourcesOptions{IDs: []string{"r1"}})
+		}, "/v1/resources", "/v1/resources", ""},
+		{"Access.List", func(ctx context.Context, c *Client) { _, _ = c.Access.List(ctx, "a/b", nil) },
+			"/v1/resources/a%2Fb/users", "/v1/resources/{resource_id}/users", "a/b"},
+		{"Access.AllOf", func(ctx context.Context, c *Client) {
+			for range c.Access.AllOf(ctx, []string{"r2"}, nil) {
+			}
+		}, "/v1/resources/r2/users", "/v1/resources/{resource_id}/users", "r2"},
+		{"Access.ListForUser", func(ctx context.Context, c *Client) { _, _ = c.Access.ListForUser(ctx, "u1", nil) },
+			"/v1/resources/users/u1", "/v1/resources/users/{user_id}", ""},
 	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []Attempt
+			c := inMemoryClient(t, func(w http.ResponseWriter, r *http.Request) {
+				writeJSON(w, http.StatusNotFound, `{"message":"not found"}`)
+			}, WithObserver(func(_ context.Context, a Attempt) { got = append(got, a) }))
+			tt.call(t.Context(), c)
+			if len(got) != 1 {
+				t.Fatalf("%d attempts, want 1", len(got))
+			}
+			want := []string{tt.path, tt.route, tt.resourceID}
+			if diff := cmp.Diff(want, []string{got[0].Path, got[0].Route, got[0].ResourceID}); diff != "" {
+				t.Errorf("Path, Route, ResourceID (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestAttemptWaitedIsItsTurn: Waited is the wait for the attempt's turn
+// from the rate limiter, or a Retry-After pause that another call asked
+// for; the call's own backoff is not part of it, and Start is after it.
+func TestAttemptWaitedIsItsTurn(t *testing.T) {
+	t.Run("a pause", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			first := true
+			var mu sync.Mutex
+			o := newObserved()
+			c := inMemoryClient(t, func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				pause := first
+				first = false
+				mu.Unlock()
+				if pause {
+					w.Header().Set("Retry-After", "2")
+					writeJSON(w, http.StatusTooManyRequests, `{"message":"slow down"}`)
+					return
+				}
+				writeJSON(w, http.StatusOK, `{"results":[]}`)
+			}, WithObserver(o.observe))
+			var wg sync.WaitGroup
+			wg.Go(func() { listOrFail(t, c, "a") })
+			time.Sleep(500 * time.Millisecond)
+			listOrFail(t, c, "b")
+			wg.Wait()
+			var got []string
+			for _, a := range o.seen() {
+				got = append(got, fmt.Sprintf("%s #%d: start %v, waited %v", a.ResourceID, a.N, a.Start, a.Waited))
+			}
+			slices.Sort(got)
+			want := []string{
+				"a #1: start 0s, waited 0s",
+				"a #2: start 2s, waited 0s", // its own Retry-After is its backoff
+				"b #1: start 2s, waited 1.5s",
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("attempts (-want +got):\n%s", diff)
+			}
+		})
+	})
+	t.Run("the rate limit", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			o := newObserved()
+			c := inMemoryClient(t, func(w http.ResponseWriter, r *http.Request) {
+				writeJSON(w, http.StatusOK, `{"results":[]}`)
+			}, WithRateLimit(1), WithObserver(o.observe))
+			listOrFail(t, c, "a")
+			second := time.Now()
+			listOrFail(t, c, "b")
+			got := o.seen()
+			if len(got) != 2 || got[0].Waited != 0 || got[1].Waited <= 0 || got[1].Start != second.Sub(o.begin)+got[1].Waited {
+				t.Errorf("attempts %+v; want the first not to wait, and the second to be sent after it waited for its turn", got)
+			}
+		})
+	})
+}
+
+// TestRetryingWhenTheCallEndsDuringTheWait: a call that is cancelled while
+// it waits to retry returns the context's error, and its last Attempt said
+// that a retry would follow: the one case where Retrying is not what
+// happened next, as WithObserver documents.
+func TestRetryingWhenTheCallEndsDuringTheWait(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		o := newObserved()
+		c := inMemoryClient(t, func(w http.ResponseWriter, r *http.Request) {
+			writeJSON(w, http.StatusServiceUnavailable, `{"message":"down"}`)
+		}, WithRetryWait(time.Hour, time.Hour), WithObserver(o.observe))
+		ctx, cancel := context.WithCancel(t.Context())
+		time.AfterFunc(time.Second, cancel)
+		if _, err := c.Sessions.List(ctx, "r1", nil); err != context.Canceled {
+			t.Errorf("List error = %v, want context.Canceled", err)
+		}
+		got := o.seen()
+		if len(got) != 1 || !got[0].Retrying {
+			t.Errorf("attempts %+v, want one, saying that a retry follows", got)
+		}
+	})
+}
+
+// slowBody is a body that takes delay to arrive, on the bubble's clock.
+type slowBody struct {
+	r     io.Reader
+	delay time.Duration
+}
+
+func (b *slowBody) Read(p []byte) (int, error) {
+	time.Sleep(b.delay)
+	b.delay = 0
+	return b.r.Read(p)
+}
+
+func (b *slowBody) Close() error { return nil }
+
+// TestAttemptDurationIncludesReadingTheAnswer: Duration runs from sending to
+// the end of reading and decoding the body, not to its headers.
+func TestAttemptDurationIncludesReadingTheAnswer(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			time.Sleep(30 * time.Millisecond) // the headers
+			body := &slowBody{r: strings.NewReader(`{"results":[{"user_id":"u1","resource_id":"r1"}]}`), delay: 50 * time.Millisecond}
+			return &http.Response{StatusCode: http.StatusOK, Header: http.Header{"Content-Type": {"application/json"}}, Body: body}, nil
+		})
+		var got []Attempt
+		c, err := NewClient(testToken, WithBaseURL("http://127.0.0.1/v1"), WithHTTPClient(&http.Client{Transport: rt}),
+			WithRateLimit(0), WithObserver(func(_ context.Context, a Attempt) { got = append(got, a) }))
+		if err != nil {
+			t.Fatal(err)
+		}
+		listOrFail(t, c, "r1")
+		if len(got) != 1 || got[0].Duration != 80*time.Millisecond {
+			t.Errorf("attempts %+v, want one of 80ms", got)
+		}
+	})
+}
+
+// TestAttemptsNeverHoldTheToken: whatever the server sends (the token
+// echoed in a body, a request ID, a status line) and whatever the caller
+// passes (the token as an ID), no Attempt holds the token in any form,
+// printed whole or through its error's chain.
+func TestAttemptsNeverHoldTheToken(t *testing.T) {
+	tests := []struct {
+		name   string
+		call   func(ctx context.Context, c *Client)
+		answer func(w http.ResponseWriter, r *http.Request)
+	}{
+		{"echoed in an error body and a request ID", func(ctx context.Context, c *Client) { _, _ = c.Sessions.List(ctx, "r1", nil) },
+			func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("X-Request-Id", r.Header.Get("Authorization"))
+				writeJSON(w, http.StatusServiceUnavailable, fmt.Sprintf(`{"message":%q}`, r.Header.Get("Authorization")))
+			}},
+		{"echoed in a status line", func(ctx context.Context, c *Client) { _, _ = c.Sessions.List(ctx, "r1", nil) },
+			func(w http.ResponseWriter, r *http.Request) {
+				if conn := hijack(t, w); conn != nil {
+					fmt.Fprintf(conn, "HTTP/1.1 %s garbage\r\n\r\n", strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer "))
+					conn.Close()
+				}
+			}},
+		{"passed as a resource's ID", func(ctx context.Context, c *Client) { _, _ = c.Resources.Get(ctx, testToken) },
+			func(w http.ResponseWriter, r *http.Request) {
+				writeJSON(w, http.StatusNotFound, `{"message":"not found"}`)
+			}},
+		{"passed as the ID of the resource whose sessions are listed", func(ctx context.Context, c *Client) {
+			for range c.Sessions.AllOf(ctx, []string{testToken}, nil) {
+			}
+		}, func(w http.ResponseWriter, r *http.Request) {
+			writeJSON(w, http.StatusNotFound, `{"message":"not found"}`)
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var mu sync.Mutex
+			var got []Attempt
+			c, mux, _ := setup(t, WithRetryMax(1), WithObserver(func(_ context.Context, a Attempt) {
+				mu.Lock()
+				defer mu.Unlock()
+				got = append(got, a)
+			}))
+			mux.HandleFunc("/", tt.answer)
+			tt.call(t.Context(), c)
+			mu.Lock()
+			defer mu.Unlock()
+			if len(got) == 0 {
+				t.Fatal("no attempt observed")
+			}
+			for _, a := range got {
+				if text := fmt.Sprintf("%+v", a); leaks(text) {
+					t.Errorf("attempt %d holds the token: %s", a.N, maskToken(text, testToken))
+				}
+				checkNoTokenInChain(t, a.Err, testToken)
+			}
+		})
+	}
+}
+
+// TestPanickingObserverLeavesTheClientSound: an observer that panics, on an
+// attempt that is retried or on a call's last, unwinds the call; the
+// Client's limiter holds no pause for it, its connections go back to the
+// pool, and the next calls work on the same connection; nothing is left
+// running once the connections are closed.
+func TestPanickingObserverLeavesTheClientSound(t *testing.T) {
+	t.Run("the limiter", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			var requests []time.Duration
+			begin := time.Now()
+			c := inMemoryClient(t, func(w http.ResponseWriter, r *http.Request) {
+				requests = append(requests, time.Since(begin))
+				if len(requests) == 1 {
+					w.Header().Set("Retry-After", "3")
+					writeJSON(w, http.StatusTooManyRequests, `{"message":"slow down"}`)
+					return
+				}
+				writeJSON(w, http.StatusOK, `{"results":[]}`)
+			}, WithObserver(func(_ context.Context, a Attempt) {
+				if a.Retrying {
+					panic("observer")
+				}
+			}))
+			if got := panicOf(func() { _, _ = c.Sessions.List(t.Context(), "r1", nil) }); got != "observer" {
+				t.Fatalf("List panicked with %v, want the observer's panic", got)
+			}
+			listOrFail(t, c, "r1")
+			if diff := cmp.Diff([]time.Duration{0, 0}, requests); diff != "" {
+				t.Errorf("requests, from the start (-want +got): the pause of the call that panicked held back the next\n%s", diff)
+			}
+		})
+	})
+	t.Run("connections and goroutines", func(t *testing.T) {
+		defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+		var conns, requests atomic.Int32
+		srv := httptest.NewUnstartedServer(countingHandler(&requests, func(w http.ResponseWriter, r *http.Request) {
+			if requests.Load()%2 == 1 {
+				w.Header().Set("Content-Type", "text/html")
+				w.WriteHeader(http.StatusBadGateway)
+				fmt.Fprint(w, strings.Repeat("<p>upstream unavailable</p>", 1000))
+				return
+			}
+			writeJSON(w, http.StatusOK, `{"results":[]}`)
+		}))
+		countConnections(srv, &conns)
+		srv.Start()
+		defer srv.Close()
+		tr := &http.Transport{}
+		defer tr.CloseIdleConnections()
+		var panicking atomic.Bool
+		panicking.Store(true)
+		c, err := NewClient(testToken, WithBaseURL(srv.URL), WithHTTPClient(&http.Client{Transport: tr}), WithRateLimit(0),
+			WithRetryWait(time.Millisecond, time.Millisecond), WithObserver(func(context.Context, Attempt) {
+				if panicking.Load() {
+					panic("observer")
+				}
+			}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The 502 is retried: the panic comes from within the retry loop,
+		// then from the end of a call.
+		for range 2 {
+			if got := panicOf(func() { _, _ = c.Sessions.List(t.Context(), "r1", nil) }); got != "observer" {
+				t.Fatalf("List panicked with %v, want the observer's panic", got)
+			}
+		}
+		panicking.Store(false)
+		for range 2 {
+			listOrFail(t, c, "r1") // a 502, retried, then a 200
+		}
+		if n := conns.Load(); n != 1 {
+			t.Errorf("%d requests used %d connections, want 1", requests.Load(), n)
+		}
+	})
+}
+
+// panicOf is what f panics with, nil if it returns.
+func panicOf(f func()) (recovered any) {
+	defer func() { recovered = recover() }()
+	f()
+	return nil
 }

@@ -23,18 +23,6 @@ type Session struct {
 	ExpirationDate time.Time           `json:"expiration_date"`
 }
 
-// SessionsList is one page of sessions.
-type SessionsList struct {
-	// Next is the cursor of the following page, "" on the last page (the API
-	// sends null or leaves it out). Pass it as ListSessionsOptions.Cursor to
-	// resume, even from another process.
-	Next string `json:"next"`
-	// Previous is the cursor the API gave for going back, "" when it sent none.
-	Previous string `json:"previous"`
-	// Results are the sessions on this page.
-	Results []Session `json:"results"`
-}
-
 // UnmarshalJSON decodes a session in the API's shape; see [Session].
 func (s *Session) UnmarshalJSON(data []byte) error {
 	if string(data) == "null" {
@@ -48,30 +36,8 @@ func (s *Session) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
-// MarshalJSON encodes the list in the API's shape, with null for a missing
-// cursor. Results are encoded as they are: nil as null, empty as [], so that
-// a decoded list encodes back to the same value.
-func (l SessionsList) MarshalJSON() ([]byte, error) {
-	return marshalList(l.Next, l.Previous, l.Results)
-}
-
-// marshalList encodes a page of any list in the API's shape: null for a
-// missing cursor, and the results as they are (nil as null, empty as []),
-// so that a decoded list encodes back to the same value.
-func marshalList[T any](next, previous string, results []T) ([]byte, error) {
-	return json.Marshal(struct {
-		Next     *string `json:"next"`
-		Previous *string `json:"previous"`
-		Results  []T     `json:"results"`
-	}{nullable(next), nullable(previous), results})
-}
-
-func nullable(s string) *string {
-	if s == "" {
-		return nil
-	}
-	return &s
-}
+// SessionsList is one page of sessions.
+type SessionsList = Page[Session]
 
 // wireSession is what the client decodes a session into. Its only
 // difference from Session is the lenient time type: decoding into it needs
@@ -93,18 +59,6 @@ func (w wireSession) session() Session {
 		AccessLevel:    w.AccessLevel,
 		ExpirationDate: time.Time(w.ExpirationDate),
 	}
-}
-
-// sessionsList is the public form of a decoded page of sessions.
-func sessionsList(p *page[wireSession]) *SessionsList {
-	l := &SessionsList{Next: p.Next, Previous: p.Previous}
-	if p.Results != nil {
-		l.Results = make([]Session, len(p.Results))
-		for i, w := range p.Results {
-			l.Results[i] = w.session()
-		}
-	}
-	return l
 }
 
 // errBadTime is wrapped by the error for an expiration date that is not an
@@ -136,6 +90,9 @@ func (t *rfc3339Time) UnmarshalJSON(data []byte) error {
 	*t = rfc3339Time(parsed)
 	return nil
 }
+
+// MarshalJSON writes the time as time.Time does, in RFC 3339.
+func (t rfc3339Time) MarshalJSON() ([]byte, error) { return time.Time(t).MarshalJSON() }
 
 func parseRFC3339(s string) (time.Time, error) {
 	s = strings.ToUpper(s)

@@ -2,7 +2,6 @@ package opal
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"iter"
 )
@@ -26,6 +25,12 @@ type ListSessionsOptions struct {
 // List returns one page of the sessions on a resource: the first page, or the
 // one at opts.Cursor. To go through every page, use [SessionsService.All] or
 // [SessionsService.Pages].
+//
+// Every session of the page must be on that resource, and of opts.UserID
+// when it is set, in any letter case: a page holding another session is an
+// error matching [ErrInvalidResponse], as is one that does not say whose
+// or on what it is. So is it for Pages and All, before any session of that
+// page is yielded.
 func (s *SessionsService) List(ctx context.Context, resourceID string, opts *ListSessionsOptions) (*SessionsList, error) {
 	return s.list(resourceID, opts).one(ctx)
 }
@@ -62,6 +67,10 @@ func (s *SessionsService) All(ctx context.Context, resourceID string, opts *List
 // ID, is an error wrapping [ErrInvalidArgument], and nothing is sent. A
 // repeated ID is walked once; an empty list yields nothing.
 //
+// Every session of a page must be on its resource, and of opts.UserID when
+// it is set: a page holding another is an error matching
+// [ErrInvalidResponse], yielded before any session of that page.
+//
 // Up to 16 resources are walked at once; the Client's rate limit (see
 // [WithRateLimit]), not this number, normally sets the pace. The sessions of
 // one resource come in page order and each page's sessions stay together,
@@ -75,42 +84,16 @@ func (s *SessionsService) All(ctx context.Context, resourceID string, opts *List
 // goroutine of it is left once the range loop has returned.
 func (s *SessionsService) AllOf(ctx context.Context, resourceIDs []string, opts *ListSessionsOptions) iter.Seq2[Session, error] {
 	o := valueOf(opts)
-	var err error
-	ids := make([]string, 0, len(resourceIDs))
-	seen := make(map[string]bool, len(resourceIDs))
-	for i, id := range resourceIDs {
-		if id == "" {
-			err = fmt.Errorf("%w: resourceIDs[%d] is empty", ErrInvalidArgument, i)
-		}
-		if !seen[id] {
-			seen[id] = true
-			ids = append(ids, id)
-		}
-	}
-	switch {
-	case ctx == nil:
-		err = fmt.Errorf("%w: nil context", ErrInvalidArgument)
-	case o.Cursor != "":
-		err = fmt.Errorf("%w: AllOf takes no Cursor: a cursor belongs to one resource", ErrInvalidArgument)
-	case err == nil:
-		err = checkPageSize(o.PageSize)
-	}
-	if err != nil {
-		return failure[Session](err)
-	}
-	walkOne := func(ctx context.Context, id string) iter.Seq2[*page[wireSession], error] {
-		return s.list(id, &o).walkAll(ctx)
-	}
-	keyError := func(id string, err error) error { return &ResourceError{ResourceID: id, Err: err} }
-	notFound := func(err error) bool { return errors.Is(err, ErrNotFound) }
-	return sweep(ctx, ids, walkOne, wireSession.session, keyError, notFound)
+	return allOf(ctx, resourceIDs, o.Cursor, o.PageSize, func(id string) list[wireSession, Session] { return s.list(id, &o) })
 }
 
 // list checks a listing's arguments and builds its query. The caller's
-// options are copied, never modified.
-func (s *SessionsService) list(resourceID string, opts *ListSessionsOptions) list[wireSession, Session, SessionsList] {
+// options are copied, never modified. Every session of a page must be on
+// the resource asked for, and of the user asked for when there is one.
+func (s *SessionsService) list(resourceID string, opts *ListSessionsOptions) list[wireSession, Session] {
 	o := valueOf(opts)
-	l := newList(s.client, "sessions", o.Cursor, o.PageSize, wireSession.session, sessionsList)
+	l := newList(s.client, []string{"sessions"}, "a page of sessions", o.Cursor, o.PageSize, wireSession.session)
+	l.resourceID = resourceID
 	if resourceID == "" {
 		l.err = fmt.Errorf("%w: empty resource ID", ErrInvalidArgument)
 	}
@@ -119,6 +102,12 @@ func (s *SessionsService) list(resourceID string, opts *ListSessionsOptions) lis
 	l.query.Set("resource_id", resourceID)
 	if o.UserID != "" {
 		l.query.Set("user_id", o.UserID)
+	}
+	l.check = func(w wireSession) error {
+		if err := askedFor("resource_id", w.ResourceID, resourceID); err != nil || o.UserID == "" {
+			return err
+		}
+		return askedFor("user_id", w.UserID, o.UserID)
 	}
 	return l
 }

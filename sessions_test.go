@@ -3,6 +3,7 @@ package opal
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -23,19 +24,13 @@ func mustTime(t *testing.T, s string) time.Time {
 
 // TestListDecodesTheReferenceExample decodes the example response published
 // in Opal's API reference, verbatim: its first connection ID is not a UUID and
-// neither session has an access level, which some clients reject.
+// neither session has an access level, which some clients reject. Its
+// sessions are on two resources, so a server answering it, as a mock that
+// serves the example does, answers no resource's listing.
 func TestListDecodesTheReferenceExample(t *testing.T) {
 	body, err := os.ReadFile("testdata/reference_example.json")
 	if err != nil {
 		t.Fatal(err)
-	}
-	c, mux, _ := setup(t)
-	mux.HandleFunc("/v1/sessions", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, string(body))
-	})
-	got, err := c.Sessions.List(context.Background(), "1b978423-db0a-4037-a4cf-f79c60cb67b3", nil)
-	if err != nil {
-		t.Fatalf("List: %v", err)
 	}
 	want := &SessionsList{
 		Next:     "cD0yMDIxLTAxLTA2KzAzJTNBMjQlM0E1My40MzQzMjYlMkIwMCUzQTAw",
@@ -55,8 +50,12 @@ func TestListDecodesTheReferenceExample(t *testing.T) {
 			},
 		},
 	}
+	got, err := decodePageAs(body, new(SessionsService).list("r", nil).public)
+	if err != nil {
+		t.Fatalf("decoding: %v", err)
+	}
 	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("List (-want +got):\n%s", diff)
+		t.Errorf("decoded (-want +got):\n%s", diff)
 	}
 	for _, s := range got.Results {
 		if !s.AccessLevel.IsDefault() {
@@ -71,6 +70,16 @@ func TestListDecodesTheReferenceExample(t *testing.T) {
 	if diff := cmp.Diff(want, &direct); diff != "" {
 		t.Errorf("json.Unmarshal (-want +got):\n%s", diff)
 	}
+
+	c, mux, _ := setup(t)
+	mux.HandleFunc("/v1/sessions", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, string(body))
+	})
+	_, err = c.Sessions.List(context.Background(), "1b978423-db0a-4037-a4cf-f79c60cb67b3", nil)
+	const wantErr = `opal: GET /v1/sessions: 200 OK response is not a page of sessions: results[1]: its "resource_id" is not the one asked for`
+	if !errors.Is(err, ErrInvalidResponse) || err.Error() != wantErr {
+		t.Errorf("List of the first resource: %v, want %q", err, wantErr)
+	}
 }
 
 func TestListDecodingIsLenient(t *testing.T) {
@@ -83,12 +92,12 @@ func TestListDecodingIsLenient(t *testing.T) {
 		{"null cursors and results", `{"next":null,"previous":null,"results":null}`, &SessionsList{}},
 		{"absent cursors", `{"results":null}`, &SessionsList{}},
 		{"empty results", `{"results":[]}`, &SessionsList{Results: []Session{}}},
-		{"unknown fields ignored", `{"total":3,"results":[{"user_id":"u","new_field":{"a":1}}],"links":[]}`,
-			&SessionsList{Results: []Session{{UserID: "u"}}}},
-		{"access level", `{"results":[{"access_level":{"access_level_name":"AdminRole","access_level_remote_id":"arn:aws:iam::590304332660:role/AdministratorAccess"}}]}`,
-			&SessionsList{Results: []Session{{AccessLevel: admin}}}},
-		{"null access level", `{"results":[{"access_level":null}]}`, &SessionsList{Results: []Session{{}}}},
-		{"null expiration date", `{"results":[{"expiration_date":null}]}`, &SessionsList{Results: []Session{{}}}},
+		{"unknown fields ignored", `{"total":3,"results":[{"user_id":"u","resource_id":"r","new_field":{"a":1}}],"links":[]}`,
+			&SessionsList{Results: []Session{{UserID: "u", ResourceID: "r"}}}},
+		{"access level", `{"results":[{"resource_id":"r","access_level":{"access_level_name":"AdminRole","access_level_remote_id":"arn:aws:iam::590304332660:role/AdministratorAccess"}}]}`,
+			&SessionsList{Results: []Session{{ResourceID: "r", AccessLevel: admin}}}},
+		{"null access level", `{"results":[{"resource_id":"r","access_level":null}]}`, &SessionsList{Results: []Session{{ResourceID: "r"}}}},
+		{"null expiration date", `{"results":[{"resource_id":"r","expiration_date":null}]}`, &SessionsList{Results: []Session{{ResourceID: "r"}}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -128,7 +137,7 @@ func TestExpirationDateTakesAnyRFC3339Time(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
-			got := listBody(t, `{"results":[{"expiration_date":"`+tt.in+`"}]}`)
+			got := listBody(t, `{"results":[{"resource_id":"r","expiration_date":"`+tt.in+`"}]}`)
 			want := mustTime(t, tt.want)
 			if len(got.Results) != 1 || !got.Results[0].ExpirationDate.Equal(want) {
 				t.Errorf("expiration_date %q decoded to %v, want %v", tt.in, got.Results, want)
@@ -146,13 +155,13 @@ func TestExpirationDateTakesAnyRFC3339Time(t *testing.T) {
 func TestJSONWithATextContentTypeIsAccepted(t *testing.T) {
 	c, mux, _ := setup(t)
 	mux.HandleFunc("/v1/sessions", func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprint(w, "\n  {\"results\":[{\"user_id\":\"u1\"}]}")
+		fmt.Fprint(w, "\n  {\"results\":[{\"user_id\":\"u1\",\"resource_id\":\"r\"}]}")
 	})
 	got, err := c.Sessions.List(context.Background(), "r", nil)
 	if err != nil {
 		t.Fatalf("List: %v", err)
 	}
-	if diff := cmp.Diff(&SessionsList{Results: []Session{{UserID: "u1"}}}, got); diff != "" {
+	if diff := cmp.Diff(&SessionsList{Results: []Session{{UserID: "u1", ResourceID: "r"}}}, got); diff != "" {
 		t.Errorf("List (-want +got):\n%s", diff)
 	}
 }

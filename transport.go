@@ -8,23 +8,23 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 )
 
 // maxDrain bounds how much of an unwanted body is read just to keep its
 // connection: past this, closing the connection is cheaper.
 const maxDrain = 256 << 10
 
-// transport is the per-attempt layer under the retries. It adds the token to
-// requests for the base URL's origin and nowhere else, and it buffers error
-// bodies, so that a retry reuses the connection even after a proxy's large
-// error page.
+// tokenTransport is the per-attempt layer under the retries. It adds the
+// token to requests for the base URL's origin and nowhere else, and it
+// buffers error bodies, so that a retry reuses the connection even after a
+// proxy's large error page. It knows nothing of calls: every request it is
+// given is sent.
 //
 // It deliberately has no CloseIdleConnections method: go-retryablehttp calls
 // that on the whole http.Client after every failed call, which would drop the
 // pooled connections of every other goroutine sharing the Client. Idle
 // connections close on the underlying Transport's IdleConnTimeout instead.
-type transport struct {
+type tokenTransport struct {
 	next http.RoundTripper
 	base *url.URL
 	// token is a func, not a string, because fmt prints a func as an address
@@ -33,27 +33,7 @@ type transport struct {
 	token func() string
 }
 
-// attemptsKey is the request context's key for the *attempts of the call
-// the request belongs to.
-type attemptsKey struct{}
-
-func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if a, ok := req.Context().Value(attemptsKey{}).(*attempts); ok {
-		// An attempt that could not get its turn from the rate limiter is
-		// not sent: go-retryablehttp's hook, which waits for the turn,
-		// cannot fail the attempt itself.
-		if a.turnErr != nil {
-			return nil, a.turnErr
-		}
-		// A redirect that the attempt follows is a request of its own, and
-		// takes a turn of its own.
-		if req.Response != nil {
-			var err error
-			if a.sent, err = a.client.limiter.turn(req.Context()); err != nil {
-				return nil, err
-			}
-		}
-	}
+func (t *tokenTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if sameOrigin(req.URL, t.base) {
 		// A RoundTripper must not change the request it is given.
 		req = req.Clone(req.Context())
@@ -87,26 +67,16 @@ func bufferBody(resp *http.Response) {
 	resp.Body = io.NopCloser(bytes.NewReader(start))
 }
 
-// sharedTransport is the connection pool of every Client made without
-// WithHTTPClient, as http.DefaultTransport is for net/http's clients: with a
-// pool each, short-lived clients would leave their idle connections (and
-// their goroutines) behind until the idle timeout. It is cloned from
-// http.DefaultTransport on first use.
-var sharedTransport = sync.OnceValue(func() *http.Transport {
-	return libraryTransport(http.DefaultTransport)
-})
-
-// libraryTransport is a clone of base with the library's settings.
-func libraryTransport(base http.RoundTripper) *http.Transport {
+// libraryTransport is a clone of base with the library's settings, keeping
+// up to idlePerHost idle connections to a host.
+func libraryTransport(base http.RoundTripper, idlePerHost int) *http.Transport {
 	var tr *http.Transport
 	if bt, ok := base.(*http.Transport); ok {
 		tr = bt.Clone()
 	} else {
 		tr = &http.Transport{Proxy: http.ProxyFromEnvironment}
 	}
-	// A shared client pages through many resources at once; keep enough
-	// idle connections that concurrent walks do not redial.
-	tr.MaxIdleConnsPerHost = 16
+	tr.MaxIdleConnsPerHost = idlePerHost
 	// Plain http is allowed only to loopback hosts, and a proxy would carry
 	// the token in clear text over a network: a plain-http request never
 	// goes through one. This is decided for each request, because clients
@@ -154,12 +124,15 @@ func (e *clearTextProxyError) Error() string {
 		"; with a plain-http base URL, the transport's Proxy must return no proxy"
 }
 
+func (e *clearTextProxyError) retryable() bool { return false }
+
 // redirectError marks an error of the caller's redirect policy, or of
 // net/http's limit of 10 redirects, which no retry can mend.
 type redirectError struct{ err error }
 
-func (e *redirectError) Error() string { return e.err.Error() }
-func (e *redirectError) Unwrap() error { return e.err }
+func (e *redirectError) Error() string   { return e.err.Error() }
+func (e *redirectError) Unwrap() error   { return e.err }
+func (e *redirectError) retryable() bool { return false }
 
 // sameOriginRedirects follows redirects within the base URL's origin only,
 // then applies the caller's own policy, if any, or net/http's limit of 10.

@@ -36,21 +36,7 @@ const (
 )
 
 // UsersList is one page of users.
-type UsersList struct {
-	// Next is the cursor of the following page, "" on the last page. Pass
-	// it as ListUsersOptions.Cursor to resume, even from another process.
-	Next string `json:"next"`
-	// Previous is the cursor the API gave for going back, "" when it sent none.
-	Previous string `json:"previous"`
-	// Results are the users on this page.
-	Results []User `json:"results"`
-}
-
-// MarshalJSON encodes the list in the API's shape, with null for a missing
-// cursor.
-func (l UsersList) MarshalJSON() ([]byte, error) {
-	return marshalList(l.Next, l.Previous, l.Results)
-}
+type UsersList = Page[User]
 
 // UsersService finds the users of an Opal organisation: the names and
 // emails behind the user IDs of sessions. Use it as Client.Users.
@@ -73,8 +59,8 @@ func (s *UsersService) Get(ctx context.Context, userID string) (*User, error) {
 	if userID == "" {
 		return nil, fmt.Errorf("%w: empty user ID", ErrInvalidArgument)
 	}
-	return getObject(ctx, s.client, []string{"user"}, url.Values{"user_id": {userID}}, "the user asked for",
-		func(u *User) error { return askedFor("user_id", u.UserID, userID) })
+	r := request{path: []string{"user"}, query: url.Values{"user_id": {userID}}, what: "the user asked for"}
+	return getObject(ctx, s.client, r, func(u *User) error { return askedFor("user_id", u.UserID, userID) })
 }
 
 // GetByEmail returns the user with the given email address, as Opal
@@ -86,8 +72,8 @@ func (s *UsersService) GetByEmail(ctx context.Context, email string) (*User, err
 	if email == "" {
 		return nil, fmt.Errorf("%w: empty email", ErrInvalidArgument)
 	}
-	return getObject(ctx, s.client, []string{"user"}, url.Values{"email": {email}}, "the user asked for",
-		func(u *User) error { return askedFor("email", u.Email, email) })
+	r := request{path: []string{"user"}, query: url.Values{"email": {email}}, what: "the user asked for"}
+	return getObject(ctx, s.client, r, func(u *User) error { return askedFor("email", u.Email, email) })
 }
 
 // List returns one page of the organisation's users: the first page, or
@@ -112,7 +98,7 @@ func (s *UsersService) All(ctx context.Context, opts *ListUsersOptions) iter.Seq
 
 // list checks a listing's arguments. The caller's options are copied,
 // never modified.
-func (s *UsersService) list(opts *ListUsersOptions) list[User, User, UsersList] {
+func (s *UsersService) list(opts *ListUsersOptions) list[User, User] {
 	o := valueOf(opts)
-	return newList(s.client, "users", o.Cursor, o.PageSize, same[User], func(p *page[User]) *UsersList { return (*UsersList)(p) })
+	return newList(s.client, []string{"users"}, "a page of users", o.Cursor, o.PageSize, same[User])
 }

@@ -161,3 +161,46 @@ func ExampleServer_AddUsers() {
 	// Output:
 	// b031c922-b84f-4424-9f4f-c49c05871bfe Omar Haddad
 }
+
+// This example gives the server standing access to a SaaS app, which has
+// grants and never sessions: one direct and permanent, one through a group
+// until the end of the year. It lists who holds the app, as Opal's
+// GET /resources/{resource_id}/users does.
+func ExampleServer_AddAccess() {
+	const app = "a4c2e8f1-39b7-4d05-8e6a-2b1f7c9d0e53" // an Okta app, say
+	srv := opaltest.NewServer()
+	defer srv.Close()
+	endOfYear := time.Date(2026, 12, 31, 23, 59, 0, 0, time.UTC)
+	srv.AddAccess(
+		opal.ResourceAccessUser{ResourceID: app, UserID: "29827fb8-f2dd-4e80-9576-28e31e9934ac", Email: "jane.smith@acme-corp.dev",
+			HasDirectAccess: true, NumAccessPaths: 1},
+		opal.ResourceAccessUser{ResourceID: app, UserID: "b031c922-b84f-4424-9f4f-c49c05871bfe", Email: "omar.haddad@acme-corp.dev",
+			NumAccessPaths: 1, ExpirationDate: &endOfYear},
+	)
+
+	client, err := srv.Client()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for a, err := range client.Access.All(context.Background(), app, nil) {
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		how, until := "through a group", "permanently"
+		if a.HasDirectAccess {
+			how = "directly"
+		}
+		if a.ExpirationDate != nil {
+			until = "until " + a.ExpirationDate.Format(time.DateOnly)
+		}
+		fmt.Println(a.Email, how, until)
+	}
+	sessions, err := client.Sessions.List(context.Background(), app, nil)
+	fmt.Println("sessions:", len(sessions.Results), err)
+	// Output:
+	// jane.smith@acme-corp.dev directly permanently
+	// omar.haddad@acme-corp.dev through a group until 2026-12-31
+	// sessions: 0 <nil>
+}

@@ -269,6 +269,7 @@ func TestFaultsOnEveryEndpoint(t *testing.T) {
 	defer srv.Close()
 	srv.AddUsers(makeUsers(0, 3)...)
 	srv.AddResources(organisation...)
+	srv.AddAccess(grants...)
 
 	tests := []struct {
 		path  string
@@ -279,6 +280,8 @@ func TestFaultsOnEveryEndpoint(t *testing.T) {
 		{"/user", url.Values{"email": {"user1@acme-corp.dev"}}},
 		{"/resources", url.Values{"resource_type_filter": {"AWS_IAM_ROLE"}}},
 		{"/resources/admin", nil},
+		{"/resources/" + resourceA + "/users", nil},
+		{"/resources/users/" + userA, url.Values{"include_unmanaged": {"false"}}},
 	}
 	for _, tt := range tests {
 		srv.Inject(opaltest.Fault{Status: http.StatusServiceUnavailable}, opaltest.Fault{Truncate: true})
@@ -308,6 +311,7 @@ func TestSuccessFaultIsNotAnEmptyPage(t *testing.T) {
 	defer srv.Close()
 	srv.AddUsers(opal.User{UserID: "u1", Email: "u1@acme-corp.dev"})
 	srv.AddResources(opal.Resource{ResourceID: resourceA, Name: "prod"})
+	srv.AddAccess(grants...)
 	client, err := srv.Client()
 	if err != nil {
 		t.Fatal(err)
@@ -320,6 +324,12 @@ func TestSuccessFaultIsNotAnEmptyPage(t *testing.T) {
 		"Users.Get":      func() error { _, err := client.Users.Get(t.Context(), "u1"); return err },
 		"Resources.List": func() error { _, err := client.Resources.List(t.Context(), nil); return err },
 		"Resources.Get":  func() error { _, err := client.Resources.Get(t.Context(), resourceA); return err },
+		"Access.List":    func() error { _, err := client.Access.List(t.Context(), resourceA, nil); return err },
+		"Access.All":     func() error { return firstError(client.Access.All(t.Context(), resourceA, nil)) },
+		"Access.AllOf":   func() error { return firstError(client.Access.AllOf(t.Context(), []string{resourceA}, nil)) },
+		"Access.AllForUser": func() error {
+			return firstError(client.Access.AllForUser(t.Context(), userA, nil))
+		},
 	}
 	for name, call := range calls {
 		t.Run(name, func(t *testing.T) {

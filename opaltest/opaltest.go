@@ -12,11 +12,25 @@
 //   - GET /v1/resources: the resources that pass every filter given:
 //     resource_type_filter, resource_name, resource_ids (comma-joined),
 //     parent_resource_id and ancestor_resource_id (see [Server.AddResources]);
-//   - GET /v1/resources/{resource_id}: one resource; 404 if unknown.
+//   - GET /v1/resources/{resource_id}: one resource; 404 if unknown;
+//   - GET /v1/resources/{resource_id}/users: the grants on the resource,
+//     direct or through groups (see [Server.AddAccess]); 404 if the resource
+//     is unknown;
+//   - GET /v1/resources/users/{user_id}: the grants of the user, with
+//     include_unmanaged (true or false) accepted; 404 if the user is
+//     unknown.
+//
+// A resource is known once added with [Server.AddResources] or named by a
+// grant, and a user once added with [Server.AddUsers] or named by a grant;
+// a session makes neither known. (A resource whose ID is "users" has its
+// grants out of reach: /v1/resources/users/users is the user "users"'s.)
 //
 // Lists page with opaque cursors and page_size (1 to 1000, 200 by
-// default). Other paths get 404 and other methods 405; every error is a
-// JSON {"message": ...}. Where Opal's documentation leaves a behaviour
+// default); the two lists of grants, whose reference declares only limit,
+// take limit when page_size is not given. Each list is indexed by resource
+// and by user, so a page costs what it returns, however many other items
+// the server holds. Other paths get 404 and other methods 405; every error
+// is a JSON {"message": ...}. Where Opal's documentation leaves a behaviour
 // open, the server takes the strict reading, so that code passing its
 // tests does not lean on luck: a cursor is accepted only with the list and
 // the filters it was made for, and "previous" is the cursor that fetched
@@ -62,8 +76,8 @@ const (
 )
 
 // Server is an Opal API server on a loopback address, holding an
-// organisation's sessions, users and resources in memory. Make one with [NewServer] and stop it with
-// [Server.Close]. Its methods are safe for concurrent use, also while
+// organisation's sessions, users, resources and grants in memory. Make one
+// with [NewServer] and stop it with [Server.Close]. Its methods are safe for concurrent use, also while
 // requests are being served.
 type Server struct {
 	// URL is the base URL of the API, such as "http://127.0.0.1:40815/v1":
@@ -87,15 +101,23 @@ type Server struct {
 	limiter     *rate.Limiter // nil: no rate limit
 	rateLimited int
 	latency     time.Duration
-	// The lists, in insertion order, only ever appended to.
-	sessions  []opal.Session
-	users     []opal.User
-	resources []opal.Resource
+	// The lists, in insertion order, only ever appended to, and where in
+	// them the items of each resource or user are.
+	sessions               []opal.Session
+	sessionsByResource     index[string]    // by resource ID
+	sessionsByResourceUser index[[2]string] // by resource ID and user ID
+	users                  []opal.User
+	usersByID              index[string]
+	resources              []opal.Resource
+	resourcesByID          index[string]
+	grants                 []opal.ResourceAccessUser
+	grantsByResource       index[string]
+	grantsByUser           index[string]
 }
 
 // NewServer starts and returns a new Server holding the given sessions, in
-// that order; add users and resources with [Server.AddUsers] and
-// [Server.AddResources]. The caller should call Close when finished, to
+// that order; add users, resources and grants with [Server.AddUsers],
+// [Server.AddResources] and [Server.AddAccess]. The caller should call Close when finished, to
 // shut it down.
 func NewServer(sessions ...opal.Session) *Server {
 	s := newServer(sessions)
@@ -115,6 +137,13 @@ func newServer(sessions []opal.Session) *Server {
 		// as many as http.DefaultTransport does in all.
 		transport: &http.Transport{MaxIdleConnsPerHost: 100},
 		pageSize:  defaultPageSize,
+
+		sessionsByResource:     index[string]{},
+		sessionsByResourceUser: index[[2]string]{},
+		usersByID:              index[string]{},
+		resourcesByID:          index[string]{},
+		grantsByResource:       index[string]{},
+		grantsByUser:           index[string]{},
 	}
 	rand.Read(s.cursorKey) // never fails; see its documentation
 	s.AddSessions(sessions...)
@@ -277,13 +306,31 @@ func (s *Server) endpoint(path string) func(query url.Values) response {
 	case "/v1/resources":
 		return s.listResources
 	}
-	// The ID is one segment of the path as sent, unescaped once: so an ID
+	// An ID is one segment of the path as sent, unescaped once: so an ID
 	// holding "/" (sent as %2F) is that resource's, and no ID can reach
 	// another endpoint, however it is escaped.
-	if id, ok := strings.CutPrefix(path, "/v1/resources/"); ok && id != "" && !strings.Contains(id, "/") {
-		if id, err := url.PathUnescape(id); err == nil {
-			return func(url.Values) response { return s.getResource(id) }
+	rest, ok := strings.CutPrefix(path, "/v1/resources/")
+	if !ok {
+		return nil
+	}
+	segments := strings.Split(rest, "/")
+	ids := make([]string, len(segments))
+	for i, segment := range segments {
+		id, err := url.PathUnescape(segment)
+		if segment == "" || err != nil {
+			return nil
 		}
+		ids[i] = id
+	}
+	switch {
+	case len(segments) == 1:
+		return func(url.Values) response { return s.getResource(ids[0]) }
+	// /resources/users/users is the user "users"'s resources: the literal
+	// segment wins, as it is written first.
+	case len(segments) == 2 && segments[0] == "users":
+		return func(query url.Values) response { return s.listUserResources(ids[1], query) }
+	case len(segments) == 2 && segments[1] == "users":
+		return func(query url.Values) response { return s.listResourceUsers(ids[0], query) }
 	}
 	return nil
 }

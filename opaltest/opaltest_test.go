@@ -183,6 +183,7 @@ func TestErrorAnswers(t *testing.T) {
 	srv := opaltest.NewServer(makeSessions(0, 3, resourceA)...)
 	defer srv.Close()
 	srv.AddResources(opal.Resource{ResourceID: resourceA})
+	srv.AddUsers(opal.User{UserID: userA})
 	realCursor := *getPage(t, srv, url.Values{"resource_id": {resourceA}, "page_size": {"1"}}).Next
 	other := opaltest.NewServer(makeSessions(0, 3, resourceA)...)
 	defer other.Close()
@@ -305,8 +306,38 @@ func TestErrorAnswers(t *testing.T) {
 			want: errorAnswer{Status: 404, Message: "resource not found"}},
 		{name: "resource: no ID", path: "/v1/resources/", auth: "ok",
 			want: errorAnswer{Status: 404, Message: "not found: /v1/resources/"}},
-		{name: "resource: an endpoint below", path: "/v1/resources/" + resourceA + "/users", auth: "ok",
-			want: errorAnswer{Status: 404, Message: "not found: /v1/resources/" + resourceA + "/users"}},
+		{name: "resource: an endpoint below", path: "/v1/resources/" + resourceA + "/groups", auth: "ok",
+			want: errorAnswer{Status: 404, Message: "not found: /v1/resources/" + resourceA + "/groups"}},
+		{name: "resource: two endpoints below", path: "/v1/resources/" + resourceA + "/users/" + userA, auth: "ok",
+			want: errorAnswer{Status: 404, Message: "not found: /v1/resources/" + resourceA + "/users/" + userA}},
+		{name: "resource users: unknown resource", path: "/v1/resources/" + resourceB + "/users", auth: "ok",
+			want: errorAnswer{Status: 404, Message: "resource not found"}},
+		{name: "resource users: no token", path: "/v1/resources/" + resourceA + "/users", checkHead: "WWW-Authenticate",
+			want: errorAnswer{Status: 401, Message: "missing or invalid API token", Header: "Bearer"}},
+		{name: "resource users: POST", method: "POST", path: "/v1/resources/" + resourceA + "/users", auth: "ok", checkHead: "Allow",
+			want: errorAnswer{Status: 405, Message: "method POST not allowed; use GET", Header: "GET"}},
+		{name: "resource users: limit 0", path: "/v1/resources/" + resourceA + "/users", query: "limit=0", auth: "ok",
+			want: errorAnswer{Status: 400, Message: "limit must be an integer from 1 to 1000"}},
+		{name: "resource users: page_size wins over limit", path: "/v1/resources/" + resourceA + "/users", query: "page_size=1001&limit=5", auth: "ok",
+			want: errorAnswer{Status: 400, Message: badPageSize}},
+		{name: "resource users: cursor of another list", path: "/v1/resources/" + resourceA + "/users", query: "cursor=" + realCursor, auth: "ok",
+			want: errorAnswer{Status: 400, Message: "invalid cursor"}},
+		{name: "resource users: no resource ID", path: "/v1/resources//users", auth: "ok",
+			want: errorAnswer{Status: 404, Message: "not found: /v1/resources//users"}},
+		{name: "user resources: unknown user", path: "/v1/resources/users/" + userB, auth: "ok",
+			want: errorAnswer{Status: 404, Message: "user not found"}},
+		{name: "user resources: include_unmanaged not a boolean", path: "/v1/resources/users/" + userA, query: "include_unmanaged=1", auth: "ok",
+			want: errorAnswer{Status: 400, Message: "include_unmanaged must be true or false"}},
+		{name: "user resources: include_unmanaged in capitals", path: "/v1/resources/users/" + userA, query: "include_unmanaged=TRUE", auth: "ok",
+			want: errorAnswer{Status: 400, Message: "include_unmanaged must be true or false"}},
+		{name: "user resources: limit text", path: "/v1/resources/users/" + userA, query: "limit=ten", auth: "ok",
+			want: errorAnswer{Status: 400, Message: "limit must be an integer from 1 to 1000"}},
+		{name: "user resources: cursor of another list", path: "/v1/resources/users/" + userA, query: "cursor=" + realCursor, auth: "ok",
+			want: errorAnswer{Status: 400, Message: "invalid cursor"}},
+		{name: "user resources: no user ID", path: "/v1/resources/users/", auth: "ok",
+			want: errorAnswer{Status: 404, Message: "not found: /v1/resources/users/"}},
+		{name: "user resources: DELETE", method: "DELETE", path: "/v1/resources/users/" + userA, auth: "ok", checkHead: "Allow",
+			want: errorAnswer{Status: 405, Message: "method DELETE not allowed; use GET", Header: "GET"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

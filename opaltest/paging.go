@@ -8,37 +8,79 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"slices"
+	"sort"
 	"strconv"
 )
 
 // Every list endpoint pages, and every endpoint of one item finds it, with
 // the code in this file. A list is a slice the server only ever appends
-// to; a page is the next items of it that match the request, from an
-// index; and a cursor is that index, signed together with the list's name
-// and the request's filters.
+// to, with indexes of where in it the items of each resource or user are;
+// a page is the next items of it that the request wants, from a position;
+// and a cursor is that position, signed together with the list's name and
+// the request's filters.
 
-// listPage answers a request for one page of a list. scope names the list
-// and holds the request's filter values, in a fixed order: a cursor is
-// valid only for the scope it was made for. source is called with the
-// server's lock held, and returns the list and which of its items the
-// request wants.
-func listPage[T any](s *Server, query url.Values, scope []string, source func() (items []T, match func(T) bool)) response {
-	size, ok := s.requestedPageSize(query)
-	if !ok {
-		return errorResponse(http.StatusBadRequest, fmt.Sprintf("page_size must be an integer from 1 to %d", maxPageSize))
+// index holds, for each key (a resource's or a user's ID, say), the
+// positions in one of the server's lists of the items with that key. The
+// positions ascend, since lists are only appended to.
+type index[K comparable] map[K][]int
+
+// add records that the item at position has key.
+func (ix index[K]) add(key K, position int) {
+	ix[key] = append(ix[key], position)
+}
+
+// of returns the positions of the items with key, never nil: an unknown
+// key selects no item, where nil would select every item.
+func (ix index[K]) of(key K) []int {
+	if positions, ok := ix[key]; ok {
+		return positions
+	}
+	return []int{}
+}
+
+// has reports whether any item has key.
+func (ix index[K]) has(key K) bool {
+	_, ok := ix[key]
+	return ok
+}
+
+// selection is the part of one of the server's lists that a request may
+// want: the list, the positions of its candidate items in ascending order
+// (nil for every item), and which of those it wants (nil for all). A
+// source returns it, with the server's lock held.
+type selection[T any] struct {
+	items     []T
+	positions []int
+	match     func(T) bool
+}
+
+// Page size parameters: every list takes page_size; the access lists, whose
+// reference declares only limit, take limit when page_size is not given.
+var (
+	pageSizeOnly    = []string{"page_size"}
+	pageSizeOrLimit = []string{"page_size", "limit"}
+)
+
+// listPage answers a request for one page of a list. sizes are the
+// parameters that set the page size, the first one given winning. scope
+// names the list and holds the request's filter values, in a fixed order:
+// a cursor is valid only for the scope it was made for.
+func listPage[T any](s *Server, query url.Values, sizes, scope []string, source func() selection[T]) response {
+	size, bad := s.requestedPageSize(query, sizes)
+	if bad != "" {
+		return errorResponse(http.StatusBadRequest, fmt.Sprintf("%s must be an integer from 1 to %d", bad, maxPageSize))
 	}
 	cursor := query.Get("cursor")
 	start := 0
 	if cursor != "" {
+		var ok bool
 		if start, ok = s.parseCursor(cursor, scope); !ok {
 			return errorResponse(http.StatusBadRequest, "invalid cursor")
 		}
 	}
 
 	s.mu.Lock()
-	items, match := source()
-	results, next := page(items, match, start, size)
+	results, next := pageOf(source(), start, size)
 	s.mu.Unlock()
 
 	body := listBody[T]{Previous: nullable(cursor), Results: results}
@@ -48,28 +90,16 @@ func listPage[T any](s *Server, query url.Values, scope []string, source func() 
 	return jsonResponse(body)
 }
 
-// add appends items to one of the server's lists.
-func add[T any](s *Server, list *[]T, items []T) {
+// getItem answers a request for one item: the first of the selection, or
+// a 404 with the message notFound.
+func getItem[T any](s *Server, notFound string, source func() selection[T]) response {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	*list = append(*list, items...)
-}
-
-// getItem answers a request for one item: the first of the list that
-// matches, or a 404 with the message notFound. source is as for listPage.
-func getItem[T any](s *Server, notFound string, source func() (items []T, match func(T) bool)) response {
-	s.mu.Lock()
-	items, match := source()
-	i := slices.IndexFunc(items, match)
-	var item T
-	if i >= 0 {
-		item = items[i]
-	}
+	found, _ := pageOf(source(), 0, 1)
 	s.mu.Unlock()
-	if i < 0 {
+	if len(found) == 0 {
 		return errorResponse(http.StatusNotFound, notFound)
 	}
-	return jsonResponse(item)
+	return jsonResponse(found[0])
 }
 
 // listBody is a page as Opal sends it, whatever the list: null for a
@@ -87,73 +117,98 @@ func nullable(s string) *string {
 	return &s
 }
 
-// requestedPageSize returns the request's page_size, or the server's when
-// it sent none, and false when it sent one out of bounds.
-func (s *Server) requestedPageSize(query url.Values) (int, bool) {
-	v := query.Get("page_size")
-	if v == "" {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		return s.pageSize, true
+// requestedPageSize returns the page size the request asks for in the
+// first of sizes it gives, or the server's when it gives none; bad names
+// the parameter when its value is out of bounds.
+func (s *Server) requestedPageSize(query url.Values, sizes []string) (size int, bad string) {
+	for _, name := range sizes {
+		v := query.Get(name)
+		if v == "" { // as for every parameter of the server, no value is none
+			continue
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxPageSize {
+			return 0, name
+		}
+		return n, ""
 	}
-	n, err := strconv.Atoi(v)
-	return n, err == nil && n >= 1 && n <= maxPageSize
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.pageSize, ""
 }
 
-// page returns up to size items that match, scanning from index start, and
-// the index of the first match after them, or -1 if there is none yet.
-// Because lists are only appended to, an index stays the place of the same
-// item forever, so a walk that resumes from it neither skips nor repeats an
-// item, however many are added meanwhile.
-func page[T any](items []T, match func(T) bool, start, size int) ([]T, int) {
+// pageOf returns up to size items of the selection that it wants, from
+// position start on, and the position of the first one after them, or -1
+// if there is none yet. It looks at no item before start, nor outside the
+// selection's positions, so a page of one resource's items costs the same
+// however many other items the server holds. Because lists are only
+// appended to, a position stays the place of the same item forever, so a
+// walk that resumes from it neither skips nor repeats an item, however many
+// are added meanwhile.
+func pageOf[T any](sel selection[T], start, size int) ([]T, int) {
+	candidates := func(yield func(int) bool) {
+		if sel.positions == nil {
+			for i := start; i < len(sel.items); i++ {
+				if !yield(i) {
+					return
+				}
+			}
+			return
+		}
+		for _, i := range sel.positions[sort.SearchInts(sel.positions, start):] {
+			if !yield(i) {
+				return
+			}
+		}
+	}
 	// Not nil: an empty page has "results": [], as Opal sends.
 	results := []T{}
-	for i := start; i < len(items); i++ {
-		if !match(items[i]) {
+	for i := range candidates {
+		if sel.match != nil && !sel.match(sel.items[i]) {
 			continue
 		}
 		if len(results) == size {
 			return results, i
 		}
-		results = append(results, items[i])
+		results = append(results, sel.items[i])
 	}
 	return results, -1
 }
 
-// A cursor is the unpadded URL-safe base64 of an index into a list (8
+// A cursor is the unpadded URL-safe base64 of a position in a list (8
 // bytes, big-endian) followed by the first 16 bytes of its HMAC-SHA256,
-// keyed by the server's random key, over the index and the scope it belongs
-// to. So it is opaque, as Opal's are, a client cannot make one up, and one
-// taken from another server, another list or other filters is refused
-// rather than silently giving the wrong page.
+// keyed by the server's random key, over the position and the scope it
+// belongs to. So it is opaque, as Opal's are, a client cannot make one up,
+// and one taken from another server, another list or other filters is
+// refused rather than silently giving the wrong page.
 const (
-	cursorIndexLen = 8
-	cursorMACLen   = 16
+	cursorPositionLen = 8
+	cursorMACLen      = 16
 )
 
-func (s *Server) makeCursor(index int, scope []string) string {
-	b := binary.BigEndian.AppendUint64(nil, uint64(index))
+func (s *Server) makeCursor(position int, scope []string) string {
+	b := binary.BigEndian.AppendUint64(nil, uint64(position))
 	b = append(b, s.cursorMAC(b, scope)...)
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// parseCursor returns the index a cursor made by makeCursor for the same
+// parseCursor returns the position a cursor made by makeCursor for the same
 // scope holds, and false for anything else.
 func (s *Server) parseCursor(cursor string, scope []string) (int, bool) {
 	b, err := base64.RawURLEncoding.DecodeString(cursor)
-	if err != nil || len(b) != cursorIndexLen+cursorMACLen {
+	if err != nil || len(b) != cursorPositionLen+cursorMACLen {
 		return 0, false
 	}
-	index, mac := b[:cursorIndexLen], b[cursorIndexLen:]
-	if !hmac.Equal(mac, s.cursorMAC(index, scope)) {
+	position, mac := b[:cursorPositionLen], b[cursorPositionLen:]
+	if !hmac.Equal(mac, s.cursorMAC(position, scope)) {
 		return 0, false
 	}
-	return int(binary.BigEndian.Uint64(index)), true
+	return int(binary.BigEndian.Uint64(position)), true
 }
 
-func (s *Server) cursorMAC(index []byte, scope []string) []byte {
+func (s *Server) cursorMAC(position []byte, scope []string) []byte {
 	m := hmac.New(sha256.New, s.cursorKey)
-	m.Write(index)
+	m.Write(position)
 	// Length prefixes keep ("ab", "c") and ("a", "bc") apart.
 	for _, field := range scope {
 		m.Write(binary.BigEndian.AppendUint64(nil, uint64(len(field))))

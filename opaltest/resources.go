@@ -17,13 +17,20 @@ import (
 //
 // Adding a resource changes nothing for /sessions, which lists the
 // sessions on any resource ID, added or not, as Opal lists an empty page
-// for a resource without sessions.
+// for a resource without sessions. It makes the resource known to
+// GET /resources/{resource_id}/users, which lists no one for it until
+// [Server.AddAccess] gives it grants.
 //
 // The server returns resources as given: it does not check that their IDs
 // are UUIDs or unique (GET /resources/{resource_id} answers with the first
 // added), nor that their parents exist.
 func (s *Server) AddResources(resources ...opal.Resource) {
-	add(s, &s.resources, resources)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, r := range resources {
+		s.resourcesByID.add(r.ResourceID, len(s.resources))
+		s.resources = append(s.resources, r)
+	}
 }
 
 // listResources answers GET /resources: the resources that pass every
@@ -34,15 +41,15 @@ func (s *Server) listResources(query url.Values) response {
 		return errorResponse(http.StatusBadRequest, err.Error())
 	}
 	scope := []string{"resources", string(f.resourceType), f.name, query.Get("resource_ids"), f.parentID, f.ancestorID}
-	return listPage(s, query, scope, func() ([]opal.Resource, func(opal.Resource) bool) {
-		return s.resources, f.matcher(s.resources)
+	return listPage(s, query, pageSizeOnly, scope, func() selection[opal.Resource] {
+		return selection[opal.Resource]{items: s.resources, match: f.matcher(s.resources)}
 	})
 }
 
 // getResource answers GET /resources/{resource_id}.
 func (s *Server) getResource(id string) response {
-	return getItem(s, "resource not found", func() ([]opal.Resource, func(opal.Resource) bool) {
-		return s.resources, func(r opal.Resource) bool { return r.ResourceID == id }
+	return getItem(s, "resource not found", func() selection[opal.Resource] {
+		return selection[opal.Resource]{items: s.resources, positions: s.resourcesByID.of(id)}
 	})
 }
 

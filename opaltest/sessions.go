@@ -15,7 +15,14 @@ import (
 // The server returns sessions as given: it does not check that their IDs
 // are UUIDs, nor drop expired ones.
 func (s *Server) AddSessions(sessions ...opal.Session) {
-	add(s, &s.sessions, sessions)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, x := range sessions {
+		at := len(s.sessions)
+		s.sessions = append(s.sessions, x)
+		s.sessionsByResource.add(x.ResourceID, at)
+		s.sessionsByResourceUser.add([2]string{x.ResourceID, x.UserID}, at)
+	}
 }
 
 // listSessions answers GET /sessions: the sessions on resource_id, of
@@ -27,9 +34,11 @@ func (s *Server) listSessions(query url.Values) response {
 		return errorResponse(http.StatusBadRequest, "resource_id is required")
 	}
 	userID := query.Get("user_id")
-	return listPage(s, query, []string{"sessions", resourceID, userID}, func() ([]opal.Session, func(opal.Session) bool) {
-		return s.sessions, func(x opal.Session) bool {
-			return x.ResourceID == resourceID && (userID == "" || x.UserID == userID)
+	return listPage(s, query, pageSizeOnly, []string{"sessions", resourceID, userID}, func() selection[opal.Session] {
+		positions := s.sessionsByResource.of(resourceID)
+		if userID != "" {
+			positions = s.sessionsByResourceUser.of([2]string{resourceID, userID})
 		}
+		return selection[opal.Session]{items: s.sessions, positions: positions}
 	})
 }

@@ -9,21 +9,27 @@ import (
 )
 
 // AddUsers adds users after those the server already holds, for GET /users
-// and GET /user. As with AddSessions, a walk through the pages of /users
-// that is under way when they are added still returns every user exactly
-// once, and the new ones too if it has not yet reached its last page.
+// and GET /user, and makes them known to GET /resources/users/{user_id}. As
+// with AddSessions, a walk through the pages of /users that is under way
+// when they are added still returns every user exactly once, and the new
+// ones too if it has not yet reached its last page.
 //
 // The server returns users as given: it does not check that their IDs are
 // UUIDs or unique. GET /user answers with the first user added that
 // matches.
 func (s *Server) AddUsers(users ...opal.User) {
-	add(s, &s.users, users)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, u := range users {
+		s.usersByID.add(u.UserID, len(s.users))
+		s.users = append(s.users, u)
+	}
 }
 
 // listUsers answers GET /users: every user, in the order they were added.
 func (s *Server) listUsers(query url.Values) response {
-	return listPage(s, query, []string{"users"}, func() ([]opal.User, func(opal.User) bool) {
-		return s.users, func(opal.User) bool { return true }
+	return listPage(s, query, pageSizeOnly, []string{"users"}, func() selection[opal.User] {
+		return selection[opal.User]{items: s.users}
 	})
 }
 
@@ -34,16 +40,18 @@ func (s *Server) listUsers(query url.Values) response {
 // addresses do in practice.
 func (s *Server) getUser(query url.Values) response {
 	userID, email := query.Get("user_id"), query.Get("email")
-	var match func(opal.User) bool
+	var find func() selection[opal.User]
 	switch {
 	case userID != "":
-		match = func(u opal.User) bool { return u.UserID == userID }
+		find = func() selection[opal.User] {
+			return selection[opal.User]{items: s.users, positions: s.usersByID.of(userID)}
+		}
 	case email != "":
-		match = func(u opal.User) bool { return strings.EqualFold(u.Email, email) }
+		find = func() selection[opal.User] {
+			return selection[opal.User]{items: s.users, match: func(u opal.User) bool { return strings.EqualFold(u.Email, email) }}
+		}
 	default:
 		return errorResponse(http.StatusBadRequest, "user_id or email is required")
 	}
-	return getItem(s, "user not found", func() ([]opal.User, func(opal.User) bool) {
-		return s.users, match
-	})
+	return getItem(s, "user not found", find)
 }
