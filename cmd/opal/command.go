@@ -40,7 +40,7 @@ type options interface {
 }
 
 // commands are the subcommands, in the order the overview lists them.
-var commands = []*subcommand{sessionsCommand, usersCommand, resourcesCommand}
+var commands = []*subcommand{accessCommand, sessionsCommand, usersCommand, resourcesCommand}
 
 func lookupCommand(name string) *subcommand {
 	for _, c := range commands {

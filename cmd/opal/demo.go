@@ -13,10 +13,14 @@ import (
 
 // The demo data: Acme Corp, a small organisation with its people, its
 // resources (an AWS account and a role in it, two databases, a repository,
-// a SaaS app) and the sessions on them, which expire from within the hour
-// to a week from now, so that the table shows each form of EXPIRES IN and
-// -expiring-within 1h finds some. The IDs are fixed, so that -resource-id
-// and -user-id can be tried on them.
+// a SaaS app), the grants that give people access to them, and the
+// sessions made under some of those grants. It shows at a glance why
+// grants matter: direct and group grants, permanent and expiring ones, a
+// permanent admin grant through a group, a SaaS app with grants and no
+// sessions, a deprovisioned and a suspended user both still holding
+// access, a grant whose last change did not propagate, one listed past its
+// expiry, and grants and sessions ending within the hour. The IDs are
+// fixed, so that -resource-id and -user-id can be tried on them.
 
 // The groups that own the resources, as Opal's admin owners are.
 const (
@@ -177,12 +181,79 @@ func demoSessions(now time.Time) []opal.Session {
 	return sessions
 }
 
+// demoGrants returns the demo grants, expiring at times relative to now;
+// every session is made under one of them, at its level, ending no later.
+func demoGrants(now time.Time) []opal.ResourceAccessUser {
+	now = now.UTC().Truncate(time.Second)
+	const m, h, d = time.Minute, time.Hour, 24 * time.Hour
+	const permanent = 0
+	const direct, group, both = 1, 2, 3
+	grants := []struct {
+		resource    int
+		user        string
+		level       opal.ResourceAccessLevel
+		expires     time.Duration // permanent, or from now
+		how         int
+		propagation string
+	}{
+		{0, alice, adminRole, permanent, group, ""}, // an admin for good, through the platform team
+		{0, bob, readOnly, 30 * d, direct, ""},
+		{0, bob, adminRole, permanent, both, ""},
+		{0, carol, adminRole, 8 * h, direct, ""},
+		{0, dave, powerUser, permanent, group, ""},
+		{0, erin, readOnly, 3 * d, direct, ""},
+		{0, henry, adminRole, permanent, group, ""}, // left the company, still an admin
+		{1, carol, pgRead, 45 * m, direct, ""},
+		{1, dave, pgWrite, 2 * h, direct, ""},
+		{1, alice, pgRead, permanent, group, ""},
+		{1, frank, pgRead, -2 * h, direct, "SUCCESS"}, // past its expiry, not yet revoked
+		{2, erin, ghAdmin, permanent, direct, ""},
+		{2, bob, ghWrite, 30 * d, group, ""},
+		{2, alice, ghWrite, permanent, both, ""},
+		{2, grace, ghWrite, 5 * d, direct, ""},
+		{3, alice, defaultLvl, permanent, group, ""},
+		{3, carol, defaultLvl, permanent, group, ""},
+		{3, erin, defaultLvl, 14 * d, direct, "SUCCESS"},
+		{3, henry, defaultLvl, permanent, group, ""},
+		{3, dave, defaultLvl, permanent, direct, "ERR_REMOTE_USER_NOT_FOUND"},
+		{4, erin, defaultLvl, 30 * m, direct, ""},
+		{4, dave, defaultLvl, 6 * h, direct, ""},
+		{5, frank, snowRead, permanent, group, ""},
+		{5, grace, snowRead, 1 * d, direct, ""},
+		{5, alice, snowWrite, 7 * h, direct, ""},
+	}
+	users := map[string]opal.User{}
+	for _, u := range demoUsers() {
+		users[u.UserID] = u
+	}
+	access := make([]opal.ResourceAccessUser, len(grants))
+	for i, g := range grants {
+		a := opal.ResourceAccessUser{
+			ResourceID:        demoCatalogue[g.resource].ResourceID,
+			UserID:            g.user,
+			Email:             users[g.user].Email,
+			FullName:          users[g.user].FullName,
+			AccessLevel:       g.level,
+			HasDirectAccess:   g.how != group,
+			NumAccessPaths:    map[int]int{direct: 1, group: 1, both: 2}[g.how],
+			PropagationStatus: g.propagation,
+		}
+		if g.expires != permanent {
+			t := now.Add(g.expires)
+			a.ExpirationDate = &t
+		}
+		access[i] = a
+	}
+	return access
+}
+
 // demoServer starts the built-in test server with the demo organisation:
-// its sessions, and the users and resources they name.
+// its grants and sessions, and the users and resources they name.
 func demoServer(now time.Time) *opaltest.Server {
 	srv := opaltest.NewServer(demoSessions(now)...)
 	srv.AddUsers(demoUsers()...)
 	srv.AddResources(demoResources()...)
+	srv.AddAccess(demoGrants(now)...)
 	return srv
 }
 

@@ -134,6 +134,75 @@ func TestDemoData(t *testing.T) {
 	}
 }
 
+// TestDemoGrants checks that the demo's grants show at a glance why grants
+// matter, and that every session is made under a grant at its level that
+// lasts at least as long.
+func TestDemoGrants(t *testing.T) {
+	now := time.Now()
+	users := map[string]opal.User{}
+	for _, u := range demoUsers() {
+		users[u.UserID] = u
+	}
+	resources := map[string]opal.Resource{}
+	for _, r := range demoResources() {
+		resources[r.ResourceID] = r
+	}
+	var seen struct{ groupAdmin, deprovisioned, suspended, saas, notPropagated, soon, expired, direct, both bool }
+	grants := demoGrants(now)
+	for _, g := range grants {
+		u, r := users[g.UserID], resources[g.ResourceID]
+		if u.UserID == "" || r.ResourceID == "" || g.Email != u.Email || g.NumAccessPaths < 1 {
+			t.Errorf("grant %+v: its user or resource is not in the demo data, or it has no path", g)
+		}
+		permanent := g.ExpirationDate == nil
+		seen.groupAdmin = seen.groupAdmin || permanent && !g.HasDirectAccess && strings.Contains(g.AccessLevel.Name, "Admin")
+		seen.deprovisioned = seen.deprovisioned || u.HRIDPStatus == opal.HRIDPStatusDeprovisioned
+		seen.suspended = seen.suspended || u.HRIDPStatus == opal.HRIDPStatusSuspended
+		seen.saas = seen.saas || r.ResourceType == opal.ResourceTypeOktaApp
+		seen.notPropagated = seen.notPropagated || strings.HasPrefix(g.PropagationStatus, "ERR_")
+		seen.soon = seen.soon || !permanent && g.ExpirationDate.After(now) && g.ExpirationDate.Before(now.Add(time.Hour))
+		seen.expired = seen.expired || !permanent && g.ExpirationDate.Before(now)
+		seen.direct = seen.direct || g.HasDirectAccess && g.NumAccessPaths == 1
+		seen.both = seen.both || g.HasDirectAccess && g.NumAccessPaths > 1
+	}
+	if !seen.groupAdmin || !seen.deprovisioned || !seen.suspended || !seen.saas || !seen.notPropagated || !seen.soon || !seen.expired || !seen.direct || !seen.both {
+		t.Errorf("the demo's grants lack a kind: %+v", seen)
+	}
+	for _, s := range demoSessions(now) {
+		ok := slices.ContainsFunc(grants, func(g opal.ResourceAccessUser) bool {
+			return g.ResourceID == s.ResourceID && g.UserID == s.UserID && g.AccessLevel == s.AccessLevel &&
+				(g.ExpirationDate == nil || !g.ExpirationDate.Before(s.ExpirationDate))
+		})
+		if !ok {
+			t.Errorf("session %+v is made under no grant that lasts as long", s)
+		}
+	}
+}
+
+// TestDemoFlagged: opal access -flagged on the demo shows the people who
+// left and still hold access.
+func TestDemoFlagged(t *testing.T) {
+	r := runCommand(t, nil, "access", "-flagged")
+	if r.code != 0 {
+		t.Fatalf("exit %d; stderr: %s", r.code, r.stderr)
+	}
+	rows := parseTable(r.stdout)
+	var henry, grace int
+	for _, row := range rows[1:] {
+		switch flags := row[len(row)-1]; {
+		case row[0] == "henry.fischer@acme-corp.dev" && flags == "deprovisioned":
+			henry++
+		case row[0] == "grace.adeyemi@acme-corp.dev" && flags == "suspended":
+			grace++
+		case flags == "":
+			t.Errorf("row %q has no flag", row)
+		}
+	}
+	if henry == 0 || grace == 0 {
+		t.Errorf("-flagged shows henry deprovisioned %d times and grace suspended %d times, want both:\n%s", henry, grace, r.stdout)
+	}
+}
+
 // TestDemo runs each command without a token, as a newcomer does: the demo
 // organisation, with a tour on stderr saying what the data is, what this
 // run shows and what else to try.
@@ -144,6 +213,36 @@ func TestDemo(t *testing.T) {
 		wantRows int    // besides a table's header
 		check    func(t *testing.T, stdout string)
 	}{
+		{[]string{"access"}, "This is opal access: the grants on the whole organisation (-all), sorted by resource. Try also:",
+			len(demoGrants(time.Now())), func(t *testing.T, stdout string) {
+				checkAligned(t, stdout)
+				rows := parseTable(stdout)
+				if diff := cmp.Diff([]string{"USER", "RESOURCE", "ACCESS LEVEL", "HOW", "EXPIRES", "SESSION", "FLAGS"}, rows[0]); diff != "" {
+					t.Errorf("header (-want +got):\n%s", diff)
+				}
+				if !slices.IsSortedFunc(rows[1:], func(a, b []string) int { return compareText(a[1], b[1]) }) {
+					t.Errorf("rows not sorted by resource:\n%s", stdout)
+				}
+				var hows, sessions, saas []string
+				for _, row := range rows[1:] {
+					hows = append(hows, row[3])
+					sessions = append(sessions, row[5])
+					if row[1] == "Salesforce" {
+						saas = append(saas, row[5])
+					}
+				}
+				for _, h := range []string{"direct", "group", "direct+group"} {
+					if !slices.Contains(hows, h) {
+						t.Errorf("no grant is held %s:\n%s", h, stdout)
+					}
+				}
+				if !slices.ContainsFunc(sessions, func(s string) bool { return strings.HasPrefix(s, "until ") }) || slices.ContainsFunc(saas, func(s string) bool { return s != "-" }) {
+					t.Errorf("want live sessions, and none on Salesforce:\n%s", stdout)
+				}
+			}},
+		{[]string{"access", "-user", "henry.fischer@acme-corp.dev", "-format", "csv"}, "This is opal access: the grants of henry.fischer@acme-corp.dev, in the order answers arrive. Try also:", 2, nil},
+		{[]string{"access", "-all", "-permanent", "-expiring-within", "1h"}, "", -1, nil},
+		{[]string{"access", "-all", "-expiring-within", "1h", "-no-sessions"}, "This is opal access: the grants on the whole organisation (-all), only those ending within 1h, in the order answers arrive. Try also:", 3, nil},
 		{[]string{"sessions"}, "This is opal sessions: the live sessions of the whole organisation (-all), sorted by resource. Try also:",
 			len(demoSessions(time.Now())), func(t *testing.T, stdout string) {
 				checkAligned(t, stdout)
@@ -191,6 +290,10 @@ func TestDemo(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			r := runCommand(t, nil, tt.args...)
+			if tt.wantRows < 0 { // a usage error: no tour
+				checkFailed(t, r, exitUsage, "opal: -permanent keeps grants that never expire")
+				return
+			}
 			if r.code != 0 {
 				t.Fatalf("exit %d; stderr:\n%s", r.code, r.stderr)
 			}

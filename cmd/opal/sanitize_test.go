@@ -114,8 +114,10 @@ func hostileOrg(t *testing.T) (*opaltest.Server, []opal.User, []opal.Resource) {
 		u := opal.User{UserID: "user-" + string(rune('a'+i)), Email: h, FullName: h, FirstName: h, LastName: h, Position: h, HRIDPStatus: h}
 		r := opal.Resource{ResourceID: "resource-" + string(rune('a'+i)), Name: h, Description: h, ResourceType: opal.ResourceTypeAWSIAMRole}
 		users, resources = append(users, u), append(resources, r)
-		srv.AddSessions(opal.Session{UserID: u.UserID, ResourceID: r.ResourceID, ExpirationDate: time.Now().Add(time.Hour),
-			AccessLevel: opal.ResourceAccessLevel{Name: h, RemoteID: h}})
+		level := opal.ResourceAccessLevel{Name: h, RemoteID: h}
+		srv.AddSessions(opal.Session{UserID: u.UserID, ResourceID: r.ResourceID, ExpirationDate: time.Now().Add(time.Hour), AccessLevel: level})
+		srv.AddAccess(opal.ResourceAccessUser{UserID: u.UserID, ResourceID: r.ResourceID, Email: h, FullName: h, AccessLevel: level,
+			NumAccessPaths: 1, PropagationStatus: "ERR_" + h})
 	}
 	srv.AddUsers(users...)
 	srv.AddResources(resources...)
@@ -128,7 +130,7 @@ func hostileOrg(t *testing.T) (*opaltest.Server, []opal.User, []opal.Resource) {
 // text the server sent.
 func TestHostileText(t *testing.T) {
 	srv, users, resources := hostileOrg(t)
-	for _, args := range [][]string{{"sessions", "-all"}, {"users"}, {"resources"}} {
+	for _, args := range [][]string{{"access", "-all"}, {"sessions", "-all"}, {"users"}, {"resources"}} {
 		for _, format := range []string{"table", "csv", "json"} {
 			t.Run(strings.Join(args, " ")+" "+format, func(t *testing.T) {
 				r := runCommand(t, serverEnv(srv), append(args, "-format", format)...)
