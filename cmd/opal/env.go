@@ -52,7 +52,9 @@ func connection(lookup func(string) (string, bool)) (conn, error) {
 // client returns the client of a run of the named command, and what ends
 // the demo server when there is one.
 func (c conn) client(command string, prog *progress, verbose bool) (*opal.Client, func(), error) {
-	opts := []opal.Option{opal.WithUserAgent("opal/" + opal.Version)}
+	// The status line learns of requests from the client itself.
+	opts := []opal.Option{opal.WithUserAgent("opal/" + opal.Version), opal.WithObserver(prog.observe)}
+	prog.observed = true
 	if verbose {
 		opts = append(opts, opal.WithLogger(slog.New(slog.NewTextHandler(prog.logOutput(), &slog.HandlerOptions{Level: slog.LevelDebug}))))
 	}

@@ -2,13 +2,19 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/opalclient/opal-go"
 )
 
 // How the status line behaves: it appears only once the work has taken
@@ -47,9 +53,10 @@ type progress struct {
 	what     string     // what is being listed: "sessions", "grants", "users", "resources"
 	total    int        // resources to sweep; 0 for a listing that is no sweep
 	answered map[string]bool
-	retrying string          // a call waiting to retry, as the line says it; "" for none
-	gone     map[string]bool // resources found gone, and warned about
-	shown    int             // the width of the status line on screen; 0 when none
+	waiting  map[string]string // by call, what the line says of a call waiting to retry
+	last     string            // the call that last began to wait
+	gone     map[string]bool   // resources found gone, and warned about
+	shown    int               // the width of the status line on screen; 0 when none
 }
 
 // newProgress returns the progress of a run that starts now. Only when
@@ -58,7 +65,8 @@ type progress struct {
 // that terminal too, so that the line must be cleared before rows.
 func newProgress(w io.Writer, show, same bool) *progress {
 	p := &progress{w: w, show: show, same: show && same, start: time.Now(),
-		stop: make(chan struct{}), stopped: make(chan struct{}), answered: map[string]bool{}, gone: map[string]bool{}}
+		stop: make(chan struct{}), stopped: make(chan struct{}),
+		answered: map[string]bool{}, waiting: map[string]string{}, gone: map[string]bool{}}
 	if !show {
 		close(p.stopped)
 		return p
@@ -114,10 +122,59 @@ func (p *progress) status() string {
 		}
 		fmt.Fprintf(&b, "%.0f requests/s", float64(p.requests.Load())/time.Since(p.start).Seconds())
 	}
-	if p.retrying != "" {
-		b.WriteString("; " + p.retrying)
+	if retrying := p.retrying(); retrying != "" {
+		b.WriteString("; " + retrying)
 	}
 	return b.String()
+}
+
+// retrying says what the line says of a call waiting to retry: the one
+// that began to wait last, while it waits, else any other. p.mu must be
+// held.
+func (p *progress) retrying() string {
+	if r, ok := p.waiting[p.last]; ok {
+		return r
+	}
+	if calls := slices.Sorted(maps.Keys(p.waiting)); len(calls) > 0 {
+		return p.waiting[calls[0]]
+	}
+	return ""
+}
+
+// observe is the client's observer (opal.WithObserver): it counts every
+// attempt, the resources answered (a 2xx or a 404 to a call about one
+// resource), and keeps what to say while a call waits to retry, until its
+// next attempt ends.
+func (p *progress) observe(_ context.Context, a opal.Attempt) {
+	p.requests.Add(1)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if a.ResourceID != "" && (a.Status/100 == 2 || a.Status == http.StatusNotFound) {
+		p.answered[a.ResourceID] = true
+	}
+	call := a.Method + " " + a.Path + " " + a.ResourceID
+	if !a.Retrying {
+		delete(p.waiting, call)
+		return
+	}
+	p.waiting[call] = fmt.Sprintf("retrying: %s, attempt %d of %d", why(a), a.N+1, a.MaxAttempts)
+	p.last = call
+}
+
+// why says shortly why an attempt failed: its status, or the innermost
+// error ("connection refused", "i/o timeout").
+func why(a opal.Attempt) string {
+	if a.Status != 0 {
+		return strings.TrimSpace(fmt.Sprintf("%d %s", a.Status, http.StatusText(a.Status)))
+	}
+	if a.Err == nil {
+		return "no answer"
+	}
+	err := a.Err
+	for next := errors.Unwrap(err); next != nil; next = errors.Unwrap(err) {
+		err = next
+	}
+	return err.Error()
 }
 
 // draw writes the status line over the one on screen. p.mu must be held.

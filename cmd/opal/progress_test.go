@@ -2,13 +2,19 @@ package main
 
 import (
 	"bytes"
+	"io"
 	"log/slog"
+	"net"
+	"net/url"
+	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/opalclient/opal-go"
 )
 
 // TestProgressLine drives the status line on a fake clock and checks every
@@ -148,5 +154,40 @@ func TestProgressHidden(t *testing.T) {
 		if diff := cmp.Diff("opal: resource r1 not found (deleted?); skipped\n", stderr.String()); diff != "" {
 			t.Errorf("stderr (-want +got):\n%s", diff)
 		}
+	})
+}
+
+// TestProgressObserved feeds the status line attempts as the client's
+// observer reports them: every attempt is a request, a resource is
+// answered by a 2xx or a 404 (once, however many pages), and a call that
+// waits to retry is said until its next attempt ends.
+func TestProgressObserved(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := newProgress(io.Discard, false, false)
+		p.observed = true
+		p.begin("sessions", 3)
+		refused := &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}
+		attempt := func(resource string, n, status int, err error, retrying bool) {
+			p.observe(t.Context(), opal.Attempt{Method: "GET", Path: "/v1/sessions", ResourceID: resource,
+				N: n, MaxAttempts: 5, Status: status, Err: err, Retrying: retrying})
+		}
+		time.Sleep(time.Second)
+		check := func(want string) {
+			t.Helper()
+			p.mu.Lock()
+			defer p.mu.Unlock()
+			if got := p.status(); got != want {
+				t.Errorf("status %q, want %q", got, want)
+			}
+		}
+		attempt("r1", 1, 200, nil, false)
+		attempt("r1", 1, 200, nil, false) // its second page
+		attempt("r2", 1, 404, nil, false)
+		attempt("r3", 2, 0, &url.Error{Op: "Get", URL: "http://127.0.0.1:1/v1/sessions", Err: refused}, true)
+		check("sessions: 0 so far, resources 2/3 answered, 4 requests/s; retrying: connection refused, attempt 3 of 5")
+		attempt("r3", 3, 503, nil, true)
+		check("sessions: 0 so far, resources 2/3 answered, 5 requests/s; retrying: 503 Service Unavailable, attempt 4 of 5")
+		attempt("r3", 4, 200, nil, false)
+		check("sessions: 0 so far, resources 3/3 answered, 6 requests/s")
 	})
 }

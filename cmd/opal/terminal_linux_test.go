@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -197,7 +198,7 @@ func TestStatusLineOnTerminal(t *testing.T) {
 	env, release := heldOrg(t)
 	tty, screen, end := openTerminal(t)
 	wait := startOn(t, env, nil, tty, "sessions", "-ids", "-resource-id", resource, "-page-size", "1")
-	waitFor(t, screen, "sessions: 1 so far")
+	waitFor(t, screen, "sessions: 1 so far, resources 1/1 answered, ")
 	release()
 	stdout, _, code := wait()
 	if code != 0 || strings.Contains(stdout, "\r") || len(parseTable(stdout)) != 5 {
@@ -235,5 +236,28 @@ func TestStatusLineSameTerminal(t *testing.T) {
 	rows := parseTable(strings.Join(lines, "\n"))
 	if rows[0][0] != "USER" || len(rows) != 5 {
 		t.Errorf("the terminal shows %q, want the header and 4 rows", lines)
+	}
+}
+
+// TestStatusLineRetrying: while a call waits to retry, the status line
+// says so, with why and which attempt comes next.
+func TestStatusLineRetrying(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close() // connections to it are refused from now on
+	tty, screen, end := openTerminal(t)
+	cmd := command(t.Context(), []string{"OPAL_BASE_URL=http://" + addr + "/v1", "OPAL_AUTH_TOKEN=token"}, "users")
+	cmd.Stderr = tty
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, screen, "retrying: connection refused, attempt 2 of 5")
+	cmd.Process.Signal(os.Interrupt)
+	cmd.Wait()
+	if code := cmd.ProcessState.ExitCode(); code != exitInterrupted {
+		t.Errorf("exit %d, want %d:\n%q", code, exitInterrupted, end())
 	}
 }
