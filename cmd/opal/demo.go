@@ -266,12 +266,21 @@ To see your own organisation, set OPAL_AUTH_TOKEN to an Opal API token (and OPAL
 This is %s. Try also:
   opal access                      who can reach each resource, how, until when, and what needs a look
   opal access -flagged             only the grants that need a look: people who left, grants not propagated
-  opal access -user %s
-                                   one person's whole reach
+  opal access -user EMAIL          one person's whole reach: -user %s
   opal access -permanent           the grants that never expire (-expiring-within 1h: those that end soon)
   opal sessions                    who is connected right now, until when
   opal users                       the people, with their IDs and HR status
   opal resources                   the resources, with their IDs and types
   -format json|csv, -sort expires|user|resource, -ids: on every view; opal help <command> tells every flag
-`, view, demoUsers()[1].Email)
+`, view, demoEmail(henry))
+}
+
+// demoEmail is the email of the demo user with the given ID.
+func demoEmail(id string) string {
+	for _, u := range demoUsers() {
+		if u.UserID == id {
+			return u.Email
+		}
+	}
+	return ""
 }
