@@ -114,6 +114,7 @@ type Option func(*config) error
 
 type config struct {
 	baseURL      string
+	exactBaseURL bool // the base URL as given, with no "/v1" filled in
 	httpClient   *http.Client
 	product      string
 	retryMax     int
@@ -134,7 +135,20 @@ type config struct {
 // in clear text.
 func WithBaseURL(rawURL string) Option {
 	return func(c *config) error {
-		c.baseURL = rawURL
+		c.baseURL, c.exactBaseURL = rawURL, false
+		return nil
+	}
+}
+
+// WithExactBaseURL is [WithBaseURL] without the "/v1" that WithBaseURL fills
+// in for a URL with no path: the URL is used as given, its root included.
+// It is for a mock that serves the API at a host's root, as Stoplight Prism
+// serves Opal's OpenAPI document: WithExactBaseURL("http://127.0.0.1:4010").
+// The rules of scheme and host are those of WithBaseURL. Of the two options,
+// the last given wins.
+func WithExactBaseURL(rawURL string) Option {
+	return func(c *config) error {
+		c.baseURL, c.exactBaseURL = rawURL, true
 		return nil
 	}
 }
@@ -299,7 +313,11 @@ func NewClient(token string, opts ...Option) (*Client, error) {
 			return nil, err
 		}
 	}
-	base, err := parseBaseURL(cfg.baseURL)
+	parse := parseBaseURL
+	if cfg.exactBaseURL {
+		parse = checkBaseURL
+	}
+	base, err := parse(cfg.baseURL)
 	if err != nil {
 		return nil, err
 	}
@@ -355,6 +373,19 @@ var sharedTransport = sync.OnceValue(func() *http.Transport {
 // parseBaseURL checks a base URL against the rules of WithBaseURL and
 // returns it with "/v1" filled in for an empty path.
 func parseBaseURL(raw string) (*url.URL, error) {
+	u, err := checkBaseURL(raw)
+	if err != nil {
+		return nil, err
+	}
+	if u.Path == "" || u.Path == "/" {
+		u.Path, u.RawPath = "/v1", ""
+	}
+	return u, nil
+}
+
+// checkBaseURL checks a base URL against the rules of WithBaseURL and
+// returns it as given.
+func checkBaseURL(raw string) (*url.URL, error) {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: base URL: "+format, append([]any{ErrInvalidArgument}, args...)...)
 	}
@@ -380,9 +411,6 @@ func parseBaseURL(raw string) (*url.URL, error) {
 		}
 	default:
 		return nil, bad("%q has scheme %q; use https", u.Redacted(), u.Scheme)
-	}
-	if u.Path == "" || u.Path == "/" {
-		u.Path, u.RawPath = "/v1", ""
 	}
 	return u, nil
 }

@@ -2,6 +2,9 @@ package main
 
 import (
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"runtime"
 	"strings"
 	"testing"
@@ -120,6 +123,10 @@ func TestEnvironment(t *testing.T) {
 		{"an empty base URL without a token", []string{"OPAL_BASE_URL="}, "OPAL_BASE_URL is set but OPAL_AUTH_TOKEN is not"},
 		{"an empty base URL with a token", []string{"OPAL_BASE_URL=", "OPAL_AUTH_TOKEN=" + srv.Token}, "OPAL_BASE_URL is set but empty: set it to your Opal's API URL"},
 		{"a token of white space", []string{"OPAL_AUTH_TOKEN= ", "OPAL_BASE_URL=" + srv.URL}, "invalid argument: API token contains white space"},
+		{"an exact base URL without a base URL", []string{"OPAL_BASE_URL_EXACT=1"}, "OPAL_BASE_URL_EXACT is set but OPAL_BASE_URL is not"},
+		{"an exact base URL of a typo", []string{"OPAL_AUTH_TOKEN=" + srv.Token, "OPAL_BASE_URL=" + srv.URL, "OPAL_BASE_URL_EXACT=ture"},
+			`OPAL_BASE_URL_EXACT is "ture": set it to 1 to use OPAL_BASE_URL as given`},
+		{"an empty exact base URL", []string{"OPAL_AUTH_TOKEN=" + srv.Token, "OPAL_BASE_URL=" + srv.URL, "OPAL_BASE_URL_EXACT="}, `OPAL_BASE_URL_EXACT is ""`},
 		{"plain http to another host", []string{"OPAL_AUTH_TOKEN=" + srv.Token, "OPAL_BASE_URL=http://api.opal.dev/v1"}, "invalid argument: base URL: \"http://api.opal.dev/v1\" uses plain http, which is allowed only to loopback hosts"},
 	}
 	for _, tt := range tests {
@@ -142,6 +149,31 @@ func TestEnvironment(t *testing.T) {
 	if n := len(srv.Requests()); n != 0 {
 		t.Errorf("%d requests, want none", n)
 	}
+}
+
+// TestExactBaseURL: OPAL_BASE_URL_EXACT=1 reaches a server that serves the
+// API at its root, as a mock such as Prism does, where OPAL_BASE_URL alone
+// would have /v1 filled in.
+func TestExactBaseURL(t *testing.T) {
+	srv := newOrg(t, nil)
+	target, err := url.Parse(srv.URL) // .../v1
+	if err != nil {
+		t.Fatal(err)
+	}
+	atRoot := httptest.NewServer(&httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) {
+		r.SetURL(target) // /users becomes /v1/users
+	}})
+	t.Cleanup(atRoot.Close)
+
+	env := []string{"OPAL_AUTH_TOKEN=" + srv.Token, "OPAL_BASE_URL=" + atRoot.URL, "OPAL_BASE_URL_EXACT=1"}
+	r := runCommand(t, env, "users", "-format", "csv")
+	if r.code != exitOK || !strings.Contains(r.stdout, emailA) {
+		t.Errorf("exit %d, stdout %q, stderr %q; want the users", r.code, r.stdout, r.stderr)
+	}
+	// Without it, /v1 is filled in, the mock has nothing there, and the
+	// hint says what to set.
+	r = runCommand(t, env[:2], "users")
+	checkFailed(t, r, exitFailure, "set OPAL_BASE_URL_EXACT=1")
 }
 
 // TestUnknownCommand: a first argument that is no command is a usage

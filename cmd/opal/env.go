@@ -27,15 +27,31 @@ type conn struct {
 	demo    bool
 	token   string
 	baseURL string // "" for opal.DefaultBaseURL
+	exact   bool   // OPAL_BASE_URL_EXACT: the base URL as given, with no /v1 filled in
 }
 
-// connection reads OPAL_AUTH_TOKEN and OPAL_BASE_URL. The demo runs only
-// when neither is set: a token set but empty (a CI secret that failed to
+// connection reads OPAL_AUTH_TOKEN, OPAL_BASE_URL and OPAL_BASE_URL_EXACT
+// (which takes OPAL_BASE_URL as given, for a mock that serves the API at a
+// host's root, where the library would fill in /v1). The demo runs only
+// when none is set: a token set but empty (a CI secret that failed to
 // arrive expands so), or a base URL without a token, would otherwise file a
 // report about fictional people.
 func connection(lookup func(string) (string, bool)) (conn, error) {
 	token, hasToken := lookup("OPAL_AUTH_TOKEN")
 	baseURL, hasBaseURL := lookup("OPAL_BASE_URL")
+	exact := false
+	if v, ok := lookup("OPAL_BASE_URL_EXACT"); ok {
+		switch strings.ToLower(v) {
+		case "1", "true", "yes":
+			exact = true
+		case "0", "false", "no":
+		default:
+			return conn{}, usagef("OPAL_BASE_URL_EXACT is %q: set it to 1 to use OPAL_BASE_URL as given, with no /v1 filled in, or unset it", v)
+		}
+		if exact && !hasBaseURL {
+			return conn{}, usagef("OPAL_BASE_URL_EXACT is set but OPAL_BASE_URL is not: set OPAL_BASE_URL to the URL of the server, such as http://127.0.0.1:4010 for a mock")
+		}
+	}
 	switch {
 	case !hasToken && !hasBaseURL:
 		return conn{demo: true}, nil
@@ -46,7 +62,7 @@ func connection(lookup func(string) (string, bool)) (conn, error) {
 	case hasBaseURL && baseURL == "":
 		return conn{}, usagef("OPAL_BASE_URL is set but empty: set it to your Opal's API URL, such as https://opal.example.com/v1, or unset it for %s", opal.DefaultBaseURL)
 	}
-	return conn{token: token, baseURL: baseURL}, nil
+	return conn{token: token, baseURL: baseURL, exact: exact}, nil
 }
 
 // client returns the client of a run of the named command, and what ends
@@ -63,7 +79,10 @@ func (c conn) client(command string, prog *progress, verbose bool) (*opal.Client
 		client, err := srv.Client(opts...)
 		return client, srv.Close, err
 	}
-	if c.baseURL != "" {
+	switch {
+	case c.exact:
+		opts = append(opts, opal.WithExactBaseURL(c.baseURL))
+	case c.baseURL != "":
 		opts = append(opts, opal.WithBaseURL(c.baseURL))
 	}
 	client, err := opal.NewClient(c.token, opts...)
@@ -94,7 +113,7 @@ func (c conn) hint(err error) string {
 	case errors.Is(err, opal.ErrNotFound):
 		return " (the URL requested was " + c.origin() + apiErr.Path +
 			": check that OPAL_BASE_URL is the API's base URL, such as " + opal.DefaultBaseURL +
-			" or https://<host>/v1, or the root of a mock that serves the API there)"
+			" or https://<host>/v1; for a mock that serves the API at its root, as Prism does, set OPAL_BASE_URL_EXACT=1)"
 	}
 	return ""
 }

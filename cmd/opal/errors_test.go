@@ -95,7 +95,7 @@ func TestAPIErrors(t *testing.T) {
 			want := tt.want
 			if tt.name == "404 names the URL requested" {
 				want = "listing the organisation's resources: GET /v1/resources: 404 Not Found: no such route (the URL requested was " +
-					srv.URL + "/v1/resources: check that OPAL_BASE_URL is the API's base URL, such as https://api.opal.dev/v1 or https://<host>/v1, or the root of a mock that serves the API there)\n"
+					srv.URL + "/v1/resources: check that OPAL_BASE_URL is the API's base URL, such as https://api.opal.dev/v1 or https://<host>/v1; for a mock that serves the API at its root, as Prism does, set OPAL_BASE_URL_EXACT=1)\n"
 				tt.args = []string{"sessions", "-all"}
 			}
 			r := runCommand(t, []string{"OPAL_BASE_URL=" + srv.URL + "/v1", "OPAL_AUTH_TOKEN=" + token}, tt.args...)

@@ -21,8 +21,9 @@
 //
 // It reads the API token from OPAL_AUTH_TOKEN and the API's base URL from
 // OPAL_BASE_URL (default https://api.opal.dev/v1; for self-hosted Opal,
-// https://<host>/v1), the names Opal's own tooling uses. When neither is
-// set, every command shows a demo organisation served by a built-in test
+// https://<host>/v1), the names Opal's own tooling uses; with
+// OPAL_BASE_URL_EXACT=1, OPAL_BASE_URL is used as given, for a mock that
+// serves the API at a host's root. When none is set, every command shows a demo organisation served by a built-in test
 // server, and says so on stderr; a token that is set but empty, or a base
 // URL without a token, is a usage error, so that a job whose secret failed
 // to arrive never reports on fictional people.
@@ -216,7 +217,10 @@ const environmentHelp = `Environment:
   OPAL_AUTH_TOKEN  an Opal API token
   OPAL_BASE_URL    the API's base URL (default https://api.opal.dev/v1; self-hosted
                    Opal: https://<host>/v1; a URL with no path means /v1 on that host)
-  When neither is set, the command shows a demo organisation from a built-in
+  OPAL_BASE_URL_EXACT=1
+                   OPAL_BASE_URL as given, /v1 not filled in: for a mock that serves
+                   the API at its root, as Prism does (http://127.0.0.1:4010)
+  When none is set, the command shows a demo organisation from a built-in
   test server, and says so on stderr. A token set but empty, or a base URL
   without a token, is a usage error.
 
