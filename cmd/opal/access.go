@@ -442,15 +442,22 @@ func expires(t *time.Time, now time.Time) string {
 }
 
 // until is the SESSION of a grant: when its live session ends, the time
-// alone within a day, "" for none.
+// alone when that is today, "" for none. A session that ends tomorrow at
+// 04:00 shows its date, or it would read as one that ended this morning.
 func until(t, now time.Time) string {
 	switch {
 	case t.IsZero():
 		return ""
-	case t.Sub(now) < 24*time.Hour:
+	case sameDay(t.Local(), now.Local()):
 		return "until " + t.Local().Format("15:04 MST")
 	}
 	return "until " + localTime(t)
+}
+
+func sameDay(a, b time.Time) bool {
+	ay, am, ad := a.Date()
+	by, bm, bd := b.Date()
+	return ay == by && am == bm && ad == bd
 }
 
 // accessLayout is how opal access shows its rows; several says whether the

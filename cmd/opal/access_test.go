@@ -84,7 +84,7 @@ func accessTable(g []opal.ResourceAccessUser, s []opal.Session, several, session
 	res := map[string]string{resource: "production", orders: "orders-prod", okta: "Salesforce"}
 	how := []string{"group", "direct", "direct+group", "direct", "direct", "group", "direct", "group", "direct"}
 	left := map[int]string{1: "3h12m", 3: "45m", 6: "2d4h"}
-	session := map[int]string{0: "until " + s[0].ExpirationDate.Format("15:04 UTC"), 3: "until " + s[4].ExpirationDate.Format("15:04 UTC")}
+	session := map[int]string{0: untilText(s[0].ExpirationDate), 3: untilText(s[4].ExpirationDate)}
 	flags := []string{"", "", "deprovisioned", "suspended", "deleted,expired", "not-in-idp,not-propagated", "unknown-user", "on-leave", ""}
 	table := [][]string{header}
 	for _, i := range order {
@@ -359,4 +359,35 @@ func TestAccessUnknownUser(t *testing.T) {
 		"opal: no user with ID "+stranger+" in this Opal organisation; check the ID (opal users lists them)\n")
 	checkFailed(t, runCommand(t, serverEnv(srv), "access", "-user", "nobody@company.dev"), exitFailure,
 		"opal: no user with email \"nobody@company.dev\" in this Opal organisation\n")
+}
+
+// untilText is how SESSION shows a session that ends at t (the tests run
+// with TZ=UTC): the time alone when that is today, else the date too.
+func untilText(t time.Time) string {
+	if t.UTC().Format("2006-01-02") == time.Now().UTC().Format("2006-01-02") {
+		return "until " + t.UTC().Format("15:04 UTC")
+	}
+	return "until " + t.UTC().Format("2006-01-02 15:04 UTC")
+}
+
+// TestUntil: SESSION shows the date of a session that ends on another day,
+// even within 24 hours, so that tomorrow's 04:00 does not read as a time
+// already past today.
+func TestUntil(t *testing.T) {
+	now := time.Date(2026, 12, 7, 22, 0, 0, 0, time.Local)
+	tests := []struct {
+		end  time.Time
+		want string
+	}{
+		{time.Time{}, ""},
+		{now.Add(3 * time.Hour), "until " + now.Add(3*time.Hour).Format("2006-01-02 15:04 MST")}, // tomorrow, 01:00
+		{now.Add(time.Hour), "until " + now.Add(time.Hour).Format("15:04 MST")},
+		{now.Add(-time.Hour), "until " + now.Add(-time.Hour).Format("15:04 MST")},
+		{now.Add(50 * time.Hour), "until " + now.Add(50*time.Hour).Format("2006-01-02 15:04 MST")},
+	}
+	for _, tt := range tests {
+		if got := until(tt.end, now); got != tt.want {
+			t.Errorf("until(%v) = %q, want %q", tt.end, got, tt.want)
+		}
+	}
 }
