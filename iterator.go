@@ -10,6 +10,7 @@ import (
 	"maps"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"golang.org/x/sync/errgroup"
 )
@@ -285,8 +286,8 @@ const maxInFlight = 16
 //
 // It checks its arguments before anything is sent, and a bad one is all it
 // yields: a cursor, which belongs to one resource's list, a page size out of
-// bounds, an ID that the service's list refuses. A repeated ID is walked
-// once; an empty list yields nothing.
+// bounds, an ID that the service's list refuses. A repeated ID (in any
+// letter case) is walked once; an empty list yields nothing.
 func allOf[W, T any](ctx context.Context, resourceIDs []string, cursor string, pageSize int, listOf func(resourceID string) list[W, T]) iter.Seq2[T, error] {
 	ids, err := sweepArguments(ctx, resourceIDs, cursor, pageSize, listOf)
 	if err != nil {
@@ -296,7 +297,8 @@ func allOf[W, T any](ctx context.Context, resourceIDs []string, cursor string, p
 }
 
 // sweepArguments checks allOf's arguments and returns the IDs to walk, each
-// once, in the order given.
+// once (in any letter case; the first spelling given is kept), in the order
+// given.
 func sweepArguments[W, T any](ctx context.Context, resourceIDs []string, cursor string, pageSize int, listOf func(string) list[W, T]) ([]string, error) {
 	switch {
 	case ctx == nil:
@@ -310,10 +312,13 @@ func sweepArguments[W, T any](ctx context.Context, resourceIDs []string, cursor 
 	ids := make([]string, 0, len(resourceIDs))
 	seen := make(map[string]bool, len(resourceIDs))
 	for i, id := range resourceIDs {
-		if seen[id] {
+		// In any letter case, as a page's items are checked against it: a
+		// resource given twice would otherwise have its items yielded twice.
+		key := strings.ToLower(id)
+		if seen[key] {
 			continue
 		}
-		seen[id] = true
+		seen[key] = true
 		if err := listOf(id).err; err != nil {
 			return nil, fmt.Errorf("%w (resourceIDs[%d])", err, i)
 		}

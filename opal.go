@@ -253,8 +253,8 @@ func WithLogger(l *slog.Logger) Option {
 // that is before the wait for the retry. A panic in f is not recovered: it
 // unwinds the call, as one in the caller's own code would, and the Client
 // stays fit for use, its limiter and connections as they were. (In
-// [SessionsService.AllOf], f runs on the sweep's goroutines, where a panic,
-// as in any goroutine, ends the program.)
+// [SessionsService.AllOf] and [AccessService.AllOf], f runs on the sweep's
+// goroutines, where a panic, as in any goroutine, ends the program.)
 func WithObserver(f func(context.Context, Attempt)) Option {
 	return func(c *config) error {
 		c.observer = f

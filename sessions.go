@@ -65,14 +65,17 @@ func (s *SessionsService) All(ctx context.Context, resourceID string, opts *List
 // 1000 when opts.PageSize is 0, and keeping only opts.UserID's sessions when
 // it is set. A Cursor belongs to one resource, so setting one, like an empty
 // ID, is an error wrapping [ErrInvalidArgument], and nothing is sent. A
-// repeated ID is walked once; an empty list yields nothing.
+// repeated ID (in any letter case) is walked once; an empty list yields
+// nothing.
 //
 // Every session of a page must be on its resource, and of opts.UserID when
 // it is set: a page holding another is an error matching
 // [ErrInvalidResponse], yielded before any session of that page.
 //
-// Up to 16 resources are walked at once; the Client's rate limit (see
-// [WithRateLimit]), not this number, normally sets the pace. The sessions of
+// A bounded number of resources are walked at once, so that a sweep holds
+// about a page per resource in flight, however many IDs it is given; the
+// Client's rate limit (see [WithRateLimit]), not this bound, normally sets
+// the pace. The sessions of
 // one resource come in page order and each page's sessions stay together,
 // but pages of different resources interleave.
 //
