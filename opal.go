@@ -468,23 +468,23 @@ func (c *Client) get(ctx context.Context, r request, read func(*json.Decoder) er
 	}
 	u := c.endpoint(r.path)
 	u.RawQuery = r.query.Encode()
-	call := c.newCall(ctx, http.MethodGet, u.EscapedPath(), c.route(r), r.resourceID)
-	defer call.release()
+	cl := c.newCall(ctx, http.MethodGet, u.EscapedPath(), c.route(r), r.resourceID)
+	defer cl.release()
 	req, err := retryablehttp.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
-		return call.callError(err, 0)
+		return cl.callError(err, 0)
 	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", c.userAgent)
-	req.SetResponseHandler(call.handleResponse(r.what, read))
+	req.SetResponseHandler(cl.handleResponse(r.what, read))
 	// The first attempt's turn is taken here, where a call that gets none
 	// fails at once; the retries' are taken in the loop.
-	if err := call.takeTurn(); err != nil {
-		return call.callError(err, 0)
+	if err := cl.takeTurn(); err != nil {
+		return cl.callError(err, 0)
 	}
 	// The response handler reads and closes the body of every response.
-	_, err = call.retryingClient().Do(req)
-	call.report(false)
+	_, err = cl.retryingClient().Do(req)
+	cl.report(false)
 	return err
 }
 

@@ -50,7 +50,7 @@ func TestListDecodesTheReferenceExample(t *testing.T) {
 			},
 		},
 	}
-	got, err := decodePageAs(body, new(SessionsService).list("r", nil).public)
+	got, err := decodePageAs(body, new(SessionsService).byResource("r", nil).public)
 	if err != nil {
 		t.Fatalf("decoding: %v", err)
 	}
