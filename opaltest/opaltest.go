@@ -27,9 +27,10 @@
 //
 // Lists page with opaque cursors and page_size (1 to 1000, 200 by
 // default); the two lists of grants, whose reference declares only limit,
-// take limit when page_size is not given. Each list is indexed by resource
-// and by user, so a page costs what it returns, however many other items
-// the server holds. Other paths get 404 and other methods 405; every error
+// take limit when page_size is not given. The sessions and the grants are
+// indexed by resource and by user, so that a page of them costs what it
+// returns, however many others the server holds; GET /resources with
+// filters looks at every resource. Other paths get 404 and other methods 405; every error
 // is a JSON {"message": ...}. Where Opal's documentation leaves a behaviour
 // open, the server takes the strict reading, so that code passing its
 // tests does not lean on luck: a cursor is accepted only with the list and
