@@ -23,7 +23,7 @@ func decodePageAs[W, T any](body []byte, public func(*Page[W]) *Page[T]) (*Page[
 	}
 	var p *Page[W]
 	err := decodeBody(resp, "a page", testToken, func(dec *json.Decoder) (err error) {
-		p, err = decodePage[W](dec, maxPageSize)
+		p, err = decodePage[W](dec, MaxPageSize)
 		return err
 	})
 	if err != nil {

@@ -15,8 +15,9 @@ import (
 	"golang.org/x/sync/errgroup"
 )
 
-// maxPageSize is the largest page Opal serves, and what All asks for.
-const maxPageSize = 1000
+// MaxPageSize is the largest page Opal serves: the most a list's PageSize
+// option may ask for, and what All and AllOf ask for when it is 0.
+const MaxPageSize = 1000
 
 // list is one call's view of a cursor-paginated list of the API: which
 // endpoint, with which filters, from which cursor, at which page size. A
@@ -69,8 +70,8 @@ func valueOf[T any](opts *T) T {
 
 // checkPageSize is the error for a page size the API does not take, or nil.
 func checkPageSize(n int) error {
-	if n < 0 || n > maxPageSize {
-		return fmt.Errorf("%w: page size %d is outside 0..%d", ErrInvalidArgument, n, maxPageSize)
+	if n < 0 || n > MaxPageSize {
+		return fmt.Errorf("%w: page size %d is outside 0..%d", ErrInvalidArgument, n, MaxPageSize)
 	}
 	return nil
 }
@@ -105,7 +106,7 @@ func (l list[W, T]) all(ctx context.Context) iter.Seq2[T, error] {
 // takes five times fewer than at the server's default of 200.
 func (l list[W, T]) bulk() list[W, T] {
 	if l.pageSize == 0 {
-		l.pageSize = maxPageSize
+		l.pageSize = MaxPageSize
 	}
 	return l
 }
@@ -191,7 +192,7 @@ func (l list[W, T]) fetch(ctx context.Context, cursor string) (*Page[W], error) 
 	if cursor != "" {
 		query.Set("cursor", cursor)
 	}
-	limit := maxPageSize
+	limit := MaxPageSize
 	if l.pageSize != 0 {
 		size := strconv.Itoa(l.pageSize)
 		query.Set("page_size", size)

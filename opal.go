@@ -317,6 +317,11 @@ func NewClient(token string, opts ...Option) (*Client, error) {
 	if cfg.exactBaseURL {
 		parse = checkBaseURL
 	}
+	if holdsSecret(cfg.baseURL, token) {
+		// The two were swapped, or pasted together: the error must not
+		// quote the URL.
+		return nil, fmt.Errorf("%w: base URL holds the API token (were the token and the URL swapped?)", ErrInvalidArgument)
+	}
 	base, err := parse(cfg.baseURL)
 	if err != nil {
 		return nil, err

@@ -69,12 +69,9 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// Opal's page sizes: the page a request without page_size gets, and the
-// largest page_size it accepts.
-const (
-	defaultPageSize = 200
-	maxPageSize     = 1000
-)
+// defaultPageSize is the page a request without page_size gets from Opal;
+// the largest it accepts is opal.MaxPageSize.
+const defaultPageSize = 200
 
 // Server is an Opal API server on a loopback address, holding an
 // organisation's sessions, users, resources and grants in memory. Make one
@@ -198,8 +195,8 @@ func (s *Server) SetPageSize(n int) {
 	switch {
 	case n < 1:
 		n = defaultPageSize
-	case n > maxPageSize:
-		n = maxPageSize
+	case n > opal.MaxPageSize:
+		n = opal.MaxPageSize
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
