@@ -190,10 +190,10 @@ func (s *AccessService) All(ctx context.Context, resourceID string, opts *ListAc
 // AllOf walks the users who can reach each resource in resourceIDs,
 // several resources at a time, as one sequence, exactly as
 // [SessionsService.AllOf] walks sessions: each resource as
-// [AccessService.All] walks it, up to 16 at once at the pace of the
-// Client's rate limit; a Cursor, or an ID that List refuses, is an error
-// matching [ErrInvalidArgument] and nothing is sent; a repeated ID is
-// walked once.
+// [AccessService.All] walks it, a bounded number at once, at the pace of
+// the Client's rate limit; a Cursor, or an ID that List refuses, is an
+// error matching [ErrInvalidArgument] and nothing is sent; a repeated ID
+// (in any letter case) is walked once.
 //
 // Errors are yielded as a [*ResourceError]. A resource that is not found
 // (deleted since it was listed) yields its error and the sweep goes on;

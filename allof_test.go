@@ -249,6 +249,8 @@ func TestAllOfArguments(t *testing.T) {
 		{name: "page size too large", ids: []string{"r000"}, pageSize: 1001, wantErr: "opal: invalid argument: page size 1001 is outside 0..1000"},
 		{name: "negative page size", ids: nil, pageSize: -1, wantErr: "opal: invalid argument: page size -1 is outside 0..1000"},
 		{name: "repeated IDs", ids: []string{"r001", "r000", "r001", "r000"}, wantRequests: []string{"r000", "r001"}},
+		// IDs are compared in any letter case, as a page's items are.
+		{name: "repeated IDs in another letter case", ids: []string{"r001", "R001", "r000"}, wantRequests: []string{"r000", "r001"}},
 		{name: "a dot-dot ID", ids: []string{"r000", "r001", ".."}, only: "Access", wantErr: `opal: invalid argument: resource ID ".." is not an ID (resourceIDs[2])`},
 		{name: "the ID users", ids: []string{"users"}, only: "Access", wantErr: `opal: invalid argument: resource ID "users" would reach GET /resources/users/{user_id}, not this resource (resourceIDs[0])`},
 	}

@@ -23,7 +23,7 @@ func decodePageAs[W, T any](body []byte, public func(*Page[W]) *Page[T]) (*Page[
 	}
 	var p *Page[W]
 	err := decodeBody(resp, "a page", testToken, func(dec *json.Decoder) (err error) {
-		p, err = decodePage[W](dec, maxPageSize)
+		p, err = decodePage[W](dec, MaxPageSize)
 		return err
 	})
 	if err != nil {
@@ -75,21 +75,21 @@ func fuzzDecodeList[W, T any](f *testing.F, example string, public func(*Page[W]
 // FuzzDecodeSessionsList, FuzzDecodeUsersList, FuzzDecodeResourcesList,
 // FuzzDecodeAccessList: see fuzzDecodeList.
 func FuzzDecodeSessionsList(f *testing.F) {
-	fuzzDecodeList(f, "testdata/reference_example.json", new(SessionsService).list("r", nil).public,
+	fuzzDecodeList(f, "testdata/reference_example.json", new(SessionsService).byResource("r", nil).public,
 		`{"next":null,"previous":null,"results":[]}`,
 		`{"results":[{"connection_id":"c","access_level":{"access_level_name":"AdminRole","access_level_remote_id":"arn:aws:iam::1:role/A"},"expiration_date":"2016-12-31t23:59:60.5+05:30"}]}`,
 	)
 }
 
 func FuzzDecodeUsersList(f *testing.F) {
-	fuzzDecodeList(f, "testdata/users_example.json", new(UsersService).list(nil).public,
+	fuzzDecodeList(f, "testdata/users_example.json", new(UsersService).listing(nil).public,
 		`{"next":null,"previous":null,"results":null}`,
 		`{"results":[{"user_id":"u","email":"Jane@Company.dev","first_name":"Jane","last_name":null,"hr_idp_status":"ACTIVE","scim":{"id":1}}]}`,
 	)
 }
 
 func FuzzDecodeResourcesList(f *testing.F) {
-	fuzzDecodeList(f, "testdata/resources_example.json", new(ResourcesService).list(nil).public,
+	fuzzDecodeList(f, "testdata/resources_example.json", new(ResourcesService).listing(nil).public,
 		`{"next":"n","results":[]}`,
 		`{"results":[{"resource_id":"r","resource_type":"AWS_IAM_ROLE","max_duration":-1,"recommended_duration":0,"is_requestable":true,"remote_id":5,"ancestor_resource_ids":["p"]}]}`,
 	)

@@ -10,12 +10,14 @@ import (
 	"maps"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"golang.org/x/sync/errgroup"
 )
 
-// maxPageSize is the largest page Opal serves, and what All asks for.
-const maxPageSize = 1000
+// MaxPageSize is the largest page Opal serves: the most a list's PageSize
+// option may ask for, and what All and AllOf ask for when it is 0.
+const MaxPageSize = 1000
 
 // list is one call's view of a cursor-paginated list of the API: which
 // endpoint, with which filters, from which cursor, at which page size. A
@@ -68,8 +70,8 @@ func valueOf[T any](opts *T) T {
 
 // checkPageSize is the error for a page size the API does not take, or nil.
 func checkPageSize(n int) error {
-	if n < 0 || n > maxPageSize {
-		return fmt.Errorf("%w: page size %d is outside 0..%d", ErrInvalidArgument, n, maxPageSize)
+	if n < 0 || n > MaxPageSize {
+		return fmt.Errorf("%w: page size %d is outside 0..%d", ErrInvalidArgument, n, MaxPageSize)
 	}
 	return nil
 }
@@ -104,7 +106,7 @@ func (l list[W, T]) all(ctx context.Context) iter.Seq2[T, error] {
 // takes five times fewer than at the server's default of 200.
 func (l list[W, T]) bulk() list[W, T] {
 	if l.pageSize == 0 {
-		l.pageSize = maxPageSize
+		l.pageSize = MaxPageSize
 	}
 	return l
 }
@@ -190,7 +192,7 @@ func (l list[W, T]) fetch(ctx context.Context, cursor string) (*Page[W], error) 
 	if cursor != "" {
 		query.Set("cursor", cursor)
 	}
-	limit := maxPageSize
+	limit := MaxPageSize
 	if l.pageSize != 0 {
 		size := strconv.Itoa(l.pageSize)
 		query.Set("page_size", size)
@@ -285,8 +287,8 @@ const maxInFlight = 16
 //
 // It checks its arguments before anything is sent, and a bad one is all it
 // yields: a cursor, which belongs to one resource's list, a page size out of
-// bounds, an ID that the service's list refuses. A repeated ID is walked
-// once; an empty list yields nothing.
+// bounds, an ID that the service's list refuses. A repeated ID (in any
+// letter case) is walked once; an empty list yields nothing.
 func allOf[W, T any](ctx context.Context, resourceIDs []string, cursor string, pageSize int, listOf func(resourceID string) list[W, T]) iter.Seq2[T, error] {
 	ids, err := sweepArguments(ctx, resourceIDs, cursor, pageSize, listOf)
 	if err != nil {
@@ -296,7 +298,8 @@ func allOf[W, T any](ctx context.Context, resourceIDs []string, cursor string, p
 }
 
 // sweepArguments checks allOf's arguments and returns the IDs to walk, each
-// once, in the order given.
+// once (in any letter case; the first spelling given is kept), in the order
+// given.
 func sweepArguments[W, T any](ctx context.Context, resourceIDs []string, cursor string, pageSize int, listOf func(string) list[W, T]) ([]string, error) {
 	switch {
 	case ctx == nil:
@@ -310,10 +313,13 @@ func sweepArguments[W, T any](ctx context.Context, resourceIDs []string, cursor 
 	ids := make([]string, 0, len(resourceIDs))
 	seen := make(map[string]bool, len(resourceIDs))
 	for i, id := range resourceIDs {
-		if seen[id] {
+		// In any letter case, as a page's items are checked against it: a
+		// resource given twice would otherwise have its items yielded twice.
+		key := strings.ToLower(id)
+		if seen[key] {
 			continue
 		}
-		seen[id] = true
+		seen[key] = true
 		if err := listOf(id).err; err != nil {
 			return nil, fmt.Errorf("%w (resourceIDs[%d])", err, i)
 		}

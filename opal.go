@@ -114,6 +114,7 @@ type Option func(*config) error
 
 type config struct {
 	baseURL      string
+	exactBaseURL bool // the base URL as given, with no "/v1" filled in
 	httpClient   *http.Client
 	product      string
 	retryMax     int
@@ -134,7 +135,20 @@ type config struct {
 // in clear text.
 func WithBaseURL(rawURL string) Option {
 	return func(c *config) error {
-		c.baseURL = rawURL
+		c.baseURL, c.exactBaseURL = rawURL, false
+		return nil
+	}
+}
+
+// WithExactBaseURL is [WithBaseURL] without the "/v1" that WithBaseURL fills
+// in for a URL with no path: the URL is used as given, its root included.
+// It is for a mock that serves the API at a host's root, as Stoplight Prism
+// serves Opal's OpenAPI document: WithExactBaseURL("http://127.0.0.1:4010").
+// The rules of scheme and host are those of WithBaseURL. Of the two options,
+// the last given wins.
+func WithExactBaseURL(rawURL string) Option {
+	return func(c *config) error {
+		c.baseURL, c.exactBaseURL = rawURL, true
 		return nil
 	}
 }
@@ -239,8 +253,8 @@ func WithLogger(l *slog.Logger) Option {
 // that is before the wait for the retry. A panic in f is not recovered: it
 // unwinds the call, as one in the caller's own code would, and the Client
 // stays fit for use, its limiter and connections as they were. (In
-// [SessionsService.AllOf], f runs on the sweep's goroutines, where a panic,
-// as in any goroutine, ends the program.)
+// [SessionsService.AllOf] and [AccessService.AllOf], f runs on the sweep's
+// goroutines, where a panic, as in any goroutine, ends the program.)
 func WithObserver(f func(context.Context, Attempt)) Option {
 	return func(c *config) error {
 		c.observer = f
@@ -299,7 +313,16 @@ func NewClient(token string, opts ...Option) (*Client, error) {
 			return nil, err
 		}
 	}
-	base, err := parseBaseURL(cfg.baseURL)
+	parse := parseBaseURL
+	if cfg.exactBaseURL {
+		parse = checkBaseURL
+	}
+	if holdsSecret(cfg.baseURL, token) {
+		// The two were swapped, or pasted together: the error must not
+		// quote the URL.
+		return nil, fmt.Errorf("%w: base URL holds the API token (were the token and the URL swapped?)", ErrInvalidArgument)
+	}
+	base, err := parse(cfg.baseURL)
 	if err != nil {
 		return nil, err
 	}
@@ -355,6 +378,19 @@ var sharedTransport = sync.OnceValue(func() *http.Transport {
 // parseBaseURL checks a base URL against the rules of WithBaseURL and
 // returns it with "/v1" filled in for an empty path.
 func parseBaseURL(raw string) (*url.URL, error) {
+	u, err := checkBaseURL(raw)
+	if err != nil {
+		return nil, err
+	}
+	if u.Path == "" || u.Path == "/" {
+		u.Path, u.RawPath = "/v1", ""
+	}
+	return u, nil
+}
+
+// checkBaseURL checks a base URL against the rules of WithBaseURL and
+// returns it as given.
+func checkBaseURL(raw string) (*url.URL, error) {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: base URL: "+format, append([]any{ErrInvalidArgument}, args...)...)
 	}
@@ -380,9 +416,6 @@ func parseBaseURL(raw string) (*url.URL, error) {
 		}
 	default:
 		return nil, bad("%q has scheme %q; use https", u.Redacted(), u.Scheme)
-	}
-	if u.Path == "" || u.Path == "/" {
-		u.Path, u.RawPath = "/v1", ""
 	}
 	return u, nil
 }
@@ -440,23 +473,23 @@ func (c *Client) get(ctx context.Context, r request, read func(*json.Decoder) er
 	}
 	u := c.endpoint(r.path)
 	u.RawQuery = r.query.Encode()
-	call := c.newCall(ctx, http.MethodGet, u.EscapedPath(), c.route(r), r.resourceID)
-	defer call.release()
+	cl := c.newCall(ctx, http.MethodGet, u.EscapedPath(), c.route(r), r.resourceID)
+	defer cl.release()
 	req, err := retryablehttp.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
-		return call.callError(err, 0)
+		return cl.callError(err, 0)
 	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", c.userAgent)
-	req.SetResponseHandler(call.handleResponse(r.what, read))
+	req.SetResponseHandler(cl.handleResponse(r.what, read))
 	// The first attempt's turn is taken here, where a call that gets none
 	// fails at once; the retries' are taken in the loop.
-	if err := call.takeTurn(); err != nil {
-		return call.callError(err, 0)
+	if err := cl.takeTurn(); err != nil {
+		return cl.callError(err, 0)
 	}
 	// The response handler reads and closes the body of every response.
-	_, err = call.retryingClient().Do(req)
-	call.report(false)
+	_, err = cl.retryingClient().Do(req)
+	cl.report(false)
 	return err
 }
 

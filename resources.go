@@ -120,13 +120,13 @@ func (s *ResourcesService) Get(ctx context.Context, resourceID string) (*Resourc
 // or the one at opts.Cursor. To go through every page, use
 // [ResourcesService.All] or [ResourcesService.Pages].
 func (s *ResourcesService) List(ctx context.Context, opts *ListResourcesOptions) (*ResourcesList, error) {
-	return s.list(opts).one(ctx)
+	return s.listing(opts).one(ctx)
 }
 
 // Pages returns every page of the organisation's resources, starting at
 // opts.Cursor (or the first page), as [SessionsService.Pages] does.
 func (s *ResourcesService) Pages(ctx context.Context, opts *ListResourcesOptions) iter.Seq2[*ResourcesList, error] {
-	return s.list(opts).pages(ctx)
+	return s.listing(opts).pages(ctx)
 }
 
 // All returns every resource of the organisation that passes opts'
@@ -134,12 +134,12 @@ func (s *ResourcesService) Pages(ctx context.Context, opts *ListResourcesOptions
 // when opts.PageSize is 0, and on an error the sequence yields it once, with
 // a zero Resource, and stops.
 func (s *ResourcesService) All(ctx context.Context, opts *ListResourcesOptions) iter.Seq2[Resource, error] {
-	return s.list(opts).all(ctx)
+	return s.listing(opts).all(ctx)
 }
 
-// list checks a listing's arguments and builds its query. The caller's
+// listing checks a listing's arguments and builds its query. The caller's
 // options are copied, never modified.
-func (s *ResourcesService) list(opts *ListResourcesOptions) list[Resource, Resource] {
+func (s *ResourcesService) listing(opts *ListResourcesOptions) list[Resource, Resource] {
 	o := valueOf(opts)
 	l := newList(s.client, []string{"resources"}, "a page of resources", o.Cursor, o.PageSize, same[Resource])
 	if o.IDs != nil && len(o.IDs) == 0 {

@@ -32,7 +32,7 @@ type ListSessionsOptions struct {
 // or on what it is. So is it for Pages and All, before any session of that
 // page is yielded.
 func (s *SessionsService) List(ctx context.Context, resourceID string, opts *ListSessionsOptions) (*SessionsList, error) {
-	return s.list(resourceID, opts).one(ctx)
+	return s.byResource(resourceID, opts).one(ctx)
 }
 
 // Pages returns every page of the sessions on a resource, starting at
@@ -43,7 +43,7 @@ func (s *SessionsService) List(ctx context.Context, resourceID string, opts *Lis
 // On an error the sequence yields it once, with a nil page, and stops.
 // Each page's Next is the cursor to resume from later.
 func (s *SessionsService) Pages(ctx context.Context, resourceID string, opts *ListSessionsOptions) iter.Seq2[*SessionsList, error] {
-	return s.list(resourceID, opts).pages(ctx)
+	return s.byResource(resourceID, opts).pages(ctx)
 }
 
 // All returns every session on a resource, page after page, as
@@ -55,7 +55,7 @@ func (s *SessionsService) Pages(ctx context.Context, resourceID string, opts *Li
 //
 // On an error the sequence yields it once, with a zero Session, and stops.
 func (s *SessionsService) All(ctx context.Context, resourceID string, opts *ListSessionsOptions) iter.Seq2[Session, error] {
-	return s.list(resourceID, opts).all(ctx)
+	return s.byResource(resourceID, opts).all(ctx)
 }
 
 // AllOf walks the sessions of every resource in resourceIDs, several resources
@@ -65,14 +65,17 @@ func (s *SessionsService) All(ctx context.Context, resourceID string, opts *List
 // 1000 when opts.PageSize is 0, and keeping only opts.UserID's sessions when
 // it is set. A Cursor belongs to one resource, so setting one, like an empty
 // ID, is an error wrapping [ErrInvalidArgument], and nothing is sent. A
-// repeated ID is walked once; an empty list yields nothing.
+// repeated ID (in any letter case) is walked once; an empty list yields
+// nothing.
 //
 // Every session of a page must be on its resource, and of opts.UserID when
 // it is set: a page holding another is an error matching
 // [ErrInvalidResponse], yielded before any session of that page.
 //
-// Up to 16 resources are walked at once; the Client's rate limit (see
-// [WithRateLimit]), not this number, normally sets the pace. The sessions of
+// A bounded number of resources are walked at once, so that a sweep holds
+// about a page per resource in flight, however many IDs it is given; the
+// Client's rate limit (see [WithRateLimit]), not this bound, normally sets
+// the pace. The sessions of
 // one resource come in page order and each page's sessions stay together,
 // but pages of different resources interleave.
 //
@@ -84,13 +87,13 @@ func (s *SessionsService) All(ctx context.Context, resourceID string, opts *List
 // goroutine of it is left once the range loop has returned.
 func (s *SessionsService) AllOf(ctx context.Context, resourceIDs []string, opts *ListSessionsOptions) iter.Seq2[Session, error] {
 	o := valueOf(opts)
-	return allOf(ctx, resourceIDs, o.Cursor, o.PageSize, func(id string) list[wireSession, Session] { return s.list(id, &o) })
+	return allOf(ctx, resourceIDs, o.Cursor, o.PageSize, func(id string) list[wireSession, Session] { return s.byResource(id, &o) })
 }
 
-// list checks a listing's arguments and builds its query. The caller's
+// byResource checks a listing's arguments and builds its query. The caller's
 // options are copied, never modified. Every session of a page must be on
 // the resource asked for, and of the user asked for when there is one.
-func (s *SessionsService) list(resourceID string, opts *ListSessionsOptions) list[wireSession, Session] {
+func (s *SessionsService) byResource(resourceID string, opts *ListSessionsOptions) list[wireSession, Session] {
 	o := valueOf(opts)
 	l := newList(s.client, []string{"sessions"}, "a page of sessions", o.Cursor, o.PageSize, wireSession.session)
 	l.resourceID = resourceID

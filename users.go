@@ -80,25 +80,25 @@ func (s *UsersService) GetByEmail(ctx context.Context, email string) (*User, err
 // the one at opts.Cursor. To go through every page, use [UsersService.All]
 // or [UsersService.Pages].
 func (s *UsersService) List(ctx context.Context, opts *ListUsersOptions) (*UsersList, error) {
-	return s.list(opts).one(ctx)
+	return s.listing(opts).one(ctx)
 }
 
 // Pages returns every page of the organisation's users, starting at
 // opts.Cursor (or the first page), as [SessionsService.Pages] does.
 func (s *UsersService) Pages(ctx context.Context, opts *ListUsersOptions) iter.Seq2[*UsersList, error] {
-	return s.list(opts).pages(ctx)
+	return s.listing(opts).pages(ctx)
 }
 
 // All returns every user of the organisation, page after page, as
 // [SessionsService.All] does: in pages of 1000 when opts.PageSize is 0, and
 // on an error the sequence yields it once, with a zero User, and stops.
 func (s *UsersService) All(ctx context.Context, opts *ListUsersOptions) iter.Seq2[User, error] {
-	return s.list(opts).all(ctx)
+	return s.listing(opts).all(ctx)
 }
 
-// list checks a listing's arguments. The caller's options are copied,
+// listing checks a listing's arguments. The caller's options are copied,
 // never modified.
-func (s *UsersService) list(opts *ListUsersOptions) list[User, User] {
+func (s *UsersService) listing(opts *ListUsersOptions) list[User, User] {
 	o := valueOf(opts)
 	return newList(s.client, []string{"users"}, "a page of users", o.Cursor, o.PageSize, same[User])
 }

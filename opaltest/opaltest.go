@@ -27,9 +27,10 @@
 //
 // Lists page with opaque cursors and page_size (1 to 1000, 200 by
 // default); the two lists of grants, whose reference declares only limit,
-// take limit when page_size is not given. Each list is indexed by resource
-// and by user, so a page costs what it returns, however many other items
-// the server holds. Other paths get 404 and other methods 405; every error
+// take limit when page_size is not given. The sessions and the grants are
+// indexed by resource and by user, so that a page of them costs what it
+// returns, however many others the server holds; GET /resources with
+// filters looks at every resource. Other paths get 404 and other methods 405; every error
 // is a JSON {"message": ...}. Where Opal's documentation leaves a behaviour
 // open, the server takes the strict reading, so that code passing its
 // tests does not lean on luck: a cursor is accepted only with the list and
@@ -68,12 +69,9 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// Opal's page sizes: the page a request without page_size gets, and the
-// largest page_size it accepts.
-const (
-	defaultPageSize = 200
-	maxPageSize     = 1000
-)
+// defaultPageSize is the page a request without page_size gets from Opal;
+// the largest it accepts is opal.MaxPageSize.
+const defaultPageSize = 200
 
 // Server is an Opal API server on a loopback address, holding an
 // organisation's sessions, users, resources and grants in memory. Make one
@@ -197,8 +195,8 @@ func (s *Server) SetPageSize(n int) {
 	switch {
 	case n < 1:
 		n = defaultPageSize
-	case n > maxPageSize:
-		n = maxPageSize
+	case n > opal.MaxPageSize:
+		n = opal.MaxPageSize
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

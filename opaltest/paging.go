@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"sort"
 	"strconv"
+
+	"github.com/opalclient/opal-go"
 )
 
 // Every list endpoint pages, and every endpoint of one item finds it, with
@@ -68,7 +70,7 @@ var (
 func listPage[T any](s *Server, query url.Values, sizes, scope []string, source func() selection[T]) response {
 	size, bad := s.requestedPageSize(query, sizes)
 	if bad != "" {
-		return errorResponse(http.StatusBadRequest, fmt.Sprintf("%s must be an integer from 1 to %d", bad, maxPageSize))
+		return errorResponse(http.StatusBadRequest, fmt.Sprintf("%s must be an integer from 1 to %d", bad, opal.MaxPageSize))
 	}
 	cursor := query.Get("cursor")
 	start := 0
@@ -127,7 +129,7 @@ func (s *Server) requestedPageSize(query url.Values, sizes []string) (size int, 
 			continue
 		}
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > maxPageSize {
+		if err != nil || n < 1 || n > opal.MaxPageSize {
 			return 0, name
 		}
 		return n, ""

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"cmp"
 	"fmt"
 	"io"
 	"slices"
@@ -14,10 +13,14 @@ import (
 
 // The demo data: Acme Corp, a small organisation with its people, its
 // resources (an AWS account and a role in it, two databases, a repository,
-// an app) and their sessions, which expire from within the hour to a week
-// from now, so that the table shows each form of EXPIRES IN and
-// -expiring-within 1h finds some. The IDs are fixed, so that -resource-id
-// and -user-id can be tried on them.
+// a SaaS app), the grants that give people access to them, and the
+// sessions made under some of those grants. It shows at a glance why
+// grants matter: direct and group grants, permanent and expiring ones, a
+// permanent admin grant through a group, a SaaS app with grants and no
+// sessions, a deprovisioned and a suspended user both still holding
+// access, a grant whose last change did not propagate, one listed past its
+// expiry, and grants and sessions ending within the hour. The IDs are
+// fixed, so that -resource-id and -user-id can be tried on them.
 
 // The groups that own the resources, as Opal's admin owners are.
 const (
@@ -108,11 +111,12 @@ const (
 	erin  = "e5b07d2c-94a1-4f38-a6d2-0c8e7b3f1a95"
 	frank = "4a1f7d92-6c3e-4b58-8e0d-1f9a2c5b7e64"
 	grace = "f2c8b5e1-0a7d-4936-b4e2-7d3c9a1f6b08"
+	henry = "9e4d2b7a-3c18-4f65-a0b9-6d1e8c2f5a37"
 )
 
-// demoUsers returns the demo users: everyone who holds a session, one of
-// them suspended in the HR system while still holding one, as an access
-// review would want to see.
+// demoUsers returns the demo users: one of them suspended in the HR system
+// and one deprovisioned, both still holding access, as an access review
+// must see.
 func demoUsers() []opal.User {
 	user := func(id, first, last, position, status string) opal.User {
 		return opal.User{
@@ -129,10 +133,12 @@ func demoUsers() []opal.User {
 		user(erin, "Erin", "Walsh", "Security Engineer", opal.HRIDPStatusActive),
 		user(frank, "Frank", "Nakamura", "Data Analyst", opal.HRIDPStatusActive),
 		user(grace, "Grace", "Adeyemi", "Contractor, Data Platform", opal.HRIDPStatusSuspended),
+		user(henry, "Henry", "Fischer", "Site Reliability Engineer (left the company)", opal.HRIDPStatusDeprovisioned),
 	}
 }
 
-// demoSessions returns the demo sessions, expiring at times relative to now.
+// demoSessions returns the demo sessions, expiring at times relative to
+// now. Salesforce, a SaaS app, has none: access to it is a grant only.
 func demoSessions(now time.Time) []opal.Session {
 	// Whole seconds, as Opal's own timestamps, so that the json format is
 	// easy to read and EXPIRES IN shows the round figures below.
@@ -155,9 +161,6 @@ func demoSessions(now time.Time) []opal.Session {
 		{1, alice, pgRead, 3 * d},
 		{2, erin, ghAdmin, 2 * h},
 		{2, bob, ghWrite, 4*d + 6*h},
-		{3, alice, defaultLvl, 9 * h},
-		{3, carol, defaultLvl, 5*d + 1*h},
-		{3, erin, defaultLvl, 12*h + 40*m},
 		{4, erin, defaultLvl, 10 * m},
 		{4, dave, defaultLvl, 5 * h},
 		{5, frank, snowRead, 50 * m},
@@ -178,64 +181,106 @@ func demoSessions(now time.Time) []opal.Session {
 	return sessions
 }
 
+// demoGrants returns the demo grants, expiring at times relative to now;
+// every session is made under one of them, at its level, ending no later.
+func demoGrants(now time.Time) []opal.ResourceAccessUser {
+	now = now.UTC().Truncate(time.Second)
+	const m, h, d = time.Minute, time.Hour, 24 * time.Hour
+	const permanent = 0
+	const direct, group, both = 1, 2, 3
+	grants := []struct {
+		resource    int
+		user        string
+		level       opal.ResourceAccessLevel
+		expires     time.Duration // permanent, or from now
+		how         int
+		propagation string
+	}{
+		{0, alice, adminRole, permanent, group, ""}, // an admin for good, through the platform team
+		{0, bob, readOnly, 30 * d, direct, ""},
+		{0, bob, adminRole, permanent, both, ""},
+		{0, carol, adminRole, 8 * h, direct, ""},
+		{0, dave, powerUser, permanent, group, ""},
+		{0, erin, readOnly, 3 * d, direct, ""},
+		{0, henry, adminRole, permanent, group, ""}, // left the company, still an admin
+		{1, carol, pgRead, 45 * m, direct, ""},
+		{1, dave, pgWrite, 2 * h, direct, ""},
+		{1, alice, pgRead, permanent, group, ""},
+		{1, frank, pgRead, -2 * h, direct, "SUCCESS"}, // past its expiry, not yet revoked
+		{2, erin, ghAdmin, permanent, direct, ""},
+		{2, bob, ghWrite, 30 * d, group, ""},
+		{2, alice, ghWrite, permanent, both, ""},
+		{2, grace, ghWrite, 5 * d, direct, ""},
+		{3, alice, defaultLvl, permanent, group, ""},
+		{3, carol, defaultLvl, permanent, group, ""},
+		{3, erin, defaultLvl, 14 * d, direct, "SUCCESS"},
+		{3, henry, defaultLvl, permanent, group, ""},
+		{3, dave, defaultLvl, permanent, direct, "ERR_REMOTE_USER_NOT_FOUND"},
+		{4, erin, defaultLvl, 30 * m, direct, ""},
+		{4, dave, defaultLvl, 6 * h, direct, ""},
+		{5, frank, snowRead, permanent, group, ""},
+		{5, grace, snowRead, 1 * d, direct, ""},
+		{5, alice, snowWrite, 7 * h, direct, ""},
+	}
+	users := map[string]opal.User{}
+	for _, u := range demoUsers() {
+		users[u.UserID] = u
+	}
+	access := make([]opal.ResourceAccessUser, len(grants))
+	for i, g := range grants {
+		a := opal.ResourceAccessUser{
+			ResourceID:        demoCatalogue[g.resource].ResourceID,
+			UserID:            g.user,
+			Email:             users[g.user].Email,
+			FullName:          users[g.user].FullName,
+			AccessLevel:       g.level,
+			HasDirectAccess:   g.how != group,
+			NumAccessPaths:    map[int]int{direct: 1, group: 1, both: 2}[g.how],
+			PropagationStatus: g.propagation,
+		}
+		if g.expires != permanent {
+			t := now.Add(g.expires)
+			a.ExpirationDate = &t
+		}
+		access[i] = a
+	}
+	return access
+}
+
 // demoServer starts the built-in test server with the demo organisation:
-// its sessions, and the users and resources they name.
+// its grants and sessions, and the users and resources they name.
 func demoServer(now time.Time) *opaltest.Server {
 	srv := opaltest.NewServer(demoSessions(now)...)
 	srv.AddUsers(demoUsers()...)
 	srv.AddResources(demoResources()...)
+	srv.AddAccess(demoGrants(now)...)
 	return srv
 }
 
-// demoNotice tells, on stderr, that the data is not real, why, and how to
-// get real data; then what the view that opts select shows, and the other
-// views, each with an example to paste.
-func demoNotice(w io.Writer, opts options) {
-	fmt.Fprintf(w, `opal-sessions: OPAL_AUTH_TOKEN is not set, so this is demo data from a built-in test server, not from Opal.
+// demoTour tells, on stderr, that the data is not real, why, and how to
+// get real data; then what this run shows, and the other commands, each
+// with an example to paste.
+func demoTour(w io.Writer, view string) {
+	fmt.Fprintf(w, `opal: OPAL_AUTH_TOKEN and OPAL_BASE_URL are not set, so this is demo data from a built-in test server, not from Opal.
 To see your own organisation, set OPAL_AUTH_TOKEN to an Opal API token (and OPAL_BASE_URL for self-hosted Opal).
-This is %s. Other views:
-  -resource-id ID[,ID...]      some resources: -resource-id %s
-  -user EMAIL, -user-id ID     one person's access: -user %s
-  -expiring-within DURATION    what ends soon: -expiring-within 1h (or 90m, 36h, 7d)
-  -format json|csv             one JSON object per line for jq, or CSV for a spreadsheet
-  -sort expires|user|resource  the order of the rows; without it, rows come as Opal sends them
-  -ids                         user and resource IDs instead of names, with no lookups
-`, demoView(opts), demoCatalogue[1].ResourceID, demoUsers()[1].Email)
+This is %s. Try also:
+  opal access                      who can reach each resource, how, until when, and what needs a look
+  opal access -flagged             only the grants that need a look: people who left, grants not propagated
+  opal access -user EMAIL          one person's whole reach: -user %s
+  opal access -permanent           the grants that never expire (-expiring-within 1h: those that end soon)
+  opal sessions                    who is connected right now, until when
+  opal users                       the people, with their IDs and HR status
+  opal resources                   the resources, with their IDs and types
+  -format json|csv, -sort expires|user|resource, -ids: on every view; opal help <command> tells every flag
+`, view, demoEmail(henry))
 }
 
-// demoView says in words what opts select, for the demo's notice.
-func demoView(o options) string {
-	var s string
-	switch {
-	case len(o.resourceIDs) == 1:
-		s = "one resource (-resource-id)"
-	case len(o.resourceIDs) > 1:
-		s = fmt.Sprintf("%d resources (-resource-id)", len(o.resourceIDs))
-	case o.resourceType == "" && o.resourceName == "":
-		s = "the whole organisation (-all)"
-	default:
-		s = "the organisation's resources"
-		if o.resourceType != "" {
-			s += " of type " + string(o.resourceType)
+// demoEmail is the email of the demo user with the given ID.
+func demoEmail(id string) string {
+	for _, u := range demoUsers() {
+		if u.UserID == id {
+			return u.Email
 		}
-		if o.resourceName != "" {
-			s += fmt.Sprintf(" named %q", o.resourceName)
-		}
-		s += " (-all)"
 	}
-	var sessions string
-	switch {
-	case o.userEmail != "":
-		sessions = "the sessions of " + o.userEmail
-	case o.userID != "":
-		sessions = "the sessions of user " + o.userID
-	}
-	if o.expiringText != "" {
-		sessions = cmp.Or(sessions, "the sessions") + " ending within " + o.expiringText
-	}
-	if sessions != "" {
-		s += ", " + sessions + " only"
-	}
-	sortedBy := map[string]string{"": "unsorted", "expires": "sorted by expiry", "user": "sorted by user", "resource": "sorted by resource"}
-	return s + ", " + sortedBy[o.sort]
+	return ""
 }

@@ -1,0 +1,77 @@
+package opal_test
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/opalclient/opal-go"
+)
+
+// TestExactBaseURLReachesTheRoot: a mock that serves the API at a host's
+// root, as Prism does, is reached with WithExactBaseURL, while WithBaseURL
+// fills in the /v1 of self-hosted Opal; the last of the two options wins.
+func TestExactBaseURLReachesTheRoot(t *testing.T) {
+	var paths []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		paths = append(paths, r.URL.Path)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"results":[]}`))
+	}))
+	defer srv.Close()
+
+	tests := []struct {
+		name string
+		opts []opal.Option
+		want string
+	}{
+		{"exact, no path", []opal.Option{opal.WithExactBaseURL(srv.URL)}, "/users"},
+		{"exact, a slash", []opal.Option{opal.WithExactBaseURL(srv.URL + "/")}, "/users"},
+		{"exact, a path", []opal.Option{opal.WithExactBaseURL(srv.URL + "/api")}, "/api/users"},
+		{"base URL, no path", []opal.Option{opal.WithBaseURL(srv.URL)}, "/v1/users"},
+		{"exact, then base URL", []opal.Option{opal.WithExactBaseURL(srv.URL), opal.WithBaseURL(srv.URL)}, "/v1/users"},
+		{"base URL, then exact", []opal.Option{opal.WithBaseURL(srv.URL), opal.WithExactBaseURL(srv.URL)}, "/users"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			paths = nil
+			c, err := opal.NewClient("test-token", append(tt.opts, opal.WithRateLimit(0))...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.Users.List(t.Context(), nil); err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff([]string{tt.want}, paths); diff != "" {
+				t.Errorf("paths requested (-want +got):\n%s", diff)
+			}
+		})
+	}
+
+	// The rules of scheme and host hold as for WithBaseURL.
+	for _, bad := range []string{"http://opal.example.com", "ftp://127.0.0.1", "https://", "https://user:pw@opal.example.com"} {
+		if _, err := opal.NewClient("test-token", opal.WithExactBaseURL(bad)); err == nil {
+			t.Errorf("WithExactBaseURL(%q) was taken", bad)
+		}
+	}
+}
+
+// TestBaseURLHoldingTheTokenIsNotQuoted: a token given as the base URL (the
+// two swapped) is refused without being quoted.
+func TestBaseURLHoldingTheTokenIsNotQuoted(t *testing.T) {
+	const token = "opal-swapped-token-3Fq9Lm2Xw7"
+	for _, base := range []string{token, "https://" + token, "http://example.com/" + token, "ftp://x/" + token} {
+		for _, opt := range []opal.Option{opal.WithBaseURL(base), opal.WithExactBaseURL(base)} {
+			_, err := opal.NewClient(token, opt)
+			if err == nil {
+				t.Fatalf("NewClient with the base URL %q was taken", "…")
+			}
+			if strings.Contains(fmt.Sprintf("%v %+v %#v", err, err, err), token) {
+				t.Errorf("the error quotes the token: %s", strings.ReplaceAll(err.Error(), token, "<token>"))
+			}
+		}
+	}
+}

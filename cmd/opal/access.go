@@ -1,0 +1,542 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"iter"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/opalclient/opal-go"
+)
+
+var accessCommand = &subcommand{
+	name:    "access",
+	summary: "who can reach each resource: grants, how they were given, until when, and what needs a look",
+	synopsis: `opal access (-resource-id ID[,ID...] | -all [-resource-type TYPE] [-resource-name NAME] | -user EMAIL | -user-id ID)
+                   [-flagged] [-permanent | -expiring-within DURATION] [-no-sessions]
+                   [-format table|json|csv] [-sort expires|user|resource] [-ids] [-page-size N] [-v]`,
+	about: `Lists who can reach each resource: every grant, held directly or through
+groups, permanent or until it expires, used or not, with whether the user is
+connected right now and what a reviewer must look at. A resource without
+sessions is not a resource nobody can reach: SaaS apps have grants only.
+
+Which grants: exactly one of -resource-id, -all (narrowed by -resource-type
+and -resource-name), and -user or -user-id, which lists one person's whole
+reach in one walk (the offboarding question). With a token one of them is
+required; in the demo, no selection shows the whole organisation, sorted by
+resource. Each -resource-id is checked to exist first, and a -user or
+-user-id too: an unknown one is an error, not an empty table.
+
+Columns:
+  USER          the user's email (-ids: the user's ID)
+  RESOURCE      the resource's name, when more than one resource is listed
+  ACCESS LEVEL  the level granted, "(default)" on resources without levels
+  HOW           direct, group (through groups only) or direct+group
+  EXPIRES       never, or when the grant ends and how long from now
+  SESSION       "until 14:05 UTC" when the user holds a live session on that
+                resource at that level; none with -no-sessions
+  FLAGS         what needs a look: suspended, deprovisioned or deleted (the
+                user's status in the HR system or identity provider),
+                not-in-idp (that system does not know the user), unknown-user
+                (Opal has no such user), another status that is not ACTIVE
+                in lower case, not-propagated (the grant's last change did
+                not reach the remote system: an ERR_ status), expired (listed
+                past its expiry, not yet revoked)
+-flagged keeps the rows with a flag: who still holds access after leaving,
+in one command.
+
+Sessions are joined with one sweep of the live sessions of the same
+resources (of the one user, with -user), before the grants are listed;
+-no-sessions skips it. Users are looked up for their status one request per
+user until more than 10 need one, then in one walk of every user; -ids shows
+IDs and skips those lookups, so it cannot go with -flagged but for one user.
+
+Without -sort, rows come in the order answers arrive, which differs between
+runs, and the table is written in blocks as they come: each column keeps
+the widest width it has had. On a terminal, cells wider than 60 columns are
+cut with "…"; a file or a pipe gets them whole.
+
+json is one grant per line in the API's field names, plus user_email,
+user_status, resource_name, session_expires_at (when known) and flags; csv
+has a header row and user, resource, access_level, how, expires_at,
+expires_in, session_expires_at, flags, user_status, user_id, resource_id.
+`,
+	examples: `  # Who still holds access after leaving: every flagged grant of the organisation
+  opal access -all -flagged
+
+  # One person's whole reach, soonest expiry first
+  opal access -user alice@example.com -sort expires
+
+  # The grants on two resources that never expire, as csv for a spreadsheet
+  opal access -resource-id 1b978423-db0a-4037-a4cf-f79c60cb67b3,77eb1ab7-2c27-4fc4-afdb-137e1265cddd -permanent -format csv
+`,
+	newOptions: func() options { return &accessOptions{} },
+}
+
+// accessOptions are the flags of opal access.
+type accessOptions struct {
+	flagsOf        common
+	resources      resourceSelection
+	user           userSelection
+	flagged        bool
+	permanent      bool
+	noSessions     bool
+	expiringText   string
+	expiringWithin time.Duration
+	sort           string
+	ids            bool
+}
+
+func (o *accessOptions) common() *common { return &o.flagsOf }
+
+func (o *accessOptions) flags(fs *flag.FlagSet) {
+	o.resources.flags(fs, "grants")
+	o.user.flags(fs, "list every grant")
+	fs.BoolVar(&o.flagged, "flagged", false, "only grants with a flag: users who left, grants not propagated, grants past their expiry")
+	fs.BoolVar(&o.permanent, "permanent", false, "only grants that never expire")
+	fs.StringVar(&o.expiringText, "expiring-within", "", "only grants that expire within this `DURATION` from now: 90m, 36h, 1.5d, 7d, 7d12h")
+	fs.BoolVar(&o.noSessions, "no-sessions", false, "do not look for live sessions: no SESSION column, one sweep fewer")
+	fs.StringVar(&o.sort, "sort", "", "sort the rows by `KEY`: expires, user or resource (table and csv; default: in the order answers arrive)")
+	fs.BoolVar(&o.ids, "ids", false, "show user and resource IDs instead of names, and look no names or statuses up")
+	o.flagsOf.define(fs, "grants")
+}
+
+func (o *accessOptions) check(map[string]bool) error {
+	if err := checkSort(&o.sort, o.flagsOf.format); err != nil {
+		return err
+	}
+	if err := o.resources.check(); err != nil {
+		return err
+	}
+	if err := o.user.check(); err != nil {
+		return err
+	}
+	if err := checkExpiring(o.expiringText, &o.expiringWithin); err != nil {
+		return err
+	}
+	switch {
+	case o.user.selected() && o.resources.selected():
+		return usagef("-user or -user-id lists one person's grants on every resource: pass it without -resource-id or -all")
+	case o.permanent && o.expiringWithin > 0:
+		return usagef("-permanent keeps grants that never expire, -expiring-within grants that do: pass one of them")
+	case o.flagged && o.ids && !o.user.selected():
+		return usagef("-flagged needs each user's status, which -ids does not look up: drop -ids")
+	}
+	return nil
+}
+
+func (o *accessOptions) prepare(demo bool) error {
+	switch {
+	case o.resources.selected() || o.user.selected():
+	case !demo:
+		return usagef("pass -resource-id ID[,ID...] for some resources, -all for the whole organisation, or -user EMAIL for one person's grants")
+	default:
+		// The first thing a newcomer sees: the whole organisation, grouped
+		// by resource.
+		o.resources.all = true
+		if o.sort == "" && o.flagsOf.format != "json" {
+			o.sort = "resource"
+		}
+	}
+	return nil
+}
+
+func (o *accessOptions) describe() string {
+	s := "opal access: the grants on " + o.resources.describe()
+	if o.user.selected() {
+		s = "opal access: the grants of " + o.user.describe()
+	}
+	var only []string
+	switch {
+	case o.flagged:
+		only = append(only, "flagged")
+	case o.permanent:
+		only = append(only, "permanent")
+	}
+	if o.expiringText != "" {
+		only = append(only, "ending within "+o.expiringText)
+	}
+	if len(only) > 0 {
+		s += ", only those " + strings.Join(only, " and ")
+	}
+	return s + ", " + sortedBy(o.sort)
+}
+
+// accessRow is a grant as opal access shows it.
+type accessRow struct {
+	opal.ResourceAccessUser
+	user     *opal.User // nil when not looked up, or unknown to Opal
+	resource string     // the resource's name; "" when not looked up, or unknown
+	session  time.Time  // the end of the user's live session at this level; zero for none
+	flags    []string
+	ids      bool // -ids: the user is shown by ID
+}
+
+func (r accessRow) userText() string {
+	switch {
+	case r.ids:
+		return r.UserID
+	case r.Email != "":
+		return r.Email
+	}
+	return userText(r.user, r.UserID)
+}
+
+func (r accessRow) resourceText() string { return cmp.Or(r.resource, r.ResourceID) }
+
+func (r accessRow) status() string {
+	if r.user == nil {
+		return ""
+	}
+	return r.user.HRIDPStatus
+}
+
+// sessionKey is what a session must share with a grant to be made under
+// it: resource, user and access level.
+type sessionKey struct {
+	resourceID, userID, level string
+}
+
+func keyOf(resourceID, userID string, l opal.ResourceAccessLevel) sessionKey {
+	return sessionKey{resourceID, userID, cmp.Or(l.RemoteID, l.Name)}
+}
+
+func (o *accessOptions) run(ctx context.Context, c *cli) error {
+	var n *names
+	if !o.ids {
+		n = newNames(c.client)
+	}
+	now := time.Now()
+	src, err := o.source(ctx, c, n)
+	if err != nil {
+		return err
+	}
+	var live map[sessionKey]time.Time
+	if !o.noSessions {
+		if live, err = o.liveSessions(ctx, c, src.ids, src.user, now); err != nil {
+			return err
+		}
+	}
+	if src.user == nil { // -user's grants were counted as they came
+		c.prog.begin("grants", len(src.ids))
+	}
+	deadline := now.Add(o.expiringWithin)
+	p := rows[opal.ResourceAccessUser, accessRow]{
+		out: newPrinter(o.flagsOf.format, accessLayout(len(src.ids) > 1, !o.noSessions, now), c.stdout, c.cut),
+		row: func(g opal.ResourceAccessUser) (accessRow, bool, error) {
+			if src.user == nil {
+				c.prog.items.Add(1)
+			}
+			switch {
+			case o.permanent && g.ExpirationDate != nil:
+				return accessRow{}, false, nil
+			case o.expiringWithin > 0 && (g.ExpirationDate == nil || g.ExpirationDate.After(deadline)):
+				return accessRow{}, false, nil
+			}
+			r := accessRow{ResourceAccessUser: g, resource: n.resource(g.ResourceID), ids: o.ids,
+				session: live[keyOf(g.ResourceID, g.UserID, g.AccessLevel)]}
+			lookedUp := n != nil
+			switch {
+			case src.user != nil:
+				r.user, lookedUp = src.user, true
+			case n != nil:
+				u, err := n.user(ctx, g.UserID)
+				if err != nil {
+					return accessRow{}, false, err
+				}
+				r.user = u
+			}
+			r.flags = flagsOf(g, r.user, lookedUp, now)
+			return r, !o.flagged || len(r.flags) > 0, nil
+		},
+		skip:  c.prog.skipGone,
+		order: accessOrder(o.sort),
+	}
+	_, err = p.print(ctx, src.list)
+	return err
+}
+
+// grantSource is where the grants of a run come from.
+type grantSource struct {
+	ids  []string   // the resources they are on
+	user *opal.User // -user's or -user-id's, whose grants they are; nil for the grants on resources
+	list func(context.Context) iter.Seq2[opal.ResourceAccessUser, error]
+}
+
+// source selects the grants: one user's, walked at once (they are few, and
+// the resources they are on must be known before the sessions are), or
+// those on the resources selected, swept as they are printed.
+func (o *accessOptions) source(ctx context.Context, c *cli, n *names) (grantSource, error) {
+	if !o.user.selected() {
+		ids, err := o.resources.resources(ctx, c, n)
+		return grantSource{ids: ids, list: func(ctx context.Context) iter.Seq2[opal.ResourceAccessUser, error] {
+			return c.client.Access.AllOf(ctx, ids, &opal.ListAccessOptions{PageSize: o.flagsOf.pageSize})
+		}}, err
+	}
+	user, err := o.user.find(ctx, c.client, n)
+	if err != nil {
+		return grantSource{}, err
+	}
+	grants, err := o.userGrants(ctx, c, user.UserID)
+	if err != nil {
+		return grantSource{}, err
+	}
+	var ids []string
+	for _, g := range grants {
+		if !slices.Contains(ids, g.ResourceID) {
+			ids = append(ids, g.ResourceID)
+		}
+	}
+	if err := n.listResources(ctx, ids); err != nil {
+		return grantSource{}, err
+	}
+	return grantSource{ids: ids, user: user, list: func(context.Context) iter.Seq2[opal.ResourceAccessUser, error] {
+		return func(yield func(opal.ResourceAccessUser, error) bool) {
+			for _, g := range grants {
+				if !yield(g, nil) {
+					return
+				}
+			}
+		}
+	}}, nil
+}
+
+// userGrants returns every grant of one user, in one walk.
+func (o *accessOptions) userGrants(ctx context.Context, c *cli, userID string) ([]opal.ResourceAccessUser, error) {
+	c.prog.begin("grants", 0)
+	var grants []opal.ResourceAccessUser
+	for g, err := range c.client.Access.AllForUser(ctx, userID, &opal.ListUserAccessOptions{PageSize: o.flagsOf.pageSize}) {
+		if err != nil {
+			return nil, fmt.Errorf("listing the grants of user %s: %w", userID, err)
+		}
+		grants = append(grants, g)
+		c.prog.items.Add(1)
+	}
+	return grants, nil
+}
+
+// liveSessions returns the end of the live sessions on the resources with
+// the given IDs, of user if not nil, by what they share with a grant: one
+// sweep of the resources' sessions.
+func (o *accessOptions) liveSessions(ctx context.Context, c *cli, ids []string, user *opal.User, now time.Time) (map[sessionKey]time.Time, error) {
+	c.prog.begin("sessions", len(ids))
+	opts := &opal.ListSessionsOptions{PageSize: o.flagsOf.pageSize}
+	if user != nil {
+		opts.UserID = user.UserID
+	}
+	live := map[sessionKey]time.Time{}
+	for s, err := range c.client.Sessions.AllOf(ctx, ids, opts) {
+		if err != nil {
+			if c.prog.skipGone(err) {
+				continue
+			}
+			return nil, fmt.Errorf("looking for live sessions (-no-sessions skips this): %w", err)
+		}
+		c.prog.items.Add(1)
+		if !s.ExpirationDate.After(now) {
+			continue // listed, but over: no session to show
+		}
+		key := keyOf(s.ResourceID, s.UserID, s.AccessLevel)
+		if s.ExpirationDate.After(live[key]) {
+			live[key] = s.ExpirationDate
+		}
+	}
+	return live, nil
+}
+
+// flagsOf names what a reviewer must look at in a grant: the user's status
+// when it is not active (when the user was looked up: lookedUp), a grant
+// whose last change did not reach the remote system, and a grant listed
+// past its expiry.
+func flagsOf(g opal.ResourceAccessUser, u *opal.User, lookedUp bool, now time.Time) []string {
+	var flags []string
+	if f := userFlag(u, lookedUp); f != "" {
+		flags = append(flags, f)
+	}
+	if strings.HasPrefix(strings.ToUpper(g.PropagationStatus), "ERR_") {
+		flags = append(flags, "not-propagated")
+	}
+	if g.ExpirationDate != nil && !g.ExpirationDate.After(now) {
+		flags = append(flags, "expired")
+	}
+	return flags
+}
+
+// userFlag is the flag of a user's status: "" for an active user, or one
+// whose status the API does not send.
+func userFlag(u *opal.User, lookedUp bool) string {
+	switch {
+	case !lookedUp:
+		return ""
+	case u == nil:
+		return "unknown-user"
+	}
+	switch status := strings.ToUpper(u.HRIDPStatus); status {
+	case "", opal.HRIDPStatusActive:
+		return ""
+	case opal.HRIDPStatusNotFound:
+		return "not-in-idp"
+	default: // SUSPENDED, DEPROVISIONED, DELETED, and any status added since
+		return strings.ReplaceAll(strings.ToLower(status), "_", "-")
+	}
+}
+
+// how says how a grant is held.
+func how(g opal.ResourceAccessUser) string {
+	switch {
+	case g.HasDirectAccess && g.NumAccessPaths > 1:
+		return "direct+group"
+	case g.HasDirectAccess:
+		return "direct"
+	}
+	return "group"
+}
+
+// accessOrder orders rows by a -sort key, then by the other keys; a grant
+// that never expires comes after every one that does.
+func accessOrder(key string) func(a, b accessRow) int {
+	if key == "" {
+		return nil
+	}
+	return func(a, b accessRow) int {
+		expires := compareExpiry(a.ExpirationDate, b.ExpirationDate)
+		user := compareText(a.userText(), b.userText())
+		resource := cmp.Or(compareText(a.resourceText(), b.resourceText()), strings.Compare(a.ResourceID, b.ResourceID))
+		level := strings.Compare(accessLevel(a.AccessLevel), accessLevel(b.AccessLevel))
+		switch key {
+		case "user":
+			return cmp.Or(user, expires, resource, level)
+		case "resource":
+			return cmp.Or(resource, expires, user, level)
+		}
+		return cmp.Or(expires, user, resource, level)
+	}
+}
+
+func compareExpiry(a, b *time.Time) int {
+	switch {
+	case a == nil && b == nil:
+		return 0
+	case a == nil:
+		return 1
+	case b == nil:
+		return -1
+	}
+	return a.Compare(*b)
+}
+
+// expires is the EXPIRES of a grant.
+func expires(t *time.Time, now time.Time) string {
+	if t == nil {
+		return "never"
+	}
+	if d := t.Sub(now); d > 0 {
+		return localTime(*t) + " (in " + expiresIn(d) + ")"
+	}
+	return localTime(*t) + " (expired)"
+}
+
+// until is the SESSION of a grant: when its live session ends, the time
+// alone when that is today, "" for none. A session that ends tomorrow at
+// 04:00 shows its date, or it would read as one that ended this morning.
+func until(t, now time.Time) string {
+	switch {
+	case t.IsZero():
+		return ""
+	case sameDay(t.Local(), now.Local()):
+		return "until " + t.Local().Format("15:04 MST")
+	}
+	return "until " + localTime(t)
+}
+
+func sameDay(a, b time.Time) bool {
+	ay, am, ad := a.Date()
+	by, bm, bd := b.Date()
+	return ay == by && am == bm && ad == bd
+}
+
+// accessLayout is how opal access shows its rows; several says whether the
+// table has a RESOURCE column, sessions whether it has a SESSION column.
+func accessLayout(several, sessions bool, now time.Time) layout[accessRow] {
+	header := []string{"USER"}
+	if several {
+		header = append(header, "RESOURCE")
+	}
+	header = append(header, "ACCESS LEVEL", "HOW", "EXPIRES")
+	if sessions {
+		header = append(header, "SESSION")
+	}
+	header = append(header, "FLAGS")
+	rfc := func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return t.UTC().Format(time.RFC3339)
+	}
+	return layout[accessRow]{
+		header: header,
+		cells: func(r accessRow) []string {
+			cells := []string{r.userText()}
+			if several {
+				cells = append(cells, r.resourceText())
+			}
+			cells = append(cells, accessLevel(r.AccessLevel), how(r.ResourceAccessUser), expires(r.ExpirationDate, now))
+			if sessions {
+				cells = append(cells, until(r.session, now))
+			}
+			return append(cells, strings.Join(r.flags, ","))
+		},
+		csv: []string{"user", "resource", "access_level", "how", "expires_at", "expires_in", "session_expires_at", "flags", "user_status", "user_id", "resource_id"},
+		record: func(r accessRow) []string {
+			expiresAt, left := "", "never"
+			if r.ExpirationDate != nil {
+				expiresAt, left = rfc(*r.ExpirationDate), expiresIn(r.ExpirationDate.Sub(now))
+			}
+			return []string{r.userText(), r.resourceText(), accessLevel(r.AccessLevel), how(r.ResourceAccessUser), expiresAt, left,
+				rfc(r.session), strings.Join(r.flags, ","), r.status(), r.UserID, r.ResourceID}
+		},
+		json: func(r accessRow) any {
+			extra := struct {
+				UserEmail        string     `json:"user_email,omitempty"`
+				UserStatus       string     `json:"user_status,omitempty"`
+				ResourceName     string     `json:"resource_name,omitempty"`
+				SessionExpiresAt *time.Time `json:"session_expires_at,omitempty"`
+				Flags            []string   `json:"flags"`
+			}{ResourceName: r.resource, Flags: r.flags}
+			if extra.Flags == nil {
+				extra.Flags = []string{} // [], never null: no flag
+			}
+			if r.user != nil {
+				extra.UserEmail, extra.UserStatus = r.user.Email, r.user.HRIDPStatus
+			}
+			if !r.session.IsZero() {
+				extra.SessionExpiresAt = &r.session
+			}
+			return joined{r.ResourceAccessUser, extra}
+		},
+	}
+}
+
+// joined is the JSON object of a's members, then b's: a grant in the API's
+// own shape (its MarshalJSON), with the command's fields after it.
+type joined struct{ a, b any }
+
+func (j joined) MarshalJSON() ([]byte, error) {
+	a, err := json.Marshal(j.a)
+	if err != nil {
+		return nil, err
+	}
+	b, err := json.Marshal(j.b)
+	if err != nil {
+		return nil, err
+	}
+	if len(b) <= len("{}") {
+		return a, nil
+	}
+	return append(append(a[:len(a)-1], ','), b[1:]...), nil
+}

@@ -1,0 +1,393 @@
+package main
+
+import (
+	"encoding/csv"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/opalclient/opal-go"
+	"github.com/opalclient/opal-go/opaltest"
+)
+
+// The access organisation: users of every status, grants of every kind on
+// three resources, and sessions on some of them.
+const (
+	userC    = "c0000000-0000-4000-8000-00000000000c" // suspended
+	userD    = "d0000000-0000-4000-8000-00000000000d" // deleted
+	userE    = "e0000000-0000-4000-8000-00000000000e" // not found in the HR system
+	userF    = "f0000000-0000-4000-8000-00000000000f" // a status the API may add
+	userG    = "a0000000-0000-4000-8000-00000000000a" // no status
+	stranger = "ffffffff-0000-4000-8000-000000000000" // unknown to Opal
+)
+
+var (
+	adminRoleLevel = opal.ResourceAccessLevel{Name: "AdminRole", RemoteID: "arn:aws:iam::590304332660:role/AdministratorAccess"}
+	readOnlyRole   = opal.ResourceAccessLevel{Name: "ReadOnlyRole", RemoteID: "arn:aws:iam::590304332660:role/ReadOnlyAccess"}
+)
+
+func grant(resourceID, userID, email string, level opal.ResourceAccessLevel, expires *time.Time, direct bool, paths int, propagation string) opal.ResourceAccessUser {
+	return opal.ResourceAccessUser{ResourceID: resourceID, UserID: userID, Email: email, AccessLevel: level, ExpirationDate: expires,
+		HasDirectAccess: direct, NumAccessPaths: paths, PropagationStatus: propagation}
+}
+
+func ptr(t time.Time) *time.Time { return &t }
+
+// accessOrg starts the access organisation, with expiries relative to now.
+func accessOrg(t *testing.T, now time.Time) (*opaltest.Server, []opal.ResourceAccessUser, []opal.Session) {
+	t.Helper()
+	grants := []opal.ResourceAccessUser{
+		grant(resource, userA, emailA, adminRoleLevel, nil, false, 1, ""),                                            // 0
+		grant(resource, userA, emailA, readOnlyRole, ptr(in(now, 3*time.Hour+12*time.Minute)), true, 1, ""),          // 1
+		grant(resource, userB, emailB, adminRoleLevel, nil, true, 2, "SUCCESS"),                                      // 2
+		grant(orders, userC, "c@company.dev", opal.ResourceAccessLevel{}, ptr(in(now, 45*time.Minute)), true, 1, ""), // 3
+		grant(orders, userD, "d@company.dev", opal.ResourceAccessLevel{}, ptr(in(now, -time.Hour)), true, 1, ""),     // 4
+		grant(okta, userE, "e@company.dev", opal.ResourceAccessLevel{}, nil, false, 1, "ERR_REMOTE_THROTTLE"),        // 5
+		grant(okta, stranger, "", opal.ResourceAccessLevel{}, ptr(in(now, 52*time.Hour)), true, 1, "SUCCESS"),        // 6
+		grant(okta, userF, "f@company.dev", opal.ResourceAccessLevel{}, nil, false, 3, ""),                           // 7
+		grant(okta, userG, "g@company.dev", opal.ResourceAccessLevel{}, nil, true, 1, ""),                            // 8
+	}
+	sessions := []opal.Session{
+		{UserID: userA, ResourceID: resource, AccessLevel: adminRoleLevel, ExpirationDate: in(now, 2*time.Hour)},     // on grant 0
+		{UserID: userA, ResourceID: resource, AccessLevel: adminRoleLevel, ExpirationDate: in(now, time.Hour)},       // an earlier one: the later wins
+		{UserID: userB, ResourceID: resource, AccessLevel: adminRoleLevel, ExpirationDate: in(now, -30*time.Minute)}, // over
+		{UserID: userA, ResourceID: orders, AccessLevel: readOnlyRole, ExpirationDate: in(now, time.Hour)},           // under no grant
+		{UserID: userC, ResourceID: orders, ExpirationDate: in(now, 40*time.Minute)},                                 // on grant 3
+	}
+	srv := newOrg(t, sessions)
+	srv.AddUsers(
+		opal.User{UserID: userC, Email: "c@company.dev", HRIDPStatus: opal.HRIDPStatusSuspended},
+		opal.User{UserID: userD, Email: "d@company.dev", HRIDPStatus: opal.HRIDPStatusDeleted},
+		opal.User{UserID: userE, Email: "e@company.dev", HRIDPStatus: opal.HRIDPStatusNotFound},
+		opal.User{UserID: userF, Email: "f@company.dev", HRIDPStatus: "ON_LEAVE"},
+		opal.User{UserID: userG, Email: "g@company.dev"},
+	)
+	srv.AddAccess(grants...)
+	return srv, grants, sessions
+}
+
+// accessTable is the table of the grants at the indices given, with a
+// RESOURCE column when several, a SESSION column when sessions.
+func accessTable(g []opal.ResourceAccessUser, s []opal.Session, several, sessions bool, order ...int) [][]string {
+	header := []string{"USER"}
+	if several {
+		header = append(header, "RESOURCE")
+	}
+	header = append(header, "ACCESS LEVEL", "HOW", "EXPIRES")
+	if sessions {
+		header = append(header, "SESSION")
+	}
+	header = append(header, "FLAGS")
+	user := []string{emailA, emailA, emailB, "c@company.dev", "d@company.dev", "e@company.dev", stranger, "f@company.dev", "g@company.dev"}
+	res := map[string]string{resource: "production", orders: "orders-prod", okta: "Salesforce"}
+	how := []string{"group", "direct", "direct+group", "direct", "direct", "group", "direct", "group", "direct"}
+	left := map[int]string{1: "3h12m", 3: "45m", 6: "2d4h"}
+	session := map[int]string{0: untilText(s[0].ExpirationDate), 3: untilText(s[4].ExpirationDate)}
+	flags := []string{"", "", "deprovisioned", "suspended", "deleted,expired", "not-in-idp,not-propagated", "unknown-user", "on-leave", ""}
+	table := [][]string{header}
+	for _, i := range order {
+		row := []string{user[i]}
+		if several {
+			row = append(row, res[g[i].ResourceID])
+		}
+		expires := "never"
+		switch {
+		case i == 4:
+			expires = at(*g[i].ExpirationDate) + " (expired)"
+		case g[i].ExpirationDate != nil:
+			expires = at(*g[i].ExpirationDate) + " (in " + left[i] + ")"
+		}
+		row = append(row, accessLevel(g[i].AccessLevel), how[i], expires)
+		if sessions {
+			row = append(row, cmpOr(session[i], "-"))
+		}
+		if flags[i] != "" {
+			row = append(row, flags[i])
+		}
+		table = append(table, row)
+	}
+	return table
+}
+
+func cmpOr(s, or string) string {
+	if s == "" {
+		return or
+	}
+	return s
+}
+
+func TestAccessTable(t *testing.T) {
+	tests := []struct {
+		args     []string
+		several  bool
+		sessions bool
+		order    []int
+	}{
+		{[]string{"-all", "-sort", "resource"}, true, true, []int{4, 3, 1, 0, 2, 6, 5, 7, 8}},
+		// One resource: in page order, no RESOURCE column.
+		{[]string{"-resource-id", resource}, false, true, []int{0, 1, 2}},
+		{[]string{"-resource-id", resource, "-no-sessions"}, false, false, []int{0, 1, 2}},
+		{[]string{"-all", "-flagged", "-sort", "user"}, true, true, []int{3, 4, 5, 7, 6, 2}},
+		{[]string{"-all", "-permanent", "-sort", "resource", "-no-sessions"}, true, false, []int{0, 2, 5, 7, 8}},
+		{[]string{"-all", "-expiring-within", "46m", "-sort", "EXPIRES"}, true, true, []int{4, 3}},
+		{[]string{"-all", "-expiring-within", "45m", "-sort", "expires"}, true, true, []int{4}},
+		{[]string{"-all", "-resource-type", "okta_app", "-sort", "expires"}, false, true, []int{6, 5, 7, 8}},
+		{[]string{"-all", "-resource-name", "orders-prod", "-flagged"}, false, true, []int{3, 4}},
+		{[]string{"-resource-id", okta, "-resource-id", orders, "-flagged", "-permanent", "-sort", "user"}, true, true, []int{5, 7}},
+		// One person's reach: one resource, so no RESOURCE column.
+		{[]string{"-user", emailA, "-sort", "expires"}, false, true, []int{1, 0}},
+		{[]string{"-user-id", userC}, false, true, []int{3}},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			srv, g, s := accessOrg(t, time.Now())
+			r := runCommand(t, serverEnv(srv), append([]string{"access"}, tt.args...)...)
+			checkOK(t, r)
+			if diff := cmp.Diff(accessTable(g, s, tt.several, tt.sessions, tt.order...), parseTable(r.stdout)); diff != "" {
+				t.Errorf("table (-want +got):\n%s", diff)
+			}
+			checkAligned(t, r.stdout)
+		})
+	}
+}
+
+// TestAccessIDs: -ids shows IDs and looks no user up, so only the grants'
+// own flags show; for one user, whose status is known, it shows too.
+func TestAccessIDs(t *testing.T) {
+	srv, _, _ := accessOrg(t, time.Now())
+	r := runCommand(t, serverEnv(srv), "access", "-ids", "-resource-id", orders, "-no-sessions")
+	checkOK(t, r)
+	rows := parseTable(r.stdout)
+	if len(rows) != 3 || rows[1][0] != userC || len(rows[1]) != 4 || rows[2][0] != userD || rows[2][4] != "expired" {
+		t.Errorf("-ids: %q, want the IDs of C and D, and only D's grant flagged, as expired", rows)
+	}
+	if n := paths(srv)["/v1/user?user_id"]; n != 0 {
+		t.Errorf("-ids looked %d users up", n)
+	}
+	r = runCommand(t, serverEnv(srv), "access", "-ids", "-user-id", userB, "-flagged")
+	checkOK(t, r)
+	if rows := parseTable(r.stdout); len(rows) != 2 || rows[1][0] != userB || rows[1][5] != "deprovisioned" {
+		t.Errorf("-ids -user-id: %q, want B's grant, flagged deprovisioned", rows)
+	}
+}
+
+var idInPath = regexp.MustCompile(`^/v1/resources/(users/)?[^/]+(/users)?$`)
+
+// accessPaths counts the requests srv received by path, with the IDs of
+// the access endpoints' paths as placeholders.
+func accessPaths(srv *opaltest.Server) map[string]int {
+	n := paths(srv)
+	for p, c := range n {
+		if idInPath.MatchString(p) {
+			delete(n, p)
+			switch {
+			case strings.HasPrefix(p, "/v1/resources/users/"):
+				n["/v1/resources/users/{user_id}"] += c
+			case strings.HasSuffix(p, "/users"):
+				n["/v1/resources/{resource_id}/users"] += c
+			}
+		}
+	}
+	return n
+}
+
+// TestAccessRequests counts the requests of each kind: -user walks one
+// user's grants and sweeps no resource's; the sessions are one sweep of the
+// same resources, and none with -no-sessions.
+func TestAccessRequests(t *testing.T) {
+	tests := []struct {
+		args []string
+		want map[string]int
+	}{
+		{[]string{"-all"}, map[string]int{"/v1/resources": 1, "/v1/sessions": 3, "/v1/resources/{resource_id}/users": 3, "/v1/user?user_id": 8}},
+		{[]string{"-all", "-no-sessions", "-page-size", "2"}, map[string]int{"/v1/resources": 1, "/v1/resources/{resource_id}/users": 5, "/v1/user?user_id": 8}},
+		{[]string{"-resource-id", resource + "," + okta, "-permanent"}, map[string]int{"/v1/resources": 1, "/v1/sessions": 2, "/v1/resources/{resource_id}/users": 2, "/v1/user?user_id": 5}},
+		{[]string{"-user", emailA}, map[string]int{"/v1/user?email": 1, "/v1/resources/users/{user_id}": 1, "/v1/resources": 1, "/v1/sessions": 1}},
+		{[]string{"-user", emailA, "-no-sessions", "-ids"}, map[string]int{"/v1/user?email": 1, "/v1/resources/users/{user_id}": 1}},
+		{[]string{"-user-id", userA, "-page-size", "1"}, map[string]int{"/v1/user?user_id": 1, "/v1/resources/users/{user_id}": 2, "/v1/resources": 1, "/v1/sessions": 2}},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			srv, _, _ := accessOrg(t, time.Now())
+			r := runCommand(t, serverEnv(srv), append([]string{"access"}, tt.args...)...)
+			if r.code != 0 {
+				t.Fatalf("exit %d; stderr: %s", r.code, r.stderr)
+			}
+			if diff := cmp.Diff(tt.want, accessPaths(srv)); diff != "" {
+				t.Errorf("requests by path (-want +got):\n%s", diff)
+			}
+			for _, req := range srv.Requests() {
+				if q := req.URL.Query(); req.URL.Path == "/v1/sessions" && strings.Contains(strings.Join(tt.args, " "), "-user") && q.Get("user_id") != userA {
+					t.Errorf("a sessions request for -user asked for user_id %q, want %s", q.Get("user_id"), userA)
+				}
+			}
+		})
+	}
+}
+
+// jsonGrant is a line of opal access -format json, decoded with the field
+// names the command promises.
+type jsonGrant struct {
+	ResourceID  string `json:"resource_id"`
+	UserID      string `json:"user_id"`
+	Email       string `json:"email"`
+	FullName    string `json:"full_name"`
+	AccessLevel struct {
+		Name     string `json:"access_level_name"`
+		RemoteID string `json:"access_level_remote_id"`
+	} `json:"access_level"`
+	ExpirationDate    *time.Time `json:"expiration_date"`
+	HasDirectAccess   bool       `json:"has_direct_access"`
+	NumAccessPaths    int        `json:"num_access_paths"`
+	PropagationStatus *struct {
+		Status string `json:"status"`
+	} `json:"propagation_status"`
+	UserEmail        *string    `json:"user_email"`
+	UserStatus       *string    `json:"user_status"`
+	ResourceName     *string    `json:"resource_name"`
+	SessionExpiresAt *time.Time `json:"session_expires_at"`
+	Flags            []string   `json:"flags"`
+}
+
+func TestAccessJSON(t *testing.T) {
+	srv, g, s := accessOrg(t, time.Now())
+	r := runCommand(t, serverEnv(srv), "access", "-resource-id", resource+","+okta, "-format", "json")
+	checkOK(t, r)
+	got := map[string]jsonGrant{}
+	for _, l := range decodeLines[jsonGrant](t, r.stdout) {
+		got[l.UserID+" "+l.AccessLevel.Name] = l
+	}
+	str := func(s string) *string { return &s }
+	want := map[string]jsonGrant{}
+	add := func(i int, email, status, name *string, session *time.Time, propagation string, flags ...string) {
+		j := jsonGrant{ResourceID: g[i].ResourceID, UserID: g[i].UserID, Email: g[i].Email, ExpirationDate: g[i].ExpirationDate,
+			HasDirectAccess: g[i].HasDirectAccess, NumAccessPaths: g[i].NumAccessPaths, UserEmail: email, UserStatus: status,
+			ResourceName: name, SessionExpiresAt: session, Flags: flags}
+		j.AccessLevel.Name, j.AccessLevel.RemoteID = g[i].AccessLevel.Name, g[i].AccessLevel.RemoteID
+		if propagation != "" {
+			j.PropagationStatus = &struct {
+				Status string `json:"status"`
+			}{propagation}
+		}
+		if j.ExpirationDate != nil {
+			j.ExpirationDate = ptr(j.ExpirationDate.UTC())
+		}
+		want[j.UserID+" "+j.AccessLevel.Name] = j
+	}
+	prod, sf := str("production"), str("Salesforce")
+	add(0, str(emailA), str("ACTIVE"), prod, ptr(s[0].ExpirationDate), "")
+	add(1, str(emailA), str("ACTIVE"), prod, nil, "")
+	add(2, str(emailB), str("DEPROVISIONED"), prod, nil, "SUCCESS", "deprovisioned")
+	add(5, str("e@company.dev"), str("NOT_FOUND"), sf, nil, "ERR_REMOTE_THROTTLE", "not-in-idp", "not-propagated")
+	add(6, nil, nil, sf, nil, "SUCCESS", "unknown-user")
+	add(7, str("f@company.dev"), str("ON_LEAVE"), sf, nil, "", "on-leave")
+	add(8, str("g@company.dev"), nil, sf, nil, "")
+	for k, j := range want {
+		if j.Flags == nil {
+			j.Flags = []string{}
+			want[k] = j
+		}
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("lines (-want +got):\n%s", diff)
+	}
+	if strings.Contains(r.stdout, `"flags":null`) {
+		t.Errorf("a line has null flags:\n%s", r.stdout)
+	}
+}
+
+func TestAccessCSV(t *testing.T) {
+	now := time.Now()
+	srv, g, s := accessOrg(t, now)
+	r := runCommand(t, serverEnv(srv), "access", "-resource-id", orders, "-format", "csv", "-sort", "user")
+	checkOK(t, r)
+	got, err := csv.NewReader(strings.NewReader(r.stdout)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rfc := func(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+	want := [][]string{
+		{"user", "resource", "access_level", "how", "expires_at", "expires_in", "session_expires_at", "flags", "user_status", "user_id", "resource_id"},
+		{"c@company.dev", "orders-prod", "(default)", "direct", rfc(*g[3].ExpirationDate), "45m", rfc(s[4].ExpirationDate), "suspended", "SUSPENDED", userC, orders},
+		{"d@company.dev", "orders-prod", "(default)", "direct", rfc(*g[4].ExpirationDate), "expired", "", "deleted,expired", "DELETED", userD, orders},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("rows (-want +got):\n%s", diff)
+	}
+	r = runCommand(t, serverEnv(srv), "access", "-resource-id", okta, "-format", "csv", "-permanent", "-no-sessions", "-sort", "user")
+	got, _ = csv.NewReader(strings.NewReader(r.stdout)).ReadAll()
+	if len(got) != 4 || got[1][4] != "" || got[1][5] != "never" || got[1][6] != "" || got[1][7] != "not-in-idp,not-propagated" {
+		t.Errorf("permanent grants in csv: %q; want no expires_at, expires_in never, no session", got)
+	}
+}
+
+// TestAccessUsageErrors: mistakes that need no request to see are usage
+// errors, and nothing is sent.
+func TestAccessUsageErrors(t *testing.T) {
+	srv := newOrg(t, nil)
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{nil, "opal: pass -resource-id ID[,ID...] for some resources, -all for the whole organisation, or -user EMAIL for one person's grants"},
+		{[]string{"-all", "-user", emailA}, "opal: -user or -user-id lists one person's grants on every resource: pass it without -resource-id or -all"},
+		{[]string{"-resource-id", resource, "-user-id", userA}, "pass it without -resource-id or -all"},
+		{[]string{"-all", "-permanent", "-expiring-within", "7d"}, "opal: -permanent keeps grants that never expire, -expiring-within grants that do: pass one of them"},
+		{[]string{"-all", "-flagged", "-ids"}, "opal: -flagged needs each user's status, which -ids does not look up: drop -ids"},
+		{[]string{"-all", "-sort", "flags"}, `opal: -sort "flags": want expires, user or resource`},
+		{[]string{"-all", "-format", "json", "-sort", "user"}, "-sort is for -format table and csv"},
+		{[]string{"-all", "-resource-type", "GITHUB_REPO"}, "did you mean GIT_HUB_REPO?"},
+		{[]string{"-all", "-expiring-within", "1.5.5d"}, `-expiring-within "1.5.5d": want a duration`},
+		{[]string{"-all", "-page-size", "0"}, "-page-size 0: want 1 to 1000"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			checkFailed(t, runCommand(t, serverEnv(srv), append([]string{"access"}, tt.args...)...), exitUsage, tt.want)
+		})
+	}
+	if n := len(srv.Requests()); n != 0 {
+		t.Errorf("%d requests, want none", n)
+	}
+}
+
+// TestAccessUnknownUser: -user and -user-id name a user who must exist.
+func TestAccessUnknownUser(t *testing.T) {
+	srv, _, _ := accessOrg(t, time.Now())
+	checkFailed(t, runCommand(t, serverEnv(srv), "access", "-user-id", stranger), exitFailure,
+		"opal: no user with ID "+stranger+" in this Opal organisation; check the ID (opal users lists them)\n")
+	checkFailed(t, runCommand(t, serverEnv(srv), "access", "-user", "nobody@company.dev"), exitFailure,
+		"opal: no user with email \"nobody@company.dev\" in this Opal organisation\n")
+}
+
+// untilText is how SESSION shows a session that ends at t (the tests run
+// with TZ=UTC): the time alone when that is today, else the date too.
+func untilText(t time.Time) string {
+	if t.UTC().Format("2006-01-02") == time.Now().UTC().Format("2006-01-02") {
+		return "until " + t.UTC().Format("15:04 UTC")
+	}
+	return "until " + t.UTC().Format("2006-01-02 15:04 UTC")
+}
+
+// TestUntil: SESSION shows the date of a session that ends on another day,
+// even within 24 hours, so that tomorrow's 04:00 does not read as a time
+// already past today.
+func TestUntil(t *testing.T) {
+	now := time.Date(2026, 12, 7, 22, 0, 0, 0, time.Local)
+	tests := []struct {
+		end  time.Time
+		want string
+	}{
+		{time.Time{}, ""},
+		{now.Add(3 * time.Hour), "until " + now.Add(3*time.Hour).Format("2006-01-02 15:04 MST")}, // tomorrow, 01:00
+		{now.Add(time.Hour), "until " + now.Add(time.Hour).Format("15:04 MST")},
+		{now.Add(-time.Hour), "until " + now.Add(-time.Hour).Format("15:04 MST")},
+		{now.Add(50 * time.Hour), "until " + now.Add(50*time.Hour).Format("2006-01-02 15:04 MST")},
+	}
+	for _, tt := range tests {
+		if got := until(tt.end, now); got != tt.want {
+			t.Errorf("until(%v) = %q, want %q", tt.end, got, tt.want)
+		}
+	}
+}

@@ -1,0 +1,226 @@
+package main
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/opalclient/opal-go"
+	"github.com/opalclient/opal-go/opaltest"
+)
+
+// TestHelp: the overview and every command's help go to stdout with exit
+// 0, however asked for, and tell the examples, the environment and the
+// exit statuses.
+func TestHelp(t *testing.T) {
+	overview := []string{"Usage: opal <command> [flags]", "Commands:", "OPAL_AUTH_TOKEN", "Exit status:", "130"}
+	for _, c := range commands {
+		overview = append(overview, "\n  "+c.name+" ")
+	}
+	tests := []struct {
+		args []string
+		want []string
+	}{
+		{nil, overview},
+		{[]string{"help"}, overview},
+		{[]string{"-h"}, overview},
+		{[]string{"--help"}, overview},
+		{[]string{"help", "help"}, overview},
+		{[]string{"version", "-h"}, []string{"Usage: opal version"}},
+	}
+	for _, c := range commands {
+		want := []string{"Usage: opal " + c.name, "Flags:", "\n  -format format", "\n  -version", "Examples:", "Environment:", "OPAL_BASE_URL", "Exit status:", "143"}
+		for _, args := range [][]string{{"help", c.name}, {c.name, "-h"}, {c.name, "--help"}, {c.name, "-help"}, {c.name, "-format", "csv", "-h"}} {
+			tests = append(tests, struct {
+				args []string
+				want []string
+			}{args, want})
+		}
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			r := runCommand(t, nil, tt.args...)
+			checkOK(t, r)
+			for _, w := range tt.want {
+				if !strings.Contains(r.stdout, w) {
+					t.Errorf("stdout lacks %q:\n%s", w, r.stdout)
+				}
+			}
+		})
+	}
+}
+
+// TestHelpExamples: every command's help has at least two examples, each
+// a command line of that command after a line saying what it shows.
+func TestHelpExamples(t *testing.T) {
+	for _, c := range commands {
+		t.Run(c.name, func(t *testing.T) {
+			r := runCommand(t, nil, "help", c.name)
+			_, examples, _ := strings.Cut(r.stdout, "\nExamples:\n")
+			examples, _, _ = strings.Cut(examples, "\n\nEnvironment:")
+			if n := strings.Count(examples, "\n  opal "+c.name); n < 2 || strings.Count(examples, "  # ") != n {
+				t.Errorf("%d examples, want 2 or more, each after a comment:\n%s", n, examples)
+			}
+		})
+	}
+}
+
+// TestRowOrderIsDocumented: the help of every command that sweeps says
+// that without -sort rows come in the order answers arrive.
+func TestRowOrderIsDocumented(t *testing.T) {
+	for _, name := range []string{"access", "sessions"} {
+		r := runCommand(t, nil, "help", name)
+		if !strings.Contains(strings.Join(strings.Fields(r.stdout), " "), "Without -sort, rows come in the order answers arrive, which differs between runs") {
+			t.Errorf("opal help %s does not say in what order rows come:\n%s", name, r.stdout)
+		}
+	}
+}
+
+// TestVersion: opal version and -version on every command print the
+// module's and the library's versions and Go's, on stdout, and send
+// nothing.
+func TestVersion(t *testing.T) {
+	srv := newOrg(t, nil)
+	argss := [][]string{{"version"}, {"-version"}, {"--version"}}
+	for _, c := range commands {
+		argss = append(argss, []string{c.name, "-version"}, []string{c.name, "-format", "CSV", "-version"})
+	}
+	for _, args := range argss {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			r := runCommand(t, serverEnv(srv), args...)
+			checkOK(t, r)
+			want := "(opal-go " + opal.Version + ", " + runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH + ")\n"
+			if !strings.HasPrefix(r.stdout, "opal ") || !strings.HasSuffix(r.stdout, want) || strings.Count(r.stdout, "\n") != 1 {
+				t.Errorf("stdout %q, want one line: opal <module version> %s", r.stdout, want)
+			}
+		})
+	}
+	if n := len(srv.Requests()); n != 0 {
+		t.Errorf("%d requests, want none", n)
+	}
+}
+
+// TestEnvironment: the demo runs only when neither OPAL_AUTH_TOKEN nor
+// OPAL_BASE_URL is set; a token set but empty, a base URL without a token,
+// or an empty base URL with a token is a usage error that says what to
+// set, for every command, in every format, and nothing is printed on
+// stdout.
+func TestEnvironment(t *testing.T) {
+	srv := newOrg(t, nil)
+	tests := []struct {
+		name string
+		env  []string
+		want string
+	}{
+		{"empty token", []string{"OPAL_AUTH_TOKEN="}, "OPAL_AUTH_TOKEN is set but empty: set it to an Opal API token (or unset it, and OPAL_BASE_URL, to see the demo)"},
+		{"empty token and a base URL", []string{"OPAL_AUTH_TOKEN=", "OPAL_BASE_URL=" + srv.URL}, "OPAL_AUTH_TOKEN is set but empty"},
+		{"a base URL without a token", []string{"OPAL_BASE_URL=https://opal.mycorp.example/v1"},
+			"OPAL_BASE_URL is set but OPAL_AUTH_TOKEN is not: set OPAL_AUTH_TOKEN to an API token of that Opal (or unset OPAL_BASE_URL to see the demo)"},
+		{"an empty base URL without a token", []string{"OPAL_BASE_URL="}, "OPAL_BASE_URL is set but OPAL_AUTH_TOKEN is not"},
+		{"an empty base URL with a token", []string{"OPAL_BASE_URL=", "OPAL_AUTH_TOKEN=" + srv.Token}, "OPAL_BASE_URL is set but empty: set it to your Opal's API URL"},
+		{"a token of white space", []string{"OPAL_AUTH_TOKEN= ", "OPAL_BASE_URL=" + srv.URL}, "invalid argument: API token contains white space"},
+		{"an exact base URL without a base URL", []string{"OPAL_BASE_URL_EXACT=1"}, "OPAL_BASE_URL_EXACT is set but OPAL_BASE_URL is not"},
+		{"an exact base URL of a typo", []string{"OPAL_AUTH_TOKEN=" + srv.Token, "OPAL_BASE_URL=" + srv.URL, "OPAL_BASE_URL_EXACT=ture"},
+			`OPAL_BASE_URL_EXACT is "ture": set it to 1 to use OPAL_BASE_URL as given`},
+		{"an empty exact base URL", []string{"OPAL_AUTH_TOKEN=" + srv.Token, "OPAL_BASE_URL=" + srv.URL, "OPAL_BASE_URL_EXACT="}, `OPAL_BASE_URL_EXACT is ""`},
+		{"plain http to another host", []string{"OPAL_AUTH_TOKEN=" + srv.Token, "OPAL_BASE_URL=http://api.opal.dev/v1"}, "invalid argument: base URL: \"http://api.opal.dev/v1\" uses plain http, which is allowed only to loopback hosts"},
+	}
+	for _, tt := range tests {
+		for _, c := range commands {
+			for _, format := range []string{"table", "csv", "json"} {
+				t.Run(tt.name+"/"+c.name+"/"+format, func(t *testing.T) {
+					args := []string{c.name, "-format", format}
+					if c == sessionsCommand || c == accessCommand {
+						args = append(args, "-all")
+					}
+					r := runCommand(t, tt.env, args...)
+					checkFailed(t, r, exitUsage, "opal: "+tt.want)
+					if strings.Contains(r.stderr, "demo data") {
+						t.Errorf("the demo ran: %s", r.stderr)
+					}
+				})
+			}
+		}
+	}
+	if n := len(srv.Requests()); n != 0 {
+		t.Errorf("%d requests, want none", n)
+	}
+}
+
+// TestExactBaseURL: OPAL_BASE_URL_EXACT=1 reaches a server that serves the
+// API at its root, as a mock such as Prism does, where OPAL_BASE_URL alone
+// would have /v1 filled in.
+func TestExactBaseURL(t *testing.T) {
+	srv := newOrg(t, nil)
+	target, err := url.Parse(srv.URL) // .../v1
+	if err != nil {
+		t.Fatal(err)
+	}
+	atRoot := httptest.NewServer(&httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) {
+		r.SetURL(target) // /users becomes /v1/users
+	}})
+	t.Cleanup(atRoot.Close)
+
+	env := []string{"OPAL_AUTH_TOKEN=" + srv.Token, "OPAL_BASE_URL=" + atRoot.URL, "OPAL_BASE_URL_EXACT=1"}
+	r := runCommand(t, env, "users", "-format", "csv")
+	if r.code != exitOK || !strings.Contains(r.stdout, emailA) {
+		t.Errorf("exit %d, stdout %q, stderr %q; want the users", r.code, r.stdout, r.stderr)
+	}
+	// Without it, /v1 is filled in, the mock has nothing there, and the
+	// hint says what to set.
+	r = runCommand(t, env[:2], "users")
+	checkFailed(t, r, exitFailure, "set OPAL_BASE_URL_EXACT=1")
+}
+
+// TestUnknownCommand: a first argument that is no command is a usage
+// error, with the nearest command suggested when one is near.
+func TestUnknownCommand(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"acess"}, `opal: unknown command "acess"; did you mean access?`},
+		{[]string{"sesions", "-all"}, `opal: unknown command "sesions"; did you mean sessions?`},
+		{[]string{"frobnicate"}, `opal: unknown command "frobnicate"` + "\nRun 'opal help' for usage.\n"},
+		{[]string{"-all"}, "opal: flags come after a command, as in: opal access -all"},
+		{[]string{"help", "acess"}, `opal: unknown command "acess"; did you mean access?`},
+		{[]string{"help", "access", "sessions"}, "opal: help takes one command, not 2"},
+		{[]string{"version", "extra"}, "opal: version takes no arguments"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			checkFailed(t, runCommand(t, nil, tt.args...), exitUsage, tt.want)
+		})
+	}
+}
+
+// TestVerbose: -v writes the client's log records to stderr, one per
+// attempt and per wait before a retry, without the token; stdout is as
+// without it.
+func TestVerbose(t *testing.T) {
+	srv := newOrg(t, nil)
+	srv.Inject(opaltest.Fault{Status: http.StatusServiceUnavailable})
+	r := runCommand(t, serverEnv(srv), "users", "-v")
+	if r.code != 0 || len(parseTable(r.stdout)) != 3 {
+		t.Fatalf("exit %d, stdout %q; want 0 and the users; stderr: %s", r.code, r.stdout, r.stderr)
+	}
+	for _, want := range []string{
+		`level=DEBUG msg="opal: attempt" method=GET path=/v1/users attempt=1 status=503`,
+		`level=DEBUG msg="opal: waiting to retry" method=GET path=/v1/users attempt=1 status=503 delay=`,
+		`level=DEBUG msg="opal: attempt" method=GET path=/v1/users attempt=2 status=200`,
+	} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
+		}
+	}
+	if strings.Contains(r.stderr, srv.Token) {
+		t.Errorf("the token is on stderr:\n%s", r.stderr)
+	}
+	if r := runCommand(t, serverEnv(srv), "users"); r.stderr != "" {
+		t.Errorf("without -v, stderr is %q; want nothing", r.stderr)
+	}
+}

@@ -1,0 +1,162 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/opalclient/opal-go"
+)
+
+// cli is what a subcommand's run works with.
+type cli struct {
+	client *opal.Client
+	stdout io.Writer // the rows
+	prog   *progress // the status line, and stderr's warnings
+	cut    bool      // stdout is a terminal: table cells wider than maxCell are cut
+	demo   bool
+}
+
+// conn is where the command's requests go: Opal, with a token and maybe a
+// base URL, or the demo.
+type conn struct {
+	demo    bool
+	token   string
+	baseURL string // "" for opal.DefaultBaseURL
+	exact   bool   // OPAL_BASE_URL_EXACT: the base URL as given, with no /v1 filled in
+}
+
+// connection reads OPAL_AUTH_TOKEN, OPAL_BASE_URL and OPAL_BASE_URL_EXACT
+// (which takes OPAL_BASE_URL as given, for a mock that serves the API at a
+// host's root, where the library would fill in /v1). The demo runs only
+// when none is set: a token set but empty (a CI secret that failed to
+// arrive expands so), or a base URL without a token, would otherwise file a
+// report about fictional people.
+func connection(lookup func(string) (string, bool)) (conn, error) {
+	token, hasToken := lookup("OPAL_AUTH_TOKEN")
+	baseURL, hasBaseURL := lookup("OPAL_BASE_URL")
+	exact := false
+	if v, ok := lookup("OPAL_BASE_URL_EXACT"); ok {
+		switch strings.ToLower(v) {
+		case "1", "true", "yes":
+			exact = true
+		case "0", "false", "no":
+		default:
+			return conn{}, usagef("OPAL_BASE_URL_EXACT is %q: set it to 1 to use OPAL_BASE_URL as given, with no /v1 filled in, or unset it", v)
+		}
+		if exact && !hasBaseURL {
+			return conn{}, usagef("OPAL_BASE_URL_EXACT is set but OPAL_BASE_URL is not: set OPAL_BASE_URL to the URL of the server, such as http://127.0.0.1:4010 for a mock")
+		}
+	}
+	switch {
+	case !hasToken && !hasBaseURL:
+		return conn{demo: true}, nil
+	case !hasToken:
+		return conn{}, usagef("OPAL_BASE_URL is set but OPAL_AUTH_TOKEN is not: set OPAL_AUTH_TOKEN to an API token of that Opal (or unset OPAL_BASE_URL to see the demo)")
+	case token == "":
+		return conn{}, usagef("OPAL_AUTH_TOKEN is set but empty: set it to an Opal API token (or unset it, and OPAL_BASE_URL, to see the demo)")
+	case hasBaseURL && baseURL == "":
+		return conn{}, usagef("OPAL_BASE_URL is set but empty: set it to your Opal's API URL, such as https://opal.example.com/v1, or unset it for %s", opal.DefaultBaseURL)
+	}
+	return conn{token: token, baseURL: baseURL, exact: exact}, nil
+}
+
+// client returns the client of a run of the named command, and what ends
+// the demo server when there is one.
+func (c conn) client(command string, prog *progress, verbose bool) (*opal.Client, func(), error) {
+	// The status line learns of requests from the client itself.
+	opts := []opal.Option{opal.WithUserAgent("opal/" + opal.Version), opal.WithObserver(prog.observe)}
+	prog.observed = true
+	if verbose {
+		opts = append(opts, opal.WithLogger(slog.New(slog.NewTextHandler(prog.logOutput(), &slog.HandlerOptions{Level: slog.LevelDebug}))))
+	}
+	if c.demo {
+		srv := demoServer(time.Now())
+		client, err := srv.Client(opts...)
+		return client, srv.Close, err
+	}
+	switch {
+	case c.exact:
+		opts = append(opts, opal.WithExactBaseURL(c.baseURL))
+	case c.baseURL != "":
+		opts = append(opts, opal.WithBaseURL(c.baseURL))
+	}
+	client, err := opal.NewClient(c.token, opts...)
+	return client, func() {}, err
+}
+
+// origin is the scheme and host the requests go to, such as
+// "https://api.opal.dev", to name the URL of a request in a hint.
+func (c conn) origin() string {
+	u, err := url.Parse(c.baseURL)
+	if c.baseURL == "" || err != nil {
+		u, _ = url.Parse(opal.DefaultBaseURL)
+	}
+	return u.Scheme + "://" + u.Host
+}
+
+// hint is what to add to the report of an error to say what to check.
+func (c conn) hint(err error) string {
+	var apiErr *opal.APIError
+	if !errors.As(err, &apiErr) {
+		return ""
+	}
+	switch {
+	case errors.Is(err, opal.ErrUnauthorized):
+		return " (is OPAL_AUTH_TOKEN a valid API token of this Opal?)"
+	case errors.Is(err, opal.ErrForbidden):
+		return " (OPAL_AUTH_TOKEN is not allowed to read this: an Opal admin can give its API token read access, or issue one that has it)"
+	case errors.Is(err, opal.ErrNotFound):
+		return " (the URL requested was " + c.origin() + apiErr.Path +
+			": check that OPAL_BASE_URL is the API's base URL, such as " + opal.DefaultBaseURL +
+			" or https://<host>/v1; for a mock that serves the API at its root, as Prism does, set OPAL_BASE_URL_EXACT=1)"
+	}
+	return ""
+}
+
+// describe is an error's text, with the message of an RFC 7807 problem
+// (application/problem+json) shown by its title and detail rather than as
+// raw JSON.
+func describe(err error) string {
+	msg := err.Error()
+	var apiErr *opal.APIError
+	if !errors.As(err, &apiErr) || apiErr.Message == "" {
+		return msg
+	}
+	if problem := problemText(apiErr.Body); problem != "" {
+		return strings.Replace(msg, apiErr.Message, problem, 1)
+	}
+	return msg
+}
+
+// problemText is "title: detail" of an RFC 7807 problem body, or "" when
+// the body is not one. A body with a "message" member is Opal's own shape,
+// whose message the error already shows.
+func problemText(body []byte) string {
+	var members map[string]json.RawMessage
+	if json.Unmarshal(body, &members) != nil {
+		return ""
+	}
+	text := func(name string) string {
+		var s string
+		_ = json.Unmarshal(members[name], &s) // not a string: none
+		return strings.Join(strings.Fields(s), " ")
+	}
+	for name := range members {
+		if strings.EqualFold(name, "message") {
+			return ""
+		}
+	}
+	switch title, detail := text("title"), text("detail"); {
+	case title != "" && detail != "":
+		return title + ": " + detail
+	case title != "":
+		return title
+	default:
+		return detail
+	}
+}

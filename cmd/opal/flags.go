@@ -1,0 +1,210 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/opalclient/opal-go"
+)
+
+// usageError is a mistake in the command line or the environment: the run
+// stops with exit status 2 before anything is sent.
+type usageError string
+
+func (e usageError) Error() string { return string(e) }
+
+func usagef(format string, args ...any) error {
+	return usageError(fmt.Sprintf(format, args...))
+}
+
+// common holds the flags every listing subcommand takes.
+type common struct {
+	format   string
+	pageSize int
+	verbose  bool
+	version  bool
+}
+
+// define adds the common flags to fs; what says what a page holds, for
+// -page-size's help.
+func (c *common) define(fs *flag.FlagSet, what string) {
+	fs.StringVar(&c.format, "format", "table", "output `format`: table, json (one object per line) or csv")
+	fs.IntVar(&c.pageSize, "page-size", 0, "ask for `N` "+what+" per request, 1 to 1000 (default: the API's largest page, 1000)")
+	fs.BoolVar(&c.verbose, "v", false, "write the client's log records (each attempt, each wait before a retry) to stderr")
+	fs.BoolVar(&c.version, "version", false, "print the versions of opal, the opal-go library and Go, and exit")
+}
+
+// check checks the common flags once parsed; set says which flags were
+// given.
+func (c *common) check(set map[string]bool) error {
+	format, err := choice("-format", c.format, "table", "json", "csv")
+	if err != nil {
+		return err
+	}
+	c.format = format
+	// 0 is the flag's default, meaning the API's largest page; given, it
+	// is refused as any other number outside what the help says.
+	if set["page-size"] && (c.pageSize < 1 || c.pageSize > 1000) {
+		return usagef("-page-size %d: want 1 to 1000", c.pageSize)
+	}
+	return nil
+}
+
+// parsed returns the names of the flags that the command line set.
+func parsed(fs *flag.FlagSet) map[string]bool {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	return set
+}
+
+// choice returns the one of allowed that value names, in any letter case.
+func choice(flagName, value string, allowed ...string) (string, error) {
+	lower := strings.ToLower(value)
+	if slices.Contains(allowed, lower) {
+		return lower, nil
+	}
+	last := len(allowed) - 1
+	return "", usagef("%s %q: want %s or %s", flagName, value, strings.Join(allowed[:last], ", "), allowed[last])
+}
+
+// idList is a flag that takes IDs joined by commas, and accumulates when
+// repeated, as -resource-id A -resource-id B,C. Each ID is kept once, in
+// the order given.
+type idList struct {
+	ids []string
+}
+
+func (l *idList) String() string {
+	if l == nil {
+		return ""
+	}
+	return strings.Join(l.ids, ",")
+}
+
+func (l *idList) Set(value string) error {
+	for id := range strings.SplitSeq(value, ",") {
+		id = strings.TrimSpace(id)
+		if id == "" {
+			return errors.New("holds an empty ID: join IDs with single commas")
+		}
+		if !slices.Contains(l.ids, id) {
+			l.ids = append(l.ids, id)
+		}
+	}
+	return nil
+}
+
+// resourceType returns the type of Opal's ResourceTypeEnum that s names, in
+// any letter case: the API's values are upper case, but one is not
+// (AZURE_USER_ASSIGNED_MANAGED_Identity), and nobody should have to guess.
+// For a name that is no type, the error suggests the nearest, or lists them
+// all.
+func resourceType(flagName, s string) (opal.ResourceType, error) {
+	names := make([]string, 0, len(opal.ResourceTypes()))
+	for _, t := range opal.ResourceTypes() {
+		if strings.EqualFold(string(t), s) {
+			return t, nil
+		}
+		names = append(names, string(t))
+	}
+	if near := nearest(s, names); near != "" {
+		return "", usagef("%s %q is not a resource type of Opal; did you mean %s?", flagName, s, near)
+	}
+	return "", usagef("%s %q is not a resource type of Opal; want one of: %s", flagName, s, strings.Join(names, ", "))
+}
+
+// nearest returns the candidate closest to s in edit distance, ignoring
+// letter case, when it is close enough to be what was meant (at most half
+// of s's letters differ), or "".
+func nearest(s string, candidates []string) string {
+	best, bestDistance := "", len(s)/2+1
+	for _, c := range candidates {
+		if d := editDistance(strings.ToUpper(s), strings.ToUpper(c)); d < bestDistance {
+			best, bestDistance = c, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b, in bytes.
+func editDistance(a, b string) int {
+	row := make([]int, len(b)+1)
+	for j := range row {
+		row[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		diagonal := row[0]
+		row[0] = i
+		for j := 1; j <= len(b); j++ {
+			above := row[j]
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			row[j] = min(row[j]+1, row[j-1]+1, diagonal+cost)
+			diagonal = above
+		}
+	}
+	return row[len(b)]
+}
+
+// parseDuration reads a duration above zero in any letter case: a Go
+// duration (90m, 36h), days (7d, 1.5d), or both (7d12h), since access is
+// granted for days and time.ParseDuration has no unit for them.
+func parseDuration(s string) (time.Duration, error) {
+	const bad = "want a duration such as 90m, 36h, 1.5d, 7d or 7d12h"
+	const day = 24 * time.Hour
+	var d time.Duration
+	rest := strings.ToLower(s)
+	if days, after, found := strings.Cut(rest, "d"); found {
+		n, ok := decimal(days)
+		if !ok {
+			return 0, errors.New(bad)
+		}
+		if n > float64(math.MaxInt64)/float64(day) {
+			return 0, errors.New("too long")
+		}
+		d, rest = time.Duration(math.Round(n*float64(day))), after
+	}
+	if rest != "" {
+		r, err := time.ParseDuration(rest)
+		if err != nil || r < 0 {
+			return 0, errors.New(bad)
+		}
+		if r > math.MaxInt64-d {
+			return 0, errors.New("too long")
+		}
+		d += r
+	}
+	if d <= 0 {
+		return 0, errors.New("want a duration above zero, such as 90m, 36h or 7d")
+	}
+	return d, nil
+}
+
+// decimal reads a number of digits with at most one decimal point, such as
+// "7" or "1.5": no sign, exponent, "inf" or "nan", which strconv.ParseFloat
+// would take.
+func decimal(s string) (float64, bool) {
+	digits := strings.Replace(s, ".", "", 1)
+	if digits == "" || strings.Trim(digits, "0123456789") != "" {
+		return 0, false
+	}
+	n, err := strconv.ParseFloat(s, 64)
+	return n, err == nil
+}
+
+// count says how many of a thing there are, in the right number: "1
+// resource", "2 resources".
+func count(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}

@@ -1,0 +1,245 @@
+package main
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+	"unicode"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/opalclient/opal-go"
+	"github.com/opalclient/opal-go/opaltest"
+)
+
+func TestClean(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"alice@example.com", "alice@example.com"},
+		{"Zoë Ångström 李雷", "Zoë Ångström 李雷"},
+		{"rlo\u202emoc.elpmaxe@evil", `rlo\u202emoc.elpmaxe@evil`},
+		{"\x1b]0;pwned\x07title", `\u001b]0;pwned\u0007title`},
+		{"\x1b[2Jclear", `\u001b[2Jclear`},
+		{"c1\u009b31mred", `c1\u009b31mred`},
+		{"del\x7f", `del\u007f`},
+		{"tab\there\nnewline\rcr", `tab\u0009here\u000anewline\u000dcr`},
+		{"zero\u200bwidth\u200c\u200d\ufeff", `zero\u200bwidth\u200c\u200d\ufeff`},
+		{"iso\u2066late\u2069", `iso\u2066late\u2069`},
+		{"line\u2028para\u2029", `line\u2028para\u2029`},
+		{"tag\U000e0041", `tag\U000e0041`},
+		{"bad\xffutf8", `bad\xffutf8`},
+		{`back\slash`, `back\slash`},
+	}
+	for _, tt := range tests {
+		if got := clean(tt.in); got != tt.want {
+			t.Errorf("clean(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestCSVCell(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"alice@example.com", "alice@example.com"},
+		{`=HYPERLINK("http://evil.example","click")`, `'=HYPERLINK("http://evil.example","click")`},
+		{"+1", "'+1"},
+		{"-2+3", "'-2+3"},
+		{"@SUM(1+1)*cmd|' /C calc'!A0", "'@SUM(1+1)*cmd|' /C calc'!A0"},
+		{"\t=1", `'\u0009=1`},
+		{"\r=1", `'\u000d=1`},
+		{"a=b", "a=b"},
+		{"", ""},
+		{"\x1b[2J", `\u001b[2J`},
+	}
+	for _, tt := range tests {
+		if got := csvCell(tt.in); got != tt.want {
+			t.Errorf("csvCell(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestEscapeJSON(t *testing.T) {
+	for _, s := range []string{"plain", "c1\u0085\u009b", "del\x7f", "rlo\u202e", "zw\u200b\ufeff", "tag\U000e0041", "ok é 李"} {
+		b, err := json.Marshal(map[string]string{"v": s})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := escapeJSON(append(b, '\n'))
+		if raw := firstHidden(strings.TrimSuffix(string(got), "\n")); raw != "" {
+			t.Errorf("escapeJSON of %q left %q in %s", s, raw, got)
+		}
+		var back map[string]string
+		if err := json.Unmarshal(got, &back); err != nil || back["v"] != s {
+			t.Errorf("escapeJSON of %q = %s, which decodes to %q, %v; want the same text", s, got, back["v"], err)
+		}
+	}
+}
+
+// firstHidden returns the first character of s, besides a newline, that
+// could drive a terminal or disguise text, as a quoted string; "" when
+// there is none.
+func firstHidden(s string) string {
+	for _, r := range s {
+		if r != '\n' && (unicode.IsControl(r) || unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp)) || r == '\ufffd' {
+			return string(r)
+		}
+	}
+	return ""
+}
+
+// hostile is text a hostile server sends, each kind at the start of a
+// value (for csv) and inside one.
+var hostile = []string{
+	"rlo\u202emoc.elpmaxe@evil.example",
+	"\x1b]0;pwned\x07\x1b[2J",
+	"\u009b31mc1",
+	"zero\u200bwidth\ufeff",
+	"line\u2028sep\u2029",
+	`=HYPERLINK("http://evil.example","x")`,
+	"@SUM(1)|cmd",
+	"+cmd",
+	"-cmd",
+	"\tcmd",
+	"\rcmd",
+}
+
+// hostileOrg is an organisation whose every name, email, level and status
+// is hostile text.
+func hostileOrg(t *testing.T) (*opaltest.Server, []opal.User, []opal.Resource) {
+	srv := opaltest.NewServer()
+	t.Cleanup(srv.Close)
+	var users []opal.User
+	var resources []opal.Resource
+	for i, h := range hostile {
+		u := opal.User{UserID: "user-" + string(rune('a'+i)), Email: h, FullName: h, FirstName: h, LastName: h, Position: h, HRIDPStatus: h}
+		r := opal.Resource{ResourceID: "resource-" + string(rune('a'+i)), Name: h, Description: h, ResourceType: opal.ResourceTypeAWSIAMRole}
+		users, resources = append(users, u), append(resources, r)
+		level := opal.ResourceAccessLevel{Name: h, RemoteID: h}
+		srv.AddSessions(opal.Session{UserID: u.UserID, ResourceID: r.ResourceID, ExpirationDate: time.Now().Add(time.Hour), AccessLevel: level})
+		srv.AddAccess(opal.ResourceAccessUser{UserID: u.UserID, ResourceID: r.ResourceID, Email: h, FullName: h, AccessLevel: level,
+			NumAccessPaths: 1, PropagationStatus: "ERR_" + h})
+	}
+	srv.AddUsers(users...)
+	srv.AddResources(resources...)
+	return srv, users, resources
+}
+
+// TestHostileText runs every command in every format on an organisation
+// whose text is hostile: no control or format character reaches stdout,
+// csv cells never start as a formula, and json decodes back to the very
+// text the server sent.
+func TestHostileText(t *testing.T) {
+	srv, users, resources := hostileOrg(t)
+	for _, args := range [][]string{{"access", "-all"}, {"sessions", "-all"}, {"users"}, {"resources"}} {
+		for _, format := range []string{"table", "csv", "json"} {
+			t.Run(strings.Join(args, " ")+" "+format, func(t *testing.T) {
+				r := runCommand(t, serverEnv(srv), append(args, "-format", format)...)
+				checkOK(t, r)
+				if raw := firstHidden(r.stdout); raw != "" {
+					t.Errorf("stdout holds %q:\n%s", raw, r.stdout)
+				}
+				switch format {
+				case "table":
+					if !strings.Contains(r.stdout, `rlo\u202emoc.elpmaxe@evil.example`) || !strings.Contains(r.stdout, `\u001b]0;pwned\u0007`) {
+						t.Errorf("the table does not show the escapes:\n%s", r.stdout)
+					}
+				case "csv":
+					records, err := csv.NewReader(strings.NewReader(r.stdout)).ReadAll()
+					if err != nil {
+						t.Fatal(err)
+					}
+					for _, rec := range records {
+						for _, cell := range rec {
+							if cell != "" && strings.ContainsRune("=+-@\t\r", rune(cell[0])) {
+								t.Errorf("cell %q starts as a formula", cell)
+							}
+						}
+					}
+					if !strings.Contains(r.stdout, `'=HYPERLINK(""http://evil.example"",""x"")`) || !strings.Contains(r.stdout, `'\u0009cmd`) {
+						t.Errorf("the csv does not neutralise formulas:\n%s", r.stdout)
+					}
+				case "json":
+					checkRecoverable(t, r.stdout, users, resources)
+				}
+			})
+		}
+	}
+}
+
+// checkRecoverable checks that json lines hold the hostile text as the
+// server sent it, once decoded.
+func checkRecoverable(t *testing.T, out string, users []opal.User, resources []opal.Resource) {
+	t.Helper()
+	want := map[string]bool{}
+	for _, u := range users {
+		want[u.Email] = true
+	}
+	for _, r := range resources {
+		want[r.Name] = true
+	}
+	got := map[string]bool{}
+	for line := range strings.Lines(out) {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("%q: %v", line, err)
+		}
+		for _, k := range []string{"email", "user_email", "name", "resource_name"} {
+			if s, ok := m[k].(string); ok {
+				got[s] = true
+			}
+		}
+	}
+	for s := range want {
+		if !got[s] {
+			t.Errorf("no line holds %q, decoded", s)
+		}
+	}
+}
+
+// TestHostileTextOnStderr: an error message, a warning and the
+// resource ID of one hostile server reach stderr cleaned.
+func TestHostileTextOnStderr(t *testing.T) {
+	srv, _, _ := hostileOrg(t)
+	srv.AddResources(opal.Resource{ResourceID: "gone\u202e\x1b[2J", Name: "gone"})
+	env := proxyEnv(t, srv, func(w http.ResponseWriter, r *http.Request) bool {
+		switch {
+		case r.URL.Query().Get("resource_id") == "gone\u202e\x1b[2J":
+			w.WriteHeader(http.StatusNotFound)
+			return true
+		case r.URL.Path == "/v1/users":
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusBadRequest)
+			w.Write([]byte(`{"message":"bad \u202eresu\u200b \u0085 \u2028 \u001b]8;;http://evil.example\u0007link"}`))
+			return true
+		}
+		return false
+	})
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"users"}, `opal: GET /v1/users: 400 Bad Request: bad \u202eresu\u200b`},
+		{[]string{"sessions", "-all", "-ids"}, `opal: resource gone\u202e\u001b[2J not found (deleted?); skipped`},
+		{[]string{"sessions", "-all", "-resource-name", "\u202eevil"}, `opal: no resource matches -resource-name "\u202eevil"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.args[0], func(t *testing.T) {
+			r := runCommand(t, env, tt.args...)
+			if !strings.Contains(r.stderr, tt.want) {
+				t.Errorf("stderr %q, want it to contain %q", r.stderr, tt.want)
+			}
+			if raw := firstHidden(r.stderr); raw != "" {
+				t.Errorf("stderr holds %q: %q", raw, r.stderr)
+			}
+		})
+	}
+}
+
+// TestHostileUsageErrors: a flag's value is echoed cleaned too.
+func TestHostileUsageErrors(t *testing.T) {
+	r := runCommand(t, nil, "sessions", "-format", "\x1b[2J\u202e")
+	checkFailed(t, r, exitUsage, `opal: -format "\x1b[2J\u202e": want table, json or csv`)
+	if diff := cmp.Diff("", firstHidden(r.stderr)); diff != "" {
+		t.Errorf("stderr holds a hidden character: %q", r.stderr)
+	}
+}
