@@ -8,12 +8,9 @@ import (
 	"io"
 	"log"
 	"math"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -114,38 +111,6 @@ func TestNewClientRejectsBadArguments(t *testing.T) {
 				t.Errorf("error %q quotes the token", err)
 			}
 		})
-	}
-}
-
-// TestBaseURLPaths checks the paths that reach the server, so that no base
-// URL form produces "//" or loses its prefix.
-func TestBaseURLPaths(t *testing.T) {
-	var gotPath atomic.Value
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		gotPath.Store(r.URL.Path)
-		writeJSON(w, http.StatusOK, `{"results":[]}`)
-	}))
-	defer srv.Close()
-	port := fmt.Sprint(srv.Listener.Addr().(*net.TCPAddr).Port)
-	tests := []struct{ base, wantPath string }{
-		{srv.URL, "/v1/sessions"},
-		{srv.URL + "/", "/v1/sessions"},
-		{srv.URL + "/v1", "/v1/sessions"},
-		{srv.URL + "/v1/", "/v1/sessions"},
-		{srv.URL + "/opal/api/", "/opal/api/sessions"},
-		{"http://localhost:" + port + "/custom", "/custom/sessions"},
-	}
-	for _, tt := range tests {
-		c, err := opal.NewClient(testToken, opal.WithBaseURL(tt.base))
-		if err != nil {
-			t.Fatalf("NewClient(%q): %v", tt.base, err)
-		}
-		if _, err := c.Sessions.List(context.Background(), "r", nil); err != nil {
-			t.Fatalf("List with base %q: %v", tt.base, err)
-		}
-		if diff := cmp.Diff(tt.wantPath, gotPath.Load()); diff != "" {
-			t.Errorf("base %q: path (-want +got):\n%s", tt.base, diff)
-		}
 	}
 }
 
