@@ -119,6 +119,22 @@ func TestPlainHTTPNeverGoesThroughAProxy(t *testing.T) {
 	}
 }
 
+// TestTheLibraryTransportKeepsProxiesForHTTPS: the library's own transport
+// keeps a proxy from plain http only (TestPlainHTTPNeverGoesThroughAProxy);
+// an https request, whose token is encrypted, goes through the proxy as
+// configured.
+func TestTheLibraryTransportKeepsProxiesForHTTPS(t *testing.T) {
+	proxyURL := &url.URL{Scheme: "http", Host: "127.0.0.1:3128"}
+	tr := libraryTransport(&http.Transport{Proxy: http.ProxyURL(proxyURL)}, maxInFlight)
+	req, err := http.NewRequest(http.MethodGet, "https://opal.example.com/v1/sessions", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := tr.Proxy(req); err != nil || got == nil || *got != *proxyURL {
+		t.Errorf("the proxy of an https request is %v, %v; want %v", got, err, proxyURL)
+	}
+}
+
 // TestClientsShareOneConnectionPool: clients made without WithHTTPClient
 // share one transport, so many short-lived clients use one connection rather
 // than leaving one each behind.
