@@ -10,10 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/opalclient/opal-go"
 	"github.com/opalclient/opal-go/opaltest"
-
-	"github.com/google/go-cmp/cmp"
 )
 
 // TestAccessDecodingIsLenient: a row's expiration date is nil exactly when

@@ -7,10 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/opalclient/opal-go"
-
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/opalclient/opal-go"
 )
 
 func TestAPIErrorFromResponses(t *testing.T) {

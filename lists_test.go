@@ -15,10 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/opalclient/opal-go"
 	"github.com/opalclient/opal-go/opaltest"
-
-	"github.com/google/go-cmp/cmp"
 )
 
 // The rules of the shared pager, each one test run over every list of the

@@ -7,9 +7,8 @@ import (
 	"net/http/httptest"
 	"testing"
 
-	"github.com/opalclient/opal-go"
-
 	"github.com/google/go-cmp/cmp"
+	"github.com/opalclient/opal-go"
 )
 
 // TestShortTokenDoesNotGarbleMessages: with a one-letter token, the server's

@@ -9,9 +9,8 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/opalclient/opal-go"
-
 	"github.com/google/go-cmp/cmp"
+	"github.com/opalclient/opal-go"
 )
 
 func TestResourcesListQuery(t *testing.T) {

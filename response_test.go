@@ -11,9 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/opalclient/opal-go"
-
 	"github.com/google/go-cmp/cmp"
+	"github.com/opalclient/opal-go"
 )
 
 // TestUndecodableBodiesAreRefused: a 2xx whose body is not JSON, not whole

@@ -20,10 +20,9 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/opalclient/opal-go"
 	"github.com/opalclient/opal-go/opaltest"
-
-	"github.com/google/go-cmp/cmp"
 	"go.uber.org/goleak"
 )
 

@@ -10,10 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/opalclient/opal-go"
 	"github.com/opalclient/opal-go/opaltest"
-
-	"github.com/google/go-cmp/cmp"
 )
 
 func mustTime(t *testing.T, s string) time.Time {

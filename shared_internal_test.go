@@ -3,7 +3,9 @@ package opal
 // What the white-box tests here and the black-box tests of package
 // opal_test share. An external test package sees only the exported names of
 // the package it tests, its test files included: the helpers both need are
-// defined once, here, and exported for it at the end of the file.
+// defined once, here, and exported for it at the end of the file. (The
+// limiter's tests, in ratelimit_test.go, use some of them in package opal:
+// inMemoryClient, clientOf, attemptTimes, writeJSON and testToken.)
 
 import (
 	"bytes"

@@ -5,10 +5,9 @@ import (
 	"net/url"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/opalclient/opal-go"
 	"github.com/opalclient/opal-go/opaltest"
-
-	"github.com/google/go-cmp/cmp"
 )
 
 // TestUsersGetAsksOnlyForWhatItIsGiven: Get sends the ID, GetByEmail the
