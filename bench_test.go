@@ -9,8 +9,8 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/opalclient/opal-go"
@@ -40,22 +40,25 @@ func benchSessions(n int) []opal.Session {
 	return sessions
 }
 
-// pageServer serves pages of pre-encoded sessions: page i of n has cursor
-// "p<i>" and, but for the last, a next cursor. All pages share one encoded
-// results array, so that a walk of any length costs the server no memory.
-type pageServer struct {
-	*httptest.Server
-	newConns atomic.Int32
+// newPageServer serves pages of pre-encoded sessions (see pagesHandler)
+// until the test ends.
+func newPageServer(tb testing.TB, pages, perPage int) *httptest.Server {
+	tb.Helper()
+	srv := httptest.NewServer(pagesHandler(tb, pages, perPage))
+	tb.Cleanup(srv.Close)
+	return srv
 }
 
-func newPageServer(tb testing.TB, pages, perPage int) *pageServer {
+// pagesHandler serves pages of pre-encoded sessions: page i of n has cursor
+// "p<i>" and, but for the last, a next cursor. All pages share one encoded
+// results array, so that a walk of any length costs the server no memory.
+func pagesHandler(tb testing.TB, pages, perPage int) http.HandlerFunc {
 	tb.Helper()
 	results, err := json.Marshal(benchSessions(perPage))
 	if err != nil {
 		tb.Fatal(err)
 	}
-	ps := &pageServer{}
-	ps.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return func(w http.ResponseWriter, r *http.Request) {
 		i := 0
 		if c := r.URL.Query().Get("cursor"); c != "" {
 			i, _ = strconv.Atoi(strings.TrimPrefix(c, "p"))
@@ -68,11 +71,7 @@ func newPageServer(tb testing.TB, pages, perPage int) *pageServer {
 		fmt.Fprintf(w, `{"next":%s,"previous":"p%d","results":`, next, i)
 		w.Write(results)
 		w.Write([]byte("}"))
-	}))
-	countConnections(ps.Server, &ps.newConns)
-	ps.Start()
-	tb.Cleanup(ps.Close)
-	return ps
+	}
 }
 
 const (
@@ -283,21 +282,23 @@ func BenchmarkAllMemory(b *testing.B) {
 }
 
 // TestAllReusesOneConnection: a full walk runs over one keep-alive
-// connection, so every body is read to its end and closed.
+// connection, so every body is read to its end and closed. (On the fake
+// clock, over a network in memory: see MemNet.)
 func TestAllReusesOneConnection(t *testing.T) {
-	srv := newPageServer(t, benchPages, 50)
-	c, err := opal.NewClient(testToken, opal.WithBaseURL(srv.URL), opal.WithRateLimit(0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for range 2 {
-		for _, err := range c.Sessions.All(context.Background(), benchResource, nil) {
-			if err != nil {
-				t.Fatal(err)
+	synctest.Test(t, func(t *testing.T) {
+		n := newMemNet(t, pagesHandler(t, benchPages, 50))
+		tr := n.Transport()
+		defer tr.CloseIdleConnections()
+		c := clientOf(t, &http.Client{Transport: tr})
+		for range 2 {
+			for _, err := range c.Sessions.All(t.Context(), benchResource, nil) {
+				if err != nil {
+					t.Fatal(err)
+				}
 			}
 		}
-	}
-	if n := srv.newConns.Load(); n != 1 {
-		t.Errorf("two walks of %d pages opened %d connections, want 1", benchPages, n)
-	}
+		if d := n.Dials(); d != 1 {
+			t.Errorf("two walks of %d pages opened %d connections, want 1", benchPages, d)
+		}
+	})
 }

@@ -8,9 +8,12 @@ import (
 	"io"
 	"log"
 	"math"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -31,7 +34,6 @@ var (
 	setupWithToken      = opal.SetupWithToken
 	writeJSON           = opal.WriteJSON
 	countingHandler     = opal.CountingHandler
-	countConnections    = opal.CountConnections
 	inMemoryClient      = opal.InMemoryClient
 	clientOf            = opal.ClientOf
 	leaksToken          = opal.LeaksToken
@@ -45,6 +47,18 @@ type (
 	roundTripFunc = opal.RoundTripFunc
 	attemptTimes  = opal.AttemptTimes
 )
+
+var newMemNet = opal.NewMemNet
+
+// countConnections counts in n the connections that srv, not yet started,
+// accepts.
+func countConnections(srv *httptest.Server, n *atomic.Int32) {
+	srv.Config.ConnState = func(_ net.Conn, state http.ConnState) {
+		if state == http.StateNew {
+			n.Add(1)
+		}
+	}
+}
 
 // leaks reports whether text holds testToken in any form fmt could print it.
 func leaks(text string) bool { return leaksToken(text, testToken) }

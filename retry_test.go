@@ -23,7 +23,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/opalclient/opal-go"
 	"github.com/opalclient/opal-go/opaltest"
-	"go.uber.org/goleak"
 )
 
 func TestRetriedStatuses(t *testing.T) {
@@ -1125,47 +1124,45 @@ func TestPanickingObserverLeavesTheClientSound(t *testing.T) {
 		})
 	})
 	t.Run("connections and goroutines", func(t *testing.T) {
-		defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-		var conns, requests atomic.Int32
-		srv := httptest.NewUnstartedServer(countingHandler(&requests, func(w http.ResponseWriter, r *http.Request) {
-			if requests.Load()%2 == 1 {
-				w.Header().Set("Content-Type", "text/html")
-				w.WriteHeader(http.StatusBadGateway)
-				fmt.Fprint(w, strings.Repeat("<p>upstream unavailable</p>", 1000))
-				return
-			}
-			writeJSON(w, http.StatusOK, `{"results":[]}`)
-		}))
-		countConnections(srv, &conns)
-		srv.Start()
-		defer srv.Close()
-		tr := &http.Transport{}
-		defer tr.CloseIdleConnections()
-		var panicking atomic.Bool
-		panicking.Store(true)
-		c, err := opal.NewClient(testToken, opal.WithBaseURL(srv.URL), opal.WithHTTPClient(&http.Client{Transport: tr}), opal.WithRateLimit(0),
-			opal.WithRetryWait(time.Millisecond, time.Millisecond), opal.WithObserver(func(context.Context, opal.Attempt) {
-				if panicking.Load() {
-					panic("observer")
+		// On the fake clock, over a network in memory (see MemNet): the
+		// bubble also fails the test if a goroutine is left behind once
+		// the connections are closed.
+		synctest.Test(t, func(t *testing.T) {
+			var requests atomic.Int32
+			n := newMemNet(t, countingHandler(&requests, func(w http.ResponseWriter, r *http.Request) {
+				if requests.Load()%2 == 1 {
+					w.Header().Set("Content-Type", "text/html")
+					w.WriteHeader(http.StatusBadGateway)
+					fmt.Fprint(w, strings.Repeat("<p>upstream unavailable</p>", 1000))
+					return
 				}
+				writeJSON(w, http.StatusOK, `{"results":[]}`)
 			}))
-		if err != nil {
-			t.Fatal(err)
-		}
-		// The 502 is retried: the panic comes from within the retry loop,
-		// then from the end of a call.
-		for range 2 {
-			if got := panicOf(func() { _, _ = c.Sessions.List(t.Context(), "r1", nil) }); got != "observer" {
-				t.Fatalf("List panicked with %v, want the observer's panic", got)
+			tr := n.Transport()
+			defer tr.CloseIdleConnections()
+			var panicking atomic.Bool
+			panicking.Store(true)
+			c := clientOf(t, &http.Client{Transport: tr}, opal.WithRetryWait(time.Millisecond, time.Millisecond),
+				opal.WithObserver(func(context.Context, opal.Attempt) {
+					if panicking.Load() {
+						panic("observer")
+					}
+				}))
+			// The 502 is retried: the panic comes from within the retry loop,
+			// then from the end of a call.
+			for range 2 {
+				if got := panicOf(func() { _, _ = c.Sessions.List(t.Context(), "r1", nil) }); got != "observer" {
+					t.Fatalf("List panicked with %v, want the observer's panic", got)
+				}
 			}
-		}
-		panicking.Store(false)
-		for range 2 {
-			listOrFail(t, c, "r1") // a 502, retried, then a 200
-		}
-		if n := conns.Load(); n != 1 {
-			t.Errorf("%d requests used %d connections, want 1", requests.Load(), n)
-		}
+			panicking.Store(false)
+			for range 2 {
+				listOrFail(t, c, "r1") // a 502, retried, then a 200
+			}
+			if d := n.Dials(); d != 1 {
+				t.Errorf("%d requests used %d connections, want 1", requests.Load(), d)
+			}
+		})
 	})
 }
 

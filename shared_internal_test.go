@@ -10,6 +10,7 @@ package opal
 import (
 	"bytes"
 	"cmp"
+	"context"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -119,16 +120,6 @@ func checkNoTokenInChain(t *testing.T, err error, token string) {
 			if leaksToken(text, token) {
 				t.Errorf("error %d of the chain (%T), printed with %s, holds the token: %s", i, e, how, maskToken(text, token))
 			}
-		}
-	}
-}
-
-// countConnections counts in n the connections that srv, not yet started,
-// accepts.
-func countConnections(srv *httptest.Server, n *atomic.Int32) {
-	srv.Config.ConnState = func(_ net.Conn, state http.ConnState) {
-		if state == http.StateNew {
-			n.Add(1)
 		}
 	}
 }
@@ -257,6 +248,67 @@ func resourceIDs(n int) []string {
 	return ids
 }
 
+// MemNet is a network in memory, for tests on the fake clock of
+// testing/synctest: an http.Server, and the transports that dial it over
+// net.Pipe connections, every wait of which is on the bubble's clock. On a
+// loopback network, net/http reuses a connection only if its writing
+// goroutine says, within 50 ms, that the request went out, which a busy
+// machine can fail to do: tests that count connections run here instead,
+// where those 50 ms cannot pass while that goroutine has work to do.
+type MemNet struct {
+	srv   *http.Server
+	conns chan net.Conn
+	done  chan struct{}
+	close sync.Once
+	dials atomic.Int32
+}
+
+// NewMemNet serves h on a network in memory until the test ends. It must be
+// called in a synctest bubble.
+func NewMemNet(t *testing.T, h http.Handler) *MemNet {
+	n := &MemNet{srv: &http.Server{Handler: h}, conns: make(chan net.Conn), done: make(chan struct{})}
+	go func() { _ = n.srv.Serve(n) }()
+	t.Cleanup(func() { _ = n.srv.Close() })
+	return n
+}
+
+// Transport is a transport whose every connection is a new one to the
+// server, whatever the address.
+func (n *MemNet) Transport() *http.Transport {
+	return &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		client, server := net.Pipe()
+		select {
+		case n.conns <- server:
+			n.dials.Add(1)
+			return client, nil
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-n.done:
+			return nil, net.ErrClosed
+		}
+	}}
+}
+
+// Dials is how many connections the transports have opened.
+func (n *MemNet) Dials() int { return int(n.dials.Load()) }
+
+// Accept, Close and Addr make the network the server's listener.
+func (n *MemNet) Accept() (net.Conn, error) {
+	select {
+	case c := <-n.conns:
+		return c, nil
+	case <-n.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (n *MemNet) Close() error {
+	n.close.Do(func() { close(n.done) })
+	return nil
+}
+
+func (n *MemNet) Addr() net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)} }
+
 // The helpers above, exported for the tests of package opal_test, which
 // give them back their names (opal_test.go).
 const (
@@ -269,7 +321,6 @@ var (
 	SetupWithToken      = setupWithToken
 	WriteJSON           = writeJSON
 	CountingHandler     = countingHandler
-	CountConnections    = countConnections
 	InMemoryClient      = inMemoryClient
 	ClientOf            = clientOf
 	LeaksToken          = leaksToken

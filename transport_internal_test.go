@@ -10,7 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
+	"testing/synctest"
 )
 
 // TestTransportSendsTheTokenToTheOriginOnly checks the per-request rule
@@ -136,15 +136,13 @@ func TestTheLibraryTransportKeepsProxiesForHTTPS(t *testing.T) {
 }
 
 // TestClientsShareOneConnectionPool: clients made without WithHTTPClient
-// share one transport, so many short-lived clients use one connection rather
-// than leaving one each behind.
+// share one transport, so many short-lived clients leave no idle
+// connections of their own behind. (That one transport reuses its
+// connections: TestAllReusesOneConnection.)
 func TestClientsShareOneConnectionPool(t *testing.T) {
-	var conns atomic.Int32
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, `{"results":[]}`)
 	}))
-	countConnections(srv, &conns)
-	srv.Start()
 	defer srv.Close()
 	var transports []http.RoundTripper
 	for range 20 {
@@ -157,11 +155,8 @@ func TestClientsShareOneConnectionPool(t *testing.T) {
 		}
 		transports = append(transports, c.httpClient.Transport.(*tokenTransport).next)
 	}
-	if n := conns.Load(); n != 1 {
-		t.Errorf("20 clients opened %d connections, want 1", n)
-	}
 	for i, tr := range transports {
-		if tr != transports[0] {
+		if tr != sharedTransport() {
 			t.Errorf("client %d has a transport of its own", i)
 		}
 	}
@@ -169,54 +164,55 @@ func TestClientsShareOneConnectionPool(t *testing.T) {
 
 // TestSweepReusesItsConnections: the shared pool keeps an idle connection
 // for each list that a sweep walks at once, so that a second sweep, with as
-// many lists in flight, opens no new connection.
+// many lists in flight, opens no new connection. On the fake clock, over a
+// network in memory (see MemNet), with a transport made as the shared pool
+// is.
 func TestSweepReusesItsConnections(t *testing.T) {
-	var conns, inFlight atomic.Int32
-	var mu sync.Mutex
-	allIn := make(chan struct{}) // closed when maxInFlight requests are in flight
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		wait := allIn
-		if inFlight.Add(1) == maxInFlight {
-			close(allIn)
-			allIn = make(chan struct{})
-			inFlight.Store(0)
-		}
-		mu.Unlock()
-		select { // hold every request until all are in flight, each on a connection of its own
-		case <-wait:
-		case <-r.Context().Done():
-			return
-		}
-		id := r.URL.Query().Get("resource_id")
-		writeJSON(w, http.StatusOK, `{"results":[{"user_id":"u","resource_id":"`+id+`"}]}`)
-	}))
-	countConnections(srv, &conns)
-	srv.Start()
-	defer srv.Close()
-	c, err := NewClient(testToken, WithBaseURL(srv.URL), WithRateLimit(0)) // on the shared pool
-	if err != nil {
-		t.Fatal(err)
+	if n := sharedTransport().MaxIdleConnsPerHost; n != maxInFlight {
+		t.Fatalf("the shared pool keeps %d idle connections per host, want %d", n, maxInFlight)
 	}
-	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
-	defer cancel()
-	ids := make([]string, maxInFlight)
-	for i := range ids {
-		ids[i] = fmt.Sprint("r", i)
-	}
-	for round := 1; round <= 2; round++ {
-		n := 0
-		for _, err := range c.Sessions.AllOf(ctx, ids, nil) {
-			if err != nil {
-				t.Fatalf("round %d: %v", round, err)
+	synctest.Test(t, func(t *testing.T) {
+		var inFlight atomic.Int32
+		var mu sync.Mutex
+		allIn := make(chan struct{}) // closed when maxInFlight requests are in flight
+		n := NewMemNet(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			wait := allIn
+			if inFlight.Add(1) == maxInFlight {
+				close(allIn)
+				allIn = make(chan struct{})
+				inFlight.Store(0)
 			}
-			n++
+			mu.Unlock()
+			select { // hold every request until all are in flight, each on a connection of its own
+			case <-wait:
+			case <-r.Context().Done():
+				return
+			}
+			id := r.URL.Query().Get("resource_id")
+			writeJSON(w, http.StatusOK, `{"results":[{"user_id":"u","resource_id":"`+id+`"}]}`)
+		}))
+		tr := libraryTransport(n.Transport(), maxInFlight)
+		defer tr.CloseIdleConnections()
+		c := clientOf(t, &http.Client{Transport: tr})
+		ids := make([]string, maxInFlight)
+		for i := range ids {
+			ids[i] = fmt.Sprint("r", i)
 		}
-		if n != maxInFlight {
-			t.Fatalf("round %d: %d sessions, want %d", round, n, maxInFlight)
+		for round := 1; round <= 2; round++ {
+			got := 0
+			for _, err := range c.Sessions.AllOf(t.Context(), ids, nil) {
+				if err != nil {
+					t.Fatalf("round %d: %v", round, err)
+				}
+				got++
+			}
+			if got != maxInFlight {
+				t.Fatalf("round %d: %d sessions, want %d", round, got, maxInFlight)
+			}
+			if d := n.Dials(); d != maxInFlight {
+				t.Errorf("after round %d: %d connections, want %d, one per list in flight", round, d, maxInFlight)
+			}
 		}
-		if got := conns.Load(); got != maxInFlight {
-			t.Errorf("after round %d: %d connections, want %d, one per list in flight", round, got, maxInFlight)
-		}
-	}
+	})
 }

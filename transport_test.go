@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/opalclient/opal-go"
@@ -170,39 +171,38 @@ func TestCallerTransportIsNotModified(t *testing.T) {
 // large body nor a failed call costs a new connection. go-retryablehttp
 // drains only 4 KiB of a retried body and closes all idle connections after a
 // failed call; the transport's buffering and its lack of
-// CloseIdleConnections are what keep the connection.
+// CloseIdleConnections are what keep the connection. (On the fake clock,
+// over a network in memory: see MemNet.)
 func TestConnectionsAreReusedAfterFailures(t *testing.T) {
-	var requests, conns atomic.Int32
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch requests.Add(1) {
-		case 1: // retried: a proxy's large error page
-			w.Header().Set("Content-Type", "text/html")
-			w.WriteHeader(http.StatusBadGateway)
-			fmt.Fprint(w, "<html>"+strings.Repeat("<p>upstream unavailable</p>", 1000)+"</html>")
-		case 3: // a failed call
-			writeJSON(w, http.StatusNotFound, `{"message":"resource not found"}`)
-		default:
-			writeJSON(w, http.StatusOK, `{"results":[]}`)
+	synctest.Test(t, func(t *testing.T) {
+		var requests atomic.Int32
+		n := newMemNet(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			switch requests.Add(1) {
+			case 1: // retried: a proxy's large error page
+				w.Header().Set("Content-Type", "text/html")
+				w.WriteHeader(http.StatusBadGateway)
+				fmt.Fprint(w, "<html>"+strings.Repeat("<p>upstream unavailable</p>", 1000)+"</html>")
+			case 3: // a failed call
+				writeJSON(w, http.StatusNotFound, `{"message":"resource not found"}`)
+			default:
+				writeJSON(w, http.StatusOK, `{"results":[]}`)
+			}
+		}))
+		tr := n.Transport()
+		defer tr.CloseIdleConnections()
+		c := clientOf(t, &http.Client{Transport: tr}, opal.WithRetryWait(time.Millisecond, time.Millisecond))
+		ctx := t.Context()
+		if _, err := c.Sessions.List(ctx, "r", nil); err != nil {
+			t.Fatalf("List after a 502: %v", err)
 		}
-	}))
-	countConnections(srv, &conns)
-	srv.Start()
-	defer srv.Close()
-	c, err := opal.NewClient(testToken, opal.WithBaseURL(srv.URL), opal.WithRetryWait(time.Millisecond, time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	if _, err := c.Sessions.List(ctx, "r", nil); err != nil {
-		t.Fatalf("List after a 502: %v", err)
-	}
-	if _, err := c.Sessions.List(ctx, "r", nil); !errors.Is(err, opal.ErrNotFound) {
-		t.Fatalf("List error = %v, want ErrNotFound", err)
-	}
-	if _, err := c.Sessions.List(ctx, "r", nil); err != nil {
-		t.Fatalf("List after a 404: %v", err)
-	}
-	if n := conns.Load(); n != 1 {
-		t.Errorf("%d requests used %d connections, want 1", requests.Load(), n)
-	}
+		if _, err := c.Sessions.List(ctx, "r", nil); !errors.Is(err, opal.ErrNotFound) {
+			t.Fatalf("List error = %v, want ErrNotFound", err)
+		}
+		if _, err := c.Sessions.List(ctx, "r", nil); err != nil {
+			t.Fatalf("List after a 404: %v", err)
+		}
+		if d := n.Dials(); d != 1 {
+			t.Errorf("%d requests used %d connections, want 1", requests.Load(), d)
+		}
+	})
 }
