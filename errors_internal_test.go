@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -125,15 +126,19 @@ func TestATokenCutByALimitIsRedacted(t *testing.T) {
 
 // forEachEndpoint calls check with the error that each endpoint, every
 // getter and every list, gets when the server answers 400 with body to a
-// client of token.
+// client of token (in memory).
 func forEachEndpoint(t *testing.T, body, token string, check func(endpoint string, err error)) {
 	t.Helper()
-	c, mux, _ := setupWithToken(t, token, WithRetryMax(0))
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain")
-		w.WriteHeader(http.StatusBadRequest)
-		fmt.Fprint(w, body)
+	rt := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		return &http.Response{
+			StatusCode: http.StatusBadRequest, Header: http.Header{"Content-Type": {"text/plain"}},
+			Body: io.NopCloser(strings.NewReader(body)), ContentLength: int64(len(body)), Request: r,
+		}, nil
 	})
+	c, err := NewClient(token, WithBaseURL("http://127.0.0.1/v1"), WithHTTPClient(&http.Client{Transport: rt}), WithRetryMax(0), WithRateLimit(0))
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx := context.Background()
 	endpoints := map[string]func() error{
 		"Users.Get":          func() error { _, err := c.Users.Get(ctx, "u1"); return err },

@@ -315,11 +315,12 @@ type pagedServer struct {
 	queries []url.Values
 }
 
-// newListServer serves pages at path, and fails the test on a request to
-// any other path.
+// newListServer serves pages at path, in memory, and fails the test on a
+// request to any other path.
 func newListServer(t *testing.T, path string, pages map[string]string, opts ...opal.Option) (*opal.Client, *pagedServer) {
 	t.Helper()
-	c, mux, _ := setup(t, opts...)
+	mux := http.NewServeMux()
+	c := inMemoryClient(t, mux.ServeHTTP, append([]opal.Option{opal.WithRetryWait(time.Millisecond, 2*time.Millisecond)}, opts...)...)
 	ps := &pagedServer{pages: pages}
 	mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
 		ps.mu.Lock()

@@ -44,38 +44,28 @@ func TestOverfullPageIsRefusedBeforeTheRestIsRead(t *testing.T) {
 
 func TestOversizedBodyIsRefused(t *testing.T) {
 	tests := []struct {
-		name          string
-		contentLength bool
+		name   string
+		length bool // the body says its length
 	}{
 		{"declared by Content-Length", true},
 		{"streamed without a length", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			// No timeout for the attempt: reading 32 MiB under -race on a
-			// busy machine takes what it takes, and a timeout, which is
-			// retried, is not what is tested.
-			c, mux, _ := setup(t, WithHTTPClient(&http.Client{}))
+			// Members of 1 MiB, each of them fine: only the whole is too
+			// large.
+			const size = maxBody + 1<<20
+			member := []byte(`"more":"` + strings.Repeat("a", 1<<20) + `",`)
+			var body *stream
+			length := int64(-1)
+			if tt.length {
+				length = size
+			}
 			var requests atomic.Int32
-			var written atomic.Int64
-			mux.HandleFunc("/v1/sessions", countingHandler(&requests, func(w http.ResponseWriter, r *http.Request) {
-				w.Header().Set("Content-Type", "application/json")
-				size := maxBody + 1<<20
-				if tt.contentLength {
-					w.Header().Set("Content-Length", fmt.Sprint(size))
-				}
-				// Members of 1 MiB, each of them fine: only the whole is
-				// too large.
-				w.Write([]byte(`{"results":[],`))
-				chunk := []byte(`"more":"` + strings.Repeat("a", 1<<20) + `",`)
-				for written.Load() < int64(size) {
-					n, err := w.Write(chunk)
-					written.Add(int64(n))
-					if err != nil {
-						return
-					}
-				}
-			}))
+			c := answering(t, func() io.Reader {
+				body = newStream(`{"results":[],`, member, size, "")
+				return body
+			}, length, &requests)
 			_, err := c.Sessions.List(context.Background(), "r", nil)
 			if err == nil || !strings.Contains(err.Error(), "exceeds the 32 MiB limit") || !errors.Is(err, ErrInvalidResponse) {
 				t.Errorf("List error = %v, want one about the 32 MiB limit", err)
@@ -83,11 +73,61 @@ func TestOversizedBodyIsRefused(t *testing.T) {
 			if n := requests.Load(); n != 1 {
 				t.Errorf("%d requests sent, want 1 (no retries)", n)
 			}
-			if tt.contentLength && written.Load() > maxBody/2 {
-				t.Errorf("server wrote %d bytes before the client gave up, want it refused on the header", written.Load())
+			if tt.length && body.read.Load() > maxBody/2 {
+				t.Errorf("the client read %d bytes before it gave up, want it refused on the header", body.read.Load())
 			}
 		})
 	}
+}
+
+// stream is a body of prefix, then unit over and over up to size bytes in
+// all, then suffix, made as it is read, so that a test of a body of tens of
+// MiB allocates none of it; read counts the bytes read.
+type stream struct {
+	r    io.Reader
+	read atomic.Int64
+}
+
+func newStream(prefix string, unit []byte, size int, suffix string) *stream {
+	return &stream{r: io.MultiReader(strings.NewReader(prefix),
+		io.LimitReader(&repeater{unit: unit}, int64(size-len(prefix))), strings.NewReader(suffix))}
+}
+
+func (s *stream) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	s.read.Add(int64(n))
+	return n, err
+}
+
+// repeater reads unit over and over.
+type repeater struct {
+	unit []byte
+	off  int
+}
+
+func (r *repeater) Read(p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		c := copy(p[n:], r.unit[r.off:])
+		n += c
+		r.off = (r.off + c) % len(r.unit)
+	}
+	return n, nil
+}
+
+// answering is a client whose every attempt gets a 200 of JSON with the
+// body that body makes, of the given length (-1 for none), counted in
+// requests; no attempt has a timeout, so the body is read until it is
+// refused, however busy the machine.
+func answering(t *testing.T, body func() io.Reader, length int64, requests *atomic.Int32) *Client {
+	t.Helper()
+	return clientOf(t, &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		requests.Add(1)
+		return &http.Response{
+			StatusCode: http.StatusOK, Header: http.Header{"Content-Type": {"application/json"}},
+			Body: io.NopCloser(body()), ContentLength: length, Request: r,
+		}, nil
+	})}, WithRetryMax(0))
 }
 
 // TestHostileBodiesTakeBoundedMemory: whatever a 2xx body holds, one call
@@ -95,35 +135,25 @@ func TestOversizedBodyIsRefused(t *testing.T) {
 // holds one JSON value at a time, and no value may exceed 4 MiB.
 func TestHostileBodiesTakeBoundedMemory(t *testing.T) {
 	const size = maxBody - 1<<20
-	fill := func(prefix string, b byte) []byte {
-		body := bytes.Repeat([]byte{b}, size)
-		copy(body, prefix)
-		return body
-	}
+	a, open := bytes.Repeat([]byte("a"), 4096), bytes.Repeat([]byte("["), 4096)
+	space := bytes.Repeat([]byte(" "), 4096)
 	tests := []struct {
 		name string
-		body []byte
+		body func() io.Reader
 		want string
 	}{
-		{"an endless string", fill(`"`, 'a'), "the body is a string, not a JSON object"},
-		{"an endless user ID", fill(`{"results":[{"user_id":"`, 'a'), "a single JSON value exceeds 4 MiB"},
-		{"an endless cursor", fill(`{"next":"`, 'a'), "a single JSON value exceeds 4 MiB"},
-		{"an endless unknown member", fill(`{"results":[],"x":"`, 'a'), "a single JSON value exceeds 4 MiB"},
-		{"endless nesting", fill(`{"results":[{"x":`, '['), "exceeded max depth"},
-		{"endless white space", fill(`{"results":[`, ' '), "a single JSON value exceeds 4 MiB"},
-		{"a whole user ID of 31 MiB", append(fill(`{"results":[{"user_id":"`, 'a'), `"}]}`...), "a single JSON value exceeds 4 MiB"},
+		{"an endless string", func() io.Reader { return newStream(`"`, a, size, "") }, "the body is a string, not a JSON object"},
+		{"an endless user ID", func() io.Reader { return newStream(`{"results":[{"user_id":"`, a, size, "") }, "a single JSON value exceeds 4 MiB"},
+		{"an endless cursor", func() io.Reader { return newStream(`{"next":"`, a, size, "") }, "a single JSON value exceeds 4 MiB"},
+		{"an endless unknown member", func() io.Reader { return newStream(`{"results":[],"x":"`, a, size, "") }, "a single JSON value exceeds 4 MiB"},
+		{"endless nesting", func() io.Reader { return newStream(`{"results":[{"x":`, open, size, "") }, "exceeded max depth"},
+		{"endless white space", func() io.Reader { return newStream(`{"results":[`, space, size, "") }, "a single JSON value exceeds 4 MiB"},
+		{"a whole user ID of 31 MiB", func() io.Reader { return newStream(`{"results":[{"user_id":"`, a, size, `"}]}`) }, "a single JSON value exceeds 4 MiB"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			// In memory, and with no timeout for the attempt: whatever
-			// the machine's load, the body is read until it is refused.
-			rt := roundTripFunc(func(r *http.Request) (*http.Response, error) {
-				return &http.Response{
-					StatusCode: http.StatusOK, Header: http.Header{"Content-Type": {"application/json"}},
-					Body: io.NopCloser(bytes.NewReader(tt.body)), ContentLength: -1, Request: r,
-				}, nil
-			})
-			c := clientOf(t, &http.Client{Transport: rt}, WithRetryMax(0))
+			var requests atomic.Int32
+			c := answering(t, tt.body, -1, &requests)
 			var before, after runtime.MemStats
 			runtime.ReadMemStats(&before)
 			_, err := c.Sessions.List(context.Background(), "r", nil)
