@@ -80,43 +80,21 @@ expires_in, session_expires_at, flags, user_status, user_id, resource_id.
 
 // accessOptions are the flags of opal access.
 type accessOptions struct {
-	flagsOf        common
-	resources      resourceSelection
-	user           userSelection
-	flagged        bool
-	permanent      bool
-	noSessions     bool
-	expiringText   string
-	expiringWithin time.Duration
-	sort           string
-	ids            bool
+	sweepFlags
+	flagged    bool
+	permanent  bool
+	noSessions bool
 }
 
-func (o *accessOptions) common() *common { return &o.flagsOf }
-
 func (o *accessOptions) flags(fs *flag.FlagSet) {
-	o.resources.flags(fs, "grants")
-	o.user.flags(fs, "list every grant")
+	o.defineSweep(fs, "grants", "list every grant", "show user and resource IDs instead of names, and look no names or statuses up")
 	fs.BoolVar(&o.flagged, "flagged", false, "only grants with a flag: users who left, grants not propagated, grants past their expiry")
 	fs.BoolVar(&o.permanent, "permanent", false, "only grants that never expire")
-	fs.StringVar(&o.expiringText, "expiring-within", "", "only grants that expire within this `DURATION` from now: 90m, 36h, 1.5d, 7d, 7d12h")
 	fs.BoolVar(&o.noSessions, "no-sessions", false, "do not look for live sessions: no SESSION column, one sweep fewer")
-	fs.StringVar(&o.sort, "sort", "", "sort the rows by `KEY`: expires, user or resource (table and csv; default: in the order answers arrive)")
-	fs.BoolVar(&o.ids, "ids", false, "show user and resource IDs instead of names, and look no names or statuses up")
-	o.flagsOf.define(fs, "grants")
 }
 
 func (o *accessOptions) check(map[string]bool) error {
-	if err := checkSort(&o.sort, o.flagsOf.format); err != nil {
-		return err
-	}
-	if err := o.resources.check(); err != nil {
-		return err
-	}
-	if err := o.user.check(); err != nil {
-		return err
-	}
-	if err := checkExpiring(o.expiringText, &o.expiringWithin); err != nil {
+	if err := o.checkSweep(); err != nil {
 		return err
 	}
 	switch {
@@ -131,19 +109,11 @@ func (o *accessOptions) check(map[string]bool) error {
 }
 
 func (o *accessOptions) prepare(demo bool) error {
-	switch {
-	case o.resources.selected() || o.user.selected():
-	case !demo:
-		return usagef("pass -resource-id ID[,ID...] for some resources, -all for the whole organisation, or -user EMAIL for one person's grants")
-	default:
-		// The first thing a newcomer sees: the whole organisation, grouped
-		// by resource.
-		o.resources.all = true
-		if o.sort == "" && o.flagsOf.format != "json" {
-			o.sort = "resource"
-		}
+	if o.resources.selected() || o.user.selected() {
+		return nil
 	}
-	return nil
+	return o.resources.selectForDemo(demo, &o.sort, o.commonFlags.format,
+		"pass -resource-id ID[,ID...] for some resources, -all for the whole organisation, or -user EMAIL for one person's grants")
 }
 
 func (o *accessOptions) describe() string {
@@ -152,19 +122,13 @@ func (o *accessOptions) describe() string {
 		s = "opal access: the grants of " + o.user.describe()
 	}
 	var only []string
-	switch {
-	case o.flagged:
+	if o.flagged {
 		only = append(only, "flagged")
-	case o.permanent:
+	}
+	if o.permanent {
 		only = append(only, "permanent")
 	}
-	if o.expiringText != "" {
-		only = append(only, "ending within "+o.expiringText)
-	}
-	if len(only) > 0 {
-		s += ", only those " + strings.Join(only, " and ")
-	}
-	return s + ", " + sortedBy(o.sort)
+	return o.describeRun(s, only...)
 }
 
 // accessRow is a grant as opal access shows it.
@@ -227,7 +191,7 @@ func (o *accessOptions) run(ctx context.Context, c *cli) error {
 	}
 	deadline := now.Add(o.expiringWithin)
 	p := rows[opal.ResourceAccessUser, accessRow]{
-		out: newPrinter(o.flagsOf.format, accessLayout(len(src.ids) > 1, !o.noSessions, now), c.stdout, c.cut),
+		out: newPrinter(o.commonFlags.format, accessLayout(len(src.ids) > 1, !o.noSessions, now), c.stdout, c.cut),
 		row: func(g opal.ResourceAccessUser) (accessRow, bool, error) {
 			if src.user == nil {
 				c.prog.items.Add(1)
@@ -251,7 +215,7 @@ func (o *accessOptions) run(ctx context.Context, c *cli) error {
 				}
 				r.user = u
 			}
-			r.flags = flagsOf(g, r.user, lookedUp, now)
+			r.flags = grantFlags(g, r.user, lookedUp, now)
 			return r, !o.flagged || len(r.flags) > 0, nil
 		},
 		skip:  c.prog.skipGone,
@@ -275,7 +239,7 @@ func (o *accessOptions) source(ctx context.Context, c *cli, n *names) (grantSour
 	if !o.user.selected() {
 		ids, err := o.resources.resources(ctx, c, n)
 		return grantSource{ids: ids, list: func(ctx context.Context) iter.Seq2[opal.ResourceAccessUser, error] {
-			return c.client.Access.AllOf(ctx, ids, &opal.ListAccessOptions{PageSize: o.flagsOf.pageSize})
+			return c.client.Access.AllOf(ctx, ids, &opal.ListAccessOptions{PageSize: o.commonFlags.pageSize})
 		}}, err
 	}
 	user, err := o.user.find(ctx, c.client, n)
@@ -310,7 +274,7 @@ func (o *accessOptions) source(ctx context.Context, c *cli, n *names) (grantSour
 func (o *accessOptions) userGrants(ctx context.Context, c *cli, userID string) ([]opal.ResourceAccessUser, error) {
 	c.prog.begin("grants", 0)
 	var grants []opal.ResourceAccessUser
-	for g, err := range c.client.Access.AllForUser(ctx, userID, &opal.ListUserAccessOptions{PageSize: o.flagsOf.pageSize}) {
+	for g, err := range c.client.Access.AllForUser(ctx, userID, &opal.ListUserAccessOptions{PageSize: o.commonFlags.pageSize}) {
 		if err != nil {
 			return nil, fmt.Errorf("listing the grants of user %s: %w", userID, err)
 		}
@@ -325,7 +289,7 @@ func (o *accessOptions) userGrants(ctx context.Context, c *cli, userID string) (
 // sweep of the resources' sessions.
 func (o *accessOptions) liveSessions(ctx context.Context, c *cli, ids []string, user *opal.User, now time.Time) (map[sessionKey]time.Time, error) {
 	c.prog.begin("sessions", len(ids))
-	opts := &opal.ListSessionsOptions{PageSize: o.flagsOf.pageSize}
+	opts := &opal.ListSessionsOptions{PageSize: o.commonFlags.pageSize}
 	if user != nil {
 		opts.UserID = user.UserID
 	}
@@ -349,11 +313,11 @@ func (o *accessOptions) liveSessions(ctx context.Context, c *cli, ids []string, 
 	return live, nil
 }
 
-// flagsOf names what a reviewer must look at in a grant: the user's status
+// grantFlags names what a reviewer must look at in a grant: the user's status
 // when it is not active (when the user was looked up: lookedUp), a grant
 // whose last change did not reach the remote system, and a grant listed
 // past its expiry.
-func flagsOf(g opal.ResourceAccessUser, u *opal.User, lookedUp bool, now time.Time) []string {
+func grantFlags(g opal.ResourceAccessUser, u *opal.User, lookedUp bool, now time.Time) []string {
 	var flags []string
 	if f := userFlag(u, lookedUp); f != "" {
 		flags = append(flags, f)
@@ -404,17 +368,17 @@ func accessOrder(key string) func(a, b accessRow) int {
 		return nil
 	}
 	return func(a, b accessRow) int {
-		expires := compareExpiry(a.ExpirationDate, b.ExpirationDate)
+		expiry := compareExpiry(a.ExpirationDate, b.ExpirationDate)
 		user := compareText(a.userText(), b.userText())
 		resource := cmp.Or(compareText(a.resourceText(), b.resourceText()), strings.Compare(a.ResourceID, b.ResourceID))
 		level := strings.Compare(accessLevel(a.AccessLevel), accessLevel(b.AccessLevel))
 		switch key {
 		case "user":
-			return cmp.Or(user, expires, resource, level)
+			return cmp.Or(user, expiry, resource, level)
 		case "resource":
-			return cmp.Or(resource, expires, user, level)
+			return cmp.Or(resource, expiry, user, level)
 		}
-		return cmp.Or(expires, user, resource, level)
+		return cmp.Or(expiry, user, resource, level)
 	}
 }
 

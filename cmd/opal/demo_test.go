@@ -242,6 +242,8 @@ func TestDemo(t *testing.T) {
 			}},
 		{[]string{"access", "-user", "henry.fischer@acme-corp.dev", "-format", "csv"}, "This is opal access: the grants of henry.fischer@acme-corp.dev, in the order answers arrive. Try also:", 2, nil},
 		{[]string{"access", "-all", "-permanent", "-expiring-within", "1h"}, "", -1, nil},
+		// Every filter given is said.
+		{[]string{"access", "-all", "-flagged", "-permanent"}, "This is opal access: the grants on the whole organisation (-all), only those flagged and permanent, in the order answers arrive. Try also:", 3, nil},
 		{[]string{"access", "-all", "-expiring-within", "1h", "-no-sessions"}, "This is opal access: the grants on the whole organisation (-all), only those ending within 1h, in the order answers arrive. Try also:", 3, nil},
 		{[]string{"sessions"}, "This is opal sessions: the live sessions of the whole organisation (-all), sorted by resource. Try also:",
 			len(demoSessions(time.Now())), func(t *testing.T, stdout string) {

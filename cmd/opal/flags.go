@@ -35,7 +35,7 @@ type common struct {
 // -page-size's help.
 func (c *common) define(fs *flag.FlagSet, what string) {
 	fs.StringVar(&c.format, "format", "table", "output `format`: table, json (one object per line) or csv")
-	fs.IntVar(&c.pageSize, "page-size", 0, "ask for `N` "+what+" per request, 1 to 1000 (default: the API's largest page, 1000)")
+	fs.IntVar(&c.pageSize, "page-size", 0, fmt.Sprintf("ask for `N` %s per request, 1 to %d (default: the API's largest page, %[2]d)", what, opal.MaxPageSize))
 	fs.BoolVar(&c.verbose, "v", false, "write the client's log records (each attempt, each wait before a retry) to stderr")
 	fs.BoolVar(&c.version, "version", false, "print the versions of opal, the opal-go library and Go, and exit")
 }
@@ -50,10 +50,62 @@ func (c *common) check(set map[string]bool) error {
 	c.format = format
 	// 0 is the flag's default, meaning the API's largest page; given, it
 	// is refused as any other number outside what the help says.
-	if set["page-size"] && (c.pageSize < 1 || c.pageSize > 1000) {
-		return usagef("-page-size %d: want 1 to 1000", c.pageSize)
+	if set["page-size"] && (c.pageSize < 1 || c.pageSize > opal.MaxPageSize) {
+		return usagef("-page-size %d: want 1 to %d", c.pageSize, opal.MaxPageSize)
 	}
 	return nil
+}
+
+// sweepFlags are the flags that opal access and opal sessions share:
+// which resources or user, how soon rows expire, their order, and -ids.
+type sweepFlags struct {
+	commonFlags    common
+	resources      resourceSelection
+	user           userSelection
+	expiringText   string        // -expiring-within as given
+	expiringWithin time.Duration // 0: no limit
+	sort           string        // "": rows as they come
+	ids            bool
+}
+
+func (s *sweepFlags) common() *common { return &s.commonFlags }
+
+// defineSweep adds the shared flags to fs: what is listed ("grants"),
+// what -user keeps of it, and what -ids does.
+func (s *sweepFlags) defineSweep(fs *flag.FlagSet, what, userWhat, idsHelp string) {
+	s.resources.flags(fs, what)
+	s.user.flags(fs, userWhat)
+	fs.StringVar(&s.expiringText, "expiring-within", "", "only "+what+" that expire within this `DURATION` from now: 90m, 36h, 1.5d, 7d, 7d12h")
+	fs.StringVar(&s.sort, "sort", "", "sort the rows by `KEY`: expires, user or resource (table and csv; default: in the order answers arrive)")
+	fs.BoolVar(&s.ids, "ids", false, idsHelp)
+	s.commonFlags.define(fs, what)
+}
+
+// checkSweep checks the shared flags once parsed.
+func (s *sweepFlags) checkSweep() error {
+	if err := checkSort(&s.sort, s.commonFlags.format); err != nil {
+		return err
+	}
+	if err := s.resources.check(); err != nil {
+		return err
+	}
+	if err := s.user.check(); err != nil {
+		return err
+	}
+	return checkExpiring(s.expiringText, &s.expiringWithin)
+}
+
+// describeRun says what a run shows, for the demo's tour: what, narrowed
+// to only those the filters given keep (-expiring-within's last), in the
+// order of -sort.
+func (s *sweepFlags) describeRun(what string, only ...string) string {
+	if s.expiringText != "" {
+		only = append(only, "ending within "+s.expiringText)
+	}
+	if len(only) > 0 {
+		what += ", only those " + strings.Join(only, " and ")
+	}
+	return what + ", " + sortedBy(s.sort)
 }
 
 // parsed returns the names of the flags that the command line set.
@@ -207,4 +259,41 @@ func count(n int, one, many string) string {
 		return "1 " + one
 	}
 	return fmt.Sprintf("%d %s", n, many)
+}
+
+// checkSort checks -sort, in any letter case, against -format.
+func checkSort(sort *string, format string) error {
+	if *sort == "" {
+		return nil
+	}
+	key, err := choice("-sort", *sort, "expires", "user", "resource")
+	if err != nil {
+		return err
+	}
+	if format == "json" {
+		return usagef("-sort is for -format table and csv: json lines come as they arrive; sort them with jq -s, or use -format csv")
+	}
+	*sort = key
+	return nil
+}
+
+// checkExpiring reads -expiring-within.
+func checkExpiring(text string, d *time.Duration) error {
+	if text == "" {
+		return nil
+	}
+	parsed, err := parseDuration(text)
+	if err != nil {
+		return usagef("-expiring-within %q: %v", text, err)
+	}
+	*d = parsed
+	return nil
+}
+
+// sortedBy says in words how the rows are ordered.
+func sortedBy(key string) string {
+	if key == "" {
+		return "in the order answers arrive"
+	}
+	return map[string]string{"expires": "sorted by expiry", "user": "sorted by user", "resource": "sorted by resource"}[key]
 }

@@ -2,11 +2,16 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"io"
 	"strings"
+	"time"
 	"unicode"
+
+	"github.com/opalclient/opal-go"
 )
 
 // maxCell is the widest a table cell is shown on a terminal, in columns:
@@ -235,4 +240,62 @@ func cutTo(s string, n int) string {
 		used += w
 	}
 	return s
+}
+
+// userText is who a row is of: the user's email, else the ID.
+func userText(u *opal.User, id string) string {
+	if u != nil && u.Email != "" {
+		return u.Email
+	}
+	return id
+}
+
+// compareText orders names as people do, without regard to letter case
+// (Opal's resource names mix "ANALYTICS" and "orders-prod").
+func compareText(a, b string) int {
+	return cmp.Or(strings.Compare(strings.ToLower(a), strings.ToLower(b)), strings.Compare(a, b))
+}
+
+// localTime is a time as the table shows it: to the minute, in the local
+// time zone, named.
+func localTime(t time.Time) string {
+	return t.Local().Format("2006-01-02 15:04 MST")
+}
+
+// accessLevel names a level for people: the default level, whose fields
+// are empty, as "(default)".
+func accessLevel(l opal.ResourceAccessLevel) string {
+	switch {
+	case l.IsDefault():
+		return "(default)"
+	case l.Name == "":
+		return l.RemoteID
+	}
+	return l.Name
+}
+
+// expiresIn says how long until expiry, to the nearest minute, in its
+// largest unit and the next one: "2d4h", "3h12m", "45m", "2d", "<1m", or
+// "expired".
+func expiresIn(d time.Duration) string {
+	if d <= 0 {
+		return "expired"
+	}
+	d = d.Round(time.Minute)
+	units := []struct {
+		size time.Duration
+		name string
+	}{{24 * time.Hour, "d"}, {time.Hour, "h"}, {time.Minute, "m"}}
+	for i, u := range units {
+		if n := d / u.size; n > 0 {
+			s := fmt.Sprintf("%d%s", n, u.name)
+			if i+1 < len(units) {
+				if r := d % u.size / units[i+1].size; r > 0 {
+					s += fmt.Sprintf("%d%s", r, units[i+1].name)
+				}
+			}
+			return s
+		}
+	}
+	return "<1m"
 }

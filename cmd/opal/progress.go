@@ -269,3 +269,22 @@ func (l *lineWriter) Write(b []byte) (int, error) {
 	l.partial = slices.Delete(l.partial, 0, end)
 	return len(b), err
 }
+
+// skipGone reports whether err is that of a resource not found during a
+// sweep, deleted since it was listed, and warns about it, once however
+// many sweeps find it gone: such a resource is skipped, and the sweep goes
+// on.
+func (p *progress) skipGone(err error) bool {
+	var gone *opal.ResourceError
+	if !errors.As(err, &gone) || !errors.Is(err, opal.ErrNotFound) {
+		return false
+	}
+	p.mu.Lock()
+	warned := p.gone[gone.ResourceID]
+	p.gone[gone.ResourceID] = true
+	p.mu.Unlock()
+	if !warned {
+		p.warn("opal: resource %s not found (deleted?); skipped", gone.ResourceID)
+	}
+	return true
+}

@@ -51,6 +51,21 @@ func (s *resourceSelection) check() error {
 
 func (s *resourceSelection) selected() bool { return s.all || len(s.ids.ids) > 0 }
 
+// selectForDemo completes a run that selects no resources. With a token
+// that is a usage error, whose text is need; in the demo it selects the
+// first thing a newcomer should see: the whole organisation, grouped by
+// resource (sorted so, in the formats that sort).
+func (s *resourceSelection) selectForDemo(demo bool, sort *string, format, need string) error {
+	if !demo {
+		return usageError(need)
+	}
+	s.all = true
+	if *sort == "" && format != "json" {
+		*sort = "resource"
+	}
+	return nil
+}
+
 // describe says in words which resources are selected.
 func (s *resourceSelection) describe() string {
 	switch n := len(s.ids.ids); {
@@ -98,12 +113,18 @@ func (s *resourceSelection) resources(ctx context.Context, c *cli, n *names) ([]
 
 // filters are the -all filters, as given.
 func (s *resourceSelection) filters() string {
+	return filterFlags("-resource-type", s.resourceType, "-resource-name", s.name)
+}
+
+// filterFlags are the filters of a resources walk as the flags that set
+// them, such as `-type OKTA_APP -name "x"`; "" for none.
+func filterFlags(typeFlag string, t opal.ResourceType, nameFlag, name string) string {
 	var f []string
-	if s.resourceType != "" {
-		f = append(f, "-resource-type "+string(s.resourceType))
+	if t != "" {
+		f = append(f, typeFlag+" "+string(t))
 	}
-	if s.name != "" {
-		f = append(f, fmt.Sprintf("-resource-name %q", s.name))
+	if name != "" {
+		f = append(f, fmt.Sprintf("%s %q", nameFlag, name))
 	}
 	return strings.Join(f, " ")
 }
