@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/opalclient/opal-go"
 	"github.com/opalclient/opal-go/opaltest"
@@ -148,6 +149,72 @@ func TestEnvironment(t *testing.T) {
 	}
 	if n := len(srv.Requests()); n != 0 {
 		t.Errorf("%d requests, want none", n)
+	}
+}
+
+// TestTokenAsArgumentIsRefused: the token, passed by mistake as an ID, an
+// email, any flag's value or the base URL (two variables swapped in a
+// script), is a usage error that names the argument and never shows the
+// token, which CI logs would keep; nothing is sent.
+func TestTokenAsArgumentIsRefused(t *testing.T) {
+	srv := newOrg(t, testSessions(time.Now()))
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"access", "-resource-id", srv.Token}, "opal: the argument after -resource-id holds the API token of OPAL_AUTH_TOKEN (were two values swapped?); nothing was sent\n"},
+		{[]string{"access", "-resource-id", resource + "," + srv.Token}, "the argument after -resource-id holds the API token"},
+		{[]string{"access", "-user", srv.Token}, "the argument after -user holds the API token"},
+		{[]string{"access", "-user-id", srv.Token}, "the argument after -user-id holds the API token"},
+		{[]string{"sessions", "-all", "-user", srv.Token}, "the argument after -user holds the API token"},
+		{[]string{"users", "-email", srv.Token}, "the argument after -email holds the API token"},
+		{[]string{"users", "-email=" + srv.Token}, "the value of -email holds the API token"},
+		{[]string{"resources", "-type", "x" + srv.Token}, "the argument after -type holds the API token"},
+		{[]string{"users", srv.Token}, "argument 2 holds the API token"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args[:2], " "), func(t *testing.T) {
+			r := runCommand(t, serverEnv(srv), tt.args...)
+			checkFailed(t, r, exitUsage, tt.want)
+			if strings.Contains(r.stderr+r.stdout, srv.Token) {
+				t.Errorf("the token is printed: %q", r.stderr)
+			}
+		})
+	}
+	if n := len(srv.Requests()); n != 0 {
+		t.Errorf("%d requests, want none", n)
+	}
+	// The token in OPAL_BASE_URL, the two variables swapped.
+	r := runCommand(t, []string{"OPAL_AUTH_TOKEN=" + srv.Token, "OPAL_BASE_URL=" + srv.Token}, "users")
+	checkFailed(t, r, exitUsage, "base URL holds the API token")
+	if strings.Contains(r.stderr+r.stdout, srv.Token) {
+		t.Errorf("the token is printed: %q", r.stderr)
+	}
+}
+
+// TestHoldsToken: a token of 8 bytes or more is found anywhere in an
+// argument; a shorter one only where it stands alone.
+func TestHoldsToken(t *testing.T) {
+	tests := []struct {
+		s, token string
+		want     bool
+	}{
+		{"opaltest-SECRET", "opaltest-SECRET", true},
+		{"id1,opaltest-SECRET", "opaltest-SECRET", true},
+		{"xopaltest-SECRETx", "opaltest-SECRET", true},
+		{"opaltest-SECRE", "opaltest-SECRET", false},
+		{"abc", "abc", true},
+		{"id1,abc", "abc", true},
+		{"-email=abc", "abc", true},
+		{"abcd", "abc", false},
+		{"cabc,abcd,abc1", "abc", false},
+		{"abcd,abc", "abc", true},
+		{"", "abc", false},
+	}
+	for _, tt := range tests {
+		if got := holdsToken(tt.s, tt.token); got != tt.want {
+			t.Errorf("holdsToken(%q, %q) = %v, want %v", tt.s, tt.token, got, tt.want)
+		}
 	}
 }
 

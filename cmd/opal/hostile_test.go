@@ -770,37 +770,6 @@ func TestReviewUserOneWalk(t *testing.T) {
 	}
 }
 
-// TestDefect_TokenGivenAsArgumentIsEchoed: the token, passed by mistake as
-// an ID, an email or the base URL (swapped variables in a script), is
-// printed whole on stderr, which CI logs keep.
-func TestDefect_TokenGivenAsArgumentIsEchoed(t *testing.T) {
-	srv := newOrg(t, testSessions(time.Now()))
-	for _, args := range [][]string{
-		{"access", "-resource-id", srv.Token},
-		{"access", "-resource-id", resource + "," + srv.Token},
-		{"access", "-user", srv.Token},
-		{"access", "-user-id", srv.Token},
-		{"sessions", "-all", "-user", srv.Token},
-		{"users", "-email", srv.Token},
-	} {
-		t.Run(strings.Join(args[:2], " "), func(t *testing.T) {
-			r := runCommand(t, serverEnv(srv), args...)
-			if strings.Contains(r.stderr+r.stdout, srv.Token) {
-				t.Errorf("the token is printed: %q", r.stderr)
-			}
-		})
-	}
-	// The token in OPAL_BASE_URL, the two variables swapped.
-	for _, args := range [][]string{{"users"}} {
-		t.Run("OPAL_BASE_URL", func(t *testing.T) {
-			r := runCommand(t, []string{"OPAL_AUTH_TOKEN=" + srv.Token, "OPAL_BASE_URL=" + srv.Token}, args...)
-			if strings.Contains(r.stderr+r.stdout, srv.Token) {
-				t.Errorf("the token is printed: %q", r.stderr)
-			}
-		})
-	}
-}
-
 // TestDefect_InvisibleCharactersPassThrough: default-ignorable characters
 // that are not format characters (the combining grapheme joiner,
 // variation selectors, Hangul fillers) reach the terminal as themselves,

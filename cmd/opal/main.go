@@ -38,7 +38,8 @@
 // Exit status: 0 on success; 1 when the API or the network fails, or when
 // none of the resources or the user named exists; 2 on a usage error (an
 // unknown command or flag, a bad value, conflicting flags, a bad
-// environment), reported before any request is sent; 130 when interrupted
+// environment, an argument that holds the API token, which is never
+// shown), reported before any request is sent; 130 when interrupted
 // with Ctrl-C (SIGINT) and 143 when stopped with SIGTERM, as shells report
 // a command killed by those signals. Either signal stops the listing at
 // once; rows already printed stay and, with -sort, the rows received so far
@@ -120,6 +121,9 @@ func (s stopSignal) Error() string { return s.sig.String() + " received" }
 // run is the whole command: it returns the exit status, so that deferred
 // clean-ups (the demo server's Close) run before os.Exit.
 func run(ctx context.Context, args []string, env environment, stdout, stderr io.Writer) int {
+	if err := tokenInArguments(args, env.lookup); err != nil {
+		return usage(stderr, "", err)
+	}
 	if len(args) == 0 {
 		overview(stdout)
 		return exitOK
