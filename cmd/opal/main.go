@@ -30,8 +30,9 @@
 //
 // Everything the server sends is shown cleaned: control and format
 // characters (escape sequences, bidi overrides, zero-width characters, line
-// separators) as visible escapes such as \u202e, in every format and in
-// messages on stderr; csv cells that a spreadsheet would read as a formula
+// separators) and the others Unicode draws as nothing (variation
+// selectors, Hangul fillers) as visible escapes such as \u202e, in every
+// format and in messages on stderr; csv cells that a spreadsheet would read as a formula
 // begin with a '; json escapes such characters as \u sequences, which
 // decode back to the very same text.
 //

@@ -22,9 +22,14 @@ import (
 // hidden reports whether r must not reach a terminal or a cell as itself:
 // a control character (C0, DEL, C1), a format character (Unicode's Cf:
 // bidi overrides and isolates, zero-width characters, the byte-order mark,
-// tags), or a line or paragraph separator (U+2028, U+2029).
+// tags), a line or paragraph separator (U+2028, U+2029), or another
+// character that Unicode says to draw as nothing (its default-ignorable
+// code points: variation selectors, the combining grapheme joiner U+034F,
+// Hangul fillers), which would make "alice\u034f@corp.dev" look like
+// alice@corp.dev.
 func hidden(r rune) bool {
-	return unicode.IsControl(r) || unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp)
+	return unicode.IsControl(r) || unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp,
+		unicode.Variation_Selector, unicode.Other_Default_Ignorable_Code_Point)
 }
 
 // clean returns s with every hidden character written as an escape,

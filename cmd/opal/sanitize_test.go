@@ -28,6 +28,10 @@ func TestClean(t *testing.T) {
 		{"iso\u2066late\u2069", `iso\u2066late\u2069`},
 		{"line\u2028para\u2029", `line\u2028para\u2029`},
 		{"tag\U000e0041", `tag\U000e0041`},
+		// Default-ignorable characters that are not format characters.
+		{"alice\u034f@corp.dev", `alice\u034f@corp.dev`},
+		{"ok\ufe0f \u180b \U000e0100", `ok\ufe0f \u180b \U000e0100`},
+		{"\u115f\u1160\u3164\uffa0\u17b4", `\u115f\u1160\u3164\uffa0\u17b4`},
 		{"bad\xffutf8", `bad\xffutf8`},
 		{`back\slash`, `back\slash`},
 	}
@@ -59,7 +63,7 @@ func TestCSVCell(t *testing.T) {
 }
 
 func TestEscapeJSON(t *testing.T) {
-	for _, s := range []string{"plain", "c1\u0085\u009b", "del\x7f", "rlo\u202e", "zw\u200b\ufeff", "tag\U000e0041", "ok é 李"} {
+	for _, s := range []string{"plain", "c1\u0085\u009b", "del\x7f", "rlo\u202e", "zw\u200b\ufeff", "tag\U000e0041", "ok é 李", "cgj\u034f vs\ufe0f\U000e0100 filler\u3164"} {
 		b, err := json.Marshal(map[string]string{"v": s})
 		if err != nil {
 			t.Fatal(err)
@@ -76,11 +80,13 @@ func TestEscapeJSON(t *testing.T) {
 }
 
 // firstHidden returns the first character of s, besides a newline, that
-// could drive a terminal or disguise text, as a quoted string; "" when
-// there is none.
+// could drive a terminal or disguise text (a control, a format or
+// separator character, or another that is drawn as nothing), as a quoted
+// string; "" when there is none.
 func firstHidden(s string) string {
 	for _, r := range s {
-		if r != '\n' && (unicode.IsControl(r) || unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp)) || r == '\ufffd' {
+		if r != '\n' && (unicode.IsControl(r) || unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp,
+			unicode.Variation_Selector, unicode.Other_Default_Ignorable_Code_Point)) || r == '\ufffd' {
 			return string(r)
 		}
 	}
@@ -101,6 +107,10 @@ var hostile = []string{
 	"-cmd",
 	"\tcmd",
 	"\rcmd",
+	// Drawn as nothing, so that two users look the same.
+	"alice\u034f@corp.dev",
+	"alice\ufe0f\u180b\U000e0100@corp.dev",
+	"alice\u115f\u3164\uffa0\u17b4@corp.dev",
 }
 
 // hostileOrg is an organisation whose every name, email, level and status
