@@ -84,7 +84,7 @@ func (c *subcommand) run(ctx context.Context, args []string, env environment, st
 		return exitOK
 	}
 	if extra := fs.Args(); len(extra) > 0 {
-		return usage(stderr, c.name, usagef("unexpected argument %q (all input is given by flags)", extra[0]))
+		return usage(stderr, c.name, usagef("unexpected argument %s (all input is given by flags)", quote(extra[0])))
 	}
 	if err := opts.common().check(parsed(fs)); err != nil {
 		return usage(stderr, c.name, err)
@@ -110,7 +110,7 @@ func (c *subcommand) run(ctx context.Context, args []string, env environment, st
 	}
 	defer closeDemo()
 	if conn.demo {
-		demoTour(stderr, opts.describe())
+		demoTour(stderr, clean(opts.describe()))
 	}
 	err = opts.run(ctx, &cli{
 		client: client,

@@ -47,7 +47,7 @@ func connection(lookup func(string) (string, bool)) (conn, error) {
 			exact = true
 		case "0", "false", "no":
 		default:
-			return conn{}, usagef("OPAL_BASE_URL_EXACT is %q: set it to 1 to use OPAL_BASE_URL as given, with no /v1 filled in, or unset it", v)
+			return conn{}, usagef("OPAL_BASE_URL_EXACT is %s: set it to 1 to use OPAL_BASE_URL as given, with no /v1 filled in, or unset it", quote(v))
 		}
 		if exact && !hasBaseURL {
 			return conn{}, usagef("OPAL_BASE_URL_EXACT is set but OPAL_BASE_URL is not: set OPAL_BASE_URL to the URL of the server, such as http://127.0.0.1:4010 for a mock")

@@ -122,7 +122,7 @@ func choice(flagName, value string, allowed ...string) (string, error) {
 		return lower, nil
 	}
 	last := len(allowed) - 1
-	return "", usagef("%s %q: want %s or %s", flagName, value, strings.Join(allowed[:last], ", "), allowed[last])
+	return "", usagef("%s %s: want %s or %s", flagName, quote(value), strings.Join(allowed[:last], ", "), allowed[last])
 }
 
 // idList is a flag that takes IDs joined by commas, and accumulates when
@@ -166,9 +166,9 @@ func resourceType(flagName, s string) (opal.ResourceType, error) {
 		names = append(names, string(t))
 	}
 	if near := nearest(s, names); near != "" {
-		return "", usagef("%s %q is not a resource type of Opal; did you mean %s?", flagName, s, near)
+		return "", usagef("%s %s is not a resource type of Opal; did you mean %s?", flagName, quote(s), near)
 	}
-	return "", usagef("%s %q is not a resource type of Opal; want one of: %s", flagName, s, strings.Join(names, ", "))
+	return "", usagef("%s %s is not a resource type of Opal; want one of: %s", flagName, quote(s), strings.Join(names, ", "))
 }
 
 // nearest returns the candidate closest to s in edit distance, ignoring
@@ -284,7 +284,7 @@ func checkExpiring(text string, d *time.Duration) error {
 	}
 	parsed, err := parseDuration(text)
 	if err != nil {
-		return usagef("-expiring-within %q: %v", text, err)
+		return usagef("-expiring-within %s: %v", quote(text), err)
 	}
 	*d = parsed
 	return nil

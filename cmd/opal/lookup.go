@@ -186,7 +186,7 @@ func userByEmail(ctx context.Context, client *opal.Client, email string) (*opal.
 	u, err := client.Users.GetByEmail(ctx, email)
 	switch {
 	case errors.Is(err, opal.ErrNotFound):
-		return nil, fmt.Errorf("no user with email %q in this Opal organisation", email)
+		return nil, fmt.Errorf("no user with email %s in this Opal organisation", quote(email))
 	case err != nil:
 		return nil, fmt.Errorf("looking up the user of -user %s: %w", email, err)
 	}

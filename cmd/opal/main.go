@@ -31,10 +31,11 @@
 // Everything the server sends is shown cleaned: control and format
 // characters (escape sequences, bidi overrides, zero-width characters, line
 // separators) and the others Unicode draws as nothing (variation
-// selectors, Hangul fillers) as visible escapes such as \u202e, in every
-// format and in messages on stderr; csv cells that a spreadsheet would read as a formula
-// begin with a '; json escapes such characters as \u sequences, which
-// decode back to the very same text.
+// selectors, Hangul fillers) as visible escapes such as \u202e, and a
+// backslash as \\, so that no text can pass for an escape, in the table,
+// csv and messages on stderr; csv cells that a spreadsheet would read as a
+// formula begin with a '; json escapes such characters as \u sequences,
+// which decode back to the very same text.
 //
 // Exit status: 0 on success; 1 when the API or the network fails, or when
 // none of the resources or the user named exists; 2 on a usage error (an
@@ -155,9 +156,9 @@ func unknownCommand(name string) error {
 	}
 	names = append(names, "version", "help")
 	if near := nearest(name, names); near != "" {
-		return usagef("unknown command %q; did you mean %s?", name, near)
+		return usagef("unknown command %s; did you mean %s?", quote(name), near)
 	}
-	return usagef("unknown command %q", name)
+	return usagef("unknown command %s", quote(name))
 }
 
 // usage reports a usage error and returns its exit status. command is the

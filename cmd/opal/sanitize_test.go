@@ -33,7 +33,10 @@ func TestClean(t *testing.T) {
 		{"ok\ufe0f \u180b \U000e0100", `ok\ufe0f \u180b \U000e0100`},
 		{"\u115f\u1160\u3164\uffa0\u17b4", `\u115f\u1160\u3164\uffa0\u17b4`},
 		{"bad\xffutf8", `bad\xffutf8`},
-		{`back\slash`, `back\slash`},
+		// A backslash is escaped too, so that a literal "\u202e" is told
+		// from the escape of a U+202E.
+		{`back\slash`, `back\\slash`},
+		{`literal\u202e`, `literal\\u202e`},
 	}
 	for _, tt := range tests {
 		if got := clean(tt.in); got != tt.want {
@@ -111,6 +114,8 @@ var hostile = []string{
 	"alice\u034f@corp.dev",
 	"alice\ufe0f\u180b\U000e0100@corp.dev",
 	"alice\u115f\u3164\uffa0\u17b4@corp.dev",
+	// A literal backslash, which must not read as an escape.
+	`literal\u202e@evil.example`,
 }
 
 // hostileOrg is an organisation whose every name, email, level and status
@@ -150,7 +155,8 @@ func TestHostileText(t *testing.T) {
 				}
 				switch format {
 				case "table":
-					if !strings.Contains(r.stdout, `rlo\u202emoc.elpmaxe@evil.example`) || !strings.Contains(r.stdout, `\u001b]0;pwned\u0007`) {
+					if !strings.Contains(r.stdout, `rlo\u202emoc.elpmaxe@evil.example`) || !strings.Contains(r.stdout, `\u001b]0;pwned\u0007`) ||
+						!strings.Contains(r.stdout, `literal\\u202e@evil.example`) {
 						t.Errorf("the table does not show the escapes:\n%s", r.stdout)
 					}
 				case "csv":
@@ -248,7 +254,7 @@ func TestHostileTextOnStderr(t *testing.T) {
 // TestHostileUsageErrors: a flag's value is echoed cleaned too.
 func TestHostileUsageErrors(t *testing.T) {
 	r := runCommand(t, nil, "sessions", "-format", "\x1b[2J\u202e")
-	checkFailed(t, r, exitUsage, `opal: -format "\x1b[2J\u202e": want table, json or csv`)
+	checkFailed(t, r, exitUsage, `opal: -format "\u001b[2J\u202e": want table, json or csv`)
 	if diff := cmp.Diff("", firstHidden(r.stderr)); diff != "" {
 		t.Errorf("stderr holds a hidden character: %q", r.stderr)
 	}

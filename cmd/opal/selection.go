@@ -81,7 +81,7 @@ func (s *resourceSelection) describe() string {
 		d += " of type " + string(s.resourceType)
 	}
 	if s.name != "" {
-		d += fmt.Sprintf(" named %q", s.name)
+		d += " named " + quote(s.name)
 	}
 	return d + " (-all)"
 }
@@ -124,7 +124,7 @@ func filterFlags(typeFlag string, t opal.ResourceType, nameFlag, name string) st
 		f = append(f, typeFlag+" "+string(t))
 	}
 	if name != "" {
-		f = append(f, fmt.Sprintf("%s %q", nameFlag, name))
+		f = append(f, nameFlag+" "+quote(name))
 	}
 	return strings.Join(f, " ")
 }
