@@ -34,7 +34,7 @@ resource. Each -resource-id is checked to exist first, and a -user or
 
 Columns:
   USER          the user's email (-ids: the user's ID)
-  RESOURCE      the resource's name, when more than one resource is listed
+  RESOURCE      the resource's name; left out only for one -resource-id
   ACCESS LEVEL  the level granted, "(default)" on resources without levels
   HOW           direct, group (through groups only) or direct+group
   EXPIRES       never, or when the grant ends and how long from now
@@ -191,7 +191,7 @@ func (o *accessOptions) run(ctx context.Context, c *cli) error {
 	}
 	deadline := now.Add(o.expiringWithin)
 	p := rows[opal.ResourceAccessUser, accessRow]{
-		out: newPrinter(o.commonFlags.format, accessLayout(len(src.ids) > 1, !o.noSessions, now), c.stdout, c.cut),
+		out: newPrinter(o.commonFlags.format, accessLayout(!o.resources.oneNamed(), !o.noSessions, now), c.stdout, c.cut),
 		row: func(g opal.ResourceAccessUser) (accessRow, bool, error) {
 			if src.user == nil {
 				c.prog.items.Add(1)
@@ -425,7 +425,9 @@ func sameDay(a, b time.Time) bool {
 }
 
 // accessLayout is how opal access shows its rows; several says whether the
-// table has a RESOURCE column, sessions whether it has a SESSION column.
+// table has a RESOURCE column (all but one -resource-id can list rows of
+// several resources, and should one resource match, the reader must still
+// see which), sessions whether it has a SESSION column.
 func accessLayout(several, sessions bool, now time.Time) layout[accessRow] {
 	header := []string{"USER"}
 	if several {

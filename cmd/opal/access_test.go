@@ -126,19 +126,20 @@ func TestAccessTable(t *testing.T) {
 		order    []int
 	}{
 		{[]string{"-all", "-sort", "resource"}, true, true, []int{4, 3, 1, 0, 2, 6, 5, 7, 8}},
-		// One resource: in page order, no RESOURCE column.
+		// One -resource-id: in page order, no RESOURCE column.
 		{[]string{"-resource-id", resource}, false, true, []int{0, 1, 2}},
 		{[]string{"-resource-id", resource, "-no-sessions"}, false, false, []int{0, 1, 2}},
 		{[]string{"-all", "-flagged", "-sort", "user"}, true, true, []int{3, 4, 5, 7, 6, 2}},
 		{[]string{"-all", "-permanent", "-sort", "resource", "-no-sessions"}, true, false, []int{0, 2, 5, 7, 8}},
 		{[]string{"-all", "-expiring-within", "46m", "-sort", "EXPIRES"}, true, true, []int{4, 3}},
 		{[]string{"-all", "-expiring-within", "45m", "-sort", "expires"}, true, true, []int{4}},
-		{[]string{"-all", "-resource-type", "okta_app", "-sort", "expires"}, false, true, []int{6, 5, 7, 8}},
-		{[]string{"-all", "-resource-name", "orders-prod", "-flagged"}, false, true, []int{3, 4}},
+		// -all that lists one resource still names it.
+		{[]string{"-all", "-resource-type", "okta_app", "-sort", "expires"}, true, true, []int{6, 5, 7, 8}},
+		{[]string{"-all", "-resource-name", "orders-prod", "-flagged"}, true, true, []int{3, 4}},
 		{[]string{"-resource-id", okta, "-resource-id", orders, "-flagged", "-permanent", "-sort", "user"}, true, true, []int{5, 7}},
-		// One person's reach: one resource, so no RESOURCE column.
-		{[]string{"-user", emailA, "-sort", "expires"}, false, true, []int{1, 0}},
-		{[]string{"-user-id", userC}, false, true, []int{3}},
+		// One person's reach names the resource, even when it is one.
+		{[]string{"-user", emailA, "-sort", "expires"}, true, true, []int{1, 0}},
+		{[]string{"-user-id", userC}, true, true, []int{3}},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {

@@ -769,30 +769,6 @@ func TestReviewUserOneWalk(t *testing.T) {
 	}
 }
 
-// TestDefect_OneResourceIsNotNamed: the table has a RESOURCE column only
-// when more than one resource is listed, so one person's whole reach
-// (-user), when it is one resource, or -all narrowed to one resource by
-// type, never says which resource the grants are on.
-func TestDefect_OneResourceIsNotNamed(t *testing.T) {
-	srv, _, _ := accessOrg(t, time.Now())
-	for _, tt := range []struct {
-		args []string
-		name string
-	}{
-		{[]string{"access", "-user", emailA}, "production"},
-		{[]string{"access", "-user-id", userC}, "orders-prod"},
-		{[]string{"access", "-all", "-resource-type", "okta_app"}, "Salesforce"},
-	} {
-		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			r := runCommand(t, serverEnv(srv), tt.args...)
-			checkOK(t, r)
-			if !strings.Contains(r.stdout, tt.name) {
-				t.Errorf("the grants are on %s, which the table does not name:\n%s", tt.name, r.stdout)
-			}
-		})
-	}
-}
-
 // TestDefect_EmptyUserListsEveryone: -user "" (a script's unset variable)
 // is taken as no -user at all: opal sessions -all lists everyone's
 // sessions, opal users everyone, where one person's were asked for.

@@ -51,6 +51,11 @@ func (s *resourceSelection) check() error {
 
 func (s *resourceSelection) selected() bool { return s.all || len(s.ids.ids) > 0 }
 
+// oneNamed reports whether the selection is one -resource-id: the one
+// selection whose rows need not say which resource they are on, as the
+// command line does.
+func (s *resourceSelection) oneNamed() bool { return !s.all && len(s.ids.ids) == 1 }
+
 // selectForDemo completes a run that selects no resources. With a token
 // that is a usage error, whose text is need; in the demo it selects the
 // first thing a newcomer should see: the whole organisation, grouped by

@@ -29,8 +29,8 @@ IDs): an unknown one is warned about and skipped, and the run fails when
 none exists. The resources are swept several at a time; one deleted during
 the sweep is warned about and skipped.
 
-Names: USER is the user's email and RESOURCE (shown when more than one
-resource is selected) the resource's name, looked up once per run: one
+Names: USER is the user's email and RESOURCE (left out only for one
+-resource-id) the resource's name, looked up once per run: one
 request per user until more than 10 need one, then one walk of every user.
 A user Opal does not know shows its ID. -ids shows IDs and skips lookups.
 
@@ -114,7 +114,7 @@ func (o *sessionsOptions) run(ctx context.Context, c *cli) error {
 	deadline := now.Add(o.expiringWithin)
 	c.prog.begin("sessions", len(ids))
 	p := rows[opal.Session, sessionRow]{
-		out: newPrinter(o.commonFlags.format, sessionsLayout(len(ids) > 1, now), c.stdout, c.cut),
+		out: newPrinter(o.commonFlags.format, sessionsLayout(!o.resources.oneNamed(), now), c.stdout, c.cut),
 		row: func(s opal.Session) (sessionRow, bool, error) {
 			c.prog.items.Add(1)
 			if o.expiringWithin > 0 && s.ExpirationDate.After(deadline) {

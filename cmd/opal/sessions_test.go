@@ -52,7 +52,7 @@ func TestSessionsTable(t *testing.T) {
 		ids     bool
 		order   []int
 	}{
-		// One resource: page order, no RESOURCE column.
+		// One -resource-id: page order, no RESOURCE column.
 		{[]string{"-resource-id", resource}, false, false, []int{0, 1, 2, 3}},
 		{[]string{"-resource-id", resource, "-user-id", userB, "-format", "TABLE", "-page-size", "1"}, false, false, []int{1, 3}},
 		{[]string{"-resource-id", resource, "-user", emailB}, false, false, []int{1, 3}},
@@ -65,10 +65,10 @@ func TestSessionsTable(t *testing.T) {
 		{[]string{"-all", "-sort", "expires"}, true, false, []int{2, 3, 4, 0, 1}},
 		{[]string{"-all", "-sort", "USER"}, true, false, []int{2, 4, 0, 3, 1}},
 		{[]string{"-all", "-sort", "resource"}, true, false, []int{4, 2, 3, 0, 1}},
-		// -all that lists one resource: no RESOURCE column.
-		{[]string{"-all", "-resource-type", "POSTGRES_INSTANCE"}, false, false, []int{4}},
-		{[]string{"-all", "-resource-type", "aws_account", "-sort", "user"}, false, false, []int{2, 0, 3, 1}},
-		{[]string{"-all", "-resource-name", "orders-prod"}, false, false, []int{4}},
+		// -all that lists one resource still names it.
+		{[]string{"-all", "-resource-type", "POSTGRES_INSTANCE"}, true, false, []int{4}},
+		{[]string{"-all", "-resource-type", "aws_account", "-sort", "user"}, true, false, []int{2, 0, 3, 1}},
+		{[]string{"-all", "-resource-name", "orders-prod"}, true, false, []int{4}},
 		{[]string{"-all", "-user-id", userA, "-sort", "expires"}, true, false, []int{2, 4, 0}},
 		{[]string{"-all", "-user", strings.ToUpper(emailB), "-sort", "expires"}, true, false, []int{3, 1}},
 		// Expiring within: the expired session is still listed, so still held.
