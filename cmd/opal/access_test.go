@@ -342,6 +342,10 @@ func TestAccessUsageErrors(t *testing.T) {
 		{[]string{"-all", "-resource-type", "GITHUB_REPO"}, "did you mean GIT_HUB_REPO?"},
 		{[]string{"-all", "-expiring-within", "1.5.5d"}, `-expiring-within "1.5.5d": want a duration`},
 		{[]string{"-all", "-page-size", "0"}, "-page-size 0: want 1 to 1000"},
+		{[]string{"-user", ""}, "opal: -user is given an empty value (an unset variable?)"},
+		{[]string{"-user-id="}, "opal: -user-id is given an empty value"},
+		{[]string{"-all", "-sort", ""}, "opal: -sort is given an empty value"},
+		{[]string{"-all", "-format", ""}, "opal: -format is given an empty value"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {

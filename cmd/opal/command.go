@@ -86,6 +86,9 @@ func (c *subcommand) run(ctx context.Context, args []string, env environment, st
 	if extra := fs.Args(); len(extra) > 0 {
 		return usage(stderr, c.name, usagef("unexpected argument %s (all input is given by flags)", quote(extra[0])))
 	}
+	if err := emptyFlag(fs); err != nil {
+		return usage(stderr, c.name, err)
+	}
 	if err := opts.common().check(parsed(fs)); err != nil {
 		return usage(stderr, c.name, err)
 	}

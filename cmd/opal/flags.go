@@ -108,6 +108,19 @@ func (s *sweepFlags) describeRun(what string, only ...string) string {
 	return what + ", " + sortedBy(s.sort)
 }
 
+// emptyFlag returns the usage error of a flag given an empty value, as
+// -user "$EMAIL" is when EMAIL is unset: taken as no flag at all, it would
+// widen the run, to everyone's rows where one person's were asked for.
+func emptyFlag(fs *flag.FlagSet) error {
+	var err error
+	fs.Visit(func(f *flag.Flag) {
+		if err == nil && f.Value.String() == "" {
+			err = usagef("-%s is given an empty value (an unset variable?): give it one, or leave the flag out", f.Name)
+		}
+	})
+	return err
+}
+
 // parsed returns the names of the flags that the command line set.
 func parsed(fs *flag.FlagSet) map[string]bool {
 	set := map[string]bool{}

@@ -769,25 +769,6 @@ func TestReviewUserOneWalk(t *testing.T) {
 	}
 }
 
-// TestDefect_EmptyUserListsEveryone: -user "" (a script's unset variable)
-// is taken as no -user at all: opal sessions -all lists everyone's
-// sessions, opal users everyone, where one person's were asked for.
-func TestDefect_EmptyUserListsEveryone(t *testing.T) {
-	srv := newOrg(t, testSessions(time.Now()))
-	for _, args := range [][]string{
-		{"sessions", "-all", "-user", ""},
-		{"sessions", "-all", "-user-id", ""},
-		{"users", "-email", ""},
-	} {
-		t.Run(strings.Join(args, " "), func(t *testing.T) {
-			r := runCommand(t, serverEnv(srv), args...)
-			if r.code != exitUsage || strings.Contains(r.stdout, emailA) {
-				t.Errorf("exit %d, stdout:\n%s\nwant a usage error, and nobody's rows", r.code, r.stdout)
-			}
-		})
-	}
-}
-
 // TestDefect_ExpiringWithinOneMonthIsOneMinute: -expiring-within takes
 // any letter case, so 1M, which reads as a month, is a minute, and the
 // grants that end this month are not shown.

@@ -39,7 +39,8 @@
 //
 // Exit status: 0 on success; 1 when the API or the network fails, or when
 // none of the resources or the user named exists; 2 on a usage error (an
-// unknown command or flag, a bad value, conflicting flags, a bad
+// unknown command or flag, a bad value, a flag given an empty value as an
+// unset variable expands, conflicting flags, a bad
 // environment, an argument that holds the API token, which is never
 // shown), reported before any request is sent; 130 when interrupted
 // with Ctrl-C (SIGINT) and 143 when stopped with SIGTERM, as shells report

@@ -399,6 +399,12 @@ func TestSessionsUsageErrors(t *testing.T) {
 		{"empty ID", env, []string{"-resource-id", resource + ",,"}, "holds an empty ID: join IDs with single commas"},
 		{"empty ID in a second -resource-id", env, []string{"-resource-id", resource, "-resource-id", ""}, "holds an empty ID"},
 		{"two users", env, []string{"-all", "-user", emailA, "-user-id", userA}, "-user and -user-id both select a user: pass one of them"},
+		// A flag given empty, as an unset variable expands, is no filter
+		// left out: it would list everyone's sessions.
+		{"empty -user", env, []string{"-all", "-user", ""}, "opal: -user is given an empty value (an unset variable?): give it one, or leave the flag out\n"},
+		{"empty -user-id", env, []string{"-all", "-user-id", ""}, "opal: -user-id is given an empty value"},
+		{"empty -resource-name", env, []string{"-all", "-resource-name="}, "opal: -resource-name is given an empty value"},
+		{"empty -expiring-within", env, []string{"-all", "-expiring-within", ""}, "opal: -expiring-within is given an empty value"},
 		{"bad duration", env, []string{"-all", "-expiring-within", "soon"}, `-expiring-within "soon": want a duration such as 90m, 36h, 1.5d, 7d or 7d12h`},
 		{"zero duration", env, []string{"-all", "-expiring-within", "0s"}, `-expiring-within "0s": want a duration above zero`},
 		{"negative duration", env, []string{"-all", "-expiring-within", "-1h"}, `-expiring-within "-1h": want a duration`},
