@@ -75,7 +75,7 @@ func (s *sweepFlags) common() *common { return &s.commonFlags }
 func (s *sweepFlags) defineSweep(fs *flag.FlagSet, what, userWhat, idsHelp string) {
 	s.resources.flags(fs, what)
 	s.user.flags(fs, userWhat)
-	fs.StringVar(&s.expiringText, "expiring-within", "", "only "+what+" that expire within this `DURATION` from now: 90m, 36h, 1.5d, 7d, 7d12h")
+	fs.StringVar(&s.expiringText, "expiring-within", "", "only "+what+" that expire within this `DURATION` from now: 90m, 36h, 1.5d, 7d, 7d12h (m is minutes, and M is refused: a month is 30d)")
 	fs.StringVar(&s.sort, "sort", "", "sort the rows by `KEY`: expires, user or resource (table and csv; default: in the order answers arrive)")
 	fs.BoolVar(&s.ids, "ids", false, idsHelp)
 	s.commonFlags.define(fs, what)
@@ -219,12 +219,17 @@ func editDistance(a, b string) int {
 	return row[len(b)]
 }
 
-// parseDuration reads a duration above zero in any letter case: a Go
-// duration (90m, 36h), days (7d, 1.5d), or both (7d12h), since access is
-// granted for days and time.ParseDuration has no unit for them.
+// parseDuration reads a duration above zero: a Go duration (90m, 36h),
+// days (7d, 1.5d), or both (7d12h), since access is granted for days and
+// time.ParseDuration has no unit for them. Units take any letter case but
+// M, which reads as a month as much as a minute: 1M is refused, not taken
+// for one minute where a month was meant.
 func parseDuration(s string) (time.Duration, error) {
 	const bad = "want a duration such as 90m, 36h, 1.5d, 7d or 7d12h"
 	const day = 24 * time.Hour
+	if strings.Contains(s, "M") {
+		return 0, errors.New("M may mean a month or a minute: write m for minutes, or days for a month, such as 30d")
+	}
 	var d time.Duration
 	rest := strings.ToLower(s)
 	if days, after, found := strings.Cut(rest, "d"); found {

