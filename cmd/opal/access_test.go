@@ -169,8 +169,8 @@ func TestAccessIDs(t *testing.T) {
 	}
 	r = runCommand(t, serverEnv(srv), "access", "-ids", "-user-id", userB, "-flagged")
 	checkOK(t, r)
-	if rows := parseTable(r.stdout); len(rows) != 2 || rows[1][0] != userB || rows[1][5] != "deprovisioned" {
-		t.Errorf("-ids -user-id: %q, want B's grant, flagged deprovisioned", rows)
+	if rows := parseTable(r.stdout); len(rows) != 2 || rows[1][0] != userB || rows[1][1] != resource || rows[1][6] != "deprovisioned" {
+		t.Errorf("-ids -user-id: %q, want B's grant, on the resource named by its ID, flagged deprovisioned", rows)
 	}
 }
 
