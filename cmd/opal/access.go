@@ -39,7 +39,9 @@ Columns:
   HOW           direct, group (through groups only) or direct+group
   EXPIRES       never, or when the grant ends and how long from now
   SESSION       "until 14:05 UTC" when the user holds a live session on that
-                resource at that level; none with -no-sessions
+                resource at that level; "unknown" when the resource's
+                sessions could not be read (they answered 404, and a
+                warning says so); none with -no-sessions
   FLAGS         what needs a look: suspended, deprovisioned or deleted (the
                 user's status in the HR system or identity provider),
                 not-in-idp (that system does not know the user), unknown-user
@@ -52,7 +54,9 @@ in one command.
 
 Sessions are joined with one sweep of the live sessions of the same
 resources (of the one user, with -user), before the grants are listed;
--no-sessions skips it. Users are looked up for their status one request per
+-no-sessions skips it. A resource whose grants could not be read (a 404
+during the sweep: deleted since it was listed) is warned about and skipped,
+and the run fails when that is every resource swept. Users are looked up for their status one request per
 user until more than 10 need one, then in one walk of every user; -ids shows
 IDs and skips those lookups, so it cannot go with -flagged but for one user.
 
@@ -62,9 +66,11 @@ the widest width it has had. On a terminal, cells wider than 60 columns are
 cut with "…"; a file or a pipe gets them whole.
 
 json is one grant per line in the API's field names, plus user_email,
-user_status, resource_name, session_expires_at (when known) and flags; csv
-has a header row and user, resource, access_level, how, expires_at,
-expires_in, session_expires_at, flags, user_status, user_id, resource_id.
+user_status, resource_name, session_expires_at (when there is one),
+session_unknown (true when SESSION is unknown) and flags; csv has a header
+row and user, resource, access_level, how, expires_at, expires_in,
+session_expires_at ("unknown" when SESSION is), flags, user_status,
+user_id, resource_id.
 `,
 	examples: `  # Who still holds access after leaving: every flagged grant of the organisation
   opal access -all -flagged
@@ -137,8 +143,11 @@ type accessRow struct {
 	user     *opal.User // nil when not looked up, or unknown to Opal
 	resource string     // the resource's name; "" when not looked up, or unknown
 	session  time.Time  // the end of the user's live session at this level; zero for none
-	flags    []string
-	ids      bool // -ids: the user is shown by ID
+	// sessionUnknown says that the sessions of the grant's resource could
+	// not be read (gone during their sweep): no session is no proof of none.
+	sessionUnknown bool
+	flags          []string
+	ids            bool // -ids: the user is shown by ID
 }
 
 func (r accessRow) userText() string {
@@ -152,6 +161,15 @@ func (r accessRow) userText() string {
 }
 
 func (r accessRow) resourceText() string { return cmp.Or(r.resource, r.ResourceID) }
+
+// sessionText is the SESSION of a row: when its live session ends, ""
+// for none, or "unknown" when its resource's sessions could not be read.
+func (r accessRow) sessionText(now time.Time) string {
+	if r.sessionUnknown {
+		return "unknown"
+	}
+	return until(r.session, now)
+}
 
 func (r accessRow) status() string {
 	if r.user == nil {
@@ -180,9 +198,9 @@ func (o *accessOptions) run(ctx context.Context, c *cli) error {
 	if err != nil {
 		return err
 	}
-	var live map[sessionKey]time.Time
+	var live liveSessions
 	if !o.noSessions {
-		if live, err = o.liveSessions(ctx, c, src.ids, src.user, now); err != nil {
+		if live, err = o.sweepSessions(ctx, c, src.ids, src.user, now); err != nil {
 			return err
 		}
 	}
@@ -190,6 +208,7 @@ func (o *accessOptions) run(ctx context.Context, c *cli) error {
 		c.prog.begin("grants", len(src.ids))
 	}
 	deadline := now.Add(o.expiringWithin)
+	gone := map[string]bool{}
 	p := rows[opal.ResourceAccessUser, accessRow]{
 		out: newPrinter(o.commonFlags.format, accessLayout(!o.resources.oneNamed(), !o.noSessions, now), c.stdout, c.cut),
 		row: func(g opal.ResourceAccessUser) (accessRow, bool, error) {
@@ -203,7 +222,7 @@ func (o *accessOptions) run(ctx context.Context, c *cli) error {
 				return accessRow{}, false, nil
 			}
 			r := accessRow{ResourceAccessUser: g, resource: n.resource(g.ResourceID), ids: o.ids,
-				session: live[keyOf(g.ResourceID, g.UserID, g.AccessLevel)]}
+				session: live.ends[keyOf(g.ResourceID, g.UserID, g.AccessLevel)], sessionUnknown: live.unread[strings.ToLower(g.ResourceID)]}
 			lookedUp := n != nil
 			switch {
 			case src.user != nil:
@@ -218,8 +237,13 @@ func (o *accessOptions) run(ctx context.Context, c *cli) error {
 			r.flags = grantFlags(g, r.user, lookedUp, now)
 			return r, !o.flagged || len(r.flags) > 0, nil
 		},
-		skip:  c.prog.skipGone,
+		skip:  c.prog.skipGone(gone),
 		order: accessOrder(o.sort),
+	}
+	if src.user == nil {
+		// A sweep that read none of its resources read no grant: that is
+		// no empty table.
+		p.ended = func() error { return everyGone(src.ids, gone) }
 	}
 	_, err = p.print(ctx, src.list)
 	return err
@@ -284,30 +308,39 @@ func (o *accessOptions) userGrants(ctx context.Context, c *cli, userID string) (
 	return grants, nil
 }
 
-// liveSessions returns the end of the live sessions on the resources with
-// the given IDs, of user if not nil, by what they share with a grant: one
-// sweep of the resources' sessions.
-func (o *accessOptions) liveSessions(ctx context.Context, c *cli, ids []string, user *opal.User, now time.Time) (map[sessionKey]time.Time, error) {
+// liveSessions is what the sweep of live sessions found: the end of each
+// live session, by what it shares with a grant, and the resources whose
+// sessions could not be read, found gone during the sweep, by lower-cased
+// ID.
+type liveSessions struct {
+	ends   map[sessionKey]time.Time
+	unread map[string]bool
+}
+
+// sweepSessions sweeps the sessions of the resources with the given IDs, of
+// user if not nil, for those live at now.
+func (o *accessOptions) sweepSessions(ctx context.Context, c *cli, ids []string, user *opal.User, now time.Time) (liveSessions, error) {
 	c.prog.begin("sessions", len(ids))
 	opts := &opal.ListSessionsOptions{PageSize: o.commonFlags.pageSize}
 	if user != nil {
 		opts.UserID = user.UserID
 	}
-	live := map[sessionKey]time.Time{}
+	live := liveSessions{ends: map[sessionKey]time.Time{}, unread: map[string]bool{}}
+	skip := c.prog.skipGone(live.unread)
 	for s, err := range c.client.Sessions.AllOf(ctx, ids, opts) {
 		if err != nil {
-			if c.prog.skipGone(err) {
+			if skip(err) {
 				continue
 			}
-			return nil, fmt.Errorf("looking for live sessions (-no-sessions skips this): %w", err)
+			return liveSessions{}, fmt.Errorf("looking for live sessions (-no-sessions skips this): %w", err)
 		}
 		c.prog.items.Add(1)
 		if !s.ExpirationDate.After(now) {
 			continue // listed, but over: no session to show
 		}
 		key := keyOf(s.ResourceID, s.UserID, s.AccessLevel)
-		if s.ExpirationDate.After(live[key]) {
-			live[key] = s.ExpirationDate
+		if s.ExpirationDate.After(live.ends[key]) {
+			live.ends[key] = s.ExpirationDate
 		}
 	}
 	return live, nil
@@ -453,7 +486,7 @@ func accessLayout(several, sessions bool, now time.Time) layout[accessRow] {
 			}
 			cells = append(cells, accessLevel(r.AccessLevel), how(r.ResourceAccessUser), expires(r.ExpirationDate, now))
 			if sessions {
-				cells = append(cells, until(r.session, now))
+				cells = append(cells, r.sessionText(now))
 			}
 			return append(cells, strings.Join(r.flags, ","))
 		},
@@ -463,8 +496,12 @@ func accessLayout(several, sessions bool, now time.Time) layout[accessRow] {
 			if r.ExpirationDate != nil {
 				expiresAt, left = rfc(*r.ExpirationDate), expiresIn(r.ExpirationDate.Sub(now))
 			}
+			session := rfc(r.session)
+			if r.sessionUnknown {
+				session = "unknown"
+			}
 			return []string{r.userText(), r.resourceText(), accessLevel(r.AccessLevel), how(r.ResourceAccessUser), expiresAt, left,
-				rfc(r.session), strings.Join(r.flags, ","), r.status(), r.UserID, r.ResourceID}
+				session, strings.Join(r.flags, ","), r.status(), r.UserID, r.ResourceID}
 		},
 		json: func(r accessRow) any {
 			extra := struct {
@@ -472,8 +509,9 @@ func accessLayout(several, sessions bool, now time.Time) layout[accessRow] {
 				UserStatus       string     `json:"user_status,omitempty"`
 				ResourceName     string     `json:"resource_name,omitempty"`
 				SessionExpiresAt *time.Time `json:"session_expires_at,omitempty"`
+				SessionUnknown   bool       `json:"session_unknown,omitempty"`
 				Flags            []string   `json:"flags"`
-			}{ResourceName: r.resource, Flags: r.flags}
+			}{ResourceName: r.resource, SessionUnknown: r.sessionUnknown, Flags: r.flags}
 			if extra.Flags == nil {
 				extra.Flags = []string{} // [], never null: no flag
 			}

@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/csv"
+	"encoding/json"
+	"net/http"
 	"regexp"
 	"strings"
 	"testing"
@@ -395,5 +397,114 @@ func TestUntil(t *testing.T) {
 		if got := until(tt.end, now); got != tt.want {
 			t.Errorf("until(%v) = %q, want %q", tt.end, got, tt.want)
 		}
+	}
+}
+
+// TestAccessSweepNotFound: a resource whose grants and sessions answer 404
+// during the sweeps is warned about once and skipped, and every other row
+// is there, with its session; when every resource's grants answer 404
+// (resources checked to exist a moment before; in practice a proxy or
+// gateway that does not serve the endpoint), the run fails rather than
+// print an empty table, which would say nobody holds access.
+func TestAccessSweepNotFound(t *testing.T) {
+	t.Run("one resource gone", func(t *testing.T) {
+		srv := hxOrg(t, 10, 3)
+		env := proxyEnv(t, srv, func(w http.ResponseWriter, r *http.Request) bool {
+			if r.URL.Path == "/v1/resources/r003/users" || r.URL.Path == "/v1/sessions" && r.URL.Query().Get("resource_id") == "r003" {
+				hxNotFound(w)
+				return true
+			}
+			return false
+		})
+		r := runCommand(t, env, "access", "-all", "-format", "csv", "-sort", "resource")
+		if r.code != 0 || r.stderr != "opal: resource r003 not found (deleted?); skipped\n" {
+			t.Errorf("exit %d, stderr %q; want 0 and one warning", r.code, r.stderr)
+		}
+		records := hxCSV(t, r.stdout)
+		if len(records) != 1+9*3 {
+			t.Errorf("%d records, want the header and 27", len(records))
+		}
+		for _, rec := range records[1:] {
+			if rec[10] == "r003" || rec[6] == "" {
+				t.Errorf("record %q: of the resource gone, or without its session", rec)
+			}
+		}
+	})
+	srv := newOrg(t, testSessions(time.Now()))
+	srv.AddAccess(grant(resource, userA, emailA, adminRoleLevel, nil, true, 1, ""),
+		grant(orders, userB, emailB, adminRoleLevel, nil, true, 1, ""))
+	env := proxyEnv(t, srv, func(w http.ResponseWriter, r *http.Request) bool {
+		if strings.HasSuffix(r.URL.Path, "/users") && strings.HasPrefix(r.URL.Path, "/v1/resources/") {
+			hxNotFound(w)
+			return true
+		}
+		return false
+	})
+	for _, args := range [][]string{
+		{"-resource-id", resource + "," + orders, "-no-sessions"},
+		{"-all", "-sort", "user", "-format", "csv"},
+	} {
+		t.Run("every resource gone "+strings.Join(args, " "), func(t *testing.T) {
+			r := runCommand(t, env, append([]string{"access"}, args...)...)
+			checkFailed(t, r, exitFailure, "opal: none of the ")
+			if !strings.HasSuffix(r.stderr, " resources could be read: each answered 404 Not Found (deleted since they were listed, or a proxy that does not serve this part of the API?)\n") {
+				t.Errorf("stderr %q, want it to end saying that no resource could be read", r.stderr)
+			}
+		})
+	}
+}
+
+// TestSessionUnknown: the grants on a resource whose sessions could not be
+// read (a 404 during their sweep, warned about) show SESSION "unknown", not
+// the "-" of no live session, in every format: here the user holds one,
+// which was never read.
+func TestSessionUnknown(t *testing.T) {
+	s := testSessions(time.Now())
+	srv := newOrg(t, s)
+	srv.AddAccess(grant(orders, userA, emailA, opal.ResourceAccessLevel{}, nil, true, 1, ""),
+		grant(resource, userA, emailA, adminRoleLevel, nil, true, 1, ""))
+	env := proxyEnv(t, srv, func(w http.ResponseWriter, r *http.Request) bool {
+		if r.URL.Path == "/v1/sessions" && r.URL.Query().Get("resource_id") == orders {
+			hxNotFound(w)
+			return true
+		}
+		return false
+	})
+	args := []string{"access", "-resource-id", orders + "," + resource}
+	warning := "opal: resource " + orders + " not found (deleted?); skipped\n"
+
+	r := runCommand(t, env, append(args, "-sort", "resource")...)
+	if r.code != 0 || r.stderr != warning {
+		t.Fatalf("exit %d, stderr %q; want 0 and the warning", r.code, r.stderr)
+	}
+	want := [][]string{
+		{"USER", "RESOURCE", "ACCESS LEVEL", "HOW", "EXPIRES", "SESSION", "FLAGS"},
+		{emailA, "orders-prod", "(default)", "direct", "never", "unknown"},
+		{emailA, "production", "AdminRole", "direct", "never", untilText(s[0].ExpirationDate)},
+	}
+	if diff := cmp.Diff(want, parseTable(r.stdout)); diff != "" {
+		t.Errorf("table (-want +got):\n%s", diff)
+	}
+
+	r = runCommand(t, env, append(args, "-sort", "resource", "-format", "csv")...)
+	records := hxCSV(t, r.stdout)
+	if len(records) != 3 || records[1][6] != "unknown" || records[2][6] != s[0].ExpirationDate.UTC().Format(time.RFC3339) {
+		t.Errorf("csv %q, want session_expires_at unknown on orders-prod, the session's end on production", records)
+	}
+
+	r = runCommand(t, env, append(args, "-format", "json")...)
+	got := map[string]map[string]any{}
+	for line := range strings.Lines(r.stdout) {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("%q: %v", line, err)
+		}
+		got[m["resource_id"].(string)] = m
+	}
+	if o := got[orders]; o == nil || o["session_unknown"] != true || o["session_expires_at"] != nil {
+		t.Errorf("json of the grant on orders-prod: %v; want session_unknown true and no session_expires_at", o)
+	}
+	if p := got[resource]; p == nil || p["session_unknown"] != nil || p["session_expires_at"] == nil {
+		t.Errorf("json of the grant on production: %v; want its session_expires_at and no session_unknown", p)
 	}
 }

@@ -37,8 +37,10 @@
 // formula begin with a '; json escapes such characters as \u sequences,
 // which decode back to the very same text.
 //
-// Exit status: 0 on success; 1 when the API or the network fails, or when
-// none of the resources or the user named exists; 2 on a usage error (an
+// Exit status: 0 on success (a resource deleted during a sweep is warned
+// about and skipped); 1 when the API or the network fails, when none of
+// the resources or the user named exists, or when every resource swept
+// answered 404; 2 on a usage error (an
 // unknown command or flag, a bad value, a flag given an empty value as an
 // unset variable expands, conflicting flags, a bad
 // environment, an argument that holds the API token, which is never
@@ -235,7 +237,8 @@ const environmentHelp = `Environment:
 
 const exitHelp = `Exit status:
   0    success (resources deleted during a sweep are warned about and skipped)
-  1    the API or the network failed, or none of the resources or the user named exists
+  1    the API or the network failed, none of the resources or the user named
+       exists, or every resource swept answered 404
   2    usage error, reported before any request is sent
   130  interrupted with Ctrl-C; 143 stopped with SIGTERM: the rows printed stay,
        with -sort those received so far are printed, sorted, and stderr says the

@@ -55,7 +55,7 @@ type progress struct {
 	answered map[string]bool
 	waiting  map[string]string // by call, what the line says of a call waiting to retry
 	last     string            // the call that last began to wait
-	gone     map[string]bool   // resources found gone, and warned about
+	gone     map[string]bool   // resources found gone, and warned about, by lower-cased ID
 	shown    int               // the width of the status line on screen; 0 when none
 }
 
@@ -270,21 +270,27 @@ func (l *lineWriter) Write(b []byte) (int, error) {
 	return len(b), err
 }
 
-// skipGone reports whether err is that of a resource not found during a
-// sweep, deleted since it was listed, and warns about it, once however
-// many sweeps find it gone: such a resource is skipped, and the sweep goes
-// on.
-func (p *progress) skipGone(err error) bool {
-	var gone *opal.ResourceError
-	if !errors.As(err, &gone) || !errors.Is(err, opal.ErrNotFound) {
-		return false
+// skipGone returns the skip function of one sweep (see rows.skip): it
+// passes over the error of a resource not found during the sweep, deleted
+// since it was listed, keeps its ID in gone, in lower case, and warns about
+// it, once however many sweeps find it gone. gone is the sweep's own, so
+// that it can tell a sweep that skipped some resources from one that read
+// none; the sweep's goroutine alone uses it.
+func (p *progress) skipGone(gone map[string]bool) func(error) bool {
+	return func(err error) bool {
+		var rerr *opal.ResourceError
+		if !errors.As(err, &rerr) || !errors.Is(err, opal.ErrNotFound) {
+			return false
+		}
+		id := strings.ToLower(rerr.ResourceID)
+		gone[id] = true
+		p.mu.Lock()
+		warned := p.gone[id]
+		p.gone[id] = true
+		p.mu.Unlock()
+		if !warned {
+			p.warn("opal: resource %s not found (deleted?); skipped", rerr.ResourceID)
+		}
+		return true
 	}
-	p.mu.Lock()
-	warned := p.gone[gone.ResourceID]
-	p.gone[gone.ResourceID] = true
-	p.mu.Unlock()
-	if !warned {
-		p.warn("opal: resource %s not found (deleted?); skipped", gone.ResourceID)
-	}
-	return true
 }

@@ -116,6 +116,26 @@ func (s *resourceSelection) resources(ctx context.Context, c *cli, n *names) ([]
 	return ids, nil
 }
 
+// everyGone returns the error of a sweep of the resources ids that read
+// none of them, each found gone (gone holds their IDs in lower case): an
+// empty table would say that nobody holds access, where nothing was read.
+// In practice that is rarely a resource deleted since it was listed, more
+// often a proxy or gateway that does not serve the endpoint.
+func everyGone(ids []string, gone map[string]bool) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	for _, id := range ids {
+		if !gone[strings.ToLower(id)] {
+			return nil
+		}
+	}
+	if len(ids) == 1 {
+		return fmt.Errorf("resource %s could not be read: it answered 404 Not Found (deleted since it was listed, or a proxy that does not serve this part of the API?)", ids[0])
+	}
+	return fmt.Errorf("none of the %d resources could be read: each answered 404 Not Found (deleted since they were listed, or a proxy that does not serve this part of the API?)", len(ids))
+}
+
 // filters are the -all filters, as given.
 func (s *resourceSelection) filters() string {
 	return filterFlags("-resource-type", s.resourceType, "-resource-name", s.name)

@@ -27,7 +27,8 @@ them is required; in the demo, no selection shows all of it, sorted by
 resource. Each -resource-id is checked to exist first (one request per 100
 IDs): an unknown one is warned about and skipped, and the run fails when
 none exists. The resources are swept several at a time; one deleted during
-the sweep is warned about and skipped.
+the sweep is warned about and skipped, and the run fails when that is every
+resource swept.
 
 Names: USER is the user's email and RESOURCE (left out only for one
 -resource-id) the resource's name, looked up once per run: one
@@ -113,6 +114,7 @@ func (o *sessionsOptions) run(ctx context.Context, c *cli) error {
 	now := time.Now()
 	deadline := now.Add(o.expiringWithin)
 	c.prog.begin("sessions", len(ids))
+	gone := map[string]bool{}
 	p := rows[opal.Session, sessionRow]{
 		out: newPrinter(o.commonFlags.format, sessionsLayout(!o.resources.oneNamed(), now), c.stdout, c.cut),
 		row: func(s opal.Session) (sessionRow, bool, error) {
@@ -123,8 +125,9 @@ func (o *sessionsOptions) run(ctx context.Context, c *cli) error {
 			u, err := n.user(ctx, s.UserID)
 			return sessionRow{Session: s, user: u, resource: n.resource(s.ResourceID)}, true, err
 		},
-		skip:  c.prog.skipGone,
+		skip:  c.prog.skipGone(gone),
 		order: sessionOrder(o.sort),
+		ended: func() error { return everyGone(ids, gone) },
 	}
 	_, err = p.print(ctx, func(ctx context.Context) iter.Seq2[opal.Session, error] {
 		return c.client.Sessions.AllOf(ctx, ids, &opal.ListSessionsOptions{UserID: userID, PageSize: o.commonFlags.pageSize})

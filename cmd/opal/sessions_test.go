@@ -212,7 +212,8 @@ func TestSessionsCSV(t *testing.T) {
 // TestSweepNotFound: resources that vanish during a sweep (their sessions
 // 404, though the resources walk listed them or the check of -resource-id
 // found them) get one warning each on stderr, and the run goes on with the
-// others and exits 0.
+// others and exits 0; when that is every resource swept, nothing was read,
+// and the run fails rather than print an empty table.
 func TestSweepNotFound(t *testing.T) {
 	const gone1, gone2 = "0e4c7a3b-6d1f-4e8a-9b2c-5f7d1a3e9c60", "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"
 	s := testSessions(time.Now())
@@ -230,27 +231,37 @@ func TestSweepNotFound(t *testing.T) {
 	warning := func(id string) string { return "opal: resource " + id + " not found (deleted?); skipped\n" }
 	tests := []struct {
 		args     []string
-		wantRows int // besides the header
+		wantCode int
+		wantRows int // besides the header; -1 for no output
 		wantErr  []string
 	}{
-		{[]string{"-all"}, 5, []string{warning(gone1), warning(gone2)}},
-		{[]string{"-all", "-resource-name", "old-bucket"}, 0, []string{warning(gone1)}},
-		{[]string{"-resource-id", gone1 + "," + orders + "," + gone2}, 1, []string{warning(gone1), warning(gone2)}},
-		{[]string{"-ids", "-resource-id", gone1 + "," + gone2}, 0, []string{warning(gone1), warning(gone2)}},
+		{[]string{"-all"}, 0, 5, []string{warning(gone1), warning(gone2)}},
+		{[]string{"-resource-id", gone1 + "," + orders + "," + gone2}, 0, 1, []string{warning(gone1), warning(gone2)}},
+		{[]string{"-all", "-resource-name", "old-bucket"}, 1, -1, []string{warning(gone1),
+			"opal: resource " + gone1 + " could not be read: it answered 404 Not Found (deleted since it was listed, or a proxy that does not serve this part of the API?)\n"}},
+		{[]string{"-ids", "-resource-id", gone1 + "," + gone2}, 1, -1, []string{warning(gone1), warning(gone2),
+			"opal: none of the 2 resources could be read: each answered 404 Not Found (deleted since they were listed, or a proxy that does not serve this part of the API?)\n"}},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			r := runCommand(t, env, append([]string{"sessions"}, tt.args...)...)
-			if r.code != 0 {
-				t.Errorf("exit %d, want 0; stderr: %s", r.code, r.stderr)
+			if r.code != tt.wantCode {
+				t.Errorf("exit %d, want %d; stderr: %s", r.code, tt.wantCode, r.stderr)
 			}
-			// The warnings come in the order the 404s do.
+			// The warnings come in the order the 404s do, and before the
+			// error that ends the run.
 			got := slices.Sorted(strings.Lines(r.stderr))
 			want := slices.Sorted(slices.Values(tt.wantErr))
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("stderr (-want +got):\n%s", diff)
 			}
-			if rows := parseTable(r.stdout); len(rows) != tt.wantRows+1 {
+			if last := tt.wantErr[len(tt.wantErr)-1]; tt.wantCode != 0 && !strings.HasSuffix(r.stderr, last) {
+				t.Errorf("stderr %q, want it to end with %q", r.stderr, last)
+			}
+			switch rows := parseTable(r.stdout); {
+			case tt.wantRows < 0 && r.stdout != "":
+				t.Errorf("stdout %q, want nothing", r.stdout)
+			case tt.wantRows >= 0 && len(rows) != tt.wantRows+1:
 				t.Errorf("%d lines, want the header and %d rows:\n%s", len(rows), tt.wantRows, r.stdout)
 			}
 		})

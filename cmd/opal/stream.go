@@ -29,6 +29,10 @@ type rows[T, R any] struct {
 	// order sorts the rows once all have come; nil prints them as they
 	// come.
 	order func(a, b R) int
+	// ended, if not nil, runs once the listing has ended without an
+	// error; an error it returns ends the run as a failed listing does,
+	// without a table's header for no rows.
+	ended func() error
 }
 
 // interrupted is the error of a listing that a signal stopped. The rows
@@ -84,6 +88,11 @@ func (p rows[T, R]) print(ctx context.Context, list func(context.Context) iter.S
 			if !ok {
 				if ctx.Err() != nil {
 					return end(ctx.Err())
+				}
+				if p.ended != nil {
+					if err := p.ended(); err != nil {
+						return end(err)
+					}
 				}
 				if err := p.printSorted(held); err != nil {
 					return end(err)
