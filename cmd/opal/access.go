@@ -432,8 +432,8 @@ func expires(t *time.Time, now time.Time) string {
 	if t == nil {
 		return "never"
 	}
-	if d := t.Sub(now); d > 0 {
-		return localTime(*t) + " (in " + expiresIn(d) + ")"
+	if t.After(now) {
+		return localTime(*t) + " (in " + expiresIn(*t, now) + ")"
 	}
 	return localTime(*t) + " (expired)"
 }
@@ -494,7 +494,7 @@ func accessLayout(several, sessions bool, now time.Time) layout[accessRow] {
 		record: func(r accessRow) []string {
 			expiresAt, left := "", "never"
 			if r.ExpirationDate != nil {
-				expiresAt, left = rfc(*r.ExpirationDate), expiresIn(r.ExpirationDate.Sub(now))
+				expiresAt, left = rfc(*r.ExpirationDate), expiresIn(*r.ExpirationDate, now)
 			}
 			session := rfc(r.session)
 			if r.sessionUnknown {

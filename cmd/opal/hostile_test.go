@@ -743,20 +743,6 @@ func TestReviewUserOneWalk(t *testing.T) {
 	}
 }
 
-// TestDefect_FarExpiryUnderstated: a grant that ends in the year 9999 (a
-// common stand-in for "never") shows "(in 106751d23h)", about 292 years,
-// the most a time.Duration holds, not the 2.9 million days it is.
-func TestDefect_FarExpiryUnderstated(t *testing.T) {
-	srv := newOrg(t, nil)
-	far := time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
-	srv.AddAccess(grant(resource, userA, emailA, adminRoleLevel, &far, true, 1, ""))
-	r := runCommand(t, serverEnv(srv), "access", "-resource-id", resource, "-no-sessions")
-	checkOK(t, r)
-	if strings.Contains(r.stdout, "106751d") {
-		t.Errorf("the time left is capped at a time.Duration's range:\n%s", r.stdout)
-	}
-}
-
 // TestDefect_NotFoundHintIgnoresExact: with OPAL_BASE_URL_EXACT=1 already
 // set, a 404 is still answered with "set OPAL_BASE_URL_EXACT=1", a fix that
 // is in place; the hint should say the URL is used as given (perhaps /v1

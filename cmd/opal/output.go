@@ -274,23 +274,34 @@ func accessLevel(l opal.ResourceAccessLevel) string {
 	return l.Name
 }
 
-// expiresIn says how long until expiry, to the nearest minute, in its
+// expiresIn says how long from now until t, to the nearest minute, in its
 // largest unit and the next one: "2d4h", "3h12m", "45m", "2d", "<1m", or
-// "expired".
-func expiresIn(d time.Duration) string {
-	if d <= 0 {
+// "expired". It counts the seconds between the two, not a time.Duration,
+// which ends at about 292 years: a grant that ends in 9999, a common
+// stand-in for never, is nearly three million days away.
+func expiresIn(t, now time.Time) string {
+	if !t.After(now) {
 		return "expired"
 	}
-	d = d.Round(time.Minute)
+	secs := t.Unix() - now.Unix()
+	nanos := time.Duration(t.Nanosecond() - now.Nanosecond())
+	if nanos < 0 {
+		secs--
+		nanos += time.Second
+	}
+	minutes := secs / 60
+	if time.Duration(secs%60)*time.Second+nanos >= 30*time.Second {
+		minutes++ // to the nearest minute, as time.Duration.Round
+	}
 	units := []struct {
-		size time.Duration
-		name string
-	}{{24 * time.Hour, "d"}, {time.Hour, "h"}, {time.Minute, "m"}}
+		minutes int64
+		name    string
+	}{{24 * 60, "d"}, {60, "h"}, {1, "m"}}
 	for i, u := range units {
-		if n := d / u.size; n > 0 {
+		if n := minutes / u.minutes; n > 0 {
 			s := fmt.Sprintf("%d%s", n, u.name)
 			if i+1 < len(units) {
-				if r := d % u.size / units[i+1].size; r > 0 {
+				if r := minutes % u.minutes / units[i+1].minutes; r > 0 {
 					s += fmt.Sprintf("%d%s", r, units[i+1].name)
 				}
 			}

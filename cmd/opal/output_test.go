@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"net/http"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -141,8 +142,35 @@ func TestColumnsLineUpAcrossBlocks(t *testing.T) {
 	checkAligned(t, out.String())
 }
 
+// TestFarExpiry: a grant or a session that ends in the year 9999 (a common
+// stand-in for never) is shown millions of days away, in every view and
+// format, not the "106751d23h" at which a time.Duration ends.
+func TestFarExpiry(t *testing.T) {
+	far := time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
+	srv := newOrg(t, []opal.Session{{UserID: userA, ResourceID: resource, ExpirationDate: far}})
+	srv.AddAccess(grant(resource, userA, emailA, adminRoleLevel, &far, true, 1, ""))
+	days := regexp.MustCompile(`(^|[ ,(])29\d{5}d(\d+h)?([ ,)]|$)`)
+	for _, args := range [][]string{
+		{"access", "-resource-id", resource, "-no-sessions"},
+		{"access", "-resource-id", resource, "-format", "csv"},
+		{"sessions", "-resource-id", resource},
+		{"sessions", "-resource-id", resource, "-format", "csv"},
+	} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			r := runCommand(t, serverEnv(srv), args...)
+			checkOK(t, r)
+			if strings.Contains(r.stdout, "106751d") || !days.MatchString(strings.Split(r.stdout, "\n")[1]) {
+				t.Errorf("the time left is not the 2.9 million days it is:\n%s", r.stdout)
+			}
+		})
+	}
+}
+
 func TestExpiresIn(t *testing.T) {
 	const m, h, d = time.Minute, time.Hour, 24 * time.Hour
+	// Half a second past a whole second, so that rounding is seen across
+	// the seconds' boundary.
+	now := time.Date(2026, 12, 7, 12, 0, 0, 5e8, time.UTC)
 	tests := []struct {
 		in   time.Duration
 		want string
@@ -151,6 +179,7 @@ func TestExpiresIn(t *testing.T) {
 		{0, "expired"},
 		{time.Nanosecond, "<1m"},
 		{29 * time.Second, "<1m"},
+		{30*time.Second - time.Nanosecond, "<1m"},
 		{30 * time.Second, "1m"},
 		{45 * m, "45m"},
 		{45*m - time.Second, "45m"}, // a second of latency does not show
@@ -162,8 +191,21 @@ func TestExpiresIn(t *testing.T) {
 		{400 * d, "400d"},
 	}
 	for _, tt := range tests {
-		if got := expiresIn(tt.in); got != tt.want {
-			t.Errorf("expiresIn(%v) = %q, want %q", tt.in, got, tt.want)
+		if got := expiresIn(now.Add(tt.in), now); got != tt.want {
+			t.Errorf("expiresIn(now + %v) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+	// Beyond a time.Duration's 292 years, in days of the calendar.
+	for _, tt := range []struct {
+		at   time.Time
+		want string
+	}{
+		{time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC), "2912101d12h"}, // 11h59m59.5s, to the nearest minute
+		{time.Date(2326, 12, 7, 12, 0, 0, 5e8, time.UTC), "109572d"},
+		{time.Date(1999, 1, 1, 0, 0, 0, 0, time.UTC), "expired"},
+	} {
+		if got := expiresIn(tt.at, now); got != tt.want {
+			t.Errorf("expiresIn(%v) = %q, want %q", tt.at, got, tt.want)
 		}
 	}
 }

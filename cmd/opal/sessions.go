@@ -170,12 +170,12 @@ func sessionsLayout(several bool, now time.Time) layout[sessionRow] {
 			if several {
 				cells = append(cells, r.resourceText())
 			}
-			return append(cells, accessLevel(r.AccessLevel), localTime(r.ExpirationDate), expiresIn(r.ExpirationDate.Sub(now)))
+			return append(cells, accessLevel(r.AccessLevel), localTime(r.ExpirationDate), expiresIn(r.ExpirationDate, now))
 		},
 		csv: []string{"user", "resource", "access_level", "expires_at", "expires_in", "user_id", "resource_id"},
 		record: func(r sessionRow) []string {
 			return []string{r.userText(), r.resourceText(), accessLevel(r.AccessLevel),
-				r.ExpirationDate.UTC().Format(time.RFC3339), expiresIn(r.ExpirationDate.Sub(now)), r.UserID, r.ResourceID}
+				r.ExpirationDate.UTC().Format(time.RFC3339), expiresIn(r.ExpirationDate, now), r.UserID, r.ResourceID}
 		},
 		json: func(r sessionRow) any {
 			j := sessionJSON{Session: r.Session, ResourceName: r.resource}
