@@ -241,6 +241,17 @@ func TestExactBaseURL(t *testing.T) {
 	// hint says what to set.
 	r = runCommand(t, env[:2], "users")
 	checkFailed(t, r, exitFailure, "set OPAL_BASE_URL_EXACT=1")
+
+	// With it, against Opal at the host's root (no /v1), the hint does not
+	// propose what is already set: it says the URL is used as given, and
+	// that its path may lack /v1.
+	origin := strings.TrimSuffix(srv.URL, "/v1")
+	r = runCommand(t, []string{"OPAL_AUTH_TOKEN=" + srv.Token, "OPAL_BASE_URL=" + origin, "OPAL_BASE_URL_EXACT=1"}, "users")
+	checkFailed(t, r, exitFailure, "opal: GET /users: 404 Not Found: not found: /users (the URL requested was "+origin+
+		"/users: OPAL_BASE_URL_EXACT=1 uses OPAL_BASE_URL as given; check that it is the API's base URL, whose path may lack the /v1 that Opal serves the API under)\n")
+	if strings.Contains(r.stderr, "set OPAL_BASE_URL_EXACT=1") {
+		t.Errorf("stderr %q: the hint proposes what is already set", r.stderr)
+	}
 }
 
 // TestUnknownCommand: a first argument that is no command is a usage

