@@ -360,18 +360,36 @@ func TestFailureDuringSweep(t *testing.T) {
 }
 
 // TestFailureAfterFirstPage checks that rows printed before a failure stay,
-// and that the failure still sets the exit status.
+// that with -sort the rows received before it are printed, sorted, as on
+// an interrupt, that stderr says the output is partial, and that the
+// failure still sets the exit status.
 func TestFailureAfterFirstPage(t *testing.T) {
-	srv := newOrg(t, testSessions(time.Now())[:4])
-	// The check that the resource exists, the first page, then the second.
-	srv.Inject(opaltest.Fault{}, opaltest.Fault{}, opaltest.Fault{Status: http.StatusForbidden})
-
-	r := runCommand(t, serverEnv(srv), "sessions", "-ids", "-resource-id", resource, "-page-size", "2")
-	if r.code != 1 || !strings.Contains(r.stderr, "403 Forbidden: injected fault") {
-		t.Errorf("exit %d, stderr %q; want 1 and the 403", r.code, r.stderr)
+	s := testSessions(time.Now())
+	tests := []struct {
+		args    []string
+		partial string
+		rows    []string // the time left of each row, in order
+	}{
+		{nil, "opal: the output is partial: the 2 rows printed before the failure\n", []string{"2d4h", "3h12m"}},
+		{[]string{"-sort", "expires"}, "opal: the output is partial: the 2 rows received before the failure, sorted\n", []string{"3h12m", "2d4h"}},
+		{[]string{"-sort", "user", "-format", "csv"}, "opal: the output is partial: the 2 rows received before the failure, sorted\n", []string{"3h12m", "2d4h"}},
 	}
-	if rows := parseTable(r.stdout); len(rows) != 3 {
-		t.Errorf("stdout has %d lines, want the header and the first page's 2 rows:\n%s", len(rows), r.stdout)
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			// The first page holds the later session first.
+			srv := newOrg(t, []opal.Session{s[1], s[0], s[2], s[3]})
+			// The check that the resource exists, the first page, then the second.
+			srv.Inject(opaltest.Fault{}, opaltest.Fault{}, opaltest.Fault{Status: http.StatusForbidden})
+
+			r := runCommand(t, serverEnv(srv), append([]string{"sessions", "-ids", "-resource-id", resource, "-page-size", "2"}, tt.args...)...)
+			if r.code != 1 || !strings.Contains(r.stderr, "403 Forbidden: injected fault") || !strings.HasSuffix(r.stderr, tt.partial) {
+				t.Errorf("exit %d, stderr %q; want 1, the 403, and %q", r.code, r.stderr, tt.partial)
+			}
+			lines := strings.Split(strings.TrimSuffix(r.stdout, "\n"), "\n")
+			if len(lines) != 3 || !strings.Contains(lines[1], tt.rows[0]) || !strings.Contains(lines[2], tt.rows[1]) {
+				t.Errorf("stdout, want the header and the first page's 2 rows, %s then %s:\n%s", tt.rows[0], tt.rows[1], r.stdout)
+			}
+		})
 	}
 }
 
