@@ -36,7 +36,8 @@ Columns:
   USER          the user's email (-ids: the user's ID)
   RESOURCE      the resource's name; left out only for one -resource-id
   ACCESS LEVEL  the level granted, "(default)" on resources without levels
-  HOW           direct, group (through groups only) or direct+group
+  HOW           direct, group (through groups only), direct+group, or
+                unknown (not direct, and Opal counts no path to it)
   EXPIRES       never, or when the grant ends and how long from now
   SESSION       "until 14:05 UTC" when the user holds a live session on that
                 resource at that level; "unknown" when the resource's
@@ -373,7 +374,9 @@ func userFlag(u *opal.User, lookedUp bool) string {
 	case u == nil:
 		return "unknown-user"
 	}
-	switch status := strings.ToUpper(u.HRIDPStatus); status {
+	// Compared in any letter case and without the spaces around it, so
+	// that "ACTIVE " is active, not a status to flag.
+	switch status := strings.ToUpper(strings.TrimSpace(u.HRIDPStatus)); status {
 	case "", opal.HRIDPStatusActive:
 		return ""
 	case opal.HRIDPStatusNotFound:
@@ -383,13 +386,16 @@ func userFlag(u *opal.User, lookedUp bool) string {
 	}
 }
 
-// how says how a grant is held.
+// how says how a grant is held: "unknown" when it is not direct and no
+// path to it is counted, which says nothing of a group.
 func how(g opal.ResourceAccessUser) string {
 	switch {
 	case g.HasDirectAccess && g.NumAccessPaths > 1:
 		return "direct+group"
 	case g.HasDirectAccess:
 		return "direct"
+	case g.NumAccessPaths < 1:
+		return "unknown"
 	}
 	return "group"
 }

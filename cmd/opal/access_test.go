@@ -508,3 +508,62 @@ func TestSessionUnknown(t *testing.T) {
 		t.Errorf("json of the grant on production: %v; want its session_expires_at and no session_unknown", p)
 	}
 }
+
+// TestGrantFlags: FLAGS name the user's status when it is not active (in
+// any letter case, spaces around it ignored), a user Opal does not know, a
+// grant not propagated, and one past its expiry.
+func TestGrantFlags(t *testing.T) {
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	user := func(status string) *opal.User { return &opal.User{UserID: "u", HRIDPStatus: status} }
+	tests := []struct {
+		user       *opal.User
+		lookedUp   bool
+		status     string // propagation
+		expiration *time.Time
+		want       []string
+	}{
+		{user("ACTIVE"), true, "", nil, nil},
+		{user("active"), true, "", nil, nil},
+		{user("ACTIVE "), true, "", nil, nil},
+		{user(" Active\t"), true, "SUCCESS", nil, nil},
+		{user(""), true, "", nil, nil},
+		{user("SUSPENDED"), true, "", nil, []string{"suspended"}},
+		{user(" deprovisioned "), true, "", nil, []string{"deprovisioned"}},
+		{user("NOT_FOUND"), true, "", nil, []string{"not-in-idp"}},
+		{user("ON_LEAVE"), true, "", nil, []string{"on-leave"}},
+		{nil, true, "", nil, []string{"unknown-user"}},
+		{nil, false, "", nil, nil}, // -ids: not looked up
+		{user("ACTIVE"), true, "err_remote_throttle", nil, []string{"not-propagated"}},
+		{user("DELETED"), true, "ERR_X", ptr(now.Add(-time.Minute)), []string{"deleted", "not-propagated", "expired"}},
+		{user("ACTIVE"), true, "", ptr(now.Add(time.Minute)), nil},
+	}
+	for _, tt := range tests {
+		g := opal.ResourceAccessUser{UserID: "u", PropagationStatus: tt.status, ExpirationDate: tt.expiration}
+		if got := grantFlags(g, tt.user, tt.lookedUp, now); !cmp.Equal(tt.want, got) {
+			t.Errorf("grantFlags(%+v, user %+v, looked up %v) = %q, want %q", g, tt.user, tt.lookedUp, got, tt.want)
+		}
+	}
+}
+
+// TestHow: HOW from has_direct_access and num_access_paths; a grant that
+// is not direct and has no path counted is not claimed to be a group's.
+func TestHow(t *testing.T) {
+	tests := []struct {
+		direct bool
+		paths  int
+		want   string
+	}{
+		{true, 1, "direct"},
+		{true, 0, "direct"}, // direct, though no path is counted
+		{true, 2, "direct+group"},
+		{false, 1, "group"},
+		{false, 3, "group"},
+		{false, 0, "unknown"},
+		{false, -1, "unknown"},
+	}
+	for _, tt := range tests {
+		if got := how(opal.ResourceAccessUser{HasDirectAccess: tt.direct, NumAccessPaths: tt.paths}); got != tt.want {
+			t.Errorf("how(direct %v, %d paths) = %q, want %q", tt.direct, tt.paths, got, tt.want)
+		}
+	}
+}
