@@ -27,7 +27,8 @@ sessions is not a resource nobody can reach: SaaS apps have grants only.
 
 Which grants: exactly one of -resource-id, -all (narrowed by -resource-type
 and -resource-name), and -user or -user-id, which lists one person's whole
-reach in one walk (the offboarding question). With a token one of them is
+reach in one walk (the offboarding question), on resources Opal does not
+manage too. With a token one of them is
 required; in the demo, no selection shows the whole organisation, sorted by
 resource. Each -resource-id is checked to exist first, and a -user or
 -user-id too: an unknown one is an error, not an empty table.
@@ -295,11 +296,13 @@ func (o *accessOptions) source(ctx context.Context, c *cli, n *names) (grantSour
 	}}, nil
 }
 
-// userGrants returns every grant of one user, in one walk.
+// userGrants returns every grant of one user, in one walk: on the
+// resources Opal does not manage too, since the offboarding question is
+// everything the person can reach.
 func (o *accessOptions) userGrants(ctx context.Context, c *cli, userID string) ([]opal.ResourceAccessUser, error) {
 	c.prog.begin("grants", 0)
 	var grants []opal.ResourceAccessUser
-	for g, err := range c.client.Access.AllForUser(ctx, userID, &opal.ListUserAccessOptions{PageSize: o.commonFlags.pageSize}) {
+	for g, err := range c.client.Access.AllForUser(ctx, userID, &opal.ListUserAccessOptions{PageSize: o.commonFlags.pageSize, IncludeUnmanaged: true}) {
 		if err != nil {
 			return nil, fmt.Errorf("listing the grants of user %s: %w", userID, err)
 		}

@@ -225,6 +225,11 @@ func TestAccessRequests(t *testing.T) {
 				if q := req.URL.Query(); req.URL.Path == "/v1/sessions" && strings.Contains(strings.Join(tt.args, " "), "-user") && q.Get("user_id") != userA {
 					t.Errorf("a sessions request for -user asked for user_id %q, want %s", q.Get("user_id"), userA)
 				}
+				// One person's whole reach: the resources Opal does not
+				// manage too.
+				if q := req.URL.Query(); strings.HasPrefix(req.URL.Path, "/v1/resources/users/") && q.Get("include_unmanaged") != "true" {
+					t.Errorf("%s asked for include_unmanaged=%q, want true", req.URL.Path, q.Get("include_unmanaged"))
+				}
 			}
 		})
 	}
