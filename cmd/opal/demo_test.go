@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -323,5 +324,33 @@ func TestDemo(t *testing.T) {
 				tt.check(t, r.stdout)
 			}
 		})
+	}
+}
+
+// TestDemoTourFlags: the flags the demo's tour says a command takes are
+// the flags it takes.
+func TestDemoTourFlags(t *testing.T) {
+	var tour strings.Builder
+	demoTour(&tour, "a view")
+	tests := []struct {
+		line  string   // of the tour
+		flags []string // the flags it names
+		takes []string // the commands it says take them
+	}{
+		{"  -format json|csv, -v             on every command\n", []string{"format", "v"}, []string{"access", "sessions", "users", "resources"}},
+		{"  -sort KEY, -ids                  on access and sessions; opal help <command> tells every flag\n", []string{"sort", "ids"}, []string{"access", "sessions"}},
+	}
+	for _, tt := range tests {
+		if !strings.Contains(tour.String(), tt.line) {
+			t.Errorf("the tour lacks the line %q:\n%s", tt.line, tour.String())
+		}
+		for _, c := range commands {
+			fs := c.flagSet(io.Discard, c.newOptions())
+			for _, f := range tt.flags {
+				if takes := fs.Lookup(f) != nil; takes != slices.Contains(tt.takes, c.name) {
+					t.Errorf("opal %s takes -%s: %v; the tour says it does: %v", c.name, f, takes, !takes)
+				}
+			}
+		}
 	}
 }
