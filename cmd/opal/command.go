@@ -103,7 +103,8 @@ func (c *subcommand) run(ctx context.Context, args []string, env environment, st
 		return usage(stderr, c.name, err)
 	}
 
-	prog := newProgress(stderr, env.stderrTerminal, env.sameTerminal)
+	// The client conn.client builds reports its attempts to prog.
+	prog := newProgress(stderr, env.stderrTerminal, env.sameTerminal, true)
 	defer prog.finish()
 	client, closeDemo, err := conn.client(c.name, prog, opts.common().verbose)
 	if err != nil {

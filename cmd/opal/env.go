@@ -128,7 +128,6 @@ func wordByteAt(s string, i int) bool {
 func (c conn) client(command string, prog *progress, verbose bool) (*opal.Client, func(), error) {
 	// The status line learns of requests from the client itself.
 	opts := []opal.Option{opal.WithUserAgent("opal/" + opal.Version), opal.WithObserver(prog.observe)}
-	prog.observed = true
 	if verbose {
 		opts = append(opts, opal.WithLogger(slog.New(slog.NewTextHandler(prog.logOutput(), &slog.HandlerOptions{Level: slog.LevelDebug}))))
 	}

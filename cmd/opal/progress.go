@@ -43,7 +43,8 @@ type progress struct {
 	requests atomic.Int64 // attempts sent, retries included
 	// observed says that the client reports its attempts to the progress,
 	// which alone knows requests and the resources answered: without it
-	// the line shows neither, rather than zeros.
+	// the line shows neither, rather than zeros. It is set before the
+	// drawing goroutine starts, and never changes.
 	observed bool
 
 	stop    chan struct{}
@@ -63,8 +64,9 @@ type progress struct {
 // show is true (stderr is a terminal) does it draw; otherwise nothing but
 // warnings and log records is ever written to w. same says that stdout is
 // that terminal too, so that the line must be cleared before rows.
-func newProgress(w io.Writer, show, same bool) *progress {
-	p := &progress{w: w, show: show, same: show && same, start: time.Now(),
+// observed says that the client reports its attempts to observe.
+func newProgress(w io.Writer, show, same, observed bool) *progress {
+	p := &progress{w: w, show: show, same: show && same, observed: observed, start: time.Now(),
 		stop: make(chan struct{}), stopped: make(chan struct{}),
 		answered: map[string]bool{}, waiting: map[string]string{}, gone: map[string]bool{}}
 	if !show {
