@@ -181,13 +181,14 @@ func (r accessRow) status() string {
 }
 
 // sessionKey is what a session must share with a grant to be made under
-// it: resource, user and access level.
+// it: resource, user and access level. The IDs are lower-cased, as Opal
+// takes them in any letter case and may write them so.
 type sessionKey struct {
 	resourceID, userID, level string
 }
 
 func keyOf(resourceID, userID string, l opal.ResourceAccessLevel) sessionKey {
-	return sessionKey{resourceID, userID, cmp.Or(l.RemoteID, l.Name)}
+	return sessionKey{strings.ToLower(resourceID), strings.ToLower(userID), cmp.Or(l.RemoteID, l.Name)}
 }
 
 func (o *accessOptions) run(ctx context.Context, c *cli) error {
@@ -278,7 +279,7 @@ func (o *accessOptions) source(ctx context.Context, c *cli, n *names) (grantSour
 	}
 	var ids []string
 	for _, g := range grants {
-		if !slices.Contains(ids, g.ResourceID) {
+		if !slices.ContainsFunc(ids, func(id string) bool { return strings.EqualFold(id, g.ResourceID) }) {
 			ids = append(ids, g.ResourceID)
 		}
 	}

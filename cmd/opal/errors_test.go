@@ -259,44 +259,6 @@ func TestUnknownResources(t *testing.T) {
 	}
 }
 
-// TestResourceCheckFollowsPages: the check that -resource-id's resources
-// exist, and the lookup that names the resources of -user's grants, read
-// every page of their list: a server whose pages are shorter than asked
-// for (a short page with a next is not the end) must not make a resource
-// that exists read as unknown, its rows dropped or its name lost.
-func TestResourceCheckFollowsPages(t *testing.T) {
-	srv := newOrg(t, testSessions(time.Now()))
-	srv.AddAccess(grant(resource, userA, emailA, adminRoleLevel, nil, true, 1, ""),
-		grant(orders, userB, emailB, adminRoleLevel, nil, true, 1, ""),
-		grant(orders, userA, emailA, readOnlyRole, nil, true, 1, ""))
-	env := proxyEnv(t, srv, func(w http.ResponseWriter, r *http.Request) bool {
-		if q := r.URL.Query(); r.URL.Path == "/v1/resources" && q.Has("page_size") {
-			q.Set("page_size", "1") // a server whose pages are shorter than asked
-			r.URL.RawQuery = q.Encode()
-		}
-		return false
-	})
-	tests := []struct {
-		args []string
-		want []string // in stdout
-	}{
-		{[]string{"access", "-resource-id", resource + "," + orders, "-no-sessions", "-sort", "resource"}, []string{"production", "orders-prod"}},
-		{[]string{"sessions", "-resource-id", resource + "," + orders, "-ids"}, []string{resource, orders}},
-		{[]string{"access", "-user", emailA, "-no-sessions", "-sort", "resource"}, []string{"production", "orders-prod"}},
-	}
-	for _, tt := range tests {
-		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			r := runCommand(t, env, tt.args...)
-			checkOK(t, r)
-			for _, want := range tt.want {
-				if !strings.Contains(r.stdout, want) {
-					t.Errorf("stdout lacks %s, on the second page of the check:\n%s", want, r.stdout)
-				}
-			}
-		})
-	}
-}
-
 // TestSignals sends SIGINT or SIGTERM while the command waits for a server
 // that never answers its second page: it must stop, keep the first page's
 // rows, say on stderr that the output is partial, and exit with 128 + the

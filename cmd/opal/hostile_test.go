@@ -679,26 +679,6 @@ func TestReviewTypos(t *testing.T) {
 	}
 }
 
-// TestHostileUpperCaseID: an ID in upper case, which Opal finds in any
-// letter case, is swept as Opal writes it.
-func TestReviewUpperCaseID(t *testing.T) {
-	srv := newOrg(t, testSessions(time.Now()))
-	srv.AddAccess(grant(resource, userA, emailA, adminRoleLevel, nil, true, 1, ""))
-	env := proxyEnv(t, srv, func(w http.ResponseWriter, r *http.Request) bool {
-		q := r.URL.Query()
-		if ids := q.Get("resource_ids"); ids != "" {
-			q.Set("resource_ids", strings.ToLower(ids))
-			r.URL.RawQuery = q.Encode()
-		}
-		return false
-	})
-	r := runCommand(t, env, "access", "-resource-id", strings.ToUpper(resource))
-	checkOK(t, r)
-	if rows := parseTable(r.stdout); len(rows) != 2 || rows[1][0] != emailA || !strings.HasPrefix(rows[1][4], "until ") {
-		t.Errorf("rows %q, want A's grant with its session", rows)
-	}
-}
-
 // TestHostileUserOneWalk: -user walks the user's grants once, sweeps no
 // resource's grants, looks no other user up, and sweeps the sessions of
 // the user's resources only; -no-sessions sends no sessions request.

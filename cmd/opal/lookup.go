@@ -27,6 +27,10 @@ const (
 // kept, so nothing is asked twice. A nil *names looks nothing up: that is
 // -ids.
 //
+// Both maps are keyed by lower-cased ID, as the opal package takes IDs in
+// any letter case: a server that writes an ID in another case than the
+// rows that name it must not blank a name or make a user unknown.
+//
 // It is used by one goroutine only, the one that prints, so it needs no
 // lock.
 type names struct {
@@ -48,7 +52,7 @@ func (n *names) user(ctx context.Context, id string) (*opal.User, error) {
 	if n == nil || id == "" {
 		return nil, nil
 	}
-	if u, ok := n.users[id]; ok || n.walked {
+	if u, ok := n.users[strings.ToLower(id)]; ok || n.walked {
 		return u, nil
 	}
 	if n.gets == maxUserGets {
@@ -60,13 +64,13 @@ func (n *names) user(ctx context.Context, id string) (*opal.User, error) {
 			n.addUser(&u)
 		}
 		n.walked = true
-		return n.users[id], nil
+		return n.users[strings.ToLower(id)], nil
 	}
 	n.gets++
 	u, err := n.client.Users.Get(ctx, id)
 	switch {
 	case errors.Is(err, opal.ErrNotFound):
-		n.users[id] = nil
+		n.users[strings.ToLower(id)] = nil
 	case err != nil:
 		return nil, fmt.Errorf("looking up the email of user %s (-ids shows IDs and skips lookups): %w", id, err)
 	default:
@@ -78,7 +82,7 @@ func (n *names) user(ctx context.Context, id string) (*opal.User, error) {
 // addUser keeps a user that is already known, such as -user's.
 func (n *names) addUser(u *opal.User) {
 	if n != nil {
-		n.users[u.UserID] = u
+		n.users[strings.ToLower(u.UserID)] = u
 	}
 }
 
@@ -86,7 +90,7 @@ func (n *names) addUser(u *opal.User) {
 // one of the -all walk.
 func (n *names) addResource(r opal.Resource) {
 	if n != nil {
-		n.resources[r.ResourceID] = r.Name
+		n.resources[strings.ToLower(r.ResourceID)] = r.Name
 	}
 }
 
@@ -95,7 +99,7 @@ func (n *names) resource(id string) string {
 	if n == nil {
 		return ""
 	}
-	return n.resources[id]
+	return n.resources[strings.ToLower(id)]
 }
 
 // listResources looks up the names of the resources with the given IDs,
