@@ -15,8 +15,8 @@ import (
 )
 
 // TestHelp: the overview and every command's help go to stdout with exit
-// 0, however asked for, and tell the examples, the environment and the
-// exit statuses.
+// 0, however asked for, whatever the environment (a bad one too), and tell
+// the examples, the environment and the exit statuses.
 func TestHelp(t *testing.T) {
 	overview := []string{"Usage: opal <command> [flags]", "Commands:", "OPAL_AUTH_TOKEN", "Exit status:", "130"}
 	for _, c := range commands {
@@ -32,9 +32,10 @@ func TestHelp(t *testing.T) {
 		{[]string{"--help"}, overview},
 		{[]string{"help", "help"}, overview},
 		{[]string{"version", "-h"}, []string{"Usage: opal version"}},
+		{[]string{"help", "version"}, []string{"Usage: opal version"}},
 	}
 	for _, c := range commands {
-		want := []string{"Usage: opal " + c.name, "Flags:", "\n  -format format", "\n  -version", "Examples:", "Environment:", "OPAL_BASE_URL", "Exit status:", "143"}
+		want := []string{"Usage: opal " + c.name, "Flags:", "\n  -format format", "\n  -version", "Examples:", "Environment:", "OPAL_BASE_URL", "Exit status:", "130", "143"}
 		for _, args := range [][]string{{"help", c.name}, {c.name, "-h"}, {c.name, "--help"}, {c.name, "-help"}, {c.name, "-format", "csv", "-h"}} {
 			tests = append(tests, struct {
 				args []string
@@ -42,16 +43,18 @@ func TestHelp(t *testing.T) {
 			}{args, want})
 		}
 	}
-	for _, tt := range tests {
-		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			r := runCommand(t, nil, tt.args...)
-			checkOK(t, r)
-			for _, w := range tt.want {
-				if !strings.Contains(r.stdout, w) {
-					t.Errorf("stdout lacks %q:\n%s", w, r.stdout)
+	for _, env := range [][]string{nil, {"OPAL_AUTH_TOKEN="}} {
+		for _, tt := range tests {
+			t.Run(strings.Join(env, " ")+" "+strings.Join(tt.args, " "), func(t *testing.T) {
+				r := runCommand(t, env, tt.args...)
+				checkOK(t, r)
+				for _, w := range tt.want {
+					if !strings.Contains(r.stdout, w) {
+						t.Errorf("stdout lacks %q:\n%s", w, r.stdout)
+					}
 				}
-			}
-		})
+			})
+		}
 	}
 }
 
@@ -82,23 +85,25 @@ func TestRowOrderIsDocumented(t *testing.T) {
 }
 
 // TestVersion: opal version and -version on every command print the
-// module's and the library's versions and Go's, on stdout, and send
-// nothing.
+// module's and the library's versions and Go's, on stdout, whatever the
+// environment (a bad one too), and send nothing.
 func TestVersion(t *testing.T) {
 	srv := newOrg(t, nil)
 	argss := [][]string{{"version"}, {"-version"}, {"--version"}}
 	for _, c := range commands {
 		argss = append(argss, []string{c.name, "-version"}, []string{c.name, "-format", "CSV", "-version"})
 	}
-	for _, args := range argss {
-		t.Run(strings.Join(args, " "), func(t *testing.T) {
-			r := runCommand(t, serverEnv(srv), args...)
-			checkOK(t, r)
-			want := "(opal-go " + opal.Version + ", " + runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH + ")\n"
-			if !strings.HasPrefix(r.stdout, "opal ") || !strings.HasSuffix(r.stdout, want) || strings.Count(r.stdout, "\n") != 1 {
-				t.Errorf("stdout %q, want one line: opal <module version> %s", r.stdout, want)
-			}
-		})
+	for _, env := range [][]string{serverEnv(srv), {"OPAL_AUTH_TOKEN="}} {
+		for _, args := range argss {
+			t.Run(strings.Join(args, " "), func(t *testing.T) {
+				r := runCommand(t, env, args...)
+				checkOK(t, r)
+				want := "(opal-go " + opal.Version + ", " + runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH + ")\n"
+				if !strings.HasPrefix(r.stdout, "opal ") || !strings.HasSuffix(r.stdout, want) || strings.Count(r.stdout, "\n") != 1 {
+					t.Errorf("stdout %q, want one line: opal <module version> %s", r.stdout, want)
+				}
+			})
+		}
 	}
 	if n := len(srv.Requests()); n != 0 {
 		t.Errorf("%d requests, want none", n)
@@ -109,7 +114,7 @@ func TestVersion(t *testing.T) {
 // OPAL_BASE_URL is set; a token set but empty, a base URL without a token,
 // or an empty base URL with a token is a usage error that says what to
 // set, for every command, in every format, and nothing is printed on
-// stdout.
+// stdout; the token is in no message about the environment.
 func TestEnvironment(t *testing.T) {
 	srv := newOrg(t, nil)
 	tests := []struct {
@@ -124,6 +129,7 @@ func TestEnvironment(t *testing.T) {
 		{"an empty base URL without a token", []string{"OPAL_BASE_URL="}, "OPAL_BASE_URL is set but OPAL_AUTH_TOKEN is not"},
 		{"an empty base URL with a token", []string{"OPAL_BASE_URL=", "OPAL_AUTH_TOKEN=" + srv.Token}, "OPAL_BASE_URL is set but empty: set it to your Opal's API URL"},
 		{"a token of white space", []string{"OPAL_AUTH_TOKEN= ", "OPAL_BASE_URL=" + srv.URL}, "invalid argument: API token contains white space"},
+		{"a token of white space alone", []string{"OPAL_AUTH_TOKEN=   "}, "invalid argument: API token contains white space"},
 		{"an exact base URL without a base URL", []string{"OPAL_BASE_URL_EXACT=1"}, "OPAL_BASE_URL_EXACT is set but OPAL_BASE_URL is not"},
 		{"an exact base URL of a typo", []string{"OPAL_AUTH_TOKEN=" + srv.Token, "OPAL_BASE_URL=" + srv.URL, "OPAL_BASE_URL_EXACT=ture"},
 			`OPAL_BASE_URL_EXACT is "ture": set it to 1 to use OPAL_BASE_URL as given`},
@@ -140,8 +146,11 @@ func TestEnvironment(t *testing.T) {
 					}
 					r := runCommand(t, tt.env, args...)
 					checkFailed(t, r, exitUsage, "opal: "+tt.want)
-					if strings.Contains(r.stderr, "demo data") {
-						t.Errorf("the demo ran: %s", r.stderr)
+					if strings.Contains(r.stderr, "demo data") || strings.Contains(r.stderr, "demo") && !strings.Contains(r.stderr, "to see the demo") {
+						t.Errorf("the demo ran, or stderr speaks of it as if it had: %s", r.stderr)
+					}
+					if strings.Contains(r.stderr, srv.Token) {
+						t.Errorf("stderr holds the token: %q", r.stderr)
 					}
 				})
 			}
@@ -266,6 +275,8 @@ func TestUnknownCommand(t *testing.T) {
 		{[]string{"frobnicate"}, `opal: unknown command "frobnicate"` + "\nRun 'opal help' for usage.\n"},
 		{[]string{"-all"}, "opal: flags come after a command, as in: opal access -all"},
 		{[]string{"help", "acess"}, `opal: unknown command "acess"; did you mean access?`},
+		{[]string{"help", "nosuch"}, `opal: unknown command "nosuch"` + "\nRun 'opal help' for usage.\n"},
+		{[]string{"-all", "access"}, "opal: flags come after a command, as in: opal access -all"},
 		{[]string{"help", "access", "sessions"}, "opal: help takes one command, not 2"},
 		{[]string{"version", "extra"}, "opal: version takes no arguments"},
 	}

@@ -108,7 +108,7 @@ func TestIDsInAnyLetterCase(t *testing.T) {
 	t.Run("access", func(t *testing.T) {
 		// More than 10 users: the names come from Users.Get, then from a
 		// walk of every user.
-		srv := hxOrg(t, 2, 12)
+		srv := gridOrg(t, 2, 12)
 		env := upperIDsEnv(t, srv, func(r *http.Request) bool {
 			return r.URL.Path == "/v1/resources" || r.URL.Path == "/v1/users" || r.URL.Path == "/v1/user" || r.URL.Path == "/v1/sessions"
 		})
@@ -126,7 +126,7 @@ func TestIDsInAnyLetterCase(t *testing.T) {
 		}
 	})
 	t.Run("sessions", func(t *testing.T) {
-		srv := hxOrg(t, 2, 2)
+		srv := gridOrg(t, 2, 2)
 		env := upperIDsEnv(t, srv, func(r *http.Request) bool { return r.URL.Path == "/v1/resources" })
 		r := runCommand(t, env, "sessions", "-all", "-sort", "resource")
 		checkOK(t, r)

@@ -2,7 +2,10 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"net/http"
+	"os"
+	"os/exec"
 	"regexp"
 	"strings"
 	"sync"
@@ -140,6 +143,33 @@ func TestColumnsLineUpAcrossBlocks(t *testing.T) {
 		t.Fatalf("%d lines, want the header and 3 rows:\n%s", n, out.String())
 	}
 	checkAligned(t, out.String())
+}
+
+// TestClosedPipe: a reader that goes away ends the command, at once and
+// not in success, in every format.
+func TestClosedPipe(t *testing.T) {
+	srv := gridOrg(t, 30, 20)
+	for _, format := range []string{"table", "csv", "json"} {
+		t.Run(format, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(t.Context(), commandTimeout)
+			defer cancel()
+			cmd := command(ctx, serverEnv(srv), "access", "-all", "-format", format)
+			pr, pw, err := os.Pipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			pr.Close()
+			cmd.Stdout = pw
+			err = cmd.Run()
+			pw.Close()
+			if ctx.Err() != nil {
+				t.Fatalf("the command did not end")
+			}
+			if _, ok := err.(*exec.ExitError); !ok {
+				t.Errorf("the command wrote to a closed pipe and ended with %v, want a failure", err)
+			}
+		})
+	}
 }
 
 // TestFarExpiry: a grant or a session that ends in the year 9999 (a common

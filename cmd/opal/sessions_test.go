@@ -221,9 +221,7 @@ func TestSweepNotFound(t *testing.T) {
 	srv.AddResources(opal.Resource{ResourceID: gone1, Name: "old-bucket"}, opal.Resource{ResourceID: gone2, Name: "old-role"})
 	env := proxyEnv(t, srv, func(w http.ResponseWriter, r *http.Request) bool {
 		if id := r.URL.Query().Get("resource_id"); r.URL.Path == "/v1/sessions" && (id == gone1 || id == gone2) {
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusNotFound)
-			w.Write([]byte(`{"message":"resource not found"}`))
+			notFound(w)
 			return true
 		}
 		return false
@@ -420,6 +418,9 @@ func TestSessionsUsageErrors(t *testing.T) {
 		{"unknown flag", env, []string{"-resource", resource}, "flag provided but not defined: -resource\nRun 'opal sessions -h' for usage.\n"},
 		{"no selection with a token", env, nil, "opal: pass -resource-id ID[,ID...] for some resources, or -all for the whole organisation"},
 		{"only a filter with a token", env, []string{"-user-id", userA}, "pass -resource-id ID[,ID...]"},
+		{"only -user with a token", env, []string{"-user", emailA}, "pass -resource-id ID[,ID...]"},
+		{"a flag of opal access", env, []string{"-all", "-no-sessions"}, "flag provided but not defined: -no-sessions"},
+		{"a bad fraction of days", env, []string{"-all", "-expiring-within", "1.5.d"}, "want a duration"},
 		{"two selections", env, []string{"-resource-id", resource, "-all"}, "-resource-id and -all both select resources: pass one of them"},
 		{"type without -all", env, []string{"-resource-id", resource, "-resource-type", "OKTA_APP"}, "-resource-type narrows -all: pass -all too"},
 		{"name without -all", env, []string{"-resource-name", "production"}, "-resource-name narrows -all: pass -all too"},
