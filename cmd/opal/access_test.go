@@ -503,7 +503,7 @@ func TestAccessUsageErrors(t *testing.T) {
 		{[]string{"-all", "-format", "json", "-sort", "user"}, "-sort is for -format table and csv"},
 		{[]string{"-all", "-resource-type", "GITHUB_REPO"}, "did you mean GIT_HUB_REPO?"},
 		{[]string{"-all", "-expiring-within", "1.5.5d"}, `-expiring-within "1.5.5d": want a duration`},
-		{[]string{"-resource-id", resource, "-expiring-within", "1M"}, `opal: -expiring-within "1M": M may mean a month or a minute: write m for minutes, or days for a month, such as 30d`},
+		{[]string{"-resource-id", resource, "-expiring-within", "1M"}, `opal: -expiring-within "1M": an M may mean a month or a minute: write m for minutes, or days for a month, such as 30d`},
 		{[]string{"-all", "-page-size", "0"}, "-page-size 0: want 1 to 1000"},
 		{[]string{"-all", "-expiring-within", "0"}, "want a duration above zero"},
 		{[]string{"-all", "-expiring-within", "-1h"}, "want a duration"},

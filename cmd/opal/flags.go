@@ -228,7 +228,7 @@ func parseDuration(s string) (time.Duration, error) {
 	const bad = "want a duration such as 90m, 36h, 1.5d, 7d or 7d12h"
 	const day = 24 * time.Hour
 	if strings.Contains(s, "M") {
-		return 0, errors.New("M may mean a month or a minute: write m for minutes, or days for a month, such as 30d")
+		return 0, errors.New("an M may mean a month or a minute: write m for minutes, or days for a month, such as 30d")
 	}
 	var d time.Duration
 	rest := strings.ToLower(s)

@@ -63,19 +63,18 @@ var idField = regexp.MustCompile(`"(user_id|resource_id)":\s*"[^"]*"`)
 func upperIDsEnv(t *testing.T, srv *opaltest.Server, rewrite func(*http.Request) bool) []string {
 	t.Helper()
 	target, _ := url.Parse(strings.TrimSuffix(srv.URL, "/v1"))
-	proxy := httputil.NewSingleHostReverseProxy(target)
-	direct := proxy.Director
-	proxy.Director = func(r *http.Request) {
-		direct(r)
-		r.URL.Path, r.URL.RawPath = strings.ToLower(r.URL.Path), ""
-		q := r.URL.Query()
+	proxy := &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) {
+		r.SetURL(target)
+		u := r.Out.URL
+		u.Path, u.RawPath = strings.ToLower(u.Path), ""
+		q := u.Query()
 		for _, key := range []string{"resource_id", "resource_ids", "user_id"} {
 			if q.Has(key) {
 				q.Set(key, strings.ToLower(q.Get(key)))
 			}
 		}
-		r.URL.RawQuery = q.Encode()
-	}
+		u.RawQuery = q.Encode()
+	}}
 	proxy.ModifyResponse = func(resp *http.Response) error {
 		if !rewrite(resp.Request) || resp.Header.Get("Content-Encoding") != "" {
 			return nil
