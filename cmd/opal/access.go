@@ -28,10 +28,10 @@ sessions is not a resource nobody can reach: SaaS apps have grants only.
 Which grants: exactly one of -resource-id, -all (narrowed by -resource-type
 and -resource-name), and -user or -user-id, which lists one person's whole
 reach in one walk (the offboarding question), on resources Opal does not
-manage too. With a token one of them is
-required; in the demo, no selection shows the whole organisation, sorted by
-resource. Each -resource-id is checked to exist first, and a -user or
--user-id too: an unknown one is an error, not an empty table.
+manage too. With a token one of them is required; in the demo, no
+selection shows the whole organisation, sorted by resource. Each
+-resource-id is checked to exist first, and a -user or -user-id too: an
+unknown one is an error, not an empty table.
 
 Columns:
   USER          the user's email (-ids: the user's ID)
@@ -58,9 +58,10 @@ Sessions are joined with one sweep of the live sessions of the same
 resources (of the one user, with -user), before the grants are listed;
 -no-sessions skips it. A resource whose grants could not be read (a 404
 during the sweep: deleted since it was listed) is warned about and skipped,
-and the run fails when that is every resource swept. Users are looked up for their status one request per
-user until more than 10 need one, then in one walk of every user; -ids shows
-IDs and skips those lookups, so it cannot go with -flagged but for one user.
+and the run fails when that is every resource swept. Users are looked up
+for their status one request per user until more than 10 need one, then in
+one walk of every user; -ids shows IDs and skips those lookups, so it
+cannot go with -flagged but for one user.
 
 Without -sort, rows come in the order answers arrive, which differs between
 runs, and the table is written in blocks as they come: each column keeps

@@ -31,9 +31,9 @@ the sweep is warned about and skipped, and the run fails when that is every
 resource swept.
 
 Names: USER is the user's email and RESOURCE (left out only for one
--resource-id) the resource's name, looked up once per run: one
-request per user until more than 10 need one, then one walk of every user.
-A user Opal does not know shows its ID. -ids shows IDs and skips lookups.
+-resource-id) the resource's name, looked up once per run: one request per
+user until more than 10 need one, then one walk of every user. A user Opal
+does not know shows its ID. -ids shows IDs and skips lookups.
 
 Without -sort, rows come in the order answers arrive, which differs between
 runs, and the table is written in blocks as they come: each column keeps
