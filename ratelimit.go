@@ -15,10 +15,13 @@ import (
 // Opal's rate limit is organisation-wide: every token of the organisation,
 // every Terraform run and sync, shares 100 requests per second per route,
 // and Opal sends no header that says how much is left. So a Client adapts
-// to the 429s it gets, as TCP does to lost packets: it starts well below
-// its configured rate and doubles quickly until the first 429 (slow start),
-// lowers its rate multiplicatively on a 429, and climbs back slowly,
-// relative to where it is, while no 429 comes.
+// to the 429s it gets, as TCP's congestion control does to lost packets: it
+// starts well below its configured rate and doubles quickly until the first
+// 429 (slow start); after that it climbs by a fixed step a second and, on a
+// 429, falls to a fraction of its rate (additive increase, multiplicative
+// decrease). Clients that all do so converge to equal shares of what Opal
+// allows, wherever they start: a decrease takes more from the faster, an
+// increase gives each the same.
 //
 // The rate is a ceiling, never a brake below it: it grows only while a
 // request waits for it, and then until none waits, the configured rate or
@@ -38,15 +41,13 @@ const (
 	slowStartDivisor  = 8
 	slowStartDoubling = 100 * time.Millisecond
 
+	// increasePerSecond is what the rate gains, in requests a second, for
+	// every second that a request waits for it after the slow start.
+	increasePerSecond = 30
 	// decrease is what a 429 multiplies the rate by; never below minRate,
 	// or the configured rate when that is lower.
 	decrease = 0.7
 	minRate  = 1.0
-	// climbPerSecond is how much the rate grows in a second that requests
-	// wait for it without a 429: by a quarter of itself, so that a Client
-	// configured far above the real limit approaches it gently rather than
-	// oscillating around it.
-	climbPerSecond = 1.25
 
 	// maxBurst bounds how many requests may go out at once after a quiet
 	// spell: a tenth of the configured rate, at most 10. It is set by the
@@ -262,7 +263,7 @@ func (l *limiter) leaveLocked(now time.Time, caller chan struct{}) {
 
 // climb raises the rate for the time that requests waited for it since it
 // was last worked out: doubling every slowStartDoubling in the slow start,
-// otherwise by climbPerSecond a second, up to the configured rate. Time
+// otherwise by increasePerSecond a second, up to the configured rate. Time
 // in which no request waited, or a Retry-After paused every request, says
 // nothing about how much more Opal would take, and raises nothing.
 //
@@ -280,7 +281,7 @@ func (l *limiter) climb(now time.Time) {
 		}
 		return
 	}
-	grown := l.current * math.Pow(climbPerSecond, elapsed)
+	grown := l.current + increasePerSecond*elapsed
 	if l.slowStart {
 		grown = l.current * math.Exp2(elapsed/slowStartDoubling.Seconds())
 	}

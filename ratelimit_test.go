@@ -162,9 +162,10 @@ func TestThrottledLowersOncePerWindow(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		before := l.rateNow() // a little above 70: it grew while the turn was waited for
 		l.throttled(sent)
-		if got := l.rateNow(); math.Abs(got-49) > 0.5 {
-			t.Errorf("rate after a later 429 = %.2f, want 49", got)
+		if got := l.rateNow(); math.Abs(got-before*decrease) > 1e-9 {
+			t.Errorf("rate after a later 429 = %.2f, want %.2f", got, before*decrease)
 		}
 		for range 30 {
 			time.Sleep(time.Millisecond)
@@ -244,23 +245,23 @@ func TestSteadyClientBelowItsLimitAdapts(t *testing.T) {
 	})
 }
 
-// TestRateClimbsBackGradually: while the Client keeps asking and no 429
-// comes, the rate climbs by a quarter of itself a second, back to the
+// TestRateClimbsBackAdditively: while the Client keeps asking and no 429
+// comes, the rate climbs back by increasePerSecond every second, to the
 // configured rate, which is logged once.
-func TestRateClimbsBackGradually(t *testing.T) {
+func TestRateClimbsBackAdditively(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var logs recordingLogger
-		l := newLimiter(100, logs.logger())
+		l := newLimiter(200, logs.logger())
 		stop := busy(t.Context(), l)
 		defer stop()
-		time.Sleep(time.Second)
+		time.Sleep(time.Second) // past the slow start
 		l.throttled(later())
 		var rates []float64
-		for range 3 {
+		for range 4 {
 			time.Sleep(time.Second)
 			rates = append(rates, l.rateNow())
 		}
-		want := []float64{70 * 1.25, 100, 100}
+		want := []float64{140 + increasePerSecond, 140 + 2*increasePerSecond, 200, 200}
 		if diff := cmp.Diff(want, rates, cmpopts.EquateApprox(0.01, 0)); diff != "" {
 			t.Errorf("rate every second after a 429 (-want +got):\n%s", diff)
 		}
@@ -427,8 +428,9 @@ func TestRateChangeReachesWaitersAtOnce(t *testing.T) {
 				after++
 			}
 		}
-		// The rate climbs back a little within the second.
-		if limit := int(rate*1.25) + 1; after > limit {
+		// The rate climbs back by increasePerSecond within the second, and
+		// the bucket's burst is spent at the decrease.
+		if limit := int(rate+increasePerSecond/2) + 1; after > limit {
 			t.Errorf("%d turns in the second after the rate fell to %.1f a second, want at most %d", after, rate, limit)
 		}
 	})
@@ -775,4 +777,36 @@ func TestTinyAndHugeRates(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestClientsConvergeToEqualShares: two Clients that share Opal's limit,
+// one cut to a quarter of the other's rate, both always asking for more,
+// both refused whenever together they ask for more than Opal's 100 a
+// second: additive increase and multiplicative decrease bring them to
+// equal shares. (Growing by a share of itself instead, the faster would
+// keep its lead for ever.)
+func TestClientsConvergeToEqualShares(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a, b := newLimiter(DefaultRateLimit, nil), newLimiter(DefaultRateLimit, nil)
+		defer busy(t.Context(), a)()
+		defer busy(t.Context(), b)()
+		time.Sleep(time.Second) // past the slow start, both at 100
+		for range 4 {
+			b.throttled(later())
+			time.Sleep(time.Millisecond)
+		}
+		if ra, rb := a.rateNow(), b.rateNow(); rb > ra/4 {
+			t.Fatalf("rates %.1f and %.1f, want the second a quarter of the first or less", ra, rb)
+		}
+		for range 2000 { // 20 s
+			time.Sleep(10 * time.Millisecond)
+			if a.rateNow()+b.rateNow() > 100 {
+				a.throttled(later())
+				b.throttled(later())
+			}
+		}
+		if ra, rb := a.rateNow(), b.rateNow(); math.Abs(ra-rb) > 0.05*(ra+rb) {
+			t.Errorf("rates after 20 s of sharing: %.1f and %.1f, want within a tenth of their mean", ra, rb)
+		}
+	})
 }
