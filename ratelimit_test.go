@@ -779,6 +779,42 @@ func TestTinyAndHugeRates(t *testing.T) {
 	}
 }
 
+// TestThrottledRetryWaitsForItsTurn: with the limiter on, a call's first
+// 429 is retried at its next turn, the limiter having lowered the rate, not
+// after a backoff of WithRetryWait's minimum second; refused again, the call
+// backs off as from any other failure. With no limiter, a 429 backs off.
+func TestThrottledRetryWaitsForItsTurn(t *testing.T) {
+	tests := []struct {
+		name  string
+		limit float64
+		first func(gap time.Duration) bool // the wait before the first retry
+	}{
+		{"limiter on", DefaultRateLimit, func(gap time.Duration) bool { return gap == 0 }},
+		{"no limiter", 0, func(gap time.Duration) bool { return gap >= time.Second }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				var arrivals attemptTimes
+				c := inMemoryClient(t, func(w http.ResponseWriter, r *http.Request) {
+					if arrivals.record() <= 2 {
+						writeJSON(w, http.StatusTooManyRequests, `{"message":"rate limit exceeded"}`)
+						return
+					}
+					writeJSON(w, http.StatusOK, `{"results":[]}`)
+				}, WithRateLimit(tt.limit), WithRetryWait(defaultRetryWaitMin, defaultRetryWaitMax))
+				if _, err := c.Sessions.List(t.Context(), "r", nil); err != nil {
+					t.Fatal(err)
+				}
+				gaps := arrivals.gaps()
+				if len(gaps) != 2 || !tt.first(gaps[0]) || gaps[1] < defaultRetryWaitMin {
+					t.Errorf("waits before the retries: %v", gaps)
+				}
+			})
+		})
+	}
+}
+
 // TestClientsConvergeToEqualShares: two Clients that share Opal's limit,
 // one cut to a quarter of the other's rate, both always asking for more,
 // both refused whenever together they ask for more than Opal's 100 a

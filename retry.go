@@ -107,6 +107,16 @@ func (a *attempts) checkRetry(ctx context.Context, resp *http.Response, err erro
 				return true, nil
 			}
 		}
+		if resp.StatusCode == http.StatusTooManyRequests && a.client.limiter.limits() && a.n == 1 {
+			// The limiter has taken the 429 into account: the retry
+			// waits for its turn at the rate it chose, behind the calls
+			// already waiting, and not a backoff on top of it. A call
+			// refused again backs off as from any other failure, so that
+			// another integration's burst does not use up its attempts
+			// in a fraction of a second.
+			a.wait = 0
+			return true, nil
+		}
 	}
 	a.wait = backoffWait(a.client.retryWaitMin, a.client.retryWaitMax, a.n-1)
 	// Nor is a backoff that cannot end before the context's deadline: the
