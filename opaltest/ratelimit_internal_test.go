@@ -3,6 +3,7 @@ package opaltest
 import (
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -38,6 +39,48 @@ func TestRateLimitRefills(t *testing.T) {
 		}
 		if n := s.RateLimited(); n != 3 {
 			t.Errorf("RateLimited() = %d, want 3", n)
+		}
+	})
+}
+
+// TestDrainedBucketHoldsNoAnswer: the server's own rate limit and latency
+// never hold an answer back beyond the latency, however many requests
+// arrive at once and however many are refused: 40 requests at once drain a
+// bucket of 20, and every answer, refusal or not, comes exactly 5 ms after
+// its request; once the bucket has refilled, the next 20 pass, as promptly.
+// (No request waits for another's latency, as it would if the wait were
+// taken under the server's lock.)
+func TestDrainedBucketHoldsNoAnswer(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const latency = 5 * time.Millisecond
+		s := newServer(nil)
+		s.SetRateLimit(200, 20)
+		s.SetLatency(latency)
+		burst := func(n int) map[int]int {
+			var mu sync.Mutex
+			statuses := map[int]int{}
+			asked := time.Now()
+			var wg sync.WaitGroup
+			for range n {
+				wg.Go(func() {
+					status := serveInBubble(s)
+					if took := time.Since(asked); took != latency {
+						t.Errorf("answered after %v, want %v", took, latency)
+					}
+					mu.Lock()
+					statuses[status]++
+					mu.Unlock()
+				})
+			}
+			wg.Wait()
+			return statuses
+		}
+		if diff := cmp.Diff(map[int]int{200: 20, 429: 20}, burst(40)); diff != "" {
+			t.Errorf("statuses of 40 requests at once (-want +got):\n%s", diff)
+		}
+		time.Sleep(100 * time.Millisecond) // 20 turns at 200 a second
+		if diff := cmp.Diff(map[int]int{200: 20}, burst(20)); diff != "" {
+			t.Errorf("statuses of 20 requests once the bucket refilled (-want +got):\n%s", diff)
 		}
 	})
 }
