@@ -232,12 +232,16 @@ func (l *limiter) untilTurn(now time.Time, ahead int) time.Duration {
 	if missing <= 0 {
 		return wait
 	}
-	return wait + seconds(missing/l.current)
+	if more := seconds(missing / l.current); more < math.MaxInt64-wait {
+		return wait + more
+	}
+	return math.MaxInt64
 }
 
 // seconds converts seconds to a Duration, rounding up, saturating where a
 // Duration ends: a rate as low as 5e-324 a second must not wrap a wait
-// around to a negative one, which would let the request through.
+// around to a negative one, which would let the request through (nor may
+// the pause added to it, in untilTurn).
 func seconds(s float64) time.Duration {
 	const most = float64(math.MaxInt64)
 	if ns := math.Ceil(s * float64(time.Second)); ns < most {

@@ -779,6 +779,27 @@ func TestTinyAndHugeRates(t *testing.T) {
 	}
 }
 
+// TestWaitsSaturate: a pause and a tiny rate that add up to more than a
+// Duration holds make the longest wait there is, not one wrapped around to
+// a negative wait, which would let the turn through at once.
+func TestWaitsSaturate(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLimiter(1e-300, nil)
+		if _, err := l.turn(t.Context()); err != nil { // the burst of one
+			t.Fatal(err)
+		}
+		l.pauseUntil(time.Now().Add(time.Hour))
+		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Hour)
+		defer cancel()
+		asked := time.Now()
+		_, err := l.turn(ctx)
+		var turnErr *turnError
+		if !errors.As(err, &turnErr) || turnErr.wait != math.MaxInt64 || time.Since(asked) != 0 {
+			t.Errorf("turn after %v: %v, want at once a turn error for the longest wait", time.Since(asked), err)
+		}
+	})
+}
+
 // TestThrottledRetryWaitsForItsTurn: with the limiter on, a call's first
 // 429 is retried at its next turn, the limiter having lowered the rate, not
 // after a backoff of WithRetryWait's minimum second; refused again, the call
