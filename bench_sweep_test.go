@@ -108,6 +108,25 @@ func neighbour(b *testing.B, srv *opaltest.Server, resourceID string) (succeeded
 // organisation.
 type sweeper func(client *opal.Client, ids []string) ([]string, error)
 
+// A clientMaker makes the sweep's client for srv.
+type clientMaker func(srv *opaltest.Server) (*opal.Client, error)
+
+// withDefaults makes a client as a user does, with opal.NewClient and every
+// default (retry waits of a second or more) but opts.
+func withDefaults(opts ...opal.Option) clientMaker {
+	return func(srv *opaltest.Server) (*opal.Client, error) {
+		return opal.NewClient(srv.Token, append([]opal.Option{opal.WithBaseURL(srv.URL), opal.WithUserAgent("sweep/1")}, opts...)...)
+	}
+}
+
+// withOpaltestWaits makes a client with srv.Client: retry waits of a few
+// milliseconds.
+func withOpaltestWaits(opts ...opal.Option) clientMaker {
+	return func(srv *opaltest.Server) (*opal.Client, error) {
+		return srv.Client(append([]opal.Option{opal.WithUserAgent("sweep/1")}, opts...)...)
+	}
+}
+
 // sweepFigures runs sweep once per iteration, on a new server each time, with
 // the neighbour, and reports the sweep's wall time against the ideal (one
 // request per resource, at the 140 a second the neighbour leaves), the
@@ -116,13 +135,13 @@ type sweeper func(client *opal.Client, ids []string) ([]string, error)
 // sweep's client is made before the neighbour's first second, as a job makes
 // its client at start-up. With drained, another integration empties the
 // server's bucket just before the sweep starts.
-func sweepFigures(b *testing.B, opts []opal.Option, sweep sweeper, drained bool) {
+func sweepFigures(b *testing.B, newClient clientMaker, sweep sweeper, drained bool) {
 	var elapsed time.Duration
 	var sweepRequests, limited, neighbourOK int
 	for b.Loop() {
 		b.StopTimer()
 		srv, ids := sweepServer(b)
-		client, err := srv.Client(append([]opal.Option{opal.WithUserAgent("sweep/1")}, opts...)...)
+		client, err := newClient(srv)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -212,7 +231,10 @@ func sweepLog() opal.Option {
 // default limit (100 a second), and what users write without the library's
 // help: 16 goroutines over All, with no client-side limit. The two AllOf
 // sweeps run again just after another integration emptied the server's
-// bucket. Retry waits are opaltest's, a few milliseconds.
+// bucket. The AllOf sweeps run with the default retry waits, as users have
+// them, and with opaltest's of a few milliseconds; the goroutines over All
+// only with opaltest's, since most of their requests are refused and each
+// refusal would cost them seconds.
 func BenchmarkSweep(b *testing.B) {
 	allOf := func(client *opal.Client, ids []string) ([]string, error) {
 		var sessions []string
@@ -245,16 +267,28 @@ func BenchmarkSweep(b *testing.B) {
 		err := g.Wait()
 		return sessions, err
 	}
-	adaptive := []opal.Option{opal.WithRateLimit(1000), sweepLog()}
-	defaultLimit := []opal.Option{opal.WithRateLimit(opal.DefaultRateLimit)}
 	// Retries enough to finish: at opaltest's waits of a few milliseconds,
 	// the default four run out under this limit.
-	noLimit := []opal.Option{opal.WithRateLimit(0), opal.WithRetryMax(1000)}
-	b.Run("AllOf/adaptive-1000", func(b *testing.B) { sweepFigures(b, adaptive, allOf, false) })
-	b.Run("AllOf/default-100", func(b *testing.B) { sweepFigures(b, defaultLimit, allOf, false) })
-	b.Run("16-goroutines-over-All/no-limit", func(b *testing.B) { sweepFigures(b, noLimit, goroutinesOverAll, false) })
-	b.Run("after-a-drained-bucket/AllOf/adaptive-1000", func(b *testing.B) { sweepFigures(b, adaptive, allOf, true) })
-	b.Run("after-a-drained-bucket/AllOf/default-100", func(b *testing.B) { sweepFigures(b, defaultLimit, allOf, true) })
+	noLimit := withOpaltestWaits(opal.WithRateLimit(0), opal.WithRetryMax(1000))
+	allOfSweeps(b, allOf)
+	b.Run("16-goroutines-over-All/no-limit/opaltest-waits", func(b *testing.B) { sweepFigures(b, noLimit, goroutinesOverAll, false) })
+}
+
+// allOfSweeps runs an AllOf sweep under the adaptive limit and the default
+// one, from a full and from a drained bucket, with the default retry waits
+// and with opaltest's.
+func allOfSweeps(b *testing.B, allOf sweeper) {
+	for _, waits := range []struct {
+		name string
+		make func(...opal.Option) clientMaker
+	}{{"default-waits", withDefaults}, {"opaltest-waits", withOpaltestWaits}} {
+		adaptive := waits.make(opal.WithRateLimit(1000), sweepLog())
+		defaultLimit := waits.make(opal.WithRateLimit(opal.DefaultRateLimit), sweepLog())
+		b.Run("AllOf/adaptive-1000/"+waits.name, func(b *testing.B) { sweepFigures(b, adaptive, allOf, false) })
+		b.Run("AllOf/default-100/"+waits.name, func(b *testing.B) { sweepFigures(b, defaultLimit, allOf, false) })
+		b.Run("after-a-drained-bucket/AllOf/adaptive-1000/"+waits.name, func(b *testing.B) { sweepFigures(b, adaptive, allOf, true) })
+		b.Run("after-a-drained-bucket/AllOf/default-100/"+waits.name, func(b *testing.B) { sweepFigures(b, defaultLimit, allOf, true) })
+	}
 }
 
 // BenchmarkAccessSweep is BenchmarkSweep's two AllOf sweeps, of every
@@ -272,12 +306,7 @@ func BenchmarkAccessSweep(b *testing.B) {
 		}
 		return grants, nil
 	}
-	adaptive := []opal.Option{opal.WithRateLimit(1000), sweepLog()}
-	defaultLimit := []opal.Option{opal.WithRateLimit(opal.DefaultRateLimit)}
-	b.Run("AllOf/adaptive-1000", func(b *testing.B) { sweepFigures(b, adaptive, allOf, false) })
-	b.Run("AllOf/default-100", func(b *testing.B) { sweepFigures(b, defaultLimit, allOf, false) })
-	b.Run("after-a-drained-bucket/AllOf/adaptive-1000", func(b *testing.B) { sweepFigures(b, adaptive, allOf, true) })
-	b.Run("after-a-drained-bucket/AllOf/default-100", func(b *testing.B) { sweepFigures(b, defaultLimit, allOf, true) })
+	allOfSweeps(b, allOf)
 }
 
 // BenchmarkAllOverLatency walks one resource of 20 pages over a realistic
@@ -319,4 +348,113 @@ func BenchmarkAllOverLatency(b *testing.B) {
 			}
 		})
 	}
+}
+
+// The fairness benchmark: two jobs of one organisation, each with a Client
+// made by opal.NewClient with every default, sweep 300 resources each against
+// Opal's documented 100 requests a second (a burst of 20, every answer 5 ms
+// late), the second starting a second after the first. Sharing fairly, they
+// finish in 6 s: 600 requests at 100 a second.
+const (
+	fairServerRate  = 100
+	fairServerBurst = 20
+	fairStagger     = time.Second
+	fairIdeal       = 2 * sweepResources * time.Second / fairServerRate
+)
+
+// BenchmarkSweepFairness reports, for each run, a table of each Client's
+// answered requests in every second, and as metrics: Jain's fairness index
+// of their answered requests, worked out for every whole second in which both
+// ran and averaged (1 is equal shares, 0.5 one Client taking everything);
+// the wall time from the first Client's start to the last one's end against
+// the ideal; and the share of the requests that the server refused with 429.
+func BenchmarkSweepFairness(b *testing.B) {
+	var jain, wall float64
+	var requests, refused int
+	for b.Loop() {
+		b.StopTimer()
+		srv, ids := sweepServer(b)
+		srv.SetRateLimit(fairServerRate, fairServerBurst)
+		var clients [2]*opal.Client
+		for i := range clients {
+			c, err := opal.NewClient(srv.Token, opal.WithBaseURL(srv.URL), opal.WithUserAgent(fmt.Sprintf("job-%d/1", i+1)))
+			if err != nil {
+				b.Fatal(err)
+			}
+			clients[i] = c
+		}
+		b.StartTimer()
+
+		start := time.Now()
+		var answered [2][]time.Duration // when each of a Client's requests was answered, from start
+		var ended [2]time.Duration
+		var g errgroup.Group
+		for i, c := range clients {
+			g.Go(func() error {
+				time.Sleep(time.Duration(i) * fairStagger)
+				var sessions []string
+				last := ""
+				for s, err := range c.Sessions.AllOf(context.Background(), ids, nil) {
+					if err != nil {
+						return fmt.Errorf("job %d: %w", i+1, err)
+					}
+					// One page per resource, its sessions together.
+					if s.ResourceID != last {
+						answered[i] = append(answered[i], time.Since(start))
+						last = s.ResourceID
+					}
+					sessions = append(sessions, s.ConnectionID)
+				}
+				ended[i] = time.Since(start)
+				checkEveryItemOnce(b, sessions)
+				return nil
+			})
+		}
+		if err := g.Wait(); err != nil {
+			b.Fatal(err)
+		}
+
+		b.StopTimer()
+		table, index := shares(answered, ended)
+		b.Logf("answered requests a second (job 1, job 2; Jain's index when both ran a whole second):\n%s", table)
+		jain += index
+		wall += max(ended[0], ended[1]).Seconds()
+		requests += len(srv.Requests())
+		refused += srv.RateLimited()
+		b.StartTimer()
+	}
+	n := float64(b.N)
+	b.ReportMetric(jain/n, "jain")
+	b.ReportMetric(wall/n/fairIdeal.Seconds(), "x_ideal")
+	b.ReportMetric(100*float64(refused)/float64(requests), "429_pct")
+}
+
+// shares tabulates two Clients' answers by the second, and returns with the
+// table the mean of Jain's index over the whole seconds both ran: from the
+// second's start to the first end.
+func shares(answered [2][]time.Duration, ended [2]time.Duration) (table string, jain float64) {
+	var rows strings.Builder
+	both := min(ended[0], ended[1])
+	var indexes []float64
+	for second := time.Duration(0); second < max(ended[0], ended[1]); second += time.Second {
+		var n [2]float64
+		for i := range answered {
+			for _, at := range answered[i] {
+				if at >= second && at < second+time.Second {
+					n[i]++
+				}
+			}
+		}
+		fmt.Fprintf(&rows, "%3.0f s %4.0f %4.0f", second.Seconds(), n[0], n[1])
+		if second >= fairStagger && second+time.Second <= both {
+			index := (n[0] + n[1]) * (n[0] + n[1]) / (2 * (n[0]*n[0] + n[1]*n[1]))
+			indexes = append(indexes, index)
+			fmt.Fprintf(&rows, "  %.3f", index)
+		}
+		rows.WriteString("\n")
+	}
+	for _, index := range indexes {
+		jain += index / float64(len(indexes))
+	}
+	return rows.String(), jain
 }

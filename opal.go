@@ -263,18 +263,20 @@ func WithObserver(f func(context.Context, Attempt)) Option {
 }
 
 // WithRateLimit caps the requests per second that a Client sends, over all its
-// calls and goroutines, retries included. The default is 100 (Opal's
-// documented limit per route); 0 means no client-side limit.
+// calls and goroutines, retries and redirects included: [DefaultRateLimit]
+// (Opal's documented limit per route) unless given; 0 means no client-side
+// limit. Any other positive rate, however small or large, is honoured.
 //
-// The limit is a ceiling, not a pace: Opal's limit is shared by every token of
-// the organisation, so the Client adapts to the 429s it gets. It starts at an
-// eighth of the limit and doubles every 100 ms of work until the first 429;
-// each 429 to a request sent since the last decrease, but for the Client's
-// first burst, lowers the rate to 70% (never below 1 per second, or perSecond
-// when that is lower);
-// without 429s it climbs back by a quarter of itself per second of work. A
-// 429 or 503 with a Retry-After that the Client waits out pauses every call of
-// the Client until then.
+// The limit is a ceiling, never a brake below it: a Client that asks for
+// less, and meets no 429, runs at the pace it asks for within a second or
+// so. Below the ceiling the Client adapts to Opal's 429s, since Opal's limit
+// is shared by every token of the organisation: it starts gently, slows down
+// when Opal refuses, and climbs back while Opal does not, so that Clients
+// sharing the limit settle on equal shares. Calls take their turns in the
+// order they ask for them; a call whose turn would come after its context's
+// deadline fails at once, with an error matching [context.DeadlineExceeded].
+// A 429 or 503 with a Retry-After that the Client waits out pauses every call
+// of the Client until then.
 func WithRateLimit(perSecond float64) Option {
 	return func(c *config) error {
 		if perSecond < 0 || math.IsNaN(perSecond) || math.IsInf(perSecond, 0) {

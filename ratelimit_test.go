@@ -3,9 +3,11 @@ package opal
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -160,9 +162,10 @@ func TestThrottledLowersOncePerWindow(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		before := l.rateNow() // a little above 70: it grew while the turn was waited for
 		l.throttled(sent)
-		if got := l.rateNow(); math.Abs(got-49) > 0.5 {
-			t.Errorf("rate after a later 429 = %.2f, want 49", got)
+		if got := l.rateNow(); math.Abs(got-before*decrease) > 1e-9 {
+			t.Errorf("rate after a later 429 = %.2f, want %.2f", got, before*decrease)
 		}
 		for range 30 {
 			time.Sleep(time.Millisecond)
@@ -194,7 +197,7 @@ func TestFirstBurstThrottledLowersNothing(t *testing.T) {
 		stop := busy(t.Context(), l)
 		time.Sleep(300 * time.Millisecond)
 		stop()
-		if got := l.rateNow(); got != 100 {
+		if got := l.rateNow(); math.Abs(got-100) > 1e-9 {
 			t.Errorf("rate 300 ms after 429s to the first burst = %v, want 100: the slow start went on", got)
 		}
 		sent, err := l.turn(t.Context())
@@ -242,28 +245,59 @@ func TestSteadyClientBelowItsLimitAdapts(t *testing.T) {
 	})
 }
 
-// TestRateClimbsBackGradually: while the Client keeps asking and no 429
-// comes, the rate climbs by a quarter of itself a second, back to the
+// TestRateClimbsBackAdditively: while the Client keeps asking and no 429
+// comes, the rate climbs back by increasePerSecond every second, to the
 // configured rate, which is logged once.
-func TestRateClimbsBackGradually(t *testing.T) {
+func TestRateClimbsBackAdditively(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var logs recordingLogger
-		l := newLimiter(100, logs.logger())
+		l := newLimiter(200, logs.logger())
 		stop := busy(t.Context(), l)
 		defer stop()
-		time.Sleep(time.Second)
+		time.Sleep(time.Second) // past the slow start
 		l.throttled(later())
 		var rates []float64
-		for range 3 {
+		for range 4 {
 			time.Sleep(time.Second)
 			rates = append(rates, l.rateNow())
 		}
-		want := []float64{70 * 1.25, 100, 100}
+		want := []float64{140 + increasePerSecond, 140 + 2*increasePerSecond, 200, 200}
 		if diff := cmp.Diff(want, rates, cmpopts.EquateApprox(0.01, 0)); diff != "" {
 			t.Errorf("rate every second after a 429 (-want +got):\n%s", diff)
 		}
 		if n := logs.count("opal: rate back at its limit"); n != 1 {
 			t.Errorf("%d records of the rate back at its limit, want 1", n)
+		}
+	})
+}
+
+// TestIdleRateStays: time in which no request waits for a turn raises
+// nothing: a Client that asks for less than its rate keeps the rate it
+// has, whether after the slow start began or after a 429.
+func TestIdleRateStays(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLimiter(200, nil)
+		stop := busy(t.Context(), l)
+		time.Sleep(100 * time.Millisecond) // one doubling of the slow start
+		stop()
+		slow := l.rateNow()
+		time.Sleep(10 * time.Second)
+		if got := l.rateNow(); got != slow {
+			t.Errorf("rate after 10 s without a request waiting = %v, want %v, where it was", got, slow)
+		}
+		stop = busy(t.Context(), l)
+		time.Sleep(time.Second)
+		stop()
+		l.throttled(later())
+		lowered := l.rateNow()
+		for range 10 { // a request a second, never waiting
+			time.Sleep(time.Second)
+			if _, err := l.turn(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := l.rateNow(); got != lowered {
+			t.Errorf("rate after 10 requests that never waited = %v, want %v, where it was", got, lowered)
 		}
 	})
 }
@@ -394,8 +428,9 @@ func TestRateChangeReachesWaitersAtOnce(t *testing.T) {
 				after++
 			}
 		}
-		// The rate climbs back a little within the second.
-		if limit := int(rate*1.25) + 1; after > limit {
+		// The rate climbs back by increasePerSecond within the second, and
+		// the bucket's burst is spent at the decrease.
+		if limit := int(rate+increasePerSecond/2) + 1; after > limit {
 			t.Errorf("%d turns in the second after the rate fell to %.1f a second, want at most %d", after, rate, limit)
 		}
 	})
@@ -536,5 +571,299 @@ func TestLimiterStartsNoGoroutine(t *testing.T) {
 		}
 		// synctest.Test fails if a goroutine started in the bubble is
 		// still running when this function returns.
+	})
+}
+
+// TestLimitIsACeilingNotABrake: a Client that asks for fewer requests a
+// second than its limit, and gets no 429, runs at the pace it asks for
+// within two seconds, whatever its round trip; one that asks for more runs
+// at its limit. Sequential callers with a burst of one (limits under 20) are
+// the case that once stayed at the slow start's eighth of the limit.
+func TestLimitIsACeilingNotABrake(t *testing.T) {
+	tests := []struct {
+		limit     float64
+		callers   int
+		roundTrip time.Duration
+		want      float64 // requests a second, once settled
+	}{
+		{limit: 10, callers: 1, roundTrip: 0, want: 10},
+		{limit: 10, callers: 1, roundTrip: time.Millisecond, want: 10},
+		{limit: 10, callers: 1, roundTrip: 150 * time.Millisecond, want: 1 / 0.15},
+		{limit: 2, callers: 1, roundTrip: 0, want: 2},
+		{limit: 100, callers: 1, roundTrip: 0, want: 100},
+		{limit: 100, callers: 1, roundTrip: 5 * time.Millisecond, want: 100},
+		{limit: 100, callers: 1, roundTrip: 50 * time.Millisecond, want: 20},
+		{limit: 100, callers: 4, roundTrip: 100 * time.Millisecond, want: 40},
+		{limit: 100, callers: 16, roundTrip: 20 * time.Millisecond, want: 100},
+		{limit: 1000, callers: 16, roundTrip: 20 * time.Millisecond, want: 800},
+	}
+	for _, tt := range tests {
+		name := fmt.Sprintf("limit %v, %d callers, round trip %v", tt.limit, tt.callers, tt.roundTrip)
+		t.Run(name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				var mu sync.Mutex
+				var arrivals []time.Duration
+				start := time.Now()
+				c := inMemoryClient(t, func(w http.ResponseWriter, r *http.Request) {
+					mu.Lock()
+					arrivals = append(arrivals, time.Since(start))
+					mu.Unlock()
+					time.Sleep(tt.roundTrip)
+					writeJSON(w, http.StatusOK, `{"results":[]}`)
+				}, WithRateLimit(tt.limit))
+				ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+				defer cancel()
+				var wg sync.WaitGroup
+				for range tt.callers {
+					wg.Go(func() { listUntil(ctx, c) })
+				}
+				wg.Wait()
+				settled := 0 // requests sent from 2 s to 5 s
+				for _, at := range arrivals {
+					if at >= 2*time.Second && at < 5*time.Second {
+						settled++
+					}
+				}
+				if got := float64(settled) / 3; math.Abs(got-tt.want) > max(1, tt.want/20) {
+					t.Errorf("%.1f requests a second from 2 s to 5 s, want %.1f", got, tt.want)
+				}
+			})
+		})
+	}
+}
+
+// TestTurnsGoInOrderOfArrival: callers that find no turn free have their
+// turns in the order they asked, however their wake-ups fall.
+func TestTurnsGoInOrderOfArrival(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLimiter(100, nil)
+		for range 10 { // the burst
+			if _, err := l.turn(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		const callers = 50
+		var mu sync.Mutex
+		var order []int
+		var wg sync.WaitGroup
+		for i := range callers {
+			wg.Go(func() {
+				if _, err := l.turn(t.Context()); err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				order = append(order, i)
+				mu.Unlock()
+			})
+			synctest.Wait() // caller i is waiting before caller i+1 asks
+		}
+		wg.Wait()
+		want := make([]int, callers)
+		for i := range want {
+			want[i] = i
+		}
+		if diff := cmp.Diff(want, order); diff != "" {
+			t.Errorf("callers in the order they had their turns (-want +got):\n%s", diff)
+		}
+	})
+}
+
+// TestTurnWaitsOfManyCallers: 80 goroutines sharing one Client, each making
+// 8 calls one after another, 640 calls in all: at 100 a second each call's
+// fair wait is 80 turns, 0.8 s, and first come first served, no call waits
+// much longer than that. (Before turns were queued, the turn went to whoever
+// woke first: p99 waited 3.3 s and one call 4.9 s.)
+func TestTurnWaitsOfManyCallers(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const callers, calls = 80, 8
+		l := newLimiter(DefaultRateLimit, nil)
+		var mu sync.Mutex
+		var waits []time.Duration
+		var wg sync.WaitGroup
+		for range callers {
+			wg.Go(func() {
+				for range calls {
+					asked := time.Now()
+					if _, err := l.turn(t.Context()); err != nil {
+						t.Error(err)
+						return
+					}
+					mu.Lock()
+					waits = append(waits, time.Since(asked))
+					mu.Unlock()
+					time.Sleep(5 * time.Millisecond) // the request
+				}
+			})
+		}
+		wg.Wait()
+		slices.Sort(waits)
+		percentile := func(p float64) time.Duration { return waits[int(p*float64(len(waits)-1))] }
+		p50, p99, most := percentile(0.5), percentile(0.99), waits[len(waits)-1]
+		t.Logf("waits of %d calls: p50 %v, p99 %v, max %v", len(waits), p50, p99, most)
+		fair := callers * time.Second / DefaultRateLimit
+		// The first calls also wait out the slow start.
+		if p99 > fair*5/4 || most > fair*3/2 {
+			t.Errorf("p99 waited %v and the longest %v, want within a quarter more than the fair wait of %v, and the longest within a half more", p99, most, fair)
+		}
+	})
+}
+
+// TestTinyAndHugeRates: any positive limit limits, however small: no wait
+// overflows into letting a call through, and a call whose turn is too far
+// off for its deadline fails at once; a huge limit lets every call through
+// within a millisecond.
+func TestTinyAndHugeRates(t *testing.T) {
+	tests := []struct {
+		perSecond  float64
+		within     time.Duration
+		want       int  // requests sent within that time by 4 callers that keep calling
+		nextTooFar bool // then the next turn is more than a minute away
+	}{
+		{5e-324, time.Hour, 1, true},
+		{1e-300, time.Hour, 1, true},
+		{1e-10, time.Hour, 1, true},
+		{1e-3, time.Hour, 4, true}, // at 0, 1000, 2000 and 3000 s
+		{0.5, 10 * time.Second, 6, false},
+		{1e9, time.Millisecond, 4 * 100, false},
+		{1e300, time.Millisecond, 4 * 100, false},
+		{math.MaxFloat64, time.Millisecond, 4 * 100, false},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprint(tt.perSecond), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				start := time.Now()
+				var mu sync.Mutex
+				requests := 0
+				c := inMemoryClient(t, func(w http.ResponseWriter, r *http.Request) {
+					mu.Lock()
+					if time.Since(start) <= tt.within {
+						requests++
+					}
+					mu.Unlock()
+					writeJSON(w, http.StatusOK, `{"results":[]}`)
+				}, WithRateLimit(tt.perSecond))
+				ctx, cancel := context.WithCancel(t.Context())
+				var wg sync.WaitGroup
+				for range 4 {
+					wg.Go(func() {
+						for range 100 {
+							if _, err := c.Sessions.List(ctx, "r", nil); err != nil {
+								return
+							}
+						}
+					})
+				}
+				time.Sleep(tt.within)
+				synctest.Wait()
+				cancel()
+				wg.Wait()
+				mu.Lock()
+				if requests != tt.want {
+					t.Errorf("%d requests within %v at a limit of %v a second, want %d", requests, tt.within, tt.perSecond, tt.want)
+				}
+				mu.Unlock()
+
+				ctx, cancel = context.WithTimeout(t.Context(), time.Minute)
+				defer cancel()
+				asked := time.Now()
+				_, err := c.Sessions.List(ctx, "r", nil)
+				switch {
+				case tt.nextTooFar && (!errors.Is(err, context.DeadlineExceeded) || time.Since(asked) != 0):
+					t.Errorf("a call with a minute to go, its turn further: %v after %v, want a deadline error at once", err, time.Since(asked))
+				case !tt.nextTooFar && err != nil:
+					t.Errorf("a call with a minute to go, its turn sooner: %v", err)
+				}
+			})
+		})
+	}
+}
+
+// TestWaitsSaturate: a pause and a tiny rate that add up to more than a
+// Duration holds make the longest wait there is, not one wrapped around to
+// a negative wait, which would let the turn through at once.
+func TestWaitsSaturate(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLimiter(1e-300, nil)
+		if _, err := l.turn(t.Context()); err != nil { // the burst of one
+			t.Fatal(err)
+		}
+		l.pauseUntil(time.Now().Add(time.Hour))
+		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Hour)
+		defer cancel()
+		asked := time.Now()
+		_, err := l.turn(ctx)
+		var turnErr *turnError
+		if !errors.As(err, &turnErr) || turnErr.wait != math.MaxInt64 || time.Since(asked) != 0 {
+			t.Errorf("turn after %v: %v, want at once a turn error for the longest wait", time.Since(asked), err)
+		}
+	})
+}
+
+// TestThrottledRetryWaitsForItsTurn: with the limiter on, a call's first
+// 429 is retried at its next turn, the limiter having lowered the rate, not
+// after a backoff of WithRetryWait's minimum second; refused again, the call
+// backs off as from any other failure. With no limiter, a 429 backs off.
+func TestThrottledRetryWaitsForItsTurn(t *testing.T) {
+	tests := []struct {
+		name  string
+		limit float64
+		first func(gap time.Duration) bool // the wait before the first retry
+	}{
+		{"limiter on", DefaultRateLimit, func(gap time.Duration) bool { return gap == 0 }},
+		{"no limiter", 0, func(gap time.Duration) bool { return gap >= time.Second }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				var arrivals attemptTimes
+				c := inMemoryClient(t, func(w http.ResponseWriter, r *http.Request) {
+					if arrivals.record() <= 2 {
+						writeJSON(w, http.StatusTooManyRequests, `{"message":"rate limit exceeded"}`)
+						return
+					}
+					writeJSON(w, http.StatusOK, `{"results":[]}`)
+				}, WithRateLimit(tt.limit), WithRetryWait(defaultRetryWaitMin, defaultRetryWaitMax))
+				if _, err := c.Sessions.List(t.Context(), "r", nil); err != nil {
+					t.Fatal(err)
+				}
+				gaps := arrivals.gaps()
+				if len(gaps) != 2 || !tt.first(gaps[0]) || gaps[1] < defaultRetryWaitMin {
+					t.Errorf("waits before the retries: %v", gaps)
+				}
+			})
+		})
+	}
+}
+
+// TestClientsConvergeToEqualShares: two Clients that share Opal's limit,
+// one cut to a quarter of the other's rate, both always asking for more,
+// both refused whenever together they ask for more than Opal's 100 a
+// second: additive increase and multiplicative decrease bring them to
+// equal shares. (Growing by a share of itself instead, the faster would
+// keep its lead for ever.)
+func TestClientsConvergeToEqualShares(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a, b := newLimiter(DefaultRateLimit, nil), newLimiter(DefaultRateLimit, nil)
+		defer busy(t.Context(), a)()
+		defer busy(t.Context(), b)()
+		time.Sleep(time.Second) // past the slow start, both at 100
+		for range 4 {
+			b.throttled(later())
+			time.Sleep(time.Millisecond)
+		}
+		if ra, rb := a.rateNow(), b.rateNow(); rb > ra/4 {
+			t.Fatalf("rates %.1f and %.1f, want the second a quarter of the first or less", ra, rb)
+		}
+		for range 2000 { // 20 s
+			time.Sleep(10 * time.Millisecond)
+			if a.rateNow()+b.rateNow() > 100 {
+				a.throttled(later())
+				b.throttled(later())
+			}
+		}
+		if ra, rb := a.rateNow(), b.rateNow(); math.Abs(ra-rb) > 0.05*(ra+rb) {
+			t.Errorf("rates after 20 s of sharing: %.1f and %.1f, want within a tenth of their mean", ra, rb)
+		}
 	})
 }

@@ -242,6 +242,16 @@ func (c *call) checkRetry(ctx context.Context, resp *http.Response, err error) (
 			c.wait = d
 			return true, nil
 		}
+		if resp.StatusCode == http.StatusTooManyRequests && c.limiter.limits() && c.n == 1 {
+			// The limiter has taken the 429 into account: the retry
+			// waits for its turn at the rate it chose, behind the calls
+			// already waiting, and not a backoff on top of it. A call
+			// refused again backs off as from any other failure, so that
+			// another integration's burst does not use up its attempts
+			// in a fraction of a second.
+			c.wait = 0
+			return true, nil
+		}
 	}
 	return c.backoffFits(ctx), nil
 }

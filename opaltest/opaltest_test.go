@@ -804,10 +804,12 @@ func waitFor(t *testing.T, cond func() bool) {
 
 // TestClientHasNoRateLimit: srv.Client() turns the client-side rate limit
 // off, so that a test's many requests are not paced; a caller's
-// WithRateLimit still applies. A rate-limited client whose turn would come
-// after its context's deadline fails at once saying so, whatever the
-// machine's speed: 200 calls at once, each with 100 ms to go, find that out
-// of a limiter that starts at 12.5 a second after a burst of 10.
+// WithRateLimit still applies. 200 calls at once, each with half a second to
+// go, tell which, whatever the machine's speed: the limiter queues them in
+// order and fails at once, saying "rate limit", each call whose turn is past
+// its deadline at its rate (with the default limit, every call after the
+// 16th or so; with one a second, every call after the first). Without it,
+// none says so.
 func TestClientHasNoRateLimit(t *testing.T) {
 	srv := opaltest.NewServer(makeSessions(0, 1, resourceA)...)
 	defer srv.Close()
@@ -820,7 +822,7 @@ func TestClientHasNoRateLimit(t *testing.T) {
 		var wg sync.WaitGroup
 		for range 200 {
 			wg.Go(func() {
-				ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+				ctx, cancel := context.WithTimeout(t.Context(), 500*time.Millisecond)
 				defer cancel()
 				_, err := client.Sessions.List(ctx, resourceA, nil)
 				// A slow machine may time a request out; only the
@@ -836,7 +838,7 @@ func TestClientHasNoRateLimit(t *testing.T) {
 	if n := turnErrors(); n != 0 {
 		t.Errorf("%d calls through srv.Client() waited for the rate limiter", n)
 	}
-	if n := turnErrors(opal.WithRateLimit(100)); n == 0 {
-		t.Error("no call with WithRateLimit(100) waited for the rate limiter")
+	if n := turnErrors(opal.WithRateLimit(1)); n == 0 {
+		t.Error("no call with WithRateLimit(1) waited for the rate limiter")
 	}
 }

@@ -128,23 +128,6 @@ func TestSetRateLimitAgain(t *testing.T) {
 	}
 }
 
-// TestRateLimitRefills: after a refusal, a request passes again once the
-// bucket has had time to refill.
-func TestRateLimitRefills(t *testing.T) {
-	srv := opaltest.NewServer()
-	defer srv.Close()
-	srv.SetRateLimit(50, 1)
-	status := func() int {
-		resp, _, err := rawGet(t, srv, "/sessions", query)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return resp.StatusCode
-	}
-	waitFor(t, func() bool { return status() == http.StatusTooManyRequests })
-	waitFor(t, func() bool { return status() == http.StatusOK })
-}
-
 // TestRateLimitBeforeFaults: a request refused for the rate limit takes no
 // fault; the next one that passes the limit does.
 func TestRateLimitBeforeFaults(t *testing.T) {

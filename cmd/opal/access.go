@@ -27,19 +27,23 @@ sessions is not a resource nobody can reach: SaaS apps have grants only.
 
 Which grants: exactly one of -resource-id, -all (narrowed by -resource-type
 and -resource-name), and -user or -user-id, which lists one person's whole
-reach in one walk (the offboarding question). With a token one of them is
-required; in the demo, no selection shows the whole organisation, sorted by
-resource. Each -resource-id is checked to exist first, and a -user or
--user-id too: an unknown one is an error, not an empty table.
+reach in one walk (the offboarding question), on resources Opal does not
+manage too. With a token one of them is required; in the demo, no
+selection shows the whole organisation, sorted by resource. Each
+-resource-id is checked to exist first, and a -user or -user-id too: an
+unknown one is an error, not an empty table.
 
 Columns:
   USER          the user's email (-ids: the user's ID)
-  RESOURCE      the resource's name, when more than one resource is listed
+  RESOURCE      the resource's name; left out only for one -resource-id
   ACCESS LEVEL  the level granted, "(default)" on resources without levels
-  HOW           direct, group (through groups only) or direct+group
+  HOW           direct, group (through groups only), direct+group, or
+                unknown (not direct, and Opal counts no path to it)
   EXPIRES       never, or when the grant ends and how long from now
   SESSION       "until 14:05 UTC" when the user holds a live session on that
-                resource at that level; none with -no-sessions
+                resource at that level; "unknown" when the resource's
+                sessions could not be read (they answered 404, and a
+                warning says so); none with -no-sessions
   FLAGS         what needs a look: suspended, deprovisioned or deleted (the
                 user's status in the HR system or identity provider),
                 not-in-idp (that system does not know the user), unknown-user
@@ -52,9 +56,12 @@ in one command.
 
 Sessions are joined with one sweep of the live sessions of the same
 resources (of the one user, with -user), before the grants are listed;
--no-sessions skips it. Users are looked up for their status one request per
-user until more than 10 need one, then in one walk of every user; -ids shows
-IDs and skips those lookups, so it cannot go with -flagged but for one user.
+-no-sessions skips it. A resource whose grants could not be read (a 404
+during the sweep: deleted since it was listed) is warned about and skipped,
+and the run fails when that is every resource swept. Users are looked up
+for their status one request per user until more than 10 need one, then in
+one walk of every user; -ids shows IDs and skips those lookups, so it
+cannot go with -flagged but for one user.
 
 Without -sort, rows come in the order answers arrive, which differs between
 runs, and the table is written in blocks as they come: each column keeps
@@ -62,9 +69,11 @@ the widest width it has had. On a terminal, cells wider than 60 columns are
 cut with "…"; a file or a pipe gets them whole.
 
 json is one grant per line in the API's field names, plus user_email,
-user_status, resource_name, session_expires_at (when known) and flags; csv
-has a header row and user, resource, access_level, how, expires_at,
-expires_in, session_expires_at, flags, user_status, user_id, resource_id.
+user_status, resource_name, session_expires_at (when there is one),
+session_unknown (true when SESSION is unknown) and flags; csv has a header
+row and user, resource, access_level, how, expires_at, expires_in,
+session_expires_at ("unknown" when SESSION is), flags, user_status,
+user_id, resource_id.
 `,
 	examples: `  # Who still holds access after leaving: every flagged grant of the organisation
   opal access -all -flagged
@@ -80,43 +89,21 @@ expires_in, session_expires_at, flags, user_status, user_id, resource_id.
 
 // accessOptions are the flags of opal access.
 type accessOptions struct {
-	flagsOf        common
-	resources      resourceSelection
-	user           userSelection
-	flagged        bool
-	permanent      bool
-	noSessions     bool
-	expiringText   string
-	expiringWithin time.Duration
-	sort           string
-	ids            bool
+	sweepFlags
+	flagged    bool
+	permanent  bool
+	noSessions bool
 }
 
-func (o *accessOptions) common() *common { return &o.flagsOf }
-
 func (o *accessOptions) flags(fs *flag.FlagSet) {
-	o.resources.flags(fs, "grants")
-	o.user.flags(fs, "list every grant")
+	o.defineSweep(fs, "grants", "list every grant", "show user and resource IDs instead of names, and look no names or statuses up")
 	fs.BoolVar(&o.flagged, "flagged", false, "only grants with a flag: users who left, grants not propagated, grants past their expiry")
 	fs.BoolVar(&o.permanent, "permanent", false, "only grants that never expire")
-	fs.StringVar(&o.expiringText, "expiring-within", "", "only grants that expire within this `DURATION` from now: 90m, 36h, 1.5d, 7d, 7d12h")
 	fs.BoolVar(&o.noSessions, "no-sessions", false, "do not look for live sessions: no SESSION column, one sweep fewer")
-	fs.StringVar(&o.sort, "sort", "", "sort the rows by `KEY`: expires, user or resource (table and csv; default: in the order answers arrive)")
-	fs.BoolVar(&o.ids, "ids", false, "show user and resource IDs instead of names, and look no names or statuses up")
-	o.flagsOf.define(fs, "grants")
 }
 
 func (o *accessOptions) check(map[string]bool) error {
-	if err := checkSort(&o.sort, o.flagsOf.format); err != nil {
-		return err
-	}
-	if err := o.resources.check(); err != nil {
-		return err
-	}
-	if err := o.user.check(); err != nil {
-		return err
-	}
-	if err := checkExpiring(o.expiringText, &o.expiringWithin); err != nil {
+	if err := o.checkSweep(); err != nil {
 		return err
 	}
 	switch {
@@ -131,19 +118,11 @@ func (o *accessOptions) check(map[string]bool) error {
 }
 
 func (o *accessOptions) prepare(demo bool) error {
-	switch {
-	case o.resources.selected() || o.user.selected():
-	case !demo:
-		return usagef("pass -resource-id ID[,ID...] for some resources, -all for the whole organisation, or -user EMAIL for one person's grants")
-	default:
-		// The first thing a newcomer sees: the whole organisation, grouped
-		// by resource.
-		o.resources.all = true
-		if o.sort == "" && o.flagsOf.format != "json" {
-			o.sort = "resource"
-		}
+	if o.resources.selected() || o.user.selected() {
+		return nil
 	}
-	return nil
+	return o.resources.selectForDemo(demo, &o.sort, o.commonFlags.format,
+		"pass -resource-id ID[,ID...] for some resources, -all for the whole organisation, or -user EMAIL for one person's grants")
 }
 
 func (o *accessOptions) describe() string {
@@ -152,19 +131,13 @@ func (o *accessOptions) describe() string {
 		s = "opal access: the grants of " + o.user.describe()
 	}
 	var only []string
-	switch {
-	case o.flagged:
+	if o.flagged {
 		only = append(only, "flagged")
-	case o.permanent:
+	}
+	if o.permanent {
 		only = append(only, "permanent")
 	}
-	if o.expiringText != "" {
-		only = append(only, "ending within "+o.expiringText)
-	}
-	if len(only) > 0 {
-		s += ", only those " + strings.Join(only, " and ")
-	}
-	return s + ", " + sortedBy(o.sort)
+	return o.describeRun(s, only...)
 }
 
 // accessRow is a grant as opal access shows it.
@@ -173,8 +146,11 @@ type accessRow struct {
 	user     *opal.User // nil when not looked up, or unknown to Opal
 	resource string     // the resource's name; "" when not looked up, or unknown
 	session  time.Time  // the end of the user's live session at this level; zero for none
-	flags    []string
-	ids      bool // -ids: the user is shown by ID
+	// sessionUnknown says that the sessions of the grant's resource could
+	// not be read (gone during their sweep): no session is no proof of none.
+	sessionUnknown bool
+	flags          []string
+	ids            bool // -ids: the user is shown by ID
 }
 
 func (r accessRow) userText() string {
@@ -189,6 +165,15 @@ func (r accessRow) userText() string {
 
 func (r accessRow) resourceText() string { return cmp.Or(r.resource, r.ResourceID) }
 
+// sessionText is the SESSION of a row: when its live session ends, ""
+// for none, or "unknown" when its resource's sessions could not be read.
+func (r accessRow) sessionText(now time.Time) string {
+	if r.sessionUnknown {
+		return "unknown"
+	}
+	return until(r.session, now)
+}
+
 func (r accessRow) status() string {
 	if r.user == nil {
 		return ""
@@ -197,13 +182,14 @@ func (r accessRow) status() string {
 }
 
 // sessionKey is what a session must share with a grant to be made under
-// it: resource, user and access level.
+// it: resource, user and access level. The IDs are lower-cased, as Opal
+// takes them in any letter case and may write them so.
 type sessionKey struct {
 	resourceID, userID, level string
 }
 
 func keyOf(resourceID, userID string, l opal.ResourceAccessLevel) sessionKey {
-	return sessionKey{resourceID, userID, cmp.Or(l.RemoteID, l.Name)}
+	return sessionKey{strings.ToLower(resourceID), strings.ToLower(userID), cmp.Or(l.RemoteID, l.Name)}
 }
 
 func (o *accessOptions) run(ctx context.Context, c *cli) error {
@@ -216,9 +202,9 @@ func (o *accessOptions) run(ctx context.Context, c *cli) error {
 	if err != nil {
 		return err
 	}
-	var live map[sessionKey]time.Time
+	var live liveSessions
 	if !o.noSessions {
-		if live, err = o.liveSessions(ctx, c, src.ids, src.user, now); err != nil {
+		if live, err = o.sweepSessions(ctx, c, src.ids, src.user, now); err != nil {
 			return err
 		}
 	}
@@ -226,8 +212,9 @@ func (o *accessOptions) run(ctx context.Context, c *cli) error {
 		c.prog.begin("grants", len(src.ids))
 	}
 	deadline := now.Add(o.expiringWithin)
+	gone := map[string]bool{}
 	p := rows[opal.ResourceAccessUser, accessRow]{
-		out: newPrinter(o.flagsOf.format, accessLayout(len(src.ids) > 1, !o.noSessions, now), c.stdout, c.cut),
+		out: newPrinter(o.commonFlags.format, accessLayout(!o.resources.oneNamed(), !o.noSessions, now), c.stdout, c.cut),
 		row: func(g opal.ResourceAccessUser) (accessRow, bool, error) {
 			if src.user == nil {
 				c.prog.items.Add(1)
@@ -239,7 +226,7 @@ func (o *accessOptions) run(ctx context.Context, c *cli) error {
 				return accessRow{}, false, nil
 			}
 			r := accessRow{ResourceAccessUser: g, resource: n.resource(g.ResourceID), ids: o.ids,
-				session: live[keyOf(g.ResourceID, g.UserID, g.AccessLevel)]}
+				session: live.ends[keyOf(g.ResourceID, g.UserID, g.AccessLevel)], sessionUnknown: live.unread[strings.ToLower(g.ResourceID)]}
 			lookedUp := n != nil
 			switch {
 			case src.user != nil:
@@ -251,11 +238,16 @@ func (o *accessOptions) run(ctx context.Context, c *cli) error {
 				}
 				r.user = u
 			}
-			r.flags = flagsOf(g, r.user, lookedUp, now)
+			r.flags = grantFlags(g, r.user, lookedUp, now)
 			return r, !o.flagged || len(r.flags) > 0, nil
 		},
-		skip:  c.prog.skipGone,
+		skip:  c.prog.skipGone(gone),
 		order: accessOrder(o.sort),
+	}
+	if src.user == nil {
+		// A sweep that read none of its resources read no grant: that is
+		// no empty table.
+		p.ended = func() error { return everyGone(src.ids, gone) }
 	}
 	_, err = p.print(ctx, src.list)
 	return err
@@ -275,7 +267,7 @@ func (o *accessOptions) source(ctx context.Context, c *cli, n *names) (grantSour
 	if !o.user.selected() {
 		ids, err := o.resources.resources(ctx, c, n)
 		return grantSource{ids: ids, list: func(ctx context.Context) iter.Seq2[opal.ResourceAccessUser, error] {
-			return c.client.Access.AllOf(ctx, ids, &opal.ListAccessOptions{PageSize: o.flagsOf.pageSize})
+			return c.client.Access.AllOf(ctx, ids, &opal.ListAccessOptions{PageSize: o.commonFlags.pageSize})
 		}}, err
 	}
 	user, err := o.user.find(ctx, c.client, n)
@@ -288,7 +280,7 @@ func (o *accessOptions) source(ctx context.Context, c *cli, n *names) (grantSour
 	}
 	var ids []string
 	for _, g := range grants {
-		if !slices.Contains(ids, g.ResourceID) {
+		if !slices.ContainsFunc(ids, func(id string) bool { return strings.EqualFold(id, g.ResourceID) }) {
 			ids = append(ids, g.ResourceID)
 		}
 	}
@@ -306,11 +298,13 @@ func (o *accessOptions) source(ctx context.Context, c *cli, n *names) (grantSour
 	}}, nil
 }
 
-// userGrants returns every grant of one user, in one walk.
+// userGrants returns every grant of one user, in one walk: on the
+// resources Opal does not manage too, since the offboarding question is
+// everything the person can reach.
 func (o *accessOptions) userGrants(ctx context.Context, c *cli, userID string) ([]opal.ResourceAccessUser, error) {
 	c.prog.begin("grants", 0)
 	var grants []opal.ResourceAccessUser
-	for g, err := range c.client.Access.AllForUser(ctx, userID, &opal.ListUserAccessOptions{PageSize: o.flagsOf.pageSize}) {
+	for g, err := range c.client.Access.AllForUser(ctx, userID, &opal.ListUserAccessOptions{PageSize: o.commonFlags.pageSize, IncludeUnmanaged: true}) {
 		if err != nil {
 			return nil, fmt.Errorf("listing the grants of user %s: %w", userID, err)
 		}
@@ -320,40 +314,49 @@ func (o *accessOptions) userGrants(ctx context.Context, c *cli, userID string) (
 	return grants, nil
 }
 
-// liveSessions returns the end of the live sessions on the resources with
-// the given IDs, of user if not nil, by what they share with a grant: one
-// sweep of the resources' sessions.
-func (o *accessOptions) liveSessions(ctx context.Context, c *cli, ids []string, user *opal.User, now time.Time) (map[sessionKey]time.Time, error) {
+// liveSessions is what the sweep of live sessions found: the end of each
+// live session, by what it shares with a grant, and the resources whose
+// sessions could not be read, found gone during the sweep, by lower-cased
+// ID.
+type liveSessions struct {
+	ends   map[sessionKey]time.Time
+	unread map[string]bool
+}
+
+// sweepSessions sweeps the sessions of the resources with the given IDs, of
+// user if not nil, for those live at now.
+func (o *accessOptions) sweepSessions(ctx context.Context, c *cli, ids []string, user *opal.User, now time.Time) (liveSessions, error) {
 	c.prog.begin("sessions", len(ids))
-	opts := &opal.ListSessionsOptions{PageSize: o.flagsOf.pageSize}
+	opts := &opal.ListSessionsOptions{PageSize: o.commonFlags.pageSize}
 	if user != nil {
 		opts.UserID = user.UserID
 	}
-	live := map[sessionKey]time.Time{}
+	live := liveSessions{ends: map[sessionKey]time.Time{}, unread: map[string]bool{}}
+	skip := c.prog.skipGone(live.unread)
 	for s, err := range c.client.Sessions.AllOf(ctx, ids, opts) {
 		if err != nil {
-			if c.prog.skipGone(err) {
+			if skip(err) {
 				continue
 			}
-			return nil, fmt.Errorf("looking for live sessions (-no-sessions skips this): %w", err)
+			return liveSessions{}, fmt.Errorf("looking for live sessions (-no-sessions skips this): %w", err)
 		}
 		c.prog.items.Add(1)
 		if !s.ExpirationDate.After(now) {
 			continue // listed, but over: no session to show
 		}
 		key := keyOf(s.ResourceID, s.UserID, s.AccessLevel)
-		if s.ExpirationDate.After(live[key]) {
-			live[key] = s.ExpirationDate
+		if s.ExpirationDate.After(live.ends[key]) {
+			live.ends[key] = s.ExpirationDate
 		}
 	}
 	return live, nil
 }
 
-// flagsOf names what a reviewer must look at in a grant: the user's status
+// grantFlags names what a reviewer must look at in a grant: the user's status
 // when it is not active (when the user was looked up: lookedUp), a grant
 // whose last change did not reach the remote system, and a grant listed
 // past its expiry.
-func flagsOf(g opal.ResourceAccessUser, u *opal.User, lookedUp bool, now time.Time) []string {
+func grantFlags(g opal.ResourceAccessUser, u *opal.User, lookedUp bool, now time.Time) []string {
 	var flags []string
 	if f := userFlag(u, lookedUp); f != "" {
 		flags = append(flags, f)
@@ -376,7 +379,9 @@ func userFlag(u *opal.User, lookedUp bool) string {
 	case u == nil:
 		return "unknown-user"
 	}
-	switch status := strings.ToUpper(u.HRIDPStatus); status {
+	// Compared in any letter case and without the spaces around it, so
+	// that "ACTIVE " is active, not a status to flag.
+	switch status := strings.ToUpper(strings.TrimSpace(u.HRIDPStatus)); status {
 	case "", opal.HRIDPStatusActive:
 		return ""
 	case opal.HRIDPStatusNotFound:
@@ -386,13 +391,16 @@ func userFlag(u *opal.User, lookedUp bool) string {
 	}
 }
 
-// how says how a grant is held.
+// how says how a grant is held: "unknown" when it is not direct and no
+// path to it is counted, which says nothing of a group.
 func how(g opal.ResourceAccessUser) string {
 	switch {
 	case g.HasDirectAccess && g.NumAccessPaths > 1:
 		return "direct+group"
 	case g.HasDirectAccess:
 		return "direct"
+	case g.NumAccessPaths < 1:
+		return "unknown"
 	}
 	return "group"
 }
@@ -404,17 +412,17 @@ func accessOrder(key string) func(a, b accessRow) int {
 		return nil
 	}
 	return func(a, b accessRow) int {
-		expires := compareExpiry(a.ExpirationDate, b.ExpirationDate)
+		expiry := compareExpiry(a.ExpirationDate, b.ExpirationDate)
 		user := compareText(a.userText(), b.userText())
 		resource := cmp.Or(compareText(a.resourceText(), b.resourceText()), strings.Compare(a.ResourceID, b.ResourceID))
 		level := strings.Compare(accessLevel(a.AccessLevel), accessLevel(b.AccessLevel))
 		switch key {
 		case "user":
-			return cmp.Or(user, expires, resource, level)
+			return cmp.Or(user, expiry, resource, level)
 		case "resource":
-			return cmp.Or(resource, expires, user, level)
+			return cmp.Or(resource, expiry, user, level)
 		}
-		return cmp.Or(expires, user, resource, level)
+		return cmp.Or(expiry, user, resource, level)
 	}
 }
 
@@ -435,8 +443,8 @@ func expires(t *time.Time, now time.Time) string {
 	if t == nil {
 		return "never"
 	}
-	if d := t.Sub(now); d > 0 {
-		return localTime(*t) + " (in " + expiresIn(d) + ")"
+	if t.After(now) {
+		return localTime(*t) + " (in " + expiresIn(*t, now) + ")"
 	}
 	return localTime(*t) + " (expired)"
 }
@@ -461,7 +469,9 @@ func sameDay(a, b time.Time) bool {
 }
 
 // accessLayout is how opal access shows its rows; several says whether the
-// table has a RESOURCE column, sessions whether it has a SESSION column.
+// table has a RESOURCE column (all but one -resource-id can list rows of
+// several resources, and should one resource match, the reader must still
+// see which), sessions whether it has a SESSION column.
 func accessLayout(several, sessions bool, now time.Time) layout[accessRow] {
 	header := []string{"USER"}
 	if several {
@@ -487,7 +497,7 @@ func accessLayout(several, sessions bool, now time.Time) layout[accessRow] {
 			}
 			cells = append(cells, accessLevel(r.AccessLevel), how(r.ResourceAccessUser), expires(r.ExpirationDate, now))
 			if sessions {
-				cells = append(cells, until(r.session, now))
+				cells = append(cells, r.sessionText(now))
 			}
 			return append(cells, strings.Join(r.flags, ","))
 		},
@@ -495,10 +505,14 @@ func accessLayout(several, sessions bool, now time.Time) layout[accessRow] {
 		record: func(r accessRow) []string {
 			expiresAt, left := "", "never"
 			if r.ExpirationDate != nil {
-				expiresAt, left = rfc(*r.ExpirationDate), expiresIn(r.ExpirationDate.Sub(now))
+				expiresAt, left = rfc(*r.ExpirationDate), expiresIn(*r.ExpirationDate, now)
+			}
+			session := rfc(r.session)
+			if r.sessionUnknown {
+				session = "unknown"
 			}
 			return []string{r.userText(), r.resourceText(), accessLevel(r.AccessLevel), how(r.ResourceAccessUser), expiresAt, left,
-				rfc(r.session), strings.Join(r.flags, ","), r.status(), r.UserID, r.ResourceID}
+				session, strings.Join(r.flags, ","), r.status(), r.UserID, r.ResourceID}
 		},
 		json: func(r accessRow) any {
 			extra := struct {
@@ -506,8 +520,9 @@ func accessLayout(several, sessions bool, now time.Time) layout[accessRow] {
 				UserStatus       string     `json:"user_status,omitempty"`
 				ResourceName     string     `json:"resource_name,omitempty"`
 				SessionExpiresAt *time.Time `json:"session_expires_at,omitempty"`
+				SessionUnknown   bool       `json:"session_unknown,omitempty"`
 				Flags            []string   `json:"flags"`
-			}{ResourceName: r.resource, Flags: r.flags}
+			}{ResourceName: r.resource, SessionUnknown: r.sessionUnknown, Flags: r.flags}
 			if extra.Flags == nil {
 				extra.Flags = []string{} // [], never null: no flag
 			}

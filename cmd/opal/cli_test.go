@@ -8,14 +8,15 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/opalclient/opal-go"
 	"github.com/opalclient/opal-go/opaltest"
 )
 
 // TestHelp: the overview and every command's help go to stdout with exit
-// 0, however asked for, and tell the examples, the environment and the
-// exit statuses.
+// 0, however asked for, whatever the environment (a bad one too), and tell
+// the examples, the environment and the exit statuses.
 func TestHelp(t *testing.T) {
 	overview := []string{"Usage: opal <command> [flags]", "Commands:", "OPAL_AUTH_TOKEN", "Exit status:", "130"}
 	for _, c := range commands {
@@ -31,9 +32,10 @@ func TestHelp(t *testing.T) {
 		{[]string{"--help"}, overview},
 		{[]string{"help", "help"}, overview},
 		{[]string{"version", "-h"}, []string{"Usage: opal version"}},
+		{[]string{"help", "version"}, []string{"Usage: opal version"}},
 	}
 	for _, c := range commands {
-		want := []string{"Usage: opal " + c.name, "Flags:", "\n  -format format", "\n  -version", "Examples:", "Environment:", "OPAL_BASE_URL", "Exit status:", "143"}
+		want := []string{"Usage: opal " + c.name, "Flags:", "\n  -format format", "\n  -version", "Examples:", "Environment:", "OPAL_BASE_URL", "Exit status:", "130", "143"}
 		for _, args := range [][]string{{"help", c.name}, {c.name, "-h"}, {c.name, "--help"}, {c.name, "-help"}, {c.name, "-format", "csv", "-h"}} {
 			tests = append(tests, struct {
 				args []string
@@ -41,16 +43,18 @@ func TestHelp(t *testing.T) {
 			}{args, want})
 		}
 	}
-	for _, tt := range tests {
-		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			r := runCommand(t, nil, tt.args...)
-			checkOK(t, r)
-			for _, w := range tt.want {
-				if !strings.Contains(r.stdout, w) {
-					t.Errorf("stdout lacks %q:\n%s", w, r.stdout)
+	for _, env := range [][]string{nil, {"OPAL_AUTH_TOKEN="}} {
+		for _, tt := range tests {
+			t.Run(strings.Join(env, " ")+" "+strings.Join(tt.args, " "), func(t *testing.T) {
+				r := runCommand(t, env, tt.args...)
+				checkOK(t, r)
+				for _, w := range tt.want {
+					if !strings.Contains(r.stdout, w) {
+						t.Errorf("stdout lacks %q:\n%s", w, r.stdout)
+					}
 				}
-			}
-		})
+			})
+		}
 	}
 }
 
@@ -81,23 +85,25 @@ func TestRowOrderIsDocumented(t *testing.T) {
 }
 
 // TestVersion: opal version and -version on every command print the
-// module's and the library's versions and Go's, on stdout, and send
-// nothing.
+// module's and the library's versions and Go's, on stdout, whatever the
+// environment (a bad one too), and send nothing.
 func TestVersion(t *testing.T) {
 	srv := newOrg(t, nil)
 	argss := [][]string{{"version"}, {"-version"}, {"--version"}}
 	for _, c := range commands {
 		argss = append(argss, []string{c.name, "-version"}, []string{c.name, "-format", "CSV", "-version"})
 	}
-	for _, args := range argss {
-		t.Run(strings.Join(args, " "), func(t *testing.T) {
-			r := runCommand(t, serverEnv(srv), args...)
-			checkOK(t, r)
-			want := "(opal-go " + opal.Version + ", " + runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH + ")\n"
-			if !strings.HasPrefix(r.stdout, "opal ") || !strings.HasSuffix(r.stdout, want) || strings.Count(r.stdout, "\n") != 1 {
-				t.Errorf("stdout %q, want one line: opal <module version> %s", r.stdout, want)
-			}
-		})
+	for _, env := range [][]string{serverEnv(srv), {"OPAL_AUTH_TOKEN="}} {
+		for _, args := range argss {
+			t.Run(strings.Join(args, " "), func(t *testing.T) {
+				r := runCommand(t, env, args...)
+				checkOK(t, r)
+				want := "(opal-go " + opal.Version + ", " + runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH + ")\n"
+				if !strings.HasPrefix(r.stdout, "opal ") || !strings.HasSuffix(r.stdout, want) || strings.Count(r.stdout, "\n") != 1 {
+					t.Errorf("stdout %q, want one line: opal <module version> %s", r.stdout, want)
+				}
+			})
+		}
 	}
 	if n := len(srv.Requests()); n != 0 {
 		t.Errorf("%d requests, want none", n)
@@ -108,7 +114,7 @@ func TestVersion(t *testing.T) {
 // OPAL_BASE_URL is set; a token set but empty, a base URL without a token,
 // or an empty base URL with a token is a usage error that says what to
 // set, for every command, in every format, and nothing is printed on
-// stdout.
+// stdout; the token is in no message about the environment.
 func TestEnvironment(t *testing.T) {
 	srv := newOrg(t, nil)
 	tests := []struct {
@@ -123,6 +129,7 @@ func TestEnvironment(t *testing.T) {
 		{"an empty base URL without a token", []string{"OPAL_BASE_URL="}, "OPAL_BASE_URL is set but OPAL_AUTH_TOKEN is not"},
 		{"an empty base URL with a token", []string{"OPAL_BASE_URL=", "OPAL_AUTH_TOKEN=" + srv.Token}, "OPAL_BASE_URL is set but empty: set it to your Opal's API URL"},
 		{"a token of white space", []string{"OPAL_AUTH_TOKEN= ", "OPAL_BASE_URL=" + srv.URL}, "invalid argument: API token contains white space"},
+		{"a token of white space alone", []string{"OPAL_AUTH_TOKEN=   "}, "invalid argument: API token contains white space"},
 		{"an exact base URL without a base URL", []string{"OPAL_BASE_URL_EXACT=1"}, "OPAL_BASE_URL_EXACT is set but OPAL_BASE_URL is not"},
 		{"an exact base URL of a typo", []string{"OPAL_AUTH_TOKEN=" + srv.Token, "OPAL_BASE_URL=" + srv.URL, "OPAL_BASE_URL_EXACT=ture"},
 			`OPAL_BASE_URL_EXACT is "ture": set it to 1 to use OPAL_BASE_URL as given`},
@@ -139,8 +146,11 @@ func TestEnvironment(t *testing.T) {
 					}
 					r := runCommand(t, tt.env, args...)
 					checkFailed(t, r, exitUsage, "opal: "+tt.want)
-					if strings.Contains(r.stderr, "demo data") {
-						t.Errorf("the demo ran: %s", r.stderr)
+					if strings.Contains(r.stderr, "demo data") || strings.Contains(r.stderr, "demo") && !strings.Contains(r.stderr, "to see the demo") {
+						t.Errorf("the demo ran, or stderr speaks of it as if it had: %s", r.stderr)
+					}
+					if strings.Contains(r.stderr, srv.Token) {
+						t.Errorf("stderr holds the token: %q", r.stderr)
 					}
 				})
 			}
@@ -148,6 +158,72 @@ func TestEnvironment(t *testing.T) {
 	}
 	if n := len(srv.Requests()); n != 0 {
 		t.Errorf("%d requests, want none", n)
+	}
+}
+
+// TestTokenAsArgumentIsRefused: the token, passed by mistake as an ID, an
+// email, any flag's value or the base URL (two variables swapped in a
+// script), is a usage error that names the argument and never shows the
+// token, which CI logs would keep; nothing is sent.
+func TestTokenAsArgumentIsRefused(t *testing.T) {
+	srv := newOrg(t, testSessions(time.Now()))
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"access", "-resource-id", srv.Token}, "opal: the argument after -resource-id holds the API token of OPAL_AUTH_TOKEN (were two values swapped?); nothing was sent\n"},
+		{[]string{"access", "-resource-id", resource + "," + srv.Token}, "the argument after -resource-id holds the API token"},
+		{[]string{"access", "-user", srv.Token}, "the argument after -user holds the API token"},
+		{[]string{"access", "-user-id", srv.Token}, "the argument after -user-id holds the API token"},
+		{[]string{"sessions", "-all", "-user", srv.Token}, "the argument after -user holds the API token"},
+		{[]string{"users", "-email", srv.Token}, "the argument after -email holds the API token"},
+		{[]string{"users", "-email=" + srv.Token}, "the value of -email holds the API token"},
+		{[]string{"resources", "-type", "x" + srv.Token}, "the argument after -type holds the API token"},
+		{[]string{"users", srv.Token}, "argument 2 holds the API token"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args[:2], " "), func(t *testing.T) {
+			r := runCommand(t, serverEnv(srv), tt.args...)
+			checkFailed(t, r, exitUsage, tt.want)
+			if strings.Contains(r.stderr+r.stdout, srv.Token) {
+				t.Errorf("the token is printed: %q", r.stderr)
+			}
+		})
+	}
+	if n := len(srv.Requests()); n != 0 {
+		t.Errorf("%d requests, want none", n)
+	}
+	// The token in OPAL_BASE_URL, the two variables swapped.
+	r := runCommand(t, []string{"OPAL_AUTH_TOKEN=" + srv.Token, "OPAL_BASE_URL=" + srv.Token}, "users")
+	checkFailed(t, r, exitUsage, "base URL holds the API token")
+	if strings.Contains(r.stderr+r.stdout, srv.Token) {
+		t.Errorf("the token is printed: %q", r.stderr)
+	}
+}
+
+// TestHoldsToken: a token of 8 bytes or more is found anywhere in an
+// argument; a shorter one only where it stands alone.
+func TestHoldsToken(t *testing.T) {
+	tests := []struct {
+		s, token string
+		want     bool
+	}{
+		{"opaltest-SECRET", "opaltest-SECRET", true},
+		{"id1,opaltest-SECRET", "opaltest-SECRET", true},
+		{"xopaltest-SECRETx", "opaltest-SECRET", true},
+		{"opaltest-SECRE", "opaltest-SECRET", false},
+		{"abc", "abc", true},
+		{"id1,abc", "abc", true},
+		{"-email=abc", "abc", true},
+		{"abcd", "abc", false},
+		{"cabc,abcd,abc1", "abc", false},
+		{"abcd,abc", "abc", true},
+		{"", "abc", false},
+	}
+	for _, tt := range tests {
+		if got := holdsToken(tt.s, tt.token); got != tt.want {
+			t.Errorf("holdsToken(%q, %q) = %v, want %v", tt.s, tt.token, got, tt.want)
+		}
 	}
 }
 
@@ -174,6 +250,17 @@ func TestExactBaseURL(t *testing.T) {
 	// hint says what to set.
 	r = runCommand(t, env[:2], "users")
 	checkFailed(t, r, exitFailure, "set OPAL_BASE_URL_EXACT=1")
+
+	// With it, against Opal at the host's root (no /v1), the hint does not
+	// propose what is already set: it says the URL is used as given, and
+	// that its path may lack /v1.
+	origin := strings.TrimSuffix(srv.URL, "/v1")
+	r = runCommand(t, []string{"OPAL_AUTH_TOKEN=" + srv.Token, "OPAL_BASE_URL=" + origin, "OPAL_BASE_URL_EXACT=1"}, "users")
+	checkFailed(t, r, exitFailure, "opal: GET /users: 404 Not Found: not found: /users (the URL requested was "+origin+
+		"/users: OPAL_BASE_URL_EXACT=1 uses OPAL_BASE_URL as given; check that it is the API's base URL, whose path may lack the /v1 that Opal serves the API under)\n")
+	if strings.Contains(r.stderr, "set OPAL_BASE_URL_EXACT=1") {
+		t.Errorf("stderr %q: the hint proposes what is already set", r.stderr)
+	}
 }
 
 // TestUnknownCommand: a first argument that is no command is a usage
@@ -188,6 +275,8 @@ func TestUnknownCommand(t *testing.T) {
 		{[]string{"frobnicate"}, `opal: unknown command "frobnicate"` + "\nRun 'opal help' for usage.\n"},
 		{[]string{"-all"}, "opal: flags come after a command, as in: opal access -all"},
 		{[]string{"help", "acess"}, `opal: unknown command "acess"; did you mean access?`},
+		{[]string{"help", "nosuch"}, `opal: unknown command "nosuch"` + "\nRun 'opal help' for usage.\n"},
+		{[]string{"-all", "access"}, "opal: flags come after a command, as in: opal access -all"},
 		{[]string{"help", "access", "sessions"}, "opal: help takes one command, not 2"},
 		{[]string{"version", "extra"}, "opal: version takes no arguments"},
 	}

@@ -84,7 +84,10 @@ func (c *subcommand) run(ctx context.Context, args []string, env environment, st
 		return exitOK
 	}
 	if extra := fs.Args(); len(extra) > 0 {
-		return usage(stderr, c.name, usagef("unexpected argument %q (all input is given by flags)", extra[0]))
+		return usage(stderr, c.name, usagef("unexpected argument %s (all input is given by flags)", quote(extra[0])))
+	}
+	if err := emptyFlag(fs); err != nil {
+		return usage(stderr, c.name, err)
 	}
 	if err := opts.common().check(parsed(fs)); err != nil {
 		return usage(stderr, c.name, err)
@@ -100,7 +103,8 @@ func (c *subcommand) run(ctx context.Context, args []string, env environment, st
 		return usage(stderr, c.name, err)
 	}
 
-	prog := newProgress(stderr, env.stderrTerminal, env.sameTerminal)
+	// The client conn.client builds reports its attempts to prog.
+	prog := newProgress(stderr, env.stderrTerminal, env.sameTerminal, true)
 	defer prog.finish()
 	client, closeDemo, err := conn.client(c.name, prog, opts.common().verbose)
 	if err != nil {
@@ -110,7 +114,7 @@ func (c *subcommand) run(ctx context.Context, args []string, env environment, st
 	}
 	defer closeDemo()
 	if conn.demo {
-		demoTour(stderr, opts.describe())
+		demoTour(stderr, clean(opts.describe()))
 	}
 	err = opts.run(ctx, &cli{
 		client: client,

@@ -271,7 +271,8 @@ This is %s. Try also:
   opal sessions                    who is connected right now, until when
   opal users                       the people, with their IDs and HR status
   opal resources                   the resources, with their IDs and types
-  -format json|csv, -sort expires|user|resource, -ids: on every view; opal help <command> tells every flag
+  -format json|csv, -v             on every command
+  -sort KEY, -ids                  on access and sessions; opal help <command> tells every flag
 `, view, demoEmail(henry))
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -180,26 +181,28 @@ func TestDemoGrants(t *testing.T) {
 }
 
 // TestDemoFlagged: opal access -flagged on the demo shows the people who
-// left and still hold access.
+// left and still hold access, and every other grant that needs a look:
+// the rows the README shows.
 func TestDemoFlagged(t *testing.T) {
 	r := runCommand(t, nil, "access", "-flagged")
 	if r.code != 0 {
 		t.Fatalf("exit %d; stderr: %s", r.code, r.stderr)
 	}
-	rows := parseTable(r.stdout)
-	var henry, grace int
-	for _, row := range rows[1:] {
-		switch flags := row[len(row)-1]; {
-		case row[0] == "henry.fischer@acme-corp.dev" && flags == "deprovisioned":
-			henry++
-		case row[0] == "grace.adeyemi@acme-corp.dev" && flags == "suspended":
-			grace++
-		case flags == "":
-			t.Errorf("row %q has no flag", row)
-		}
+	var got [][]string
+	for _, row := range parseTable(r.stdout) {
+		got = append(got, []string{row[0], row[1], row[2], row[3], row[len(row)-1]})
 	}
-	if henry == 0 || grace == 0 {
-		t.Errorf("-flagged shows henry deprovisioned %d times and grace suspended %d times, want both:\n%s", henry, grace, r.stdout)
+	want := [][]string{
+		{"USER", "RESOURCE", "ACCESS LEVEL", "HOW", "FLAGS"},
+		{"grace.adeyemi@acme-corp.dev", "ANALYTICS", "Reader", "direct", "suspended"},
+		{"frank.nakamura@acme-corp.dev", "orders-prod", "Read only", "direct", "expired"},
+		{"grace.adeyemi@acme-corp.dev", "payments-api", "Write", "direct", "suspended"},
+		{"henry.fischer@acme-corp.dev", "production", "AdminRole", "group", "deprovisioned"},
+		{"dave.ramirez@acme-corp.dev", "Salesforce", "(default)", "direct", "not-propagated"},
+		{"henry.fischer@acme-corp.dev", "Salesforce", "(default)", "group", "deprovisioned"},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("opal access -flagged in the demo (-README +got):\n%s", diff)
 	}
 }
 
@@ -242,6 +245,8 @@ func TestDemo(t *testing.T) {
 			}},
 		{[]string{"access", "-user", "henry.fischer@acme-corp.dev", "-format", "csv"}, "This is opal access: the grants of henry.fischer@acme-corp.dev, in the order answers arrive. Try also:", 2, nil},
 		{[]string{"access", "-all", "-permanent", "-expiring-within", "1h"}, "", -1, nil},
+		// Every filter given is said.
+		{[]string{"access", "-all", "-flagged", "-permanent"}, "This is opal access: the grants on the whole organisation (-all), only those flagged and permanent, in the order answers arrive. Try also:", 3, nil},
 		{[]string{"access", "-all", "-expiring-within", "1h", "-no-sessions"}, "This is opal access: the grants on the whole organisation (-all), only those ending within 1h, in the order answers arrive. Try also:", 3, nil},
 		{[]string{"sessions"}, "This is opal sessions: the live sessions of the whole organisation (-all), sorted by resource. Try also:",
 			len(demoSessions(time.Now())), func(t *testing.T, stdout string) {
@@ -321,5 +326,33 @@ func TestDemo(t *testing.T) {
 				tt.check(t, r.stdout)
 			}
 		})
+	}
+}
+
+// TestDemoTourFlags: the flags the demo's tour says a command takes are
+// the flags it takes.
+func TestDemoTourFlags(t *testing.T) {
+	var tour strings.Builder
+	demoTour(&tour, "a view")
+	tests := []struct {
+		line  string   // of the tour
+		flags []string // the flags it names
+		takes []string // the commands it says take them
+	}{
+		{"  -format json|csv, -v             on every command\n", []string{"format", "v"}, []string{"access", "sessions", "users", "resources"}},
+		{"  -sort KEY, -ids                  on access and sessions; opal help <command> tells every flag\n", []string{"sort", "ids"}, []string{"access", "sessions"}},
+	}
+	for _, tt := range tests {
+		if !strings.Contains(tour.String(), tt.line) {
+			t.Errorf("the tour lacks the line %q:\n%s", tt.line, tour.String())
+		}
+		for _, c := range commands {
+			fs := c.flagSet(io.Discard, c.newOptions())
+			for _, f := range tt.flags {
+				if takes := fs.Lookup(f) != nil; takes != slices.Contains(tt.takes, c.name) {
+					t.Errorf("opal %s takes -%s: %v; the tour says it does: %v", c.name, f, takes, !takes)
+				}
+			}
+		}
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/url"
@@ -46,7 +47,7 @@ func connection(lookup func(string) (string, bool)) (conn, error) {
 			exact = true
 		case "0", "false", "no":
 		default:
-			return conn{}, usagef("OPAL_BASE_URL_EXACT is %q: set it to 1 to use OPAL_BASE_URL as given, with no /v1 filled in, or unset it", v)
+			return conn{}, usagef("OPAL_BASE_URL_EXACT is %s: set it to 1 to use OPAL_BASE_URL as given, with no /v1 filled in, or unset it", quote(v))
 		}
 		if exact && !hasBaseURL {
 			return conn{}, usagef("OPAL_BASE_URL_EXACT is set but OPAL_BASE_URL is not: set OPAL_BASE_URL to the URL of the server, such as http://127.0.0.1:4010 for a mock")
@@ -65,12 +66,68 @@ func connection(lookup func(string) (string, bool)) (conn, error) {
 	return conn{token: token, baseURL: baseURL, exact: exact}, nil
 }
 
+// tokenInArguments returns the usage error of an argument that holds the
+// API token of OPAL_AUTH_TOKEN, given by mistake as an ID or an email (two
+// variables swapped in a script): it would be echoed on stderr, which CI
+// logs keep, and sent to the server in a query. The error says which
+// argument, never what it holds, and comes before anything is sent.
+func tokenInArguments(args []string, lookup func(string) (string, bool)) error {
+	token, _ := lookup("OPAL_AUTH_TOKEN")
+	if token == "" {
+		return nil
+	}
+	for i, arg := range args {
+		if !holdsToken(arg, token) {
+			continue
+		}
+		which := fmt.Sprintf("argument %d", i+1)
+		switch name, _, found := strings.Cut(arg, "="); {
+		case strings.HasPrefix(arg, "-") && found && !holdsToken(name, token):
+			which = "the value of " + name
+		case i > 0 && strings.HasPrefix(args[i-1], "-") && !holdsToken(args[i-1], token):
+			which = "the argument after " + args[i-1]
+		}
+		return usagef("%s holds the API token of OPAL_AUTH_TOKEN (were two values swapped?); nothing was sent", which)
+	}
+	return nil
+}
+
+// minFreeToken is the length from which a token is found anywhere in an
+// argument, as the opal package redacts it; a shorter one only where it
+// stands alone, so that a one-letter token does not refuse every argument
+// that holds the letter.
+const minFreeToken = 8
+
+// holdsToken reports whether s holds the token.
+func holdsToken(s, token string) bool {
+	for from := 0; from < len(s); {
+		i := strings.Index(s[from:], token)
+		if i < 0 {
+			return false
+		}
+		start, end := from+i, from+i+len(token)
+		if len(token) >= minFreeToken || !wordByteAt(s, start-1) && !wordByteAt(s, end) {
+			return true
+		}
+		from = start + 1
+	}
+	return false
+}
+
+// wordByteAt reports whether s has a letter or a digit at byte i.
+func wordByteAt(s string, i int) bool {
+	if i < 0 || i >= len(s) {
+		return false
+	}
+	c := s[i]
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+}
+
 // client returns the client of a run of the named command, and what ends
 // the demo server when there is one.
 func (c conn) client(command string, prog *progress, verbose bool) (*opal.Client, func(), error) {
 	// The status line learns of requests from the client itself.
 	opts := []opal.Option{opal.WithUserAgent("opal/" + opal.Version), opal.WithObserver(prog.observe)}
-	prog.observed = true
 	if verbose {
 		opts = append(opts, opal.WithLogger(slog.New(slog.NewTextHandler(prog.logOutput(), &slog.HandlerOptions{Level: slog.LevelDebug}))))
 	}
@@ -110,6 +167,9 @@ func (c conn) hint(err error) string {
 		return " (is OPAL_AUTH_TOKEN a valid API token of this Opal?)"
 	case errors.Is(err, opal.ErrForbidden):
 		return " (OPAL_AUTH_TOKEN is not allowed to read this: an Opal admin can give its API token read access, or issue one that has it)"
+	case errors.Is(err, opal.ErrNotFound) && c.exact:
+		return " (the URL requested was " + c.origin() + apiErr.Path +
+			": OPAL_BASE_URL_EXACT=1 uses OPAL_BASE_URL as given; check that it is the API's base URL, whose path may lack the /v1 that Opal serves the API under)"
 	case errors.Is(err, opal.ErrNotFound):
 		return " (the URL requested was " + c.origin() + apiErr.Path +
 			": check that OPAL_BASE_URL is the API's base URL, such as " + opal.DefaultBaseURL +

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"fmt"
 	"io"
 	"log"
@@ -125,6 +123,52 @@ func TestNotFoundHintNamesTheURL(t *testing.T) {
 	checkFailed(t, r, exitFailure, "GET /api/users: 404 Not Found: not found: /api/users (the URL requested was "+origin+"/api/users: ")
 }
 
+// TestRetriedFaultsLoseNoRow: faults that are retried (resets, truncated
+// bodies, 5xx, a 429 with Retry-After, a slow answer) leave the output
+// as long as without them, in any format.
+func TestRetriedFaultsLoseNoRow(t *testing.T) {
+	for _, format := range []string{"csv", "json"} {
+		t.Run(format, func(t *testing.T) {
+			srv := gridOrg(t, 12, 4)
+			srv.Inject(opaltest.Fault{}, opaltest.Fault{}, opaltest.Fault{Status: http.StatusTooManyRequests, RetryAfter: time.Second},
+				opaltest.Fault{Status: http.StatusServiceUnavailable}, opaltest.Fault{Reset: true}, opaltest.Fault{Truncate: true},
+				opaltest.Fault{}, opaltest.Fault{Status: http.StatusBadGateway}, opaltest.Fault{Delay: 300 * time.Millisecond})
+			r := runCommand(t, serverEnv(srv), "access", "-all", "-page-size", "3", "-format", format)
+			checkOK(t, r)
+			want := 12 * 4
+			if format == "csv" {
+				want++
+			}
+			if n := strings.Count(r.stdout, "\n"); n != want {
+				t.Errorf("%d lines, want %d", n, want)
+			}
+		})
+	}
+}
+
+// TestSweepFailureNamesTheResource: a failure that is not retried ends
+// the run with exit 1 and says which resource and which request, cleaned;
+// the rows printed before it line up.
+func TestSweepFailureNamesTheResource(t *testing.T) {
+	srv := gridOrg(t, 3, 4)
+	env := proxyEnv(t, srv, func(w http.ResponseWriter, r *http.Request) bool {
+		if r.URL.Path == "/v1/resources/r002/users" {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusBadRequest)
+			w.Write([]byte(`{"message":"bad \u202e request"}`))
+			return true
+		}
+		return false
+	})
+	r := runCommand(t, env, "access", "-all", "-no-sessions")
+	if r.code != exitFailure || !strings.Contains(r.stderr, `resource r002: GET /v1/resources/r002/users: 400 Bad Request: bad \u202e request`) {
+		t.Errorf("exit %d, stderr %q", r.code, r.stderr)
+	}
+	if r.stdout != "" {
+		checkAligned(t, r.stdout)
+	}
+}
+
 // TestNotAPage: a 200 that is not a page, from opaltest, fails the run
 // wherever it comes: on the sweep, the resources walk or a user lookup.
 func TestNotAPage(t *testing.T) {
@@ -211,10 +255,12 @@ func TestLookupFailures(t *testing.T) {
 // TestUnknownResources: a mistyped -resource-id is not a resource nobody
 // can reach. Each is checked to exist: an unknown one is warned about and
 // skipped, and the run fails when none exists, with -ids too; a filter of
-// -all that matches no resource is said on stderr.
+// -all that matches no resource is said on stderr; nothing is asked of a
+// resource that does not exist.
 func TestUnknownResources(t *testing.T) {
 	const unknown1, unknown2 = "0e4c7a3b-6d1f-4e8a-9b2c-5f7d1a3e9c60", "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"
 	srv := newOrg(t, testSessions(time.Now()))
+	srv.AddAccess(grant(resource, userA, emailA, adminRoleLevel, nil, true, 1, ""))
 	warning := func(id string) string {
 		return "opal: no resource with ID " + id + " in this Opal organisation; skipped\n"
 	}
@@ -222,22 +268,31 @@ func TestUnknownResources(t *testing.T) {
 		args       []string
 		wantCode   int
 		wantStderr string
-		wantRows   int // besides the header
+		wantRows   int    // besides the header; -1 for no output
+		wantOut    string // in stdout
 	}{
-		{[]string{"-resource-id", unknown1}, 1,
-			"opal: no resource with ID " + unknown1 + " in this Opal organisation; check the ID (opal resources lists them)\n", -1},
-		{[]string{"-ids", "-resource-id", strings.ToUpper(resource)}, 1,
-			"opal: no resource with ID " + strings.ToUpper(resource) + " in this Opal organisation; check the ID (opal resources lists them)\n", -1},
-		{[]string{"-resource-id", unknown1 + "," + unknown2, "-format", "csv"}, 1,
-			warning(unknown1) + warning(unknown2) + "opal: none of the 2 resources of -resource-id exists in this Opal organisation; check the IDs (opal resources lists them)\n", -1},
-		{[]string{"-resource-id", unknown1, "-resource-id", orders}, 0, warning(unknown1), 1},
-		{[]string{"-all", "-resource-name", "prod"}, 0, "opal: no resource matches -resource-name \"prod\"\n", 0},
-		{[]string{"-all", "-resource-type", "okta_app", "-resource-name", "Salesforce "}, 0,
-			"opal: no resource matches -resource-type OKTA_APP -resource-name \"Salesforce \"\n", 0},
+		{[]string{"sessions", "-resource-id", unknown1}, 1,
+			"opal: no resource with ID " + unknown1 + " in this Opal organisation; check the ID (opal resources lists them)\n", -1, ""},
+		{[]string{"sessions", "-ids", "-resource-id", strings.ToUpper(resource)}, 1,
+			"opal: no resource with ID " + strings.ToUpper(resource) + " in this Opal organisation; check the ID (opal resources lists them)\n", -1, ""},
+		{[]string{"sessions", "-resource-id", unknown1 + "," + unknown2, "-format", "csv"}, 1,
+			warning(unknown1) + warning(unknown2) + "opal: none of the 2 resources of -resource-id exists in this Opal organisation; check the IDs (opal resources lists them)\n", -1, ""},
+		{[]string{"sessions", "-resource-id", unknown1, "-resource-id", orders}, 0, warning(unknown1), 1, ""},
+		{[]string{"sessions", "-all", "-resource-name", "prod"}, 0, "opal: no resource matches -resource-name \"prod\"\n", 0, ""},
+		{[]string{"sessions", "-all", "-resource-type", "okta_app", "-resource-name", "Salesforce "}, 0,
+			"opal: no resource matches -resource-type OKTA_APP -resource-name \"Salesforce \"\n", 0, ""},
+		{[]string{"access", "-resource-id", unknown1}, 1,
+			"opal: no resource with ID " + unknown1 + " in this Opal organisation; check the ID (opal resources lists them)\n", -1, ""},
+		{[]string{"access", "-resource-id", strings.ToUpper(resource)}, 1,
+			"opal: no resource with ID " + strings.ToUpper(resource) + " in this Opal organisation; check the ID (opal resources lists them)\n", -1, ""},
+		{[]string{"access", "-resource-id", unknown1 + "," + unknown2}, 1,
+			warning(unknown1) + warning(unknown2) + "opal: none of the 2 resources of -resource-id exists in this Opal organisation; check the IDs (opal resources lists them)\n", -1, ""},
+		{[]string{"access", "-resource-id", unknown1 + "," + resource}, 0, warning(unknown1), 1, emailA},
+		{[]string{"access", "-all", "-resource-name", "no-such-name"}, 0, "opal: no resource matches -resource-name \"no-such-name\"\n", 0, ""},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			r := runCommand(t, serverEnv(srv), append([]string{"sessions"}, tt.args...)...)
+			r := runCommand(t, serverEnv(srv), tt.args...)
 			if r.code != tt.wantCode {
 				t.Errorf("exit %d, want %d", r.code, tt.wantCode)
 			}
@@ -249,12 +304,16 @@ func TestUnknownResources(t *testing.T) {
 				t.Errorf("stdout %q, want nothing", r.stdout)
 			case tt.wantRows >= 0 && len(rows) != tt.wantRows+1:
 				t.Errorf("%d lines, want the header and %d rows:\n%s", len(rows), tt.wantRows, r.stdout)
+			case !strings.Contains(r.stdout, tt.wantOut):
+				t.Errorf("stdout lacks %s:\n%s", tt.wantOut, r.stdout)
 			}
 		})
 	}
 	for _, r := range srv.Requests() {
-		if id := r.URL.Query().Get("resource_id"); id == unknown1 || id == unknown2 || strings.EqualFold(id, resource) && id != resource {
-			t.Errorf("the sessions of unknown resource %s were asked for", id)
+		id := r.URL.Query().Get("resource_id")
+		if id == unknown1 || id == unknown2 || strings.EqualFold(id, resource) && id != resource ||
+			strings.Contains(r.URL.Path, unknown1) || strings.Contains(r.URL.Path, unknown2) || strings.Contains(r.URL.Path, strings.ToUpper(resource)) {
+			t.Errorf("%s was asked of a resource that does not exist", r.URL)
 		}
 	}
 }
@@ -262,65 +321,67 @@ func TestUnknownResources(t *testing.T) {
 // TestSignals sends SIGINT or SIGTERM while the command waits for a server
 // that never answers its second page: it must stop, keep the first page's
 // rows, say on stderr that the output is partial, and exit with 128 + the
-// signal's number. With -sort, the rows received are printed, sorted.
+// signal's number. With -sort, the rows received are printed, sorted, in
+// opal sessions and opal access alike.
 func TestSignals(t *testing.T) {
 	if runtime.GOOS == "windows" {
 		t.Skip("no SIGINT or SIGTERM to send on Windows")
 	}
+	now := time.Now()
+	s := testSessions(now)
+	at := func(i int) string { return s[i].ExpirationDate.Format("15:04") }
 	tests := []struct {
 		name       string
 		signal     os.Signal
-		args       []string
+		args       []string // after the command and its selection
+		access     bool     // opal access on grants; else opal sessions
 		wantCode   int
 		wantStderr string
-		wantRows   [][]int // the rows, as indices of the sessions; nil: any order
+		wantRows   []string // what each row holds, in order; nil: any order
 	}{
-		{"SIGINT", os.Interrupt, nil, 130, "opal: interrupted; the output is partial\n", nil},
-		{"SIGTERM", syscall.SIGTERM, []string{"-format", "csv"}, 143, "opal: terminated; the output is partial\n", nil},
-		{"SIGINT, sorted", os.Interrupt, []string{"-sort", "expires"}, 130,
-			"opal: interrupted; the output is partial: the 2 rows received before it, sorted\n", [][]int{{2}, {3}}},
-		{"SIGTERM, sorted csv", syscall.SIGTERM, []string{"-sort", "user", "-format", "csv"}, 143,
-			"opal: terminated; the output is partial: the 2 rows received before it, sorted\n", [][]int{{2}, {3}}},
+		{"SIGINT", os.Interrupt, nil, false, 130, "opal: interrupted; the output is partial\n", nil},
+		{"SIGTERM", syscall.SIGTERM, []string{"-format", "csv"}, false, 143, "opal: terminated; the output is partial\n", nil},
+		{"SIGINT, sorted", os.Interrupt, []string{"-sort", "expires"}, false, 130,
+			"opal: interrupted; the output is partial: the 2 rows received before it, sorted\n", []string{at(2), at(3)}},
+		{"SIGTERM, sorted csv", syscall.SIGTERM, []string{"-sort", "user", "-format", "csv"}, false, 143,
+			"opal: terminated; the output is partial: the 2 rows received before it, sorted\n", []string{at(2), at(3)}},
+		{"access, SIGINT, sorted", os.Interrupt, []string{"-no-sessions", "-sort", "expires"}, true, 130,
+			"opal: interrupted; the output is partial: the 2 rows received before it, sorted\n", []string{userA, userB}},
+		{"access, SIGTERM, sorted csv", syscall.SIGTERM, []string{"-no-sessions", "-sort", "expires", "-format", "csv"}, true, 143,
+			"opal: terminated; the output is partial: the 2 rows received before it, sorted\n", []string{userA, userB}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := testSessions(time.Now())
 			// The first page: the expired session of userA, and userB's of
 			// 45 minutes; the second never comes.
 			srv := newOrg(t, []opal.Session{s[3], s[2], s[0], s[1]})
-			srv.Inject(opaltest.Fault{}, opaltest.Fault{}, opaltest.Fault{Delay: time.Hour})
-
-			ctx, cancel := context.WithTimeout(t.Context(), commandTimeout)
-			defer cancel()
-			cmd := command(ctx, serverEnv(srv), append([]string{"sessions", "-ids", "-resource-id", resource, "-page-size", "2"}, tt.args...)...)
-			var stdout, stderr bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &stdout, &stderr
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
+			args := append([]string{"sessions", "-ids", "-resource-id", resource, "-page-size", "2"}, tt.args...)
+			if tt.access {
+				// The first page: the later grant first.
+				srv = newOrg(t, nil)
+				srv.AddAccess(grant(resource, userB, emailB, adminRoleLevel, ptr(in(now, 5*time.Hour)), true, 1, ""),
+					grant(resource, userA, emailA, adminRoleLevel, ptr(in(now, time.Hour)), true, 1, ""),
+					grant(resource, userA, emailA, readOnlyRole, ptr(in(now, 2*time.Hour)), true, 1, ""))
+				args[0] = "access"
 			}
+			srv.Inject(opaltest.Fault{}, opaltest.Fault{}, opaltest.Fault{Delay: time.Hour})
 			// Once its third request (the check, the first page, the
 			// second) has arrived, the command has the first page and
 			// waits for the second.
-			for len(srv.Requests()) < 3 {
-				time.Sleep(time.Millisecond)
+			r := signalAt(t, srv, serverEnv(srv), 3, tt.signal, args...)
+			if r.code != tt.wantCode {
+				t.Errorf("exit %d, want %d; stderr: %s", r.code, tt.wantCode, r.stderr)
 			}
-			if err := cmd.Process.Signal(tt.signal); err != nil {
-				t.Fatal(err)
-			}
-			_ = cmd.Wait()
-			if code := cmd.ProcessState.ExitCode(); code != tt.wantCode {
-				t.Errorf("exit %d, want %d; stderr: %s", code, tt.wantCode, stderr.String())
-			}
-			if diff := cmp.Diff(tt.wantStderr, stderr.String()); diff != "" {
+			if diff := cmp.Diff(tt.wantStderr, r.stderr); diff != "" {
 				t.Errorf("stderr (-want +got):\n%s", diff)
 			}
-			lines := strings.Split(strings.TrimSuffix(stdout.String(), "\n"), "\n")
+			lines := strings.Split(strings.TrimSuffix(r.stdout, "\n"), "\n")
 			if len(lines) != 3 {
-				t.Fatalf("stdout has %d lines, want the header and the first page's 2 rows:\n%s", len(lines), stdout.String())
+				t.Fatalf("stdout has %d lines, want the header and the first page's 2 rows:\n%s", len(lines), r.stdout)
 			}
 			for i, want := range tt.wantRows {
-				if got := lines[i+1]; !strings.Contains(got, s[want[0]].ExpirationDate.Format("15:04")) {
-					t.Errorf("row %d is %q, want the session expiring at %s", i+1, got, s[want[0]].ExpirationDate.Format("15:04"))
+				if got := lines[i+1]; !strings.Contains(got, want) {
+					t.Errorf("row %d is %q, want the one with %s", i+1, got, want)
 				}
 			}
 		})

@@ -35,7 +35,7 @@ type common struct {
 // -page-size's help.
 func (c *common) define(fs *flag.FlagSet, what string) {
 	fs.StringVar(&c.format, "format", "table", "output `format`: table, json (one object per line) or csv")
-	fs.IntVar(&c.pageSize, "page-size", 0, "ask for `N` "+what+" per request, 1 to 1000 (default: the API's largest page, 1000)")
+	fs.IntVar(&c.pageSize, "page-size", 0, fmt.Sprintf("ask for `N` %s per request, 1 to %d (default: the API's largest page, %[2]d)", what, opal.MaxPageSize))
 	fs.BoolVar(&c.verbose, "v", false, "write the client's log records (each attempt, each wait before a retry) to stderr")
 	fs.BoolVar(&c.version, "version", false, "print the versions of opal, the opal-go library and Go, and exit")
 }
@@ -50,10 +50,75 @@ func (c *common) check(set map[string]bool) error {
 	c.format = format
 	// 0 is the flag's default, meaning the API's largest page; given, it
 	// is refused as any other number outside what the help says.
-	if set["page-size"] && (c.pageSize < 1 || c.pageSize > 1000) {
-		return usagef("-page-size %d: want 1 to 1000", c.pageSize)
+	if set["page-size"] && (c.pageSize < 1 || c.pageSize > opal.MaxPageSize) {
+		return usagef("-page-size %d: want 1 to %d", c.pageSize, opal.MaxPageSize)
 	}
 	return nil
+}
+
+// sweepFlags are the flags that opal access and opal sessions share:
+// which resources or user, how soon rows expire, their order, and -ids.
+type sweepFlags struct {
+	commonFlags    common
+	resources      resourceSelection
+	user           userSelection
+	expiringText   string        // -expiring-within as given
+	expiringWithin time.Duration // 0: no limit
+	sort           string        // "": rows as they come
+	ids            bool
+}
+
+func (s *sweepFlags) common() *common { return &s.commonFlags }
+
+// defineSweep adds the shared flags to fs: what is listed ("grants"),
+// what -user keeps of it, and what -ids does.
+func (s *sweepFlags) defineSweep(fs *flag.FlagSet, what, userWhat, idsHelp string) {
+	s.resources.flags(fs, what)
+	s.user.flags(fs, userWhat)
+	fs.StringVar(&s.expiringText, "expiring-within", "", "only "+what+" that expire within this `DURATION` from now: 90m, 36h, 1.5d, 7d, 7d12h (m is minutes, and M is refused: a month is 30d)")
+	fs.StringVar(&s.sort, "sort", "", "sort the rows by `KEY`: expires, user or resource (table and csv; default: in the order answers arrive)")
+	fs.BoolVar(&s.ids, "ids", false, idsHelp)
+	s.commonFlags.define(fs, what)
+}
+
+// checkSweep checks the shared flags once parsed.
+func (s *sweepFlags) checkSweep() error {
+	if err := checkSort(&s.sort, s.commonFlags.format); err != nil {
+		return err
+	}
+	if err := s.resources.check(); err != nil {
+		return err
+	}
+	if err := s.user.check(); err != nil {
+		return err
+	}
+	return checkExpiring(s.expiringText, &s.expiringWithin)
+}
+
+// describeRun says what a run shows, for the demo's tour: what, narrowed
+// to only those the filters given keep (-expiring-within's last), in the
+// order of -sort.
+func (s *sweepFlags) describeRun(what string, only ...string) string {
+	if s.expiringText != "" {
+		only = append(only, "ending within "+s.expiringText)
+	}
+	if len(only) > 0 {
+		what += ", only those " + strings.Join(only, " and ")
+	}
+	return what + ", " + sortedBy(s.sort)
+}
+
+// emptyFlag returns the usage error of a flag given an empty value, as
+// -user "$EMAIL" is when EMAIL is unset: taken as no flag at all, it would
+// widen the run, to everyone's rows where one person's were asked for.
+func emptyFlag(fs *flag.FlagSet) error {
+	var err error
+	fs.Visit(func(f *flag.Flag) {
+		if err == nil && f.Value.String() == "" {
+			err = usagef("-%s is given an empty value (an unset variable?): give it one, or leave the flag out", f.Name)
+		}
+	})
+	return err
 }
 
 // parsed returns the names of the flags that the command line set.
@@ -70,7 +135,7 @@ func choice(flagName, value string, allowed ...string) (string, error) {
 		return lower, nil
 	}
 	last := len(allowed) - 1
-	return "", usagef("%s %q: want %s or %s", flagName, value, strings.Join(allowed[:last], ", "), allowed[last])
+	return "", usagef("%s %s: want %s or %s", flagName, quote(value), strings.Join(allowed[:last], ", "), allowed[last])
 }
 
 // idList is a flag that takes IDs joined by commas, and accumulates when
@@ -114,9 +179,9 @@ func resourceType(flagName, s string) (opal.ResourceType, error) {
 		names = append(names, string(t))
 	}
 	if near := nearest(s, names); near != "" {
-		return "", usagef("%s %q is not a resource type of Opal; did you mean %s?", flagName, s, near)
+		return "", usagef("%s %s is not a resource type of Opal; did you mean %s?", flagName, quote(s), near)
 	}
-	return "", usagef("%s %q is not a resource type of Opal; want one of: %s", flagName, s, strings.Join(names, ", "))
+	return "", usagef("%s %s is not a resource type of Opal; want one of: %s", flagName, quote(s), strings.Join(names, ", "))
 }
 
 // nearest returns the candidate closest to s in edit distance, ignoring
@@ -154,12 +219,17 @@ func editDistance(a, b string) int {
 	return row[len(b)]
 }
 
-// parseDuration reads a duration above zero in any letter case: a Go
-// duration (90m, 36h), days (7d, 1.5d), or both (7d12h), since access is
-// granted for days and time.ParseDuration has no unit for them.
+// parseDuration reads a duration above zero: a Go duration (90m, 36h),
+// days (7d, 1.5d), or both (7d12h), since access is granted for days and
+// time.ParseDuration has no unit for them. Units take any letter case but
+// M, which reads as a month as much as a minute: 1M is refused, not taken
+// for one minute where a month was meant.
 func parseDuration(s string) (time.Duration, error) {
 	const bad = "want a duration such as 90m, 36h, 1.5d, 7d or 7d12h"
 	const day = 24 * time.Hour
+	if strings.Contains(s, "M") {
+		return 0, errors.New("an M may mean a month or a minute: write m for minutes, or days for a month, such as 30d")
+	}
 	var d time.Duration
 	rest := strings.ToLower(s)
 	if days, after, found := strings.Cut(rest, "d"); found {
@@ -207,4 +277,41 @@ func count(n int, one, many string) string {
 		return "1 " + one
 	}
 	return fmt.Sprintf("%d %s", n, many)
+}
+
+// checkSort checks -sort, in any letter case, against -format.
+func checkSort(sort *string, format string) error {
+	if *sort == "" {
+		return nil
+	}
+	key, err := choice("-sort", *sort, "expires", "user", "resource")
+	if err != nil {
+		return err
+	}
+	if format == "json" {
+		return usagef("-sort is for -format table and csv: json lines come as they arrive; sort them with jq -s, or use -format csv")
+	}
+	*sort = key
+	return nil
+}
+
+// checkExpiring reads -expiring-within.
+func checkExpiring(text string, d *time.Duration) error {
+	if text == "" {
+		return nil
+	}
+	parsed, err := parseDuration(text)
+	if err != nil {
+		return usagef("-expiring-within %s: %v", quote(text), err)
+	}
+	*d = parsed
+	return nil
+}
+
+// sortedBy says in words how the rows are ordered.
+func sortedBy(key string) string {
+	if key == "" {
+		return "in the order answers arrive"
+	}
+	return map[string]string{"expires": "sorted by expiry", "user": "sorted by user", "resource": "sorted by resource"}[key]
 }

@@ -23,6 +23,10 @@ func TestParseDuration(t *testing.T) {
 		{"1h30m", 90 * time.Minute, false},
 		{"7d", 7 * d, false},
 		{"7D", 7 * d, false},
+		{"1S", time.Second, false},
+		{"1M", 0, true}, // a month, or a minute?
+		{"90M", 0, true},
+		{"1h30M", 0, true},
 		{"1.5d", 36 * h, false},
 		{"0.5D12h", d, false},
 		{"7d12h", 7*d + 12*h, false},

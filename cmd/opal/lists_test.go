@@ -122,8 +122,12 @@ func TestListUsageErrors(t *testing.T) {
 		{[]string{"resources", "-type", "GITHUB_REPO"}, `opal: -type "GITHUB_REPO" is not a resource type of Opal; did you mean GIT_HUB_REPO?`},
 		{[]string{"resources", "-all"}, "flag provided but not defined: -all\nRun 'opal resources -h' for usage.\n"},
 		{[]string{"users", "-page-size", "0"}, "opal: -page-size 0: want 1 to 1000\nRun 'opal users -h' for usage.\n"},
+		{[]string{"users", "-page-size", "-1"}, "opal: -page-size -1: want 1 to 1000"},
 		{[]string{"users", "-format", "yaml"}, `opal: -format "yaml": want table, json or csv`},
 		{[]string{"users", "alice"}, `opal: unexpected argument "alice"`},
+		{[]string{"users", "-email", ""}, "opal: -email is given an empty value (an unset variable?)"},
+		{[]string{"resources", "-name", ""}, "opal: -name is given an empty value"},
+		{[]string{"resources", "-type", ""}, "opal: -type is given an empty value"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {

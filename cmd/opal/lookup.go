@@ -15,7 +15,7 @@ import (
 // users have needed one, a single Users.All walk (pages of 1000) fetches
 // them all instead, and no Get is sent after it. Resources need no lookup
 // with -all (the Resources.All walk that selects them names them);
-// -resource-id's are checked to exist, and named, by one Resources.List
+// -resource-id's are checked to exist, and named, by one Resources.All walk
 // per idsPerList IDs, before the sweep.
 const (
 	maxUserGets = 10
@@ -26,6 +26,10 @@ const (
 // and the name of their resource, for one run. Everything it learns is
 // kept, so nothing is asked twice. A nil *names looks nothing up: that is
 // -ids.
+//
+// Both maps are keyed by lower-cased ID, as the opal package takes IDs in
+// any letter case: a server that writes an ID in another case than the
+// rows that name it must not blank a name or make a user unknown.
 //
 // It is used by one goroutine only, the one that prints, so it needs no
 // lock.
@@ -48,7 +52,7 @@ func (n *names) user(ctx context.Context, id string) (*opal.User, error) {
 	if n == nil || id == "" {
 		return nil, nil
 	}
-	if u, ok := n.users[id]; ok || n.walked {
+	if u, ok := n.users[strings.ToLower(id)]; ok || n.walked {
 		return u, nil
 	}
 	if n.gets == maxUserGets {
@@ -60,13 +64,13 @@ func (n *names) user(ctx context.Context, id string) (*opal.User, error) {
 			n.addUser(&u)
 		}
 		n.walked = true
-		return n.users[id], nil
+		return n.users[strings.ToLower(id)], nil
 	}
 	n.gets++
 	u, err := n.client.Users.Get(ctx, id)
 	switch {
 	case errors.Is(err, opal.ErrNotFound):
-		n.users[id] = nil
+		n.users[strings.ToLower(id)] = nil
 	case err != nil:
 		return nil, fmt.Errorf("looking up the email of user %s (-ids shows IDs and skips lookups): %w", id, err)
 	default:
@@ -78,7 +82,7 @@ func (n *names) user(ctx context.Context, id string) (*opal.User, error) {
 // addUser keeps a user that is already known, such as -user's.
 func (n *names) addUser(u *opal.User) {
 	if n != nil {
-		n.users[u.UserID] = u
+		n.users[strings.ToLower(u.UserID)] = u
 	}
 }
 
@@ -86,7 +90,7 @@ func (n *names) addUser(u *opal.User) {
 // one of the -all walk.
 func (n *names) addResource(r opal.Resource) {
 	if n != nil {
-		n.resources[r.ResourceID] = r.Name
+		n.resources[strings.ToLower(r.ResourceID)] = r.Name
 	}
 }
 
@@ -95,11 +99,11 @@ func (n *names) resource(id string) string {
 	if n == nil {
 		return ""
 	}
-	return n.resources[id]
+	return n.resources[strings.ToLower(id)]
 }
 
 // listResources looks up the names of the resources with the given IDs,
-// one Resources.List per 100 IDs. One that Opal does not know is simply
+// one walk per 100 IDs. One that Opal does not know is simply
 // not listed, and its rows show its ID.
 func (n *names) listResources(ctx context.Context, ids []string) error {
 	if n == nil {
@@ -112,20 +116,19 @@ func (n *names) listResources(ctx context.Context, ids []string) error {
 	return nil
 }
 
-// lookUpResources lists the resources with the given IDs, one
-// Resources.List per 100 IDs, names them in n, and returns them.
+// lookUpResources lists the resources with the given IDs, one walk of
+// Resources.All per 100 IDs (one request, unless the server's pages are
+// shorter than asked for), names them in n, and returns them.
 func (n *names) lookUpResources(ctx context.Context, ids []string) ([]opal.Resource, error) {
 	var found []opal.Resource
 	for chunk := range slices.Chunk(ids, idsPerList) {
-		// One page holds every resource of a chunk.
-		page, err := n.client.Resources.List(ctx, &opal.ListResourcesOptions{IDs: chunk, PageSize: idsPerList})
-		if err != nil {
-			return nil, err
-		}
-		for _, r := range page.Results {
+		for r, err := range n.client.Resources.All(ctx, &opal.ListResourcesOptions{IDs: chunk}) {
+			if err != nil {
+				return nil, err
+			}
 			n.addResource(r)
+			found = append(found, r)
 		}
-		found = append(found, page.Results...)
 	}
 	return found, nil
 }
@@ -187,7 +190,7 @@ func userByEmail(ctx context.Context, client *opal.Client, email string) (*opal.
 	u, err := client.Users.GetByEmail(ctx, email)
 	switch {
 	case errors.Is(err, opal.ErrNotFound):
-		return nil, fmt.Errorf("no user with email %q in this Opal organisation", email)
+		return nil, fmt.Errorf("no user with email %s in this Opal organisation", quote(email))
 	case err != nil:
 		return nil, fmt.Errorf("looking up the user of -user %s: %w", email, err)
 	}

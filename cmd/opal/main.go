@@ -30,19 +30,25 @@
 //
 // Everything the server sends is shown cleaned: control and format
 // characters (escape sequences, bidi overrides, zero-width characters, line
-// separators) as visible escapes such as \u202e, in every format and in
-// messages on stderr; csv cells that a spreadsheet would read as a formula
-// begin with a '; json escapes such characters as \u sequences, which
-// decode back to the very same text.
+// separators) and the others Unicode draws as nothing (variation
+// selectors, Hangul fillers) as visible escapes such as \u202e, and a
+// backslash as \\, so that no text can pass for an escape, in the table,
+// csv and messages on stderr; csv cells that a spreadsheet would read as a
+// formula begin with a '; json escapes such characters as \u sequences,
+// which decode back to the very same text.
 //
-// Exit status: 0 on success; 1 when the API or the network fails, or when
-// none of the resources or the user named exists; 2 on a usage error (an
-// unknown command or flag, a bad value, conflicting flags, a bad
-// environment), reported before any request is sent; 130 when interrupted
-// with Ctrl-C (SIGINT) and 143 when stopped with SIGTERM, as shells report
-// a command killed by those signals. Either signal stops the listing at
-// once; rows already printed stay and, with -sort, the rows received so far
-// are printed, sorted, and stderr says the output is partial.
+// Exit status: 0 on success (a resource deleted during a sweep is warned
+// about and skipped); 1 when the API or the network fails, when none of
+// the resources or the user named exists, or when every resource swept
+// answered 404; 2 on a usage error (an unknown command or flag, a bad
+// value, a flag given an empty value as an unset variable expands,
+// conflicting flags, a bad environment, an argument that holds the API
+// token, which is never shown), reported before any request is sent; 130
+// when interrupted with Ctrl-C (SIGINT) and 143 when stopped with SIGTERM,
+// as shells report a command killed by those signals. Either signal stops
+// the listing at once. When a failure or a signal ends a listing, the rows
+// already printed stay and, with -sort, the rows received so far are
+// printed, sorted, and stderr says the output is partial.
 //
 // The command uses the opal package's public API only, with its default
 // retries and rate limit.
@@ -120,6 +126,9 @@ func (s stopSignal) Error() string { return s.sig.String() + " received" }
 // run is the whole command: it returns the exit status, so that deferred
 // clean-ups (the demo server's Close) run before os.Exit.
 func run(ctx context.Context, args []string, env environment, stdout, stderr io.Writer) int {
+	if err := tokenInArguments(args, env.lookup); err != nil {
+		return usage(stderr, "", err)
+	}
 	if len(args) == 0 {
 		overview(stdout)
 		return exitOK
@@ -150,9 +159,9 @@ func unknownCommand(name string) error {
 	}
 	names = append(names, "version", "help")
 	if near := nearest(name, names); near != "" {
-		return usagef("unknown command %q; did you mean %s?", name, near)
+		return usagef("unknown command %s; did you mean %s?", quote(name), near)
 	}
-	return usagef("unknown command %q", name)
+	return usagef("unknown command %s", quote(name))
 }
 
 // usage reports a usage error and returns its exit status. command is the
@@ -228,7 +237,10 @@ const environmentHelp = `Environment:
 
 const exitHelp = `Exit status:
   0    success (resources deleted during a sweep are warned about and skipped)
-  1    the API or the network failed, or none of the resources or the user named exists
+  1    the API or the network failed, none of the resources or the user named
+       exists, or every resource swept answered 404; rows printed before a
+       failure stay, with -sort those received are printed, sorted, and
+       stderr says the output is partial
   2    usage error, reported before any request is sent
   130  interrupted with Ctrl-C; 143 stopped with SIGTERM: the rows printed stay,
        with -sort those received so far are printed, sorted, and stderr says the
@@ -274,16 +286,24 @@ func failure(ctx context.Context, stderr io.Writer, err error, hint func(error) 
 		if errors.As(context.Cause(ctx), &stop) && stop.sig == syscall.SIGTERM {
 			code, what = exitTerminated, "terminated"
 		}
-		var partial *interrupted
+		var cut *partial
 		switch {
-		case errors.As(err, &partial) && partial.sorted:
-			fmt.Fprintf(stderr, "opal: %s; the output is partial: the %s received before it, sorted\n", what, count(partial.rows, "row", "rows"))
+		case errors.As(err, &cut) && cut.sorted:
+			fmt.Fprintf(stderr, "opal: %s; the output is partial: the %s received before it, sorted\n", what, count(cut.rows, "row", "rows"))
 		default:
 			fmt.Fprintf(stderr, "opal: %s; the output is partial\n", what)
 		}
 		return code
 	}
 	fmt.Fprintf(stderr, "opal: %s\n", clean(message(describe(err))+hint(err)))
+	var cut *partial
+	switch {
+	case !errors.As(err, &cut) || cut.rows == 0:
+	case cut.sorted:
+		fmt.Fprintf(stderr, "opal: the output is partial: the %s received before the failure, sorted\n", count(cut.rows, "row", "rows"))
+	default:
+		fmt.Fprintf(stderr, "opal: the output is partial: the %s printed before the failure\n", count(cut.rows, "row", "rows"))
+	}
 	return exitFailure
 }
 

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/csv"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -122,6 +123,63 @@ func newOrg(t *testing.T, sessions []opal.Session) *opaltest.Server {
 	return srv
 }
 
+// gridOrg is an organisation of nres resources (r000, r001...), each
+// granted to nusers users (u000...), the grant of user u expiring u+1 hours from now, each user with a
+// live session on each resource at the default level.
+func gridOrg(t *testing.T, nres, nusers int) *opaltest.Server {
+	t.Helper()
+	now := time.Now()
+	srv := opaltest.NewServer()
+	t.Cleanup(srv.Close)
+	for u := range nusers {
+		srv.AddUsers(opal.User{UserID: gridUser(u), Email: gridUser(u) + "@example.com", HRIDPStatus: opal.HRIDPStatusActive})
+	}
+	for r := range nres {
+		srv.AddResources(opal.Resource{ResourceID: gridResource(r), Name: "name-" + gridResource(r), ResourceType: opal.ResourceTypeOktaApp})
+		for u := range nusers {
+			srv.AddAccess(opal.ResourceAccessUser{ResourceID: gridResource(r), UserID: gridUser(u), Email: gridUser(u) + "@example.com",
+				HasDirectAccess: true, NumAccessPaths: 1, ExpirationDate: ptr(in(now, time.Duration(u+1)*time.Hour))})
+			srv.AddSessions(opal.Session{ResourceID: gridResource(r), UserID: gridUser(u), ExpirationDate: in(now, time.Hour)})
+		}
+	}
+	return srv
+}
+
+func gridUser(i int) string     { return fmt.Sprintf("u%03d", i) }
+func gridResource(i int) string { return fmt.Sprintf("r%03d", i) }
+
+// notFound answers as Opal does for a resource it does not know.
+func notFound(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusNotFound)
+	w.Write([]byte(`{"message":"resource not found"}`))
+}
+
+// readCSV reads a csv output.
+func readCSV(t *testing.T, out string) [][]string {
+	t.Helper()
+	records, err := csv.NewReader(strings.NewReader(out)).ReadAll()
+	if err != nil {
+		t.Fatalf("reading the csv: %v\n%s", err, out)
+	}
+	return records
+}
+
+// signalAt runs the command, sends it sig once srv has received n
+// requests (the command then waits for the last of them), and returns what
+// it did.
+func signalAt(t *testing.T, srv *opaltest.Server, env []string, n int, sig os.Signal, args ...string) result {
+	t.Helper()
+	return runWhile(t, env, func(ctx context.Context, cmd *exec.Cmd) {
+		for len(srv.Requests()) < n && ctx.Err() == nil {
+			time.Sleep(time.Millisecond)
+		}
+		if err := cmd.Process.Signal(sig); err != nil {
+			t.Fatal(err)
+		}
+	}, args...)
+}
+
 // command returns the command, run with a clean environment: none of the
 // OPAL_ variables of whoever runs the tests (a real token above all), TZ=UTC
 // so times print the same everywhere, and the given variables.
@@ -150,12 +208,25 @@ type result struct {
 // runCommand runs the command to its end.
 func runCommand(t *testing.T, env []string, args ...string) result {
 	t.Helper()
+	return runWhile(t, env, nil, args...)
+}
+
+// runWhile runs the command to its end, and meanwhile, once it has
+// started, during if not nil.
+func runWhile(t *testing.T, env []string, during func(context.Context, *exec.Cmd), args ...string) result {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), commandTimeout)
 	defer cancel()
 	cmd := command(ctx, env, args...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("running opal: %v", err)
+	}
+	if during != nil {
+		during(ctx, cmd)
+	}
+	err := cmd.Wait()
 	if _, exited := err.(*exec.ExitError); err != nil && !exited {
 		t.Fatalf("running opal: %v", err)
 	}

@@ -2,11 +2,16 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"io"
 	"strings"
+	"time"
 	"unicode"
+
+	"github.com/opalclient/opal-go"
 )
 
 // maxCell is the widest a table cell is shown on a terminal, in columns:
@@ -235,4 +240,73 @@ func cutTo(s string, n int) string {
 		used += w
 	}
 	return s
+}
+
+// userText is who a row is of: the user's email, else the ID.
+func userText(u *opal.User, id string) string {
+	if u != nil && u.Email != "" {
+		return u.Email
+	}
+	return id
+}
+
+// compareText orders names as people do, without regard to letter case
+// (Opal's resource names mix "ANALYTICS" and "orders-prod").
+func compareText(a, b string) int {
+	return cmp.Or(strings.Compare(strings.ToLower(a), strings.ToLower(b)), strings.Compare(a, b))
+}
+
+// localTime is a time as the table shows it: to the minute, in the local
+// time zone, named.
+func localTime(t time.Time) string {
+	return t.Local().Format("2006-01-02 15:04 MST")
+}
+
+// accessLevel names a level for people: the default level, whose fields
+// are empty, as "(default)".
+func accessLevel(l opal.ResourceAccessLevel) string {
+	switch {
+	case l.IsDefault():
+		return "(default)"
+	case l.Name == "":
+		return l.RemoteID
+	}
+	return l.Name
+}
+
+// expiresIn says how long from now until t, to the nearest minute, in its
+// largest unit and the next one: "2d4h", "3h12m", "45m", "2d", "<1m", or
+// "expired". It counts the seconds between the two, not a time.Duration,
+// which ends at about 292 years: a grant that ends in 9999, a common
+// stand-in for never, is nearly three million days away.
+func expiresIn(t, now time.Time) string {
+	if !t.After(now) {
+		return "expired"
+	}
+	secs := t.Unix() - now.Unix()
+	nanos := time.Duration(t.Nanosecond() - now.Nanosecond())
+	if nanos < 0 {
+		secs--
+		nanos += time.Second
+	}
+	minutes := secs / 60
+	if time.Duration(secs%60)*time.Second+nanos >= 30*time.Second {
+		minutes++ // to the nearest minute, as time.Duration.Round
+	}
+	units := []struct {
+		minutes int64
+		name    string
+	}{{24 * 60, "d"}, {60, "h"}, {1, "m"}}
+	for i, u := range units {
+		if n := minutes / u.minutes; n > 0 {
+			s := fmt.Sprintf("%d%s", n, u.name)
+			if i+1 < len(units) {
+				if r := minutes % u.minutes / units[i+1].minutes; r > 0 {
+					s += fmt.Sprintf("%d%s", r, units[i+1].name)
+				}
+			}
+			return s
+		}
+	}
+	return "<1m"
 }

@@ -2,7 +2,11 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"net/http"
+	"os"
+	"os/exec"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -139,4 +143,115 @@ func TestColumnsLineUpAcrossBlocks(t *testing.T) {
 		t.Fatalf("%d lines, want the header and 3 rows:\n%s", n, out.String())
 	}
 	checkAligned(t, out.String())
+}
+
+// TestClosedPipe: a reader that goes away ends the command, at once and
+// not in success, in every format.
+func TestClosedPipe(t *testing.T) {
+	srv := gridOrg(t, 30, 20)
+	for _, format := range []string{"table", "csv", "json"} {
+		t.Run(format, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(t.Context(), commandTimeout)
+			defer cancel()
+			cmd := command(ctx, serverEnv(srv), "access", "-all", "-format", format)
+			pr, pw, err := os.Pipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			pr.Close()
+			cmd.Stdout = pw
+			err = cmd.Run()
+			pw.Close()
+			if ctx.Err() != nil {
+				t.Fatalf("the command did not end")
+			}
+			if _, ok := err.(*exec.ExitError); !ok {
+				t.Errorf("the command wrote to a closed pipe and ended with %v, want a failure", err)
+			}
+		})
+	}
+}
+
+// TestFarExpiry: a grant or a session that ends in the year 9999 (a common
+// stand-in for never) is shown millions of days away, in every view and
+// format, not the "106751d23h" at which a time.Duration ends.
+func TestFarExpiry(t *testing.T) {
+	far := time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
+	srv := newOrg(t, []opal.Session{{UserID: userA, ResourceID: resource, ExpirationDate: far}})
+	srv.AddAccess(grant(resource, userA, emailA, adminRoleLevel, &far, true, 1, ""))
+	days := regexp.MustCompile(`(^|[ ,(])29\d{5}d(\d+h)?([ ,)]|$)`)
+	for _, args := range [][]string{
+		{"access", "-resource-id", resource, "-no-sessions"},
+		{"access", "-resource-id", resource, "-format", "csv"},
+		{"sessions", "-resource-id", resource},
+		{"sessions", "-resource-id", resource, "-format", "csv"},
+	} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			r := runCommand(t, serverEnv(srv), args...)
+			checkOK(t, r)
+			if strings.Contains(r.stdout, "106751d") || !days.MatchString(strings.Split(r.stdout, "\n")[1]) {
+				t.Errorf("the time left is not the 2.9 million days it is:\n%s", r.stdout)
+			}
+		})
+	}
+}
+
+func TestExpiresIn(t *testing.T) {
+	const m, h, d = time.Minute, time.Hour, 24 * time.Hour
+	// Half a second past a whole second, so that rounding is seen across
+	// the seconds' boundary.
+	now := time.Date(2026, 12, 7, 12, 0, 0, 5e8, time.UTC)
+	tests := []struct {
+		in   time.Duration
+		want string
+	}{
+		{-time.Hour, "expired"},
+		{0, "expired"},
+		{time.Nanosecond, "<1m"},
+		{29 * time.Second, "<1m"},
+		{30*time.Second - time.Nanosecond, "<1m"},
+		{30 * time.Second, "1m"},
+		{45 * m, "45m"},
+		{45*m - time.Second, "45m"}, // a second of latency does not show
+		{h, "1h"},
+		{3*h + 12*m, "3h12m"},
+		{23*h + 59*m + 50*time.Second, "1d"},
+		{2*d + 4*h + 30*m, "2d4h"},
+		{2*d + 59*m, "2d"}, // only the two largest units
+		{400 * d, "400d"},
+	}
+	for _, tt := range tests {
+		if got := expiresIn(now.Add(tt.in), now); got != tt.want {
+			t.Errorf("expiresIn(now + %v) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+	// Beyond a time.Duration's 292 years, in days of the calendar.
+	for _, tt := range []struct {
+		at   time.Time
+		want string
+	}{
+		{time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC), "2912101d12h"}, // 11h59m59.5s, to the nearest minute
+		{time.Date(2326, 12, 7, 12, 0, 0, 5e8, time.UTC), "109572d"},
+		{time.Date(1999, 1, 1, 0, 0, 0, 0, time.UTC), "expired"},
+	} {
+		if got := expiresIn(tt.at, now); got != tt.want {
+			t.Errorf("expiresIn(%v) = %q, want %q", tt.at, got, tt.want)
+		}
+	}
+}
+
+func TestAccessLevel(t *testing.T) {
+	tests := []struct {
+		in   opal.ResourceAccessLevel
+		want string
+	}{
+		{opal.ResourceAccessLevel{}, "(default)"},
+		{opal.ResourceAccessLevel{Name: "AdminRole", RemoteID: "arn:aws:iam::590304332660:role/AdministratorAccess"}, "AdminRole"},
+		{opal.ResourceAccessLevel{RemoteID: "arn:aws:iam::590304332660:role/Billing"}, "arn:aws:iam::590304332660:role/Billing"},
+	}
+	for _, tt := range tests {
+		if got := accessLevel(tt.in); got != tt.want {
+			t.Errorf("accessLevel(%+v) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
 }

@@ -43,7 +43,8 @@ type progress struct {
 	requests atomic.Int64 // attempts sent, retries included
 	// observed says that the client reports its attempts to the progress,
 	// which alone knows requests and the resources answered: without it
-	// the line shows neither, rather than zeros.
+	// the line shows neither, rather than zeros. It is set before the
+	// drawing goroutine starts, and never changes.
 	observed bool
 
 	stop    chan struct{}
@@ -55,7 +56,7 @@ type progress struct {
 	answered map[string]bool
 	waiting  map[string]string // by call, what the line says of a call waiting to retry
 	last     string            // the call that last began to wait
-	gone     map[string]bool   // resources found gone, and warned about
+	gone     map[string]bool   // resources found gone, and warned about, by lower-cased ID
 	shown    int               // the width of the status line on screen; 0 when none
 }
 
@@ -63,8 +64,9 @@ type progress struct {
 // show is true (stderr is a terminal) does it draw; otherwise nothing but
 // warnings and log records is ever written to w. same says that stdout is
 // that terminal too, so that the line must be cleared before rows.
-func newProgress(w io.Writer, show, same bool) *progress {
-	p := &progress{w: w, show: show, same: show && same, start: time.Now(),
+// observed says that the client reports its attempts to observe.
+func newProgress(w io.Writer, show, same, observed bool) *progress {
+	p := &progress{w: w, show: show, same: show && same, observed: observed, start: time.Now(),
 		stop: make(chan struct{}), stopped: make(chan struct{}),
 		answered: map[string]bool{}, waiting: map[string]string{}, gone: map[string]bool{}}
 	if !show {
@@ -268,4 +270,29 @@ func (l *lineWriter) Write(b []byte) (int, error) {
 	_, err := l.w.Write(out)
 	l.partial = slices.Delete(l.partial, 0, end)
 	return len(b), err
+}
+
+// skipGone returns the skip function of one sweep (see rows.skip): it
+// passes over the error of a resource not found during the sweep, deleted
+// since it was listed, keeps its ID in gone, in lower case, and warns about
+// it, once however many sweeps find it gone. gone is the sweep's own, so
+// that it can tell a sweep that skipped some resources from one that read
+// none; the sweep's goroutine alone uses it.
+func (p *progress) skipGone(gone map[string]bool) func(error) bool {
+	return func(err error) bool {
+		var rerr *opal.ResourceError
+		if !errors.As(err, &rerr) || !errors.Is(err, opal.ErrNotFound) {
+			return false
+		}
+		id := strings.ToLower(rerr.ResourceID)
+		gone[id] = true
+		p.mu.Lock()
+		warned := p.gone[id]
+		p.gone[id] = true
+		p.mu.Unlock()
+		if !warned {
+			p.warn("opal: resource %s not found (deleted?); skipped", rerr.ResourceID)
+		}
+		return true
+	}
 }

@@ -24,8 +24,7 @@ import (
 func TestProgressLine(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var stderr, stdout bytes.Buffer
-		p := newProgress(&stderr, true, true)
-		p.observed = true
+		p := newProgress(&stderr, true, true, true)
 		written := func() string {
 			p.mu.Lock() // the drawing goroutine writes under it
 			defer p.mu.Unlock()
@@ -82,7 +81,9 @@ func TestProgressLine(t *testing.T) {
 		// A log record, cleaned, below no status line.
 		slog.New(slog.NewTextHandler(p.logOutput(), nil)).Info("attempt", "path", "/v1/sessions\u202e")
 		got := written()
-		if !strings.HasPrefix(got, clear(len(short))) || !strings.Contains(got, `path=/v1/sessions\u202e`) && !strings.Contains(got, `path="/v1/sessions\u202e"`) {
+		// slog quotes the value, escaping the U+202E; clean escapes the
+		// backslash of that escape.
+		if !strings.HasPrefix(got, clear(len(short))) || !strings.Contains(got, `path="/v1/sessions\\u202e"`) {
 			t.Errorf("log record written as %q, want it after the line is cleared, escaped", got)
 		}
 
@@ -97,7 +98,7 @@ func TestProgressLine(t *testing.T) {
 func TestProgressUnobserved(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var stderr bytes.Buffer
-		p := newProgress(&stderr, true, false)
+		p := newProgress(&stderr, true, false, false)
 		p.begin("sessions", 7)
 		p.items.Store(3)
 		time.Sleep(progressDelay)
@@ -116,7 +117,7 @@ func TestProgressUnobserved(t *testing.T) {
 func TestProgressOtherTerminal(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var stderr, stdout bytes.Buffer
-		p := newProgress(&stderr, true, false)
+		p := newProgress(&stderr, true, false, false)
 		p.begin("users", 0)
 		time.Sleep(progressDelay)
 		synctest.Wait()
@@ -142,7 +143,7 @@ func TestProgressOtherTerminal(t *testing.T) {
 func TestProgressHidden(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var stderr, stdout bytes.Buffer
-		p := newProgress(&stderr, false, true)
+		p := newProgress(&stderr, false, true, false)
 		p.begin("sessions", 3)
 		time.Sleep(time.Minute)
 		synctest.Wait()
@@ -163,8 +164,7 @@ func TestProgressHidden(t *testing.T) {
 // waits to retry is said until its next attempt ends.
 func TestProgressObserved(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := newProgress(io.Discard, false, false)
-		p.observed = true
+		p := newProgress(io.Discard, false, false, true)
 		p.begin("sessions", 3)
 		refused := &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}
 		attempt := func(resource string, n, status int, err error, retrying bool) {
@@ -189,5 +189,25 @@ func TestProgressObserved(t *testing.T) {
 		check("sessions: 0 so far, resources 2/3 answered, 5 requests/s; retrying: 503 Service Unavailable, attempt 4 of 5")
 		attempt("r3", 4, 200, nil, false)
 		check("sessions: 0 so far, resources 3/3 answered, 6 requests/s")
+	})
+}
+
+// TestProgressObservedBeforeDrawing: building the client that reports to
+// the status line, once the line is drawn, changes nothing the drawing
+// goroutine reads; under -race, a field set then would be reported.
+func TestProgressObservedBeforeDrawing(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var stderr bytes.Buffer
+		p := newProgress(&stderr, true, false, true)
+		time.Sleep(progressDelay + progressEvery/2) // drawn, on its goroutine
+		_, closeClient, err := conn{token: "token-of-a-test", baseURL: "http://127.0.0.1:9/v1"}.client("users", p, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		closeClient()
+		p.finish()
+		if !strings.Contains(stderr.String(), "requests/s") {
+			t.Errorf("stderr %q, want a status line that counts requests", stderr.String())
+		}
 	})
 }

@@ -3,9 +3,7 @@ package main
 import (
 	"context"
 	"flag"
-	"fmt"
 	"iter"
-	"strings"
 
 	"github.com/opalclient/opal-go"
 )
@@ -33,18 +31,18 @@ remote_resource_id, remote_resource_name, admin_owner_id, description.
 
 // resourcesOptions are the flags of opal resources.
 type resourcesOptions struct {
-	flagsOf      common
+	commonFlags  common
 	typeText     string
 	resourceType opal.ResourceType
 	name         string
 }
 
-func (o *resourcesOptions) common() *common { return &o.flagsOf }
+func (o *resourcesOptions) common() *common { return &o.commonFlags }
 
 func (o *resourcesOptions) flags(fs *flag.FlagSet) {
 	fs.StringVar(&o.typeText, "type", "", "only resources of this `TYPE`, such as AWS_IAM_ROLE or OKTA_APP (any letter case)")
 	fs.StringVar(&o.name, "name", "", "only resources of this `NAME`")
-	o.flagsOf.define(fs, "resources")
+	o.commonFlags.define(fs, "resources")
 }
 
 func (o *resourcesOptions) check(map[string]bool) error {
@@ -67,20 +65,13 @@ func (o *resourcesOptions) describe() string {
 
 // filters are the filters given, as flags.
 func (o *resourcesOptions) filters() string {
-	var f []string
-	if o.resourceType != "" {
-		f = append(f, "-type "+string(o.resourceType))
-	}
-	if o.name != "" {
-		f = append(f, fmt.Sprintf("-name %q", o.name))
-	}
-	return strings.Join(f, " ")
+	return filterFlags("-type", o.resourceType, "-name", o.name)
 }
 
 func (o *resourcesOptions) run(ctx context.Context, c *cli) error {
 	c.prog.begin("resources", 0)
 	p := rows[opal.Resource, opal.Resource]{
-		out: newPrinter(o.flagsOf.format, resourcesLayout, c.stdout, c.cut),
+		out: newPrinter(o.commonFlags.format, resourcesLayout, c.stdout, c.cut),
 		row: func(r opal.Resource) (opal.Resource, bool, error) {
 			c.prog.items.Add(1)
 			return r, true, nil
@@ -88,7 +79,7 @@ func (o *resourcesOptions) run(ctx context.Context, c *cli) error {
 		skip: func(error) bool { return false },
 	}
 	n, err := p.print(ctx, func(ctx context.Context) iter.Seq2[opal.Resource, error] {
-		return c.client.Resources.All(ctx, &opal.ListResourcesOptions{Type: o.resourceType, Name: o.name, PageSize: o.flagsOf.pageSize})
+		return c.client.Resources.All(ctx, &opal.ListResourcesOptions{Type: o.resourceType, Name: o.name, PageSize: o.commonFlags.pageSize})
 	})
 	if err == nil && n == 0 && o.filters() != "" {
 		c.prog.warn("opal: no resource matches %s", o.filters())

@@ -17,21 +17,30 @@ import (
 // is opened in. The command shows such text only through this file: clean
 // for the table and stderr, csvCell for csv, escapeJSON for json. Each
 // shows a hidden character as a visible escape, so that the display
-// cannot lie and a reader can still tell which character it was.
+// cannot lie and a reader can still tell which character it was; clean
+// escapes a backslash too, so that no text the server sends can pass for
+// such an escape.
 
 // hidden reports whether r must not reach a terminal or a cell as itself:
 // a control character (C0, DEL, C1), a format character (Unicode's Cf:
 // bidi overrides and isolates, zero-width characters, the byte-order mark,
-// tags), or a line or paragraph separator (U+2028, U+2029).
+// tags), a line or paragraph separator (U+2028, U+2029), or another
+// character that Unicode says to draw as nothing (its default-ignorable
+// code points: variation selectors, the combining grapheme joiner U+034F,
+// Hangul fillers), which would make "alice\u034f@corp.dev" look like
+// alice@corp.dev.
 func hidden(r rune) bool {
-	return unicode.IsControl(r) || unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp)
+	return unicode.IsControl(r) || unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp,
+		unicode.Variation_Selector, unicode.Other_Default_Ignorable_Code_Point)
 }
 
 // clean returns s with every hidden character written as an escape,
-// `\u202e` (or `\U000e0001` beyond the Basic Multilingual Plane), and every
-// byte that is not UTF-8 as `\xff`.
+// `\u202e` (or `\U000e0001` beyond the Basic Multilingual Plane), every
+// byte that is not UTF-8 as `\xff`, and every backslash as `\\`, so that
+// text that holds a literal `\u202e` does not read as the escape of a
+// U+202E: what is shown decodes back to what was sent, one way only.
 func clean(s string) string {
-	if utf8.ValidString(s) && !strings.ContainsFunc(s, hidden) {
+	if utf8.ValidString(s) && !strings.ContainsFunc(s, hidden) && !strings.Contains(s, `\`) {
 		return s
 	}
 	var b strings.Builder
@@ -40,6 +49,8 @@ func clean(s string) string {
 		switch {
 		case r == utf8.RuneError && size == 1:
 			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case r == '\\':
+			b.WriteString(`\\`)
 		case hidden(r):
 			writeEscape(&b, r)
 		default:
@@ -49,6 +60,11 @@ func clean(s string) string {
 	}
 	return b.String()
 }
+
+// quote puts a value in double quotes for a message, which is cleaned
+// as a whole when it is written: %q would escape it once, and clean
+// again.
+func quote(s string) string { return `"` + s + `"` }
 
 func writeEscape(b *strings.Builder, r rune) {
 	if r > 0xffff {

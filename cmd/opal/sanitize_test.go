@@ -1,8 +1,8 @@
 package main
 
 import (
-	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -28,8 +28,15 @@ func TestClean(t *testing.T) {
 		{"iso\u2066late\u2069", `iso\u2066late\u2069`},
 		{"line\u2028para\u2029", `line\u2028para\u2029`},
 		{"tag\U000e0041", `tag\U000e0041`},
+		// Default-ignorable characters that are not format characters.
+		{"alice\u034f@corp.dev", `alice\u034f@corp.dev`},
+		{"ok\ufe0f \u180b \U000e0100", `ok\ufe0f \u180b \U000e0100`},
+		{"\u115f\u1160\u3164\uffa0\u17b4", `\u115f\u1160\u3164\uffa0\u17b4`},
 		{"bad\xffutf8", `bad\xffutf8`},
-		{`back\slash`, `back\slash`},
+		// A backslash is escaped too, so that a literal "\u202e" is told
+		// from the escape of a U+202E.
+		{`back\slash`, `back\\slash`},
+		{`literal\u202e`, `literal\\u202e`},
 	}
 	for _, tt := range tests {
 		if got := clean(tt.in); got != tt.want {
@@ -59,7 +66,7 @@ func TestCSVCell(t *testing.T) {
 }
 
 func TestEscapeJSON(t *testing.T) {
-	for _, s := range []string{"plain", "c1\u0085\u009b", "del\x7f", "rlo\u202e", "zw\u200b\ufeff", "tag\U000e0041", "ok é 李"} {
+	for _, s := range []string{"plain", "c1\u0085\u009b", "del\x7f", "rlo\u202e", "zw\u200b\ufeff", "tag\U000e0041", "ok é 李", "cgj\u034f vs\ufe0f\U000e0100 filler\u3164"} {
 		b, err := json.Marshal(map[string]string{"v": s})
 		if err != nil {
 			t.Fatal(err)
@@ -76,58 +83,88 @@ func TestEscapeJSON(t *testing.T) {
 }
 
 // firstHidden returns the first character of s, besides a newline, that
-// could drive a terminal or disguise text, as a quoted string; "" when
-// there is none.
+// could drive a terminal or disguise text (a control, a format or
+// separator character, or another that is drawn as nothing), as a quoted
+// string; "" when there is none.
 func firstHidden(s string) string {
 	for _, r := range s {
-		if r != '\n' && (unicode.IsControl(r) || unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp)) || r == '\ufffd' {
+		if r != '\n' && (unicode.IsControl(r) || unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp,
+			unicode.Variation_Selector, unicode.Other_Default_Ignorable_Code_Point)) || r == '\ufffd' {
 			return string(r)
 		}
 	}
 	return ""
 }
 
-// hostile is text a hostile server sends, each kind at the start of a
-// value (for csv) and inside one.
+// hostile is text a hostile server sends: each kind of hidden character,
+// at the start of a value (for csv) and inside one, formulas, a literal
+// backslash, and a long line.
 var hostile = []string{
 	"rlo\u202emoc.elpmaxe@evil.example",
+	"rlo\u202egnp.exe",
 	"\x1b]0;pwned\x07\x1b[2J",
+	"\x1b]8;;http://evil.example\x07click\x1b]8;;\x07", // a hidden hyperlink
+	"bel\x07\x1b[2J\x1b[H",
 	"\u009b31mc1",
+	"\u009b31mc1\u0085nel",
+	"isolate\u2066evil\u2069@x",
 	"zero\u200bwidth\ufeff",
+	"zw\u200b\u200d\u2060\ufeff",
 	"line\u2028sep\u2029",
+	"tab\there\nnewline\r",
 	`=HYPERLINK("http://evil.example","x")`,
 	"@SUM(1)|cmd",
+	"@SUM(A1)",
 	"+cmd",
+	"+1+1",
 	"-cmd",
+	"-2+3",
 	"\tcmd",
+	"\t=1",
 	"\rcmd",
+	"\r=1",
+	// Drawn as nothing, so that two users look the same.
+	"alice\u034f@corp.dev",
+	"alice\ufe0f\u180b\U000e0100@corp.dev",
+	"alice\u115f\u3164\uffa0\u17b4@corp.dev",
+	// A literal backslash, which must not read as an escape.
+	`literal\u202e@evil.example`,
+	strings.Repeat("long-", 100),
 }
 
-// hostileOrg is an organisation whose every name, email, level and status
-// is hostile text.
+// hostileOrg is an organisation whose every name, email, level, status
+// and propagation status is hostile text: user-NN holds a grant on
+// resource-NN, expiring in an hour, and a live session at its level.
 func hostileOrg(t *testing.T) (*opaltest.Server, []opal.User, []opal.Resource) {
+	t.Helper()
 	srv := opaltest.NewServer()
 	t.Cleanup(srv.Close)
+	now := time.Now()
 	var users []opal.User
 	var resources []opal.Resource
 	for i, h := range hostile {
-		u := opal.User{UserID: "user-" + string(rune('a'+i)), Email: h, FullName: h, FirstName: h, LastName: h, Position: h, HRIDPStatus: h}
-		r := opal.Resource{ResourceID: "resource-" + string(rune('a'+i)), Name: h, Description: h, ResourceType: opal.ResourceTypeAWSIAMRole}
+		u := opal.User{UserID: fmt.Sprintf("user-%02d", i), Email: h, FullName: h, FirstName: h, LastName: h, Position: h, HRIDPStatus: h}
+		r := opal.Resource{ResourceID: fmt.Sprintf("resource-%02d", i), Name: h, Description: h, ResourceType: opal.ResourceTypeAWSIAMRole}
 		users, resources = append(users, u), append(resources, r)
-		level := opal.ResourceAccessLevel{Name: h, RemoteID: h}
-		srv.AddSessions(opal.Session{UserID: u.UserID, ResourceID: r.ResourceID, ExpirationDate: time.Now().Add(time.Hour), AccessLevel: level})
+		level := opal.ResourceAccessLevel{Name: h, RemoteID: h + "-remote"}
+		srv.AddSessions(opal.Session{UserID: u.UserID, ResourceID: r.ResourceID, ExpirationDate: in(now, time.Hour), AccessLevel: level})
 		srv.AddAccess(opal.ResourceAccessUser{UserID: u.UserID, ResourceID: r.ResourceID, Email: h, FullName: h, AccessLevel: level,
-			NumAccessPaths: 1, PropagationStatus: "ERR_" + h})
+			HasDirectAccess: true, NumAccessPaths: 1, PropagationStatus: "ERR_" + h, ExpirationDate: ptr(in(now, time.Hour))})
 	}
 	srv.AddUsers(users...)
 	srv.AddResources(resources...)
 	return srv, users, resources
 }
 
+// formula reports whether a spreadsheet reads a cell that starts as s does
+// as a formula.
+func formula(s string) bool { return s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) }
+
 // TestHostileText runs every command in every format on an organisation
-// whose text is hostile: no control or format character reaches stdout,
-// csv cells never start as a formula, and json decodes back to the very
-// text the server sent.
+// whose text is hostile: no control, format or invisible character reaches
+// stdout, a pipe gets a long value whole, csv cells never start as a
+// formula (one that did is the cleaned text after a '), and json decodes
+// back to the very text the server sent, in every field.
 func TestHostileText(t *testing.T) {
 	srv, users, resources := hostileOrg(t)
 	for _, args := range [][]string{{"access", "-all"}, {"sessions", "-all"}, {"users"}, {"resources"}} {
@@ -140,19 +177,26 @@ func TestHostileText(t *testing.T) {
 				}
 				switch format {
 				case "table":
-					if !strings.Contains(r.stdout, `rlo\u202emoc.elpmaxe@evil.example`) || !strings.Contains(r.stdout, `\u001b]0;pwned\u0007`) {
+					if !strings.Contains(r.stdout, `rlo\u202emoc.elpmaxe@evil.example`) || !strings.Contains(r.stdout, `\u001b]0;pwned\u0007`) ||
+						!strings.Contains(r.stdout, `literal\\u202e@evil.example`) {
 						t.Errorf("the table does not show the escapes:\n%s", r.stdout)
 					}
-				case "csv":
-					records, err := csv.NewReader(strings.NewReader(r.stdout)).ReadAll()
-					if err != nil {
-						t.Fatal(err)
+					if !strings.Contains(r.stdout, strings.Repeat("long-", 100)) {
+						t.Errorf("a long name is cut on a pipe")
 					}
-					for _, rec := range records {
+				case "csv":
+					cells := map[string]bool{}
+					for _, rec := range readCSV(t, r.stdout) {
 						for _, cell := range rec {
-							if cell != "" && strings.ContainsRune("=+-@\t\r", rune(cell[0])) {
+							cells[cell] = true
+							if formula(cell) {
 								t.Errorf("cell %q starts as a formula", cell)
 							}
+						}
+					}
+					for _, h := range hostile {
+						if want := "'" + clean(h); formula(h) && !cells[want] {
+							t.Errorf("no cell is %q", want)
 						}
 					}
 					if !strings.Contains(r.stdout, `'=HYPERLINK(""http://evil.example"",""x"")`) || !strings.Contains(r.stdout, `'\u0009cmd`) {
@@ -160,6 +204,9 @@ func TestHostileText(t *testing.T) {
 					}
 				case "json":
 					checkRecoverable(t, r.stdout, users, resources)
+					if args[0] == "access" {
+						checkGrantsRecoverable(t, r.stdout)
+					}
 				}
 			})
 		}
@@ -196,8 +243,48 @@ func checkRecoverable(t *testing.T, out string, users []opal.User, resources []o
 	}
 }
 
-// TestHostileTextOnStderr: an error message, a warning and the
-// resource ID of one hostile server reach stderr cleaned.
+// checkGrantsRecoverable checks that every text of the server, in every
+// field opal access shows as json, decodes back to itself, and that each
+// grant has its session.
+func checkGrantsRecoverable(t *testing.T, out string) {
+	t.Helper()
+	n := 0
+	for line := range strings.Lines(out) {
+		var g jsonGrant
+		if err := json.Unmarshal([]byte(line), &g); err != nil {
+			t.Fatalf("%q: %v", line, err)
+		}
+		var i int
+		if _, err := fmt.Sscanf(g.UserID, "user-%02d", &i); err != nil || i >= len(hostile) || g.PropagationStatus == nil {
+			t.Fatalf("a grant of user %q, propagation %v: %v", g.UserID, g.PropagationStatus, err)
+		}
+		text := func(s *string) string {
+			if s == nil {
+				return "(none)"
+			}
+			return *s
+		}
+		h := hostile[i]
+		got := []string{g.Email, g.FullName, g.AccessLevel.Name, g.AccessLevel.RemoteID, g.PropagationStatus.Status,
+			text(g.UserEmail), text(g.UserStatus), text(g.ResourceName)}
+		want := []string{h, h, h, h + "-remote", "ERR_" + h, h, h, h}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("the grant of %s (-want +got):\n%s", g.UserID, diff)
+		}
+		if g.SessionExpiresAt == nil {
+			t.Errorf("the grant of %s has no session_expires_at", g.UserID)
+		}
+		n++
+	}
+	if n != len(hostile) {
+		t.Errorf("%d lines, want %d", n, len(hostile))
+	}
+}
+
+// TestHostileTextOnStderr: an error message, an RFC 7807 problem (by its
+// title and detail), a warning and the resource ID of one hostile server
+// reach stderr cleaned, with and without -v, and with the token the
+// server echoed redacted.
 func TestHostileTextOnStderr(t *testing.T) {
 	srv, _, _ := hostileOrg(t)
 	srv.AddResources(opal.Resource{ResourceID: "gone\u202e\x1b[2J", Name: "gone"})
@@ -214,31 +301,47 @@ func TestHostileTextOnStderr(t *testing.T) {
 		}
 		return false
 	})
+	org := newOrg(t, testSessions(time.Now()))
+	problem := proxyEnv(t, org, func(w http.ResponseWriter, r *http.Request) bool {
+		if r.URL.Path == "/v1/sessions" {
+			w.Header().Set("Content-Type", "application/problem+json")
+			w.Header().Set("X-Request-Id", "req-\u202e-"+org.Token)
+			w.WriteHeader(http.StatusConflict)
+			w.Write([]byte(`{"title":"Not \u202eAllowed \u001b]0;x\u0007","detail":"token ` + org.Token + ` is \u2028 bad"}`))
+			return true
+		}
+		return false
+	})
 	tests := []struct {
+		env  []string
 		args []string
+		code int
 		want string
 	}{
-		{[]string{"users"}, `opal: GET /v1/users: 400 Bad Request: bad \u202eresu\u200b`},
-		{[]string{"sessions", "-all", "-ids"}, `opal: resource gone\u202e\u001b[2J not found (deleted?); skipped`},
-		{[]string{"sessions", "-all", "-resource-name", "\u202eevil"}, `opal: no resource matches -resource-name "\u202eevil"`},
+		{env, []string{"users"}, exitFailure, `opal: GET /v1/users: 400 Bad Request: bad \u202eresu\u200b`},
+		{env, []string{"sessions", "-all", "-ids"}, exitOK, `opal: resource gone\u202e\u001b[2J not found (deleted?); skipped`},
+		{env, []string{"sessions", "-all", "-resource-name", "\u202eevil"}, exitOK, `opal: no resource matches -resource-name "\u202eevil"`},
+		{problem, []string{"sessions", "-resource-id", resource}, exitFailure, `409 Conflict: Not \u202eAllowed \u001b]0;x\u0007: token [REDACTED] is bad`},
 	}
 	for _, tt := range tests {
-		t.Run(tt.args[0], func(t *testing.T) {
-			r := runCommand(t, env, tt.args...)
-			if !strings.Contains(r.stderr, tt.want) {
-				t.Errorf("stderr %q, want it to contain %q", r.stderr, tt.want)
-			}
-			if raw := firstHidden(r.stderr); raw != "" {
-				t.Errorf("stderr holds %q: %q", raw, r.stderr)
-			}
-		})
+		for _, verbose := range [][]string{nil, {"-v"}} {
+			t.Run(strings.Join(append(tt.args, verbose...), " "), func(t *testing.T) {
+				r := runCommand(t, tt.env, append(tt.args, verbose...)...)
+				if r.code != tt.code || !strings.Contains(r.stderr, tt.want) {
+					t.Errorf("exit %d, stderr %q; want %d, and stderr to contain %q", r.code, r.stderr, tt.code, tt.want)
+				}
+				if raw := firstHidden(r.stderr); raw != "" || strings.Contains(r.stderr, srv.Token) || strings.Contains(r.stderr, org.Token) {
+					t.Errorf("stderr holds %q or the token: %q", raw, r.stderr)
+				}
+			})
+		}
 	}
 }
 
 // TestHostileUsageErrors: a flag's value is echoed cleaned too.
 func TestHostileUsageErrors(t *testing.T) {
 	r := runCommand(t, nil, "sessions", "-format", "\x1b[2J\u202e")
-	checkFailed(t, r, exitUsage, `opal: -format "\x1b[2J\u202e": want table, json or csv`)
+	checkFailed(t, r, exitUsage, `opal: -format "\u001b[2J\u202e": want table, json or csv`)
 	if diff := cmp.Diff("", firstHidden(r.stderr)); diff != "" {
 		t.Errorf("stderr holds a hidden character: %q", r.stderr)
 	}

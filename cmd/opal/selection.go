@@ -51,6 +51,26 @@ func (s *resourceSelection) check() error {
 
 func (s *resourceSelection) selected() bool { return s.all || len(s.ids.ids) > 0 }
 
+// oneNamed reports whether the selection is one -resource-id: the one
+// selection whose rows need not say which resource they are on, as the
+// command line does.
+func (s *resourceSelection) oneNamed() bool { return !s.all && len(s.ids.ids) == 1 }
+
+// selectForDemo completes a run that selects no resources. With a token
+// that is a usage error, whose text is need; in the demo it selects the
+// first thing a newcomer should see: the whole organisation, grouped by
+// resource (sorted so, in the formats that sort).
+func (s *resourceSelection) selectForDemo(demo bool, sort *string, format, need string) error {
+	if !demo {
+		return usageError(need)
+	}
+	s.all = true
+	if *sort == "" && format != "json" {
+		*sort = "resource"
+	}
+	return nil
+}
+
 // describe says in words which resources are selected.
 func (s *resourceSelection) describe() string {
 	switch n := len(s.ids.ids); {
@@ -66,7 +86,7 @@ func (s *resourceSelection) describe() string {
 		d += " of type " + string(s.resourceType)
 	}
 	if s.name != "" {
-		d += fmt.Sprintf(" named %q", s.name)
+		d += " named " + quote(s.name)
 	}
 	return d + " (-all)"
 }
@@ -96,14 +116,40 @@ func (s *resourceSelection) resources(ctx context.Context, c *cli, n *names) ([]
 	return ids, nil
 }
 
+// everyGone returns the error of a sweep of the resources ids that read
+// none of them, each found gone (gone holds their IDs in lower case): an
+// empty table would say that nobody holds access, where nothing was read.
+// In practice that is rarely a resource deleted since it was listed, more
+// often a proxy or gateway that does not serve the endpoint.
+func everyGone(ids []string, gone map[string]bool) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	for _, id := range ids {
+		if !gone[strings.ToLower(id)] {
+			return nil
+		}
+	}
+	if len(ids) == 1 {
+		return fmt.Errorf("resource %s could not be read: it answered 404 Not Found (deleted since it was listed, or a proxy that does not serve this part of the API?)", ids[0])
+	}
+	return fmt.Errorf("none of the %d resources could be read: each answered 404 Not Found (deleted since they were listed, or a proxy that does not serve this part of the API?)", len(ids))
+}
+
 // filters are the -all filters, as given.
 func (s *resourceSelection) filters() string {
+	return filterFlags("-resource-type", s.resourceType, "-resource-name", s.name)
+}
+
+// filterFlags are the filters of a resources walk as the flags that set
+// them, such as `-type OKTA_APP -name "x"`; "" for none.
+func filterFlags(typeFlag string, t opal.ResourceType, nameFlag, name string) string {
 	var f []string
-	if s.resourceType != "" {
-		f = append(f, "-resource-type "+string(s.resourceType))
+	if t != "" {
+		f = append(f, typeFlag+" "+string(t))
 	}
-	if s.name != "" {
-		f = append(f, fmt.Sprintf("-resource-name %q", s.name))
+	if name != "" {
+		f = append(f, nameFlag+" "+quote(name))
 	}
 	return strings.Join(f, " ")
 }

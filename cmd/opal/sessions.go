@@ -3,9 +3,7 @@ package main
 import (
 	"cmp"
 	"context"
-	"errors"
 	"flag"
-	"fmt"
 	"iter"
 	"strings"
 	"time"
@@ -29,12 +27,13 @@ them is required; in the demo, no selection shows all of it, sorted by
 resource. Each -resource-id is checked to exist first (one request per 100
 IDs): an unknown one is warned about and skipped, and the run fails when
 none exists. The resources are swept several at a time; one deleted during
-the sweep is warned about and skipped.
+the sweep is warned about and skipped, and the run fails when that is every
+resource swept.
 
-Names: USER is the user's email and RESOURCE (shown when more than one
-resource is selected) the resource's name, looked up once per run: one
-request per user until more than 10 need one, then one walk of every user.
-A user Opal does not know shows its ID. -ids shows IDs and skips lookups.
+Names: USER is the user's email and RESOURCE (left out only for one
+-resource-id) the resource's name, looked up once per run: one request per
+user until more than 10 need one, then one walk of every user. A user Opal
+does not know shows its ID. -ids shows IDs and skips lookups.
 
 Without -sort, rows come in the order answers arrive, which differs between
 runs, and the table is written in blocks as they come: each column keeps
@@ -58,105 +57,29 @@ user, resource, access_level, expires_at, expires_in, user_id, resource_id.
 
 // sessionsOptions are the flags of opal sessions.
 type sessionsOptions struct {
-	flagsOf        common
-	resources      resourceSelection
-	user           userSelection
-	expiringText   string        // -expiring-within as given
-	expiringWithin time.Duration // 0: no limit
-	sort           string        // "": rows as they come
-	ids            bool
+	sweepFlags
 }
-
-func (o *sessionsOptions) common() *common { return &o.flagsOf }
 
 func (o *sessionsOptions) flags(fs *flag.FlagSet) {
-	o.resources.flags(fs, "sessions")
-	o.user.flags(fs, "only the sessions")
-	fs.StringVar(&o.expiringText, "expiring-within", "", "only sessions that expire within this `DURATION` from now: 90m, 36h, 1.5d, 7d, 7d12h")
-	fs.StringVar(&o.sort, "sort", "", "sort the rows by `KEY`: expires, user or resource (table and csv; default: in the order answers arrive)")
-	fs.BoolVar(&o.ids, "ids", false, "show user and resource IDs instead of names, and look no names up")
-	o.flagsOf.define(fs, "sessions")
+	o.defineSweep(fs, "sessions", "only the sessions", "show user and resource IDs instead of names, and look no names up")
 }
 
-func (o *sessionsOptions) check(map[string]bool) error {
-	if err := checkSort(&o.sort, o.flagsOf.format); err != nil {
-		return err
-	}
-	if err := o.resources.check(); err != nil {
-		return err
-	}
-	if err := o.user.check(); err != nil {
-		return err
-	}
-	return checkExpiring(o.expiringText, &o.expiringWithin)
-}
-
-// checkSort checks -sort, in any letter case, against -format.
-func checkSort(sort *string, format string) error {
-	if *sort == "" {
-		return nil
-	}
-	key, err := choice("-sort", *sort, "expires", "user", "resource")
-	if err != nil {
-		return err
-	}
-	if format == "json" {
-		return usagef("-sort is for -format table and csv: json lines come as they arrive; sort them with jq -s, or use -format csv")
-	}
-	*sort = key
-	return nil
-}
-
-// checkExpiring reads -expiring-within.
-func checkExpiring(text string, d *time.Duration) error {
-	if text == "" {
-		return nil
-	}
-	parsed, err := parseDuration(text)
-	if err != nil {
-		return usagef("-expiring-within %q: %v", text, err)
-	}
-	*d = parsed
-	return nil
-}
+func (o *sessionsOptions) check(map[string]bool) error { return o.checkSweep() }
 
 func (o *sessionsOptions) prepare(demo bool) error {
-	switch {
-	case o.resources.selected():
-	case !demo:
-		return usagef("pass -resource-id ID[,ID...] for some resources, or -all for the whole organisation")
-	default:
-		// The first thing a newcomer sees: the whole organisation, grouped
-		// by resource.
-		o.resources.all = true
-		if o.sort == "" && o.flagsOf.format != "json" {
-			o.sort = "resource"
-		}
+	if o.resources.selected() {
+		return nil
 	}
-	return nil
+	return o.resources.selectForDemo(demo, &o.sort, o.commonFlags.format,
+		"pass -resource-id ID[,ID...] for some resources, or -all for the whole organisation")
 }
 
 func (o *sessionsOptions) describe() string {
-	s := "opal sessions: the live sessions of " + o.resources.describe()
 	var only []string
 	if o.user.selected() {
 		only = append(only, "of "+o.user.describe())
 	}
-	if o.expiringText != "" {
-		only = append(only, "ending within "+o.expiringText)
-	}
-	if len(only) > 0 {
-		s += ", only those " + strings.Join(only, " ")
-	}
-	return s + ", " + sortedBy(o.sort)
-}
-
-// sortedBy says in words how the rows are ordered.
-func sortedBy(key string) string {
-	if key == "" {
-		return "in the order answers arrive"
-	}
-	return map[string]string{"expires": "sorted by expiry", "user": "sorted by user", "resource": "sorted by resource"}[key]
+	return o.describeRun("opal sessions: the live sessions of "+o.resources.describe(), only...)
 }
 
 // sessionRow is a session as opal sessions shows it: with its user and the
@@ -169,14 +92,6 @@ type sessionRow struct {
 
 func (r sessionRow) userText() string     { return userText(r.user, r.UserID) }
 func (r sessionRow) resourceText() string { return cmp.Or(r.resource, r.ResourceID) }
-
-// userText is who a row is of: the user's email, else the ID.
-func userText(u *opal.User, id string) string {
-	if u != nil && u.Email != "" {
-		return u.Email
-	}
-	return id
-}
 
 func (o *sessionsOptions) run(ctx context.Context, c *cli) error {
 	var n *names
@@ -199,8 +114,9 @@ func (o *sessionsOptions) run(ctx context.Context, c *cli) error {
 	now := time.Now()
 	deadline := now.Add(o.expiringWithin)
 	c.prog.begin("sessions", len(ids))
+	gone := map[string]bool{}
 	p := rows[opal.Session, sessionRow]{
-		out: newPrinter(o.flagsOf.format, sessionsLayout(len(ids) > 1, now), c.stdout, c.cut),
+		out: newPrinter(o.commonFlags.format, sessionsLayout(!o.resources.oneNamed(), now), c.stdout, c.cut),
 		row: func(s opal.Session) (sessionRow, bool, error) {
 			c.prog.items.Add(1)
 			if o.expiringWithin > 0 && s.ExpirationDate.After(deadline) {
@@ -209,32 +125,14 @@ func (o *sessionsOptions) run(ctx context.Context, c *cli) error {
 			u, err := n.user(ctx, s.UserID)
 			return sessionRow{Session: s, user: u, resource: n.resource(s.ResourceID)}, true, err
 		},
-		skip:  c.prog.skipGone,
+		skip:  c.prog.skipGone(gone),
 		order: sessionOrder(o.sort),
+		ended: func() error { return everyGone(ids, gone) },
 	}
 	_, err = p.print(ctx, func(ctx context.Context) iter.Seq2[opal.Session, error] {
-		return c.client.Sessions.AllOf(ctx, ids, &opal.ListSessionsOptions{UserID: userID, PageSize: o.flagsOf.pageSize})
+		return c.client.Sessions.AllOf(ctx, ids, &opal.ListSessionsOptions{UserID: userID, PageSize: o.commonFlags.pageSize})
 	})
 	return err
-}
-
-// skipGone reports whether err is that of a resource not found during a
-// sweep, deleted since it was listed, and warns about it, once however
-// many sweeps find it gone: such a resource is skipped, and the sweep goes
-// on.
-func (p *progress) skipGone(err error) bool {
-	var gone *opal.ResourceError
-	if !errors.As(err, &gone) || !errors.Is(err, opal.ErrNotFound) {
-		return false
-	}
-	p.mu.Lock()
-	warned := p.gone[gone.ResourceID]
-	p.gone[gone.ResourceID] = true
-	p.mu.Unlock()
-	if !warned {
-		p.warn("opal: resource %s not found (deleted?); skipped", gone.ResourceID)
-	}
-	return true
 }
 
 // sessionOrder orders rows by a -sort key, then by the other keys, so that
@@ -244,24 +142,18 @@ func sessionOrder(key string) func(a, b sessionRow) int {
 		return nil
 	}
 	return func(a, b sessionRow) int {
-		expires := a.ExpirationDate.Compare(b.ExpirationDate)
+		expiry := a.ExpirationDate.Compare(b.ExpirationDate)
 		user := compareText(a.userText(), b.userText())
 		// Two resources may share a name: keep each one's rows together.
 		resource := cmp.Or(compareText(a.resourceText(), b.resourceText()), strings.Compare(a.ResourceID, b.ResourceID))
 		switch key {
 		case "user":
-			return cmp.Or(user, expires, resource)
+			return cmp.Or(user, expiry, resource)
 		case "resource":
-			return cmp.Or(resource, expires, user)
+			return cmp.Or(resource, expiry, user)
 		}
-		return cmp.Or(expires, user, resource)
+		return cmp.Or(expiry, user, resource)
 	}
-}
-
-// compareText orders names as people do, without regard to letter case
-// (Opal's resource names mix "ANALYTICS" and "orders-prod").
-func compareText(a, b string) int {
-	return cmp.Or(strings.Compare(strings.ToLower(a), strings.ToLower(b)), strings.Compare(a, b))
 }
 
 // sessionsLayout is how opal sessions shows its rows; several says
@@ -278,12 +170,12 @@ func sessionsLayout(several bool, now time.Time) layout[sessionRow] {
 			if several {
 				cells = append(cells, r.resourceText())
 			}
-			return append(cells, accessLevel(r.AccessLevel), localTime(r.ExpirationDate), expiresIn(r.ExpirationDate.Sub(now)))
+			return append(cells, accessLevel(r.AccessLevel), localTime(r.ExpirationDate), expiresIn(r.ExpirationDate, now))
 		},
 		csv: []string{"user", "resource", "access_level", "expires_at", "expires_in", "user_id", "resource_id"},
 		record: func(r sessionRow) []string {
 			return []string{r.userText(), r.resourceText(), accessLevel(r.AccessLevel),
-				r.ExpirationDate.UTC().Format(time.RFC3339), expiresIn(r.ExpirationDate.Sub(now)), r.UserID, r.ResourceID}
+				r.ExpirationDate.UTC().Format(time.RFC3339), expiresIn(r.ExpirationDate, now), r.UserID, r.ResourceID}
 		},
 		json: func(r sessionRow) any {
 			j := sessionJSON{Session: r.Session, ResourceName: r.resource}
@@ -302,48 +194,4 @@ type sessionJSON struct {
 	UserEmail    string `json:"user_email,omitempty"`
 	UserFullName string `json:"user_full_name,omitempty"`
 	ResourceName string `json:"resource_name,omitempty"`
-}
-
-// localTime is a time as the table shows it: to the minute, in the local
-// time zone, named.
-func localTime(t time.Time) string {
-	return t.Local().Format("2006-01-02 15:04 MST")
-}
-
-// accessLevel names a level for people: the default level, whose fields
-// are empty, as "(default)".
-func accessLevel(l opal.ResourceAccessLevel) string {
-	switch {
-	case l.IsDefault():
-		return "(default)"
-	case l.Name == "":
-		return l.RemoteID
-	}
-	return l.Name
-}
-
-// expiresIn says how long until expiry, to the nearest minute, in its
-// largest unit and the next one: "2d4h", "3h12m", "45m", "2d", "<1m", or
-// "expired".
-func expiresIn(d time.Duration) string {
-	if d <= 0 {
-		return "expired"
-	}
-	d = d.Round(time.Minute)
-	units := []struct {
-		size time.Duration
-		name string
-	}{{24 * time.Hour, "d"}, {time.Hour, "h"}, {time.Minute, "m"}}
-	for i, u := range units {
-		if n := d / u.size; n > 0 {
-			s := fmt.Sprintf("%d%s", n, u.name)
-			if i+1 < len(units) {
-				if r := d % u.size / units[i+1].size; r > 0 {
-					s += fmt.Sprintf("%d%s", r, units[i+1].name)
-				}
-			}
-			return s
-		}
-	}
-	return "<1m"
 }

@@ -52,7 +52,7 @@ func TestSessionsTable(t *testing.T) {
 		ids     bool
 		order   []int
 	}{
-		// One resource: page order, no RESOURCE column.
+		// One -resource-id: page order, no RESOURCE column.
 		{[]string{"-resource-id", resource}, false, false, []int{0, 1, 2, 3}},
 		{[]string{"-resource-id", resource, "-user-id", userB, "-format", "TABLE", "-page-size", "1"}, false, false, []int{1, 3}},
 		{[]string{"-resource-id", resource, "-user", emailB}, false, false, []int{1, 3}},
@@ -65,17 +65,17 @@ func TestSessionsTable(t *testing.T) {
 		{[]string{"-all", "-sort", "expires"}, true, false, []int{2, 3, 4, 0, 1}},
 		{[]string{"-all", "-sort", "USER"}, true, false, []int{2, 4, 0, 3, 1}},
 		{[]string{"-all", "-sort", "resource"}, true, false, []int{4, 2, 3, 0, 1}},
-		// -all that lists one resource: no RESOURCE column.
-		{[]string{"-all", "-resource-type", "POSTGRES_INSTANCE"}, false, false, []int{4}},
-		{[]string{"-all", "-resource-type", "aws_account", "-sort", "user"}, false, false, []int{2, 0, 3, 1}},
-		{[]string{"-all", "-resource-name", "orders-prod"}, false, false, []int{4}},
+		// -all that lists one resource still names it.
+		{[]string{"-all", "-resource-type", "POSTGRES_INSTANCE"}, true, false, []int{4}},
+		{[]string{"-all", "-resource-type", "aws_account", "-sort", "user"}, true, false, []int{2, 0, 3, 1}},
+		{[]string{"-all", "-resource-name", "orders-prod"}, true, false, []int{4}},
 		{[]string{"-all", "-user-id", userA, "-sort", "expires"}, true, false, []int{2, 4, 0}},
 		{[]string{"-all", "-user", strings.ToUpper(emailB), "-sort", "expires"}, true, false, []int{3, 1}},
 		// Expiring within: the expired session is still listed, so still held.
 		{[]string{"-all", "-expiring-within", "61m", "-sort", "expires"}, true, false, []int{2, 3, 4}},
 		{[]string{"-all", "-expiring-within", "1h", "-sort", "expires"}, true, false, []int{2, 3}},
 		{[]string{"-all", "-expiring-within", "2d", "-sort", "expires"}, true, false, []int{2, 3, 4, 0}},
-		{[]string{"-all", "-expiring-within", "2D4H11M", "-sort", "expires"}, true, false, []int{2, 3, 4, 0, 1}},
+		{[]string{"-all", "-expiring-within", "2D4H11m", "-sort", "expires"}, true, false, []int{2, 3, 4, 0, 1}},
 		{[]string{"-all", "-expiring-within", "0.15d", "-sort", "expires"}, true, false, []int{2, 3, 4, 0}}, // 3h36m
 		{[]string{"-resource-id", resource, "-expiring-within", "90m"}, false, false, []int{2, 3}},
 		// IDs instead of names.
@@ -212,7 +212,8 @@ func TestSessionsCSV(t *testing.T) {
 // TestSweepNotFound: resources that vanish during a sweep (their sessions
 // 404, though the resources walk listed them or the check of -resource-id
 // found them) get one warning each on stderr, and the run goes on with the
-// others and exits 0.
+// others and exits 0; when that is every resource swept, nothing was read,
+// and the run fails rather than print an empty table.
 func TestSweepNotFound(t *testing.T) {
 	const gone1, gone2 = "0e4c7a3b-6d1f-4e8a-9b2c-5f7d1a3e9c60", "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"
 	s := testSessions(time.Now())
@@ -220,9 +221,7 @@ func TestSweepNotFound(t *testing.T) {
 	srv.AddResources(opal.Resource{ResourceID: gone1, Name: "old-bucket"}, opal.Resource{ResourceID: gone2, Name: "old-role"})
 	env := proxyEnv(t, srv, func(w http.ResponseWriter, r *http.Request) bool {
 		if id := r.URL.Query().Get("resource_id"); r.URL.Path == "/v1/sessions" && (id == gone1 || id == gone2) {
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusNotFound)
-			w.Write([]byte(`{"message":"resource not found"}`))
+			notFound(w)
 			return true
 		}
 		return false
@@ -230,27 +229,37 @@ func TestSweepNotFound(t *testing.T) {
 	warning := func(id string) string { return "opal: resource " + id + " not found (deleted?); skipped\n" }
 	tests := []struct {
 		args     []string
-		wantRows int // besides the header
+		wantCode int
+		wantRows int // besides the header; -1 for no output
 		wantErr  []string
 	}{
-		{[]string{"-all"}, 5, []string{warning(gone1), warning(gone2)}},
-		{[]string{"-all", "-resource-name", "old-bucket"}, 0, []string{warning(gone1)}},
-		{[]string{"-resource-id", gone1 + "," + orders + "," + gone2}, 1, []string{warning(gone1), warning(gone2)}},
-		{[]string{"-ids", "-resource-id", gone1 + "," + gone2}, 0, []string{warning(gone1), warning(gone2)}},
+		{[]string{"-all"}, 0, 5, []string{warning(gone1), warning(gone2)}},
+		{[]string{"-resource-id", gone1 + "," + orders + "," + gone2}, 0, 1, []string{warning(gone1), warning(gone2)}},
+		{[]string{"-all", "-resource-name", "old-bucket"}, 1, -1, []string{warning(gone1),
+			"opal: resource " + gone1 + " could not be read: it answered 404 Not Found (deleted since it was listed, or a proxy that does not serve this part of the API?)\n"}},
+		{[]string{"-ids", "-resource-id", gone1 + "," + gone2}, 1, -1, []string{warning(gone1), warning(gone2),
+			"opal: none of the 2 resources could be read: each answered 404 Not Found (deleted since they were listed, or a proxy that does not serve this part of the API?)\n"}},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			r := runCommand(t, env, append([]string{"sessions"}, tt.args...)...)
-			if r.code != 0 {
-				t.Errorf("exit %d, want 0; stderr: %s", r.code, r.stderr)
+			if r.code != tt.wantCode {
+				t.Errorf("exit %d, want %d; stderr: %s", r.code, tt.wantCode, r.stderr)
 			}
-			// The warnings come in the order the 404s do.
+			// The warnings come in the order the 404s do, and before the
+			// error that ends the run.
 			got := slices.Sorted(strings.Lines(r.stderr))
 			want := slices.Sorted(slices.Values(tt.wantErr))
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("stderr (-want +got):\n%s", diff)
 			}
-			if rows := parseTable(r.stdout); len(rows) != tt.wantRows+1 {
+			if last := tt.wantErr[len(tt.wantErr)-1]; tt.wantCode != 0 && !strings.HasSuffix(r.stderr, last) {
+				t.Errorf("stderr %q, want it to end with %q", r.stderr, last)
+			}
+			switch rows := parseTable(r.stdout); {
+			case tt.wantRows < 0 && r.stdout != "":
+				t.Errorf("stdout %q, want nothing", r.stdout)
+			case tt.wantRows >= 0 && len(rows) != tt.wantRows+1:
 				t.Errorf("%d lines, want the header and %d rows:\n%s", len(rows), tt.wantRows, r.stdout)
 			}
 		})
@@ -349,18 +358,36 @@ func TestFailureDuringSweep(t *testing.T) {
 }
 
 // TestFailureAfterFirstPage checks that rows printed before a failure stay,
-// and that the failure still sets the exit status.
+// that with -sort the rows received before it are printed, sorted, as on
+// an interrupt, that stderr says the output is partial, and that the
+// failure still sets the exit status.
 func TestFailureAfterFirstPage(t *testing.T) {
-	srv := newOrg(t, testSessions(time.Now())[:4])
-	// The check that the resource exists, the first page, then the second.
-	srv.Inject(opaltest.Fault{}, opaltest.Fault{}, opaltest.Fault{Status: http.StatusForbidden})
-
-	r := runCommand(t, serverEnv(srv), "sessions", "-ids", "-resource-id", resource, "-page-size", "2")
-	if r.code != 1 || !strings.Contains(r.stderr, "403 Forbidden: injected fault") {
-		t.Errorf("exit %d, stderr %q; want 1 and the 403", r.code, r.stderr)
+	s := testSessions(time.Now())
+	tests := []struct {
+		args    []string
+		partial string
+		rows    []string // the time left of each row, in order
+	}{
+		{nil, "opal: the output is partial: the 2 rows printed before the failure\n", []string{"2d4h", "3h12m"}},
+		{[]string{"-sort", "expires"}, "opal: the output is partial: the 2 rows received before the failure, sorted\n", []string{"3h12m", "2d4h"}},
+		{[]string{"-sort", "user", "-format", "csv"}, "opal: the output is partial: the 2 rows received before the failure, sorted\n", []string{"3h12m", "2d4h"}},
 	}
-	if rows := parseTable(r.stdout); len(rows) != 3 {
-		t.Errorf("stdout has %d lines, want the header and the first page's 2 rows:\n%s", len(rows), r.stdout)
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			// The first page holds the later session first.
+			srv := newOrg(t, []opal.Session{s[1], s[0], s[2], s[3]})
+			// The check that the resource exists, the first page, then the second.
+			srv.Inject(opaltest.Fault{}, opaltest.Fault{}, opaltest.Fault{Status: http.StatusForbidden})
+
+			r := runCommand(t, serverEnv(srv), append([]string{"sessions", "-ids", "-resource-id", resource, "-page-size", "2"}, tt.args...)...)
+			if r.code != 1 || !strings.Contains(r.stderr, "403 Forbidden: injected fault") || !strings.HasSuffix(r.stderr, tt.partial) {
+				t.Errorf("exit %d, stderr %q; want 1, the 403, and %q", r.code, r.stderr, tt.partial)
+			}
+			lines := strings.Split(strings.TrimSuffix(r.stdout, "\n"), "\n")
+			if len(lines) != 3 || !strings.Contains(lines[1], tt.rows[0]) || !strings.Contains(lines[2], tt.rows[1]) {
+				t.Errorf("stdout, want the header and the first page's 2 rows, %s then %s:\n%s", tt.rows[0], tt.rows[1], r.stdout)
+			}
+		})
 	}
 }
 
@@ -391,6 +418,9 @@ func TestSessionsUsageErrors(t *testing.T) {
 		{"unknown flag", env, []string{"-resource", resource}, "flag provided but not defined: -resource\nRun 'opal sessions -h' for usage.\n"},
 		{"no selection with a token", env, nil, "opal: pass -resource-id ID[,ID...] for some resources, or -all for the whole organisation"},
 		{"only a filter with a token", env, []string{"-user-id", userA}, "pass -resource-id ID[,ID...]"},
+		{"only -user with a token", env, []string{"-user", emailA}, "pass -resource-id ID[,ID...]"},
+		{"a flag of opal access", env, []string{"-all", "-no-sessions"}, "flag provided but not defined: -no-sessions"},
+		{"a bad fraction of days", env, []string{"-all", "-expiring-within", "1.5.d"}, "want a duration"},
 		{"two selections", env, []string{"-resource-id", resource, "-all"}, "-resource-id and -all both select resources: pass one of them"},
 		{"type without -all", env, []string{"-resource-id", resource, "-resource-type", "OKTA_APP"}, "-resource-type narrows -all: pass -all too"},
 		{"name without -all", env, []string{"-resource-name", "production"}, "-resource-name narrows -all: pass -all too"},
@@ -399,6 +429,12 @@ func TestSessionsUsageErrors(t *testing.T) {
 		{"empty ID", env, []string{"-resource-id", resource + ",,"}, "holds an empty ID: join IDs with single commas"},
 		{"empty ID in a second -resource-id", env, []string{"-resource-id", resource, "-resource-id", ""}, "holds an empty ID"},
 		{"two users", env, []string{"-all", "-user", emailA, "-user-id", userA}, "-user and -user-id both select a user: pass one of them"},
+		// A flag given empty, as an unset variable expands, is no filter
+		// left out: it would list everyone's sessions.
+		{"empty -user", env, []string{"-all", "-user", ""}, "opal: -user is given an empty value (an unset variable?): give it one, or leave the flag out\n"},
+		{"empty -user-id", env, []string{"-all", "-user-id", ""}, "opal: -user-id is given an empty value"},
+		{"empty -resource-name", env, []string{"-all", "-resource-name="}, "opal: -resource-name is given an empty value"},
+		{"empty -expiring-within", env, []string{"-all", "-expiring-within", ""}, "opal: -expiring-within is given an empty value"},
 		{"bad duration", env, []string{"-all", "-expiring-within", "soon"}, `-expiring-within "soon": want a duration such as 90m, 36h, 1.5d, 7d or 7d12h`},
 		{"zero duration", env, []string{"-all", "-expiring-within", "0s"}, `-expiring-within "0s": want a duration above zero`},
 		{"negative duration", env, []string{"-all", "-expiring-within", "-1h"}, `-expiring-within "-1h": want a duration`},
@@ -528,48 +564,5 @@ func TestSessionsLookupResults(t *testing.T) {
 	}
 	if got := paths(srv)["/v1/user?user_id"]; got != 3 {
 		t.Errorf("%d user lookups, want 3: one per distinct user, the unknown one included", got)
-	}
-}
-
-func TestExpiresIn(t *testing.T) {
-	const m, h, d = time.Minute, time.Hour, 24 * time.Hour
-	tests := []struct {
-		in   time.Duration
-		want string
-	}{
-		{-time.Hour, "expired"},
-		{0, "expired"},
-		{time.Nanosecond, "<1m"},
-		{29 * time.Second, "<1m"},
-		{30 * time.Second, "1m"},
-		{45 * m, "45m"},
-		{45*m - time.Second, "45m"}, // a second of latency does not show
-		{h, "1h"},
-		{3*h + 12*m, "3h12m"},
-		{23*h + 59*m + 50*time.Second, "1d"},
-		{2*d + 4*h + 30*m, "2d4h"},
-		{2*d + 59*m, "2d"}, // only the two largest units
-		{400 * d, "400d"},
-	}
-	for _, tt := range tests {
-		if got := expiresIn(tt.in); got != tt.want {
-			t.Errorf("expiresIn(%v) = %q, want %q", tt.in, got, tt.want)
-		}
-	}
-}
-
-func TestAccessLevel(t *testing.T) {
-	tests := []struct {
-		in   opal.ResourceAccessLevel
-		want string
-	}{
-		{opal.ResourceAccessLevel{}, "(default)"},
-		{opal.ResourceAccessLevel{Name: "AdminRole", RemoteID: "arn:aws:iam::590304332660:role/AdministratorAccess"}, "AdminRole"},
-		{opal.ResourceAccessLevel{RemoteID: "arn:aws:iam::590304332660:role/Billing"}, "arn:aws:iam::590304332660:role/Billing"},
-	}
-	for _, tt := range tests {
-		if got := accessLevel(tt.in); got != tt.want {
-			t.Errorf("accessLevel(%+v) = %q, want %q", tt.in, got, tt.want)
-		}
 	}
 }

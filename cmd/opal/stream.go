@@ -29,25 +29,30 @@ type rows[T, R any] struct {
 	// order sorts the rows once all have come; nil prints them as they
 	// come.
 	order func(a, b R) int
+	// ended, if not nil, runs once the listing has ended without an
+	// error; an error it returns ends the run as a failed listing does,
+	// without a table's header for no rows.
+	ended func() error
 }
 
-// interrupted is the error of a listing that a signal stopped. The rows
-// printed are partial; with -sort, they are those that came before it,
-// sorted.
-type interrupted struct {
+// partial is the error of a listing that a failure or a signal stopped.
+// The rows printed are partial; with -sort, they are those that came
+// before it, sorted.
+type partial struct {
 	err    error
 	rows   int  // rows printed
 	sorted bool // they were held to be sorted, and printed so
 }
 
-func (e *interrupted) Error() string { return e.err.Error() }
-func (e *interrupted) Unwrap() error { return e.err }
+func (e *partial) Error() string { return e.err.Error() }
+func (e *partial) Unwrap() error { return e.err }
 
 // print prints the rows of what list yields and returns how many it
 // printed. list is called once, with a context that ends when printing
-// fails, so that its requests in flight are cancelled. When ctx ends (a
-// signal), the rows already printed stay, the rows held are written (sorted
-// with -sort), and the error is an *interrupted.
+// fails, so that its requests in flight are cancelled. When the listing
+// fails, or ctx ends (a signal), the rows already printed stay, the rows
+// held are written (sorted with -sort), and the error is a *partial, of
+// the failure or of the context's cause.
 func (p rows[T, R]) print(ctx context.Context, list func(context.Context) iter.Seq2[T, error]) (int, error) {
 	listCtx, cancel := context.WithCancel(ctx)
 	items, stop := pump(list(listCtx))
@@ -63,14 +68,16 @@ func (p rows[T, R]) print(ctx context.Context, list func(context.Context) iter.S
 	defer idle.Stop()
 
 	end := func(err error) (int, error) {
-		if ctx.Err() == nil {
-			_ = p.out.flush() // keep the rows printed, without a header for none
-			return printed, err
+		if ctx.Err() != nil {
+			err = context.Cause(ctx)
 		}
-		if err := p.printSorted(held); err == nil && p.out.flush() == nil {
+		// The rows printed stay, and those held to be sorted are printed,
+		// sorted, without a header for none: a failure, like a signal,
+		// keeps what was received before it.
+		if p.printSorted(held) == nil && p.out.flush() == nil {
 			printed += len(held)
 		}
-		return printed, &interrupted{err: context.Cause(ctx), rows: printed, sorted: p.order != nil}
+		return printed, &partial{err: err, rows: printed, sorted: p.order != nil}
 	}
 	for {
 		select {
@@ -85,7 +92,13 @@ func (p rows[T, R]) print(ctx context.Context, list func(context.Context) iter.S
 				if ctx.Err() != nil {
 					return end(ctx.Err())
 				}
+				if p.ended != nil {
+					if err := p.ended(); err != nil {
+						return end(err)
+					}
+				}
 				if err := p.printSorted(held); err != nil {
+					held = nil // not to be printed again
 					return end(err)
 				}
 				return printed + len(held), p.out.close()

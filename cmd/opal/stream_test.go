@@ -121,9 +121,9 @@ func TestInterruptedSort(t *testing.T) {
 				cancel(stopSignal{})
 			}()
 			n, err := p.print(ctx, list)
-			var partial *interrupted
-			if !errors.As(err, &partial) || partial.rows != 3 || partial.sorted != sorted || n != 3 || !errors.As(err, new(stopSignal)) {
-				t.Fatalf("print = %d, %#v; want 3 and an *interrupted of 3 rows, sorted %v, caused by the signal", n, err, sorted)
+			var cut *partial
+			if !errors.As(err, &cut) || cut.rows != 3 || cut.sorted != sorted || n != 3 || !errors.As(err, new(stopSignal)) {
+				t.Fatalf("print = %d, %#v; want 3 and a *partial of 3 rows, sorted %v, caused by the signal", n, err, sorted)
 			}
 			want := []int{3, 1, 2}
 			if sorted {
@@ -137,21 +137,30 @@ func TestInterruptedSort(t *testing.T) {
 }
 
 // TestSkippedErrors: an error that skip accepts is passed over; any other
-// ends the listing with it, the rows before it written.
+// ends the listing with it, the rows before it written (sorted, with
+// -sort), and says how many.
 func TestSkippedErrors(t *testing.T) {
 	gone, broken := errors.New("gone"), errors.New("broken")
 	list := func(context.Context) iter.Seq2[int, error] {
 		return func(yield func(int, error) bool) {
-			_ = yield(1, nil) && yield(0, gone) && yield(2, nil) && yield(0, broken) && yield(3, nil)
+			_ = yield(2, nil) && yield(0, gone) && yield(1, nil) && yield(0, broken) && yield(3, nil)
 		}
 	}
-	rec := &recorder{start: time.Now(), written: map[int]time.Duration{}}
-	p := rows[int, int]{out: rec, row: identity, skip: func(err error) bool { return err == gone }}
-	n, err := p.print(t.Context(), list)
-	if n != 2 || err != broken || rec.closed {
-		t.Errorf("print = %d, %v, closed %v; want 2, broken, not closed", n, err, rec.closed)
-	}
-	if diff := gocmp.Diff([]int{1, 2}, rec.order); diff != "" {
-		t.Errorf("rows written (-want +got):\n%s", diff)
+	for _, sorted := range []bool{false, true} {
+		rec := &recorder{start: time.Now(), written: map[int]time.Duration{}}
+		p := rows[int, int]{out: rec, row: identity, skip: func(err error) bool { return err == gone }}
+		want := []int{2, 1}
+		if sorted {
+			p.order = cmp.Compare[int]
+			want = []int{1, 2}
+		}
+		n, err := p.print(t.Context(), list)
+		var cut *partial
+		if n != 2 || !errors.Is(err, broken) || !errors.As(err, &cut) || cut.rows != 2 || cut.sorted != sorted || rec.closed {
+			t.Errorf("sorted %v: print = %d, %#v, closed %v; want 2, a *partial of 2 rows of broken, not closed", sorted, n, err, rec.closed)
+		}
+		if diff := gocmp.Diff(want, rec.order); diff != "" {
+			t.Errorf("sorted %v: rows written (-want +got):\n%s", sorted, diff)
+		}
 	}
 }

@@ -33,15 +33,15 @@ hr_idp_status.
 
 // usersOptions are the flags of opal users.
 type usersOptions struct {
-	flagsOf common
-	email   string
+	commonFlags common
+	email       string
 }
 
-func (o *usersOptions) common() *common { return &o.flagsOf }
+func (o *usersOptions) common() *common { return &o.commonFlags }
 
 func (o *usersOptions) flags(fs *flag.FlagSet) {
 	fs.StringVar(&o.email, "email", "", "only the user with this `EMAIL`")
-	o.flagsOf.define(fs, "users")
+	o.commonFlags.define(fs, "users")
 }
 
 func (o *usersOptions) check(map[string]bool) error { return nil }
@@ -56,7 +56,7 @@ func (o *usersOptions) describe() string {
 
 func (o *usersOptions) run(ctx context.Context, c *cli) error {
 	list := func(ctx context.Context) iter.Seq2[opal.User, error] {
-		return c.client.Users.All(ctx, &opal.ListUsersOptions{PageSize: o.flagsOf.pageSize})
+		return c.client.Users.All(ctx, &opal.ListUsersOptions{PageSize: o.commonFlags.pageSize})
 	}
 	if o.email != "" {
 		u, err := userByEmail(ctx, c.client, o.email)
@@ -69,7 +69,7 @@ func (o *usersOptions) run(ctx context.Context, c *cli) error {
 	}
 	c.prog.begin("users", 0)
 	p := rows[opal.User, opal.User]{
-		out: newPrinter(o.flagsOf.format, usersLayout, c.stdout, c.cut),
+		out: newPrinter(o.commonFlags.format, usersLayout, c.stdout, c.cut),
 		row: func(u opal.User) (opal.User, bool, error) {
 			c.prog.items.Add(1)
 			return u, true, nil
