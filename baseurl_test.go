@@ -11,10 +11,11 @@ import (
 	"github.com/opalclient/opal-go"
 )
 
-// TestExactBaseURLReachesTheRoot: a mock that serves the API at a host's
-// root, as Prism does, is reached with WithExactBaseURL, while WithBaseURL
-// fills in the /v1 of self-hosted Opal; the last of the two options wins.
-func TestExactBaseURLReachesTheRoot(t *testing.T) {
+// TestBaseURLPaths: every form of a base URL reaches the API's paths, with
+// no "//" and its prefix kept. A mock that serves the API at a host's root,
+// as Prism does, is reached with WithExactBaseURL, while WithBaseURL fills
+// in the /v1 of self-hosted Opal; the last of the two options wins.
+func TestBaseURLPaths(t *testing.T) {
 	var paths []string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		paths = append(paths, r.URL.Path)
@@ -32,6 +33,11 @@ func TestExactBaseURLReachesTheRoot(t *testing.T) {
 		{"exact, a slash", []opal.Option{opal.WithExactBaseURL(srv.URL + "/")}, "/users"},
 		{"exact, a path", []opal.Option{opal.WithExactBaseURL(srv.URL + "/api")}, "/api/users"},
 		{"base URL, no path", []opal.Option{opal.WithBaseURL(srv.URL)}, "/v1/users"},
+		{"base URL, a slash", []opal.Option{opal.WithBaseURL(srv.URL + "/")}, "/v1/users"},
+		{"base URL, /v1", []opal.Option{opal.WithBaseURL(srv.URL + "/v1")}, "/v1/users"},
+		{"base URL, /v1/", []opal.Option{opal.WithBaseURL(srv.URL + "/v1/")}, "/v1/users"},
+		{"base URL, another path", []opal.Option{opal.WithBaseURL(srv.URL + "/opal/api/")}, "/opal/api/users"},
+		{"base URL, localhost", []opal.Option{opal.WithBaseURL(strings.Replace(srv.URL, "127.0.0.1", "localhost", 1) + "/custom")}, "/custom/users"},
 		{"exact, then base URL", []opal.Option{opal.WithExactBaseURL(srv.URL), opal.WithBaseURL(srv.URL)}, "/v1/users"},
 		{"base URL, then exact", []opal.Option{opal.WithBaseURL(srv.URL), opal.WithExactBaseURL(srv.URL)}, "/users"},
 	}

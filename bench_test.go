@@ -1,4 +1,4 @@
-package opal
+package opal_test
 
 import (
 	"context"
@@ -9,25 +9,27 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
+
+	"github.com/opalclient/opal-go"
 )
 
 // benchResource is the resource of the benchmarks' sessions.
 const benchResource = "1b978423-db0a-4037-a4cf-f79c60cb67b3"
 
 // benchSessions makes n realistic sessions on one resource.
-func benchSessions(n int) []Session {
-	levels := []ResourceAccessLevel{
+func benchSessions(n int) []opal.Session {
+	levels := []opal.ResourceAccessLevel{
 		{Name: "AdminRole", RemoteID: "arn:aws:iam::590304332660:role/AdministratorAccess"},
 		{Name: "ReadOnly", RemoteID: "arn:aws:iam::590304332660:role/ReadOnlyAccess"},
 		{},
 	}
 	start := time.Date(2026, 11, 26, 17, 0, 0, 0, time.UTC)
-	sessions := make([]Session, n)
+	sessions := make([]opal.Session, n)
 	for i := range sessions {
-		sessions[i] = Session{
+		sessions[i] = opal.Session{
 			ConnectionID:   fmt.Sprintf("6e6b5597-bd36-4f4c-a629-%012d", i),
 			UserID:         fmt.Sprintf("b031c922-b84f-4424-9f4f-%012d", i%977),
 			ResourceID:     benchResource,
@@ -38,22 +40,25 @@ func benchSessions(n int) []Session {
 	return sessions
 }
 
-// pageServer serves pages of pre-encoded sessions: page i of n has cursor
-// "p<i>" and, but for the last, a next cursor. All pages share one encoded
-// results array, so that a walk of any length costs the server no memory.
-type pageServer struct {
-	*httptest.Server
-	newConns atomic.Int32
+// newPageServer serves pages of pre-encoded sessions (see pagesHandler)
+// until the test ends.
+func newPageServer(tb testing.TB, pages, perPage int) *httptest.Server {
+	tb.Helper()
+	srv := httptest.NewServer(pagesHandler(tb, pages, perPage))
+	tb.Cleanup(srv.Close)
+	return srv
 }
 
-func newPageServer(tb testing.TB, pages, perPage int) *pageServer {
+// pagesHandler serves pages of pre-encoded sessions: page i of n has cursor
+// "p<i>" and, but for the last, a next cursor. All pages share one encoded
+// results array, so that a walk of any length costs the server no memory.
+func pagesHandler(tb testing.TB, pages, perPage int) http.HandlerFunc {
 	tb.Helper()
 	results, err := json.Marshal(benchSessions(perPage))
 	if err != nil {
 		tb.Fatal(err)
 	}
-	ps := &pageServer{}
-	ps.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return func(w http.ResponseWriter, r *http.Request) {
 		i := 0
 		if c := r.URL.Query().Get("cursor"); c != "" {
 			i, _ = strconv.Atoi(strings.TrimPrefix(c, "p"))
@@ -66,11 +71,7 @@ func newPageServer(tb testing.TB, pages, perPage int) *pageServer {
 		fmt.Fprintf(w, `{"next":%s,"previous":"p%d","results":`, next, i)
 		w.Write(results)
 		w.Write([]byte("}"))
-	}))
-	countConnections(ps.Server, &ps.newConns)
-	ps.Start()
-	tb.Cleanup(ps.Close)
-	return ps
+	}
 }
 
 const (
@@ -84,7 +85,7 @@ const (
 // that the limit costs a walk over a real network nothing.
 func BenchmarkAll(b *testing.B) {
 	srv := newPageServer(b, benchPages, benchPerPage)
-	c, err := NewClient(testToken, WithBaseURL(srv.URL), WithRateLimit(0))
+	c, err := opal.NewClient(testToken, opal.WithBaseURL(srv.URL), opal.WithRateLimit(0))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -92,7 +93,7 @@ func BenchmarkAll(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		n := 0
-		for _, err := range c.Sessions.All(ctx, benchResource, &ListSessionsOptions{PageSize: benchPerPage}) {
+		for _, err := range c.Sessions.All(ctx, benchResource, &opal.ListSessionsOptions{PageSize: benchPerPage}) {
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -167,32 +168,34 @@ func reportPerSession(b *testing.B, sessions int) {
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(sessions), "ns/session")
 }
 
+// liveHeap is the heap's live bytes, after a garbage collection.
+func liveHeap() uint64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
+}
+
 // walkHeap walks pages×perPage sessions with All and returns the live heap
 // after 10 pages and 10 pages before the end.
 func walkHeap(tb testing.TB, pages, perPage int) (early, late uint64) {
 	tb.Helper()
 	srv := newPageServer(tb, pages, perPage)
-	c, err := NewClient(testToken, WithBaseURL(srv.URL), WithRateLimit(0))
+	c, err := opal.NewClient(testToken, opal.WithBaseURL(srv.URL), opal.WithRateLimit(0))
 	if err != nil {
 		tb.Fatal(err)
 	}
-	heap := func() uint64 {
-		runtime.GC()
-		var ms runtime.MemStats
-		runtime.ReadMemStats(&ms)
-		return ms.HeapAlloc
-	}
 	n := 0
-	for _, err := range c.Sessions.All(context.Background(), benchResource, &ListSessionsOptions{PageSize: perPage}) {
+	for _, err := range c.Sessions.All(context.Background(), benchResource, &opal.ListSessionsOptions{PageSize: perPage}) {
 		if err != nil {
 			tb.Fatal(err)
 		}
 		n++
 		switch n {
 		case 10*perPage + 1:
-			early = heap()
+			early = liveHeap()
 		case (pages-10)*perPage + 1:
-			late = heap()
+			late = liveHeap()
 		}
 	}
 	if n != pages*perPage {
@@ -202,10 +205,10 @@ func walkHeap(tb testing.TB, pages, perPage int) (early, late uint64) {
 }
 
 // TestAllHoldsAboutOnePage compares the live heap early and late in a walk
-// of 200 pages: it must not grow with the number of pages. (Sized to stay
+// of 100 pages: it must not grow with the number of pages. (Sized to stay
 // quick under -race; BenchmarkAllMemory walks 200,000 sessions.)
 func TestAllHoldsAboutOnePage(t *testing.T) {
-	const pages = 200
+	const pages = 100
 	early, late := walkHeap(t, pages, 100)
 	// On top of the page in hand, a walk keeps only a 16-byte fingerprint
 	// of each cursor it has seen, to detect loops. Holding on to pages
@@ -214,6 +217,49 @@ func TestAllHoldsAboutOnePage(t *testing.T) {
 	t.Logf("live heap after 10 pages: %d KB; after %d: %d KB", early>>10, pages-10, late>>10)
 	if late > early+slack {
 		t.Errorf("live heap grew from %d KB to %d KB over %d pages", early>>10, late>>10, pages-20)
+	}
+}
+
+// TestLoopGuardKeepsNoCursor: the loop guard remembers each cursor of a
+// walk by a fixed-size fingerprint. A server whose cursors are 128 KiB long
+// would otherwise grow the heap by 128 KiB a page: over 32 pages, the live
+// heap grows by less than a quarter of that. (In memory: a server's reading
+// of the cursors is no part of it.)
+func TestLoopGuardKeepsNoCursor(t *testing.T) {
+	const pages, cursorLen = 32, 128 << 10
+	pad := strings.Repeat("x", cursorLen)
+	cursor := func(i int) string { return fmt.Sprintf("c%d-%s", i, pad) }
+	c := inMemoryClient(t, func(w http.ResponseWriter, r *http.Request) {
+		i := 0
+		if _, c, ok := strings.Cut(r.URL.RawQuery, "cursor=c"); ok {
+			fmt.Sscanf(c, "%d", &i)
+		}
+		next := "null"
+		if i+1 < pages {
+			next = strconv.Quote(cursor(i + 1))
+		}
+		writeJSON(w, http.StatusOK, fmt.Sprintf(`{"next":%s,"results":[{"connection_id":"s%d","resource_id":"r1","user_id":"u1"}]}`, next, i))
+	})
+	var early, late uint64
+	n := 0
+	for _, err := range c.Sessions.All(context.Background(), "r1", nil) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		n++
+		switch n {
+		case 2:
+			early = liveHeap()
+		case pages:
+			late = liveHeap()
+		}
+	}
+	if n != pages {
+		t.Fatalf("%d sessions, want %d", n, pages)
+	}
+	t.Logf("live heap after 2 pages: %d KiB; after %d: %d KiB", early>>10, pages, late>>10)
+	if growth := int64(late) - int64(early); growth > (pages-2)*cursorLen/4 {
+		t.Errorf("live heap grew by %d KiB over %d pages of %d KiB cursors", growth>>10, pages-2, cursorLen>>10)
 	}
 }
 
@@ -228,21 +274,23 @@ func BenchmarkAllMemory(b *testing.B) {
 }
 
 // TestAllReusesOneConnection: a full walk runs over one keep-alive
-// connection, so every body is read to its end and closed.
+// connection, so every body is read to its end and closed. (On the fake
+// clock, over a network in memory: see MemNet.)
 func TestAllReusesOneConnection(t *testing.T) {
-	srv := newPageServer(t, benchPages, 50)
-	c, err := NewClient(testToken, WithBaseURL(srv.URL), WithRateLimit(0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for range 2 {
-		for _, err := range c.Sessions.All(context.Background(), benchResource, nil) {
-			if err != nil {
-				t.Fatal(err)
+	synctest.Test(t, func(t *testing.T) {
+		n := newMemNet(t, pagesHandler(t, benchPages, 50))
+		tr := n.Transport()
+		defer tr.CloseIdleConnections()
+		c := clientOf(t, &http.Client{Transport: tr})
+		for range 2 {
+			for _, err := range c.Sessions.All(t.Context(), benchResource, nil) {
+				if err != nil {
+					t.Fatal(err)
+				}
 			}
 		}
-	}
-	if n := srv.newConns.Load(); n != 1 {
-		t.Errorf("two walks of %d pages opened %d connections, want 1", benchPages, n)
-	}
+		if d := n.Dials(); d != 1 {
+			t.Errorf("two walks of %d pages opened %d connections, want 1", benchPages, d)
+		}
+	})
 }

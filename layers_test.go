@@ -1,4 +1,4 @@
-package opal
+package opal_test
 
 import (
 	"fmt"

@@ -1,4 +1,4 @@
-package opal
+package opal_test
 
 import (
 	"context"
@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,42 +18,37 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/opalclient/opal-go"
+	"github.com/opalclient/opal-go/opaltest"
 )
 
-// testToken is distinctive so that a leak is easy to find in any output.
-const testToken = "opal-test-token-7Yq2Lw9Zx4"
+// The helpers that the white-box tests share with these, under their own
+// names (see shared_internal_test.go).
+const (
+	testToken    = opal.TestToken
+	hostileToken = opal.HostileToken
+)
 
-// setup starts a test server and a client for it. The client's base URL ends
-// in /v1 like Opal's, so handlers see the API's own paths, and an absolute
-// URL in the library would miss the server. Retry waits are milliseconds,
-// and there is no client-side rate limit.
-func setup(t *testing.T, opts ...Option) (*Client, *http.ServeMux, *httptest.Server) {
-	t.Helper()
-	return setupWithToken(t, testToken, opts...)
-}
+var (
+	setup               = opal.Setup
+	setupWithToken      = opal.SetupWithToken
+	writeJSON           = opal.WriteJSON
+	countingHandler     = opal.CountingHandler
+	inMemoryClient      = opal.InMemoryClient
+	clientOf            = opal.ClientOf
+	leaksToken          = opal.LeaksToken
+	maskToken           = opal.MaskToken
+	checkNoTokenInChain = opal.CheckNoTokenInChain
+	noSweepLeft         = opal.NoSweepLeft
+	resourceIDs         = opal.ResourceIDs
+)
 
-// setupWithToken is setup with a client for the given token.
-func setupWithToken(t *testing.T, token string, opts ...Option) (*Client, *http.ServeMux, *httptest.Server) {
-	t.Helper()
-	mux := http.NewServeMux()
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
-	// No client-side rate limit unless a test sets one: a loopback server
-	// answers in microseconds, and the limiter's own tests are elsewhere.
-	opts = append([]Option{WithBaseURL(srv.URL + "/v1"), WithRetryWait(time.Millisecond, 2*time.Millisecond), WithRateLimit(0)}, opts...)
-	c, err := NewClient(token, opts...)
-	if err != nil {
-		t.Fatalf("NewClient: %v", err)
-	}
-	return c, mux, srv
-}
+type (
+	roundTripFunc = opal.RoundTripFunc
+	attemptTimes  = opal.AttemptTimes
+)
 
-// writeJSON answers with a JSON body, as Opal does.
-func writeJSON(w http.ResponseWriter, status int, body string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	fmt.Fprint(w, body)
-}
+var newMemNet = opal.NewMemNet
 
 // countConnections counts in n the connections that srv, not yet started,
 // accepts.
@@ -66,41 +60,36 @@ func countConnections(srv *httptest.Server, n *atomic.Int32) {
 	}
 }
 
-// countingHandler answers every request with h and counts them.
-func countingHandler(n *atomic.Int32, h http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		n.Add(1)
-		h(w, r)
-	}
-}
+// leaks reports whether text holds testToken in any form fmt could print it.
+func leaks(text string) bool { return leaksToken(text, testToken) }
 
 func TestNewClientRejectsBadArguments(t *testing.T) {
 	tests := []struct {
 		name  string
 		token string
-		opts  []Option
+		opts  []opal.Option
 		want  string // part of the error text
 	}{
 		{"empty token", "", nil, "empty API token"},
 		{"token with newline", "abc\n", nil, "white space"},
 		{"token with space", "abc def", nil, "white space"},
-		{"unparsable base URL", "t", []Option{WithBaseURL("https://exa mple.com")}, "not a valid URL"},
-		{"base URL without scheme", "t", []Option{WithBaseURL("api.opal.dev/v1")}, "has no host"},
-		{"base URL without host", "t", []Option{WithBaseURL("https:///v1")}, "has no host"},
-		{"empty base URL", "t", []Option{WithBaseURL("")}, "has no host"},
-		{"ftp base URL", "t", []Option{WithBaseURL("ftp://opal.example.com")}, `scheme "ftp"`},
-		{"plain http to a remote host", "t", []Option{WithBaseURL("http://opal.example.com/v1")}, "plain http"},
-		{"plain http to a private address", "t", []Option{WithBaseURL("http://10.0.0.1/v1")}, "plain http"},
-		{"plain http to a look-alike of localhost", "t", []Option{WithBaseURL("http://localhost.example.com")}, "plain http"},
-		{"credentials in base URL", "t", []Option{WithBaseURL("https://user:pw@opal.example.com")}, "credentials"},
-		{"query in base URL", "t", []Option{WithBaseURL("https://opal.example.com/v1?x=1")}, "query"},
-		{"nil http client", "t", []Option{WithHTTPClient(nil)}, "nil *http.Client"},
-		{"negative retry count", "t", []Option{WithRetryMax(-1)}, "negative retry count"},
-		{"negative min wait", "t", []Option{WithRetryWait(-time.Second, time.Second)}, "negative wait"},
-		{"negative max wait", "t", []Option{WithRetryWait(0, -time.Second)}, "negative wait"},
-		{"min wait above max", "t", []Option{WithRetryWait(2*time.Second, time.Second)}, "greater than max"},
-		{"max wait of all durations", "t", []Option{WithRetryWait(0, math.MaxInt64)}, "longer than 24h"},
-		{"max wait over a day", "t", []Option{WithRetryWait(time.Second, 24*time.Hour+1)}, "longer than 24h"},
+		{"unparsable base URL", "t", []opal.Option{opal.WithBaseURL("https://exa mple.com")}, "not a valid URL"},
+		{"base URL without scheme", "t", []opal.Option{opal.WithBaseURL("api.opal.dev/v1")}, "has no host"},
+		{"base URL without host", "t", []opal.Option{opal.WithBaseURL("https:///v1")}, "has no host"},
+		{"empty base URL", "t", []opal.Option{opal.WithBaseURL("")}, "has no host"},
+		{"ftp base URL", "t", []opal.Option{opal.WithBaseURL("ftp://opal.example.com")}, `scheme "ftp"`},
+		{"plain http to a remote host", "t", []opal.Option{opal.WithBaseURL("http://opal.example.com/v1")}, "plain http"},
+		{"plain http to a private address", "t", []opal.Option{opal.WithBaseURL("http://10.0.0.1/v1")}, "plain http"},
+		{"plain http to a look-alike of localhost", "t", []opal.Option{opal.WithBaseURL("http://localhost.example.com")}, "plain http"},
+		{"credentials in base URL", "t", []opal.Option{opal.WithBaseURL("https://user:pw@opal.example.com")}, "credentials"},
+		{"query in base URL", "t", []opal.Option{opal.WithBaseURL("https://opal.example.com/v1?x=1")}, "query"},
+		{"nil http client", "t", []opal.Option{opal.WithHTTPClient(nil)}, "nil *http.Client"},
+		{"negative retry count", "t", []opal.Option{opal.WithRetryMax(-1)}, "negative retry count"},
+		{"negative min wait", "t", []opal.Option{opal.WithRetryWait(-time.Second, time.Second)}, "negative wait"},
+		{"negative max wait", "t", []opal.Option{opal.WithRetryWait(0, -time.Second)}, "negative wait"},
+		{"min wait above max", "t", []opal.Option{opal.WithRetryWait(2*time.Second, time.Second)}, "greater than max"},
+		{"max wait of all durations", "t", []opal.Option{opal.WithRetryWait(0, math.MaxInt64)}, "longer than 24h"},
+		{"max wait over a day", "t", []opal.Option{opal.WithRetryWait(time.Second, 24*time.Hour+1)}, "longer than 24h"},
 		{"token with a tab", "ab\tc", nil, "white space"},
 		{"token with DEL", "abc\x7f", nil, "control characters"},
 		{"token with a byte-order mark", "\uFEFFabc", nil, "invisible formatting characters"},
@@ -116,13 +105,13 @@ func TestNewClientRejectsBadArguments(t *testing.T) {
 		{"token with a combining grapheme joiner", "abc\u034F", nil, "outside printable ASCII"},
 		{"token with a variation selector", "abc\uFE0F", nil, "outside printable ASCII"},
 		{"token with a letter outside ASCII", "schlüssel", nil, "outside printable ASCII"},
-		{"empty user agent", "t", []Option{WithUserAgent("")}, "not a valid product"},
-		{"user agent with newline", "t", []Option{WithUserAgent("bot/1\r\nX-Evil: 1")}, "not a valid product"},
+		{"empty user agent", "t", []opal.Option{opal.WithUserAgent("")}, "not a valid product"},
+		{"user agent with newline", "t", []opal.Option{opal.WithUserAgent("bot/1\r\nX-Evil: 1")}, "not a valid product"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := NewClient(tt.token, tt.opts...)
-			if !errors.Is(err, ErrInvalidArgument) {
+			c, err := opal.NewClient(tt.token, tt.opts...)
+			if !errors.Is(err, opal.ErrInvalidArgument) {
 				t.Fatalf("NewClient error = %v, want one wrapping ErrInvalidArgument", err)
 			}
 			if c != nil {
@@ -138,128 +127,197 @@ func TestNewClientRejectsBadArguments(t *testing.T) {
 	}
 }
 
-func TestParseBaseURL(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"https://opal.example.com", "https://opal.example.com/v1"},
-		{"https://opal.example.com/", "https://opal.example.com/v1"},
-		{"https://opal.example.com/v1", "https://opal.example.com/v1"},
-		{"https://opal.example.com/v1/", "https://opal.example.com/v1/"},
-		{"https://opal.example.com/opal/api", "https://opal.example.com/opal/api"},
-		{"HTTPS://opal.example.com:8443", "https://opal.example.com:8443/v1"},
-		{"http://localhost:8080", "http://localhost:8080/v1"},
-		{"http://LOCALHOST", "http://LOCALHOST/v1"},
-		{"http://127.0.0.1:1234/v1", "http://127.0.0.1:1234/v1"},
-		{"http://127.8.9.10", "http://127.8.9.10/v1"},
-		{"http://[::1]:9000/", "http://[::1]:9000/v1"},
-		{DefaultBaseURL, DefaultBaseURL},
+// TestIDsInPathsAreOneSegment: whatever a resource or user ID holds, the
+// server sees it as one escaped segment of its endpoint's path, with no
+// query or fragment of its making, and no request reaches another
+// endpoint: the one request sent has the path and query wanted, and
+// opaltest, which finds the ID as one segment unescaped, answers with the
+// object of that ID.
+func TestIDsInPathsAreOneSegment(t *testing.T) {
+	tests := []struct{ id, escaped string }{
+		{"1b978423-db0a-4037-a4cf-f79c60cb67b3", "1b978423-db0a-4037-a4cf-f79c60cb67b3"},
+		{"a/b", "a%2Fb"},
+		{"../users", "..%2Fusers"},
+		{"a/../..", "a%2F..%2F.."},
+		{"users/u1", "users%2Fu1"},
+		{"%2F", "%252F"},
+		{"%2e%2e", "%252e%252e"},
+		{"?", "%3F"},
+		{"a?user_id=u1", "a%3Fuser_id=u1"},
+		{"#", "%23"},
+		{"a#b", "a%23b"},
+		{"a b", "a%20b"},
+		{"a;b", "a%3Bb"},
+		{`a\b`, "a%5Cb"},
+		{"...", "..."},
+		{"ресурс/é", "%D1%80%D0%B5%D1%81%D1%83%D1%80%D1%81%2F%C3%A9"},
 	}
-	for _, tt := range tests {
-		u, err := parseBaseURL(tt.in)
-		if err != nil {
-			t.Errorf("parseBaseURL(%q): %v", tt.in, err)
-			continue
-		}
-		if diff := cmp.Diff(tt.want, u.String()); diff != "" {
-			t.Errorf("parseBaseURL(%q) (-want +got):\n%s", tt.in, diff)
-		}
-	}
-}
-
-// TestBaseURLPaths checks the paths that reach the server, so that no base
-// URL form produces "//" or loses its prefix.
-func TestBaseURLPaths(t *testing.T) {
-	var gotPath atomic.Value
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		gotPath.Store(r.URL.Path)
-		writeJSON(w, http.StatusOK, `{"results":[]}`)
-	}))
-	defer srv.Close()
-	port := fmt.Sprint(srv.Listener.Addr().(*net.TCPAddr).Port)
-	tests := []struct{ base, wantPath string }{
-		{srv.URL, "/v1/sessions"},
-		{srv.URL + "/", "/v1/sessions"},
-		{srv.URL + "/v1", "/v1/sessions"},
-		{srv.URL + "/v1/", "/v1/sessions"},
-		{srv.URL + "/opal/api/", "/opal/api/sessions"},
-		{"http://localhost:" + port + "/custom", "/custom/sessions"},
-	}
-	for _, tt := range tests {
-		c, err := NewClient(testToken, WithBaseURL(tt.base))
-		if err != nil {
-			t.Fatalf("NewClient(%q): %v", tt.base, err)
-		}
-		if _, err := c.Sessions.List(context.Background(), "r", nil); err != nil {
-			t.Fatalf("List with base %q: %v", tt.base, err)
-		}
-		if diff := cmp.Diff(tt.wantPath, gotPath.Load()); diff != "" {
-			t.Errorf("base %q: path (-want +got):\n%s", tt.base, diff)
-		}
-	}
-}
-
-func TestRequestQuery(t *testing.T) {
-	tests := []struct {
-		name       string
-		resourceID string
-		opts       *ListSessionsOptions
-		want       url.Values
+	calls := []struct {
+		name, path, query string // path holds %s where the ID goes
+		// add gives an opaltest server what is asked for, of the ID; want
+		// is that, as the call returns it; call makes the call.
+		add  func(srv *opaltest.Server, id string)
+		want func(id string) any
+		call func(ctx context.Context, c *opal.Client, id string) (any, error)
 	}{
-		{"resource only", "1b978423-db0a-4037-a4cf-f79c60cb67b3", nil,
-			url.Values{"resource_id": {"1b978423-db0a-4037-a4cf-f79c60cb67b3"}}},
-		{"zero options send nothing more", "r1", &ListSessionsOptions{},
-			url.Values{"resource_id": {"r1"}}},
-		{"every option", "r1", &ListSessionsOptions{UserID: "u1", Cursor: "cD0yMDIx", PageSize: 50},
-			url.Values{"resource_id": {"r1"}, "user_id": {"u1"}, "cursor": {"cD0yMDIx"}, "page_size": {"50"}}},
-		{"largest page", "r1", &ListSessionsOptions{PageSize: 1000},
-			url.Values{"resource_id": {"r1"}, "page_size": {"1000"}}},
-		{"IDs with query syntax are escaped", "a&user_id=evil#x y", &ListSessionsOptions{UserID: "u=1&page_size=9", Cursor: "c+/=%"},
-			url.Values{"resource_id": {"a&user_id=evil#x y"}, "user_id": {"u=1&page_size=9"}, "cursor": {"c+/=%"}}},
-		{"white space is sent as given", " r ", &ListSessionsOptions{UserID: "\tu"},
-			url.Values{"resource_id": {" r "}, "user_id": {"\tu"}}},
+		{"Resources.Get", "/v1/resources/%s", "",
+			func(srv *opaltest.Server, id string) { srv.AddResources(opal.Resource{ResourceID: id}) },
+			func(id string) any { return &opal.Resource{ResourceID: id} },
+			func(ctx context.Context, c *opal.Client, id string) (any, error) {
+				r, err := c.Resources.Get(ctx, id)
+				return r, err
+			}},
+		{"Access.List", "/v1/resources/%s/users", "",
+			func(srv *opaltest.Server, id string) {
+				srv.AddAccess(opal.ResourceAccessUser{ResourceID: id, UserID: "u1"})
+			},
+			func(id string) any {
+				return &opal.ResourceAccessUserList{Results: []opal.ResourceAccessUser{{ResourceID: id, UserID: "u1"}}}
+			},
+			func(ctx context.Context, c *opal.Client, id string) (any, error) {
+				l, err := c.Access.List(ctx, id, nil)
+				return l, err
+			}},
+		{"Access.ListForUser", "/v1/resources/users/%s", "include_unmanaged=false",
+			func(srv *opaltest.Server, id string) {
+				srv.AddAccess(opal.ResourceAccessUser{ResourceID: "r1", UserID: id})
+			},
+			func(id string) any {
+				return &opal.ResourceAccessUserList{Results: []opal.ResourceAccessUser{{ResourceID: "r1", UserID: id}}}
+			},
+			func(ctx context.Context, c *opal.Client, id string) (any, error) {
+				l, err := c.Access.ListForUser(ctx, id, nil)
+				return l, err
+			}},
+	}
+	for _, call := range calls {
+		for _, tt := range tests {
+			t.Run(call.name+"/"+tt.id, func(t *testing.T) {
+				srv := opaltest.NewServer()
+				defer srv.Close()
+				call.add(srv, tt.id)
+				c, err := srv.Client()
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := call.call(t.Context(), c, tt.id)
+				if err != nil {
+					t.Fatalf("%s: %v", call.name, err)
+				}
+				if diff := cmp.Diff(call.want(tt.id), got); diff != "" {
+					t.Errorf("%s (-want +got):\n%s", call.name, diff)
+				}
+				want := fmt.Sprintf(call.path, tt.escaped) + "?" + call.query
+				var sent []string
+				for _, r := range srv.Requests() {
+					sent = append(sent, r.URL.EscapedPath()+"?"+r.URL.RawQuery)
+				}
+				if diff := cmp.Diff([]string{want}, sent); diff != "" {
+					t.Errorf("requests (-want +got):\n%s", diff)
+				}
+			})
+		}
+	}
+}
+
+// TestIDsThatAreNotOneSegmentAreRefused: "", "." and ".." name no object in
+// a path, and a resource named "users" would reach the endpoint of the
+// user "users"; each is refused by every call that puts it in a path,
+// with an error that says so and no answer, and nothing is sent.
+func TestIDsThatAreNotOneSegmentAreRefused(t *testing.T) {
+	resourceGet := map[string]func(c *opal.Client, id string) error{
+		"Resources.Get": func(c *opal.Client, id string) error {
+			r, err := c.Resources.Get(t.Context(), id)
+			if r != nil {
+				t.Errorf("Get(%q) returned a resource with its error", id)
+			}
+			return err
+		},
+	}
+	byResource := map[string]func(c *opal.Client, id string) error{
+		"Access.List": func(c *opal.Client, id string) error {
+			l, err := c.Access.List(t.Context(), id, nil)
+			if l != nil {
+				t.Errorf("List(%q) returned a page with its error", id)
+			}
+			return err
+		},
+		"Access.Pages": func(c *opal.Client, id string) error { return firstErr(c.Access.Pages(t.Context(), id, nil)) },
+		"Access.All":   func(c *opal.Client, id string) error { return firstErr(c.Access.All(t.Context(), id, nil)) },
+		"Access.AllOf": func(c *opal.Client, id string) error { return firstErr(c.Access.AllOf(t.Context(), []string{id}, nil)) },
+	}
+	byUser := map[string]func(c *opal.Client, id string) error{
+		"Access.ListForUser": func(c *opal.Client, id string) error {
+			l, err := c.Access.ListForUser(t.Context(), id, nil)
+			if l != nil {
+				t.Errorf("ListForUser(%q) returned a page with its error", id)
+			}
+			return err
+		},
+		"Access.PagesForUser": func(c *opal.Client, id string) error { return firstErr(c.Access.PagesForUser(t.Context(), id, nil)) },
+		"Access.AllForUser":   func(c *opal.Client, id string) error { return firstErr(c.Access.AllForUser(t.Context(), id, nil)) },
+	}
+	tests := []struct {
+		calls map[string]func(c *opal.Client, id string) error
+		id    string
+		want  string
+	}{
+		{resourceGet, "", "opal: invalid argument: empty resource ID"},
+		{resourceGet, ".", `opal: invalid argument: resource ID "." is not an ID`},
+		{resourceGet, "..", `opal: invalid argument: resource ID ".." is not an ID`},
+		{byResource, "", "opal: invalid argument: empty resource ID"},
+		{byResource, ".", `opal: invalid argument: resource ID "." is not an ID`},
+		{byResource, "..", `opal: invalid argument: resource ID ".." is not an ID`},
+		{byResource, "users", `opal: invalid argument: resource ID "users" would reach GET /resources/users/{user_id}, not this resource`},
+		{byResource, "Users", `opal: invalid argument: resource ID "Users" would reach GET /resources/users/{user_id}, not this resource`},
+		{byUser, "", "opal: invalid argument: empty user ID"},
+		{byUser, ".", `opal: invalid argument: user ID "." is not an ID`},
+		{byUser, "..", `opal: invalid argument: user ID ".." is not an ID`},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			c, mux, _ := setup(t)
-			var got url.Values
-			mux.HandleFunc("/v1/sessions", func(w http.ResponseWriter, r *http.Request) {
-				if r.Method != http.MethodGet {
-					t.Errorf("method = %s, want GET", r.Method)
+		for name, call := range tt.calls {
+			t.Run(fmt.Sprintf("%s(%q)", name, tt.id), func(t *testing.T) {
+				srv := opaltest.NewServer()
+				defer srv.Close()
+				c, err := srv.Client()
+				if err != nil {
+					t.Fatal(err)
 				}
-				got = r.URL.Query()
-				writeJSON(w, http.StatusOK, `{"results":[]}`)
+				err = call(c, tt.id)
+				if !errors.Is(err, opal.ErrInvalidArgument) || !strings.HasPrefix(err.Error(), tt.want) {
+					t.Errorf("error %v, want one starting %q", err, tt.want)
+				}
+				if n := len(srv.Requests()); n != 0 {
+					t.Errorf("%d requests sent, want none", n)
+				}
 			})
-			if _, err := c.Sessions.List(context.Background(), tt.resourceID, tt.opts); err != nil {
-				t.Fatalf("List: %v", err)
-			}
-			if diff := cmp.Diff(tt.want, got); diff != "" {
-				t.Errorf("query (-want +got):\n%s", diff)
-			}
-		})
+		}
 	}
 }
 
 func TestRequestHeaders(t *testing.T) {
 	tests := []struct {
 		name      string
-		opts      []Option
+		opts      []opal.Option
 		wantAgent string
 	}{
-		{"default user agent", nil, "opal-go/" + Version},
-		{"caller's product first", []Option{WithUserAgent("inventory-bot/2.1")}, "inventory-bot/2.1 opal-go/" + Version},
+		{"default user agent", nil, "opal-go/" + opal.Version},
+		{"caller's product first", []opal.Option{opal.WithUserAgent("inventory-bot/2.1")}, "inventory-bot/2.1 opal-go/" + opal.Version},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, mux, _ := setup(t, tt.opts...)
-			var got http.Header
-			mux.HandleFunc("/v1/sessions", func(w http.ResponseWriter, r *http.Request) {
-				got = r.Header
-				writeJSON(w, http.StatusOK, `{"results":[]}`)
-			})
-			if _, err := c.Sessions.List(context.Background(), "r", nil); err != nil {
+			srv := opaltest.NewServer()
+			defer srv.Close()
+			c, err := srv.Client(tt.opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.Sessions.List(t.Context(), "r", nil); err != nil {
 				t.Fatalf("List: %v", err)
 			}
+			got := srv.Requests()[0].Header
 			want := map[string]string{
-				"Authorization": "Bearer " + testToken,
+				"Authorization": "Bearer " + srv.Token,
 				"Accept":        "application/json",
 				"User-Agent":    tt.wantAgent,
 			}
@@ -273,43 +331,15 @@ func TestRequestHeaders(t *testing.T) {
 	}
 }
 
-func TestListRejectsBadArgumentsWithoutSending(t *testing.T) {
-	tests := []struct {
-		name       string
-		resourceID string
-		opts       *ListSessionsOptions
-		want       string
-	}{
-		{"empty resource ID", "", nil, "empty resource ID"},
-		{"negative page size", "r", &ListSessionsOptions{PageSize: -1}, "page size -1"},
-		{"page size above 1000", "r", &ListSessionsOptions{PageSize: 1001}, "page size 1001"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			c, mux, _ := setup(t)
-			var requests atomic.Int32
-			mux.HandleFunc("/", countingHandler(&requests, func(w http.ResponseWriter, r *http.Request) {}))
-			list, err := c.Sessions.List(context.Background(), tt.resourceID, tt.opts)
-			if !errors.Is(err, ErrInvalidArgument) {
-				t.Fatalf("List error = %v, want one wrapping ErrInvalidArgument", err)
-			}
-			if !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("error %q does not say %q", err, tt.want)
-			}
-			if list != nil {
-				t.Errorf("List returned a page with its error")
-			}
-			if n := requests.Load(); n != 0 {
-				t.Errorf("%d requests sent, want none", n)
-			}
-		})
-	}
-}
-
+// TestListWithDoneContextSendsNothing: a done context is returned as it
+// is, a nil one is a bad argument, and nothing is sent.
 func TestListWithDoneContextSendsNothing(t *testing.T) {
-	c, mux, _ := setup(t)
-	var requests atomic.Int32
-	mux.HandleFunc("/", countingHandler(&requests, func(w http.ResponseWriter, r *http.Request) {}))
+	srv := opaltest.NewServer()
+	defer srv.Close()
+	c, err := srv.Client()
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	canceled, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -322,10 +352,10 @@ func TestListWithDoneContextSendsNothing(t *testing.T) {
 		}
 	}
 	//lint:ignore SA1012 a nil context is a caller's mistake the library must survive
-	if _, err := c.Sessions.List(nil, "r", nil); !errors.Is(err, ErrInvalidArgument) {
+	if _, err := c.Sessions.List(nil, "r", nil); !errors.Is(err, opal.ErrInvalidArgument) {
 		t.Errorf("List(nil context) error = %v, want ErrInvalidArgument", err)
 	}
-	if n := requests.Load(); n != 0 {
+	if n := len(srv.Requests()); n != 0 {
 		t.Errorf("%d requests sent, want none", n)
 	}
 }

@@ -1,72 +1,15 @@
-package opal
+package opal_test
 
 import (
 	"context"
 	"errors"
-	"fmt"
-	"maps"
-	"math"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
-	"runtime"
-	"slices"
-	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/opalclient/opal-go"
 )
-
-func TestRedactString(t *testing.T) {
-	tests := []struct {
-		name, secret, in, want string
-	}{
-		{"long secret anywhere", testToken, "x" + testToken + "y", "x[REDACTED]y"},
-		{"every occurrence", testToken, testToken + " and " + testToken, "[REDACTED] and [REDACTED]"},
-		{"JSON-escaped with HTML escaping", hostileToken, `{"a":"Tk9/\u003ca\u0026b\u003e\"c\\d+e%f?g=h#-x"}`, `{"a":"[REDACTED]"}`},
-		{"JSON-escaped without HTML escaping", hostileToken, `{"a":"Tk9/<a&b>\"c\\d+e%f?g=h#-x"}`, `{"a":"[REDACTED]"}`},
-		{"JSON-escaped with escaped slashes", hostileToken, `{"a":"Tk9\/<a&b>\"c\\d+e%f?g=h#-x"}`, `{"a":"[REDACTED]"}`},
-		{"Go-quoted", hostileToken, `"Tk9/<a&b>\"c\\d+e%f?g=h#-x"`, `"[REDACTED]"`},
-		{"query-escaped", hostileToken, "?t=Tk9%2F%3Ca%26b%3E%22c%5Cd%2Be%25f%3Fg%3Dh%23-x&u=1", "?t=[REDACTED]&u=1"},
-		{"path-escaped", hostileToken, "/v1/Tk9%2F%3Ca&b%3E%22c%5Cd+e%25f%3Fg=h%23-x/", "/v1/[REDACTED]/"},
-		{"JSON with any character as \\u", hostileToken, `{"a":"Tk9/\u003ca\u0026b\u003e\"c\\d\u002Be%f?g=h#-x"}`, `{"a":"[REDACTED]"}`},
-		{"JSON with every character as \\u", testToken, `{"a":"` + everyRuneEscaped(testToken) + `"}`, `{"a":"[REDACTED]"}`},
-		{"query-escaped in lower case", hostileToken, "?t=Tk9%2f%3ca%26b%3e%22c%5cd%2be%25f%3fg%3dh%23-x&u=1", "?t=[REDACTED]&u=1"},
-		{"URL path as net/url writes it", hostileToken, "http://h/" + (&url.URL{Path: "/" + hostileToken}).EscapedPath()[1:] + " not followed", "http://h/[REDACTED] not followed"},
-		{"HTML character references", hostileToken, "<p>Tk9/&lt;a&amp;b&gt;&#34;c\\d&#x2B;e%f?g=h#-x</p>", "<p>[REDACTED]</p>"},
-		{"Go-quoted, then in a JSON string", hostileToken, `{"a":"` + unquoted(strconv.Quote(strconv.Quote(hostileToken))) + `"}`, `{"a":"\"[REDACTED]\""}`},
-		{"a secret outside ASCII, escaped", "schlüssel-7Yq2", `{"a":"schl\u00fcssel-7Yq2"} ?k=schl%C3%BCssel-7Yq2`, `{"a":"[REDACTED]"} ?k=[REDACTED]`},
-		{"a mix of escapes", testToken, "opal%2Dtest\u002dtoken&#45;7Yq2Lw9Zx4", "[REDACTED]"},
-		{"escapes that are not the secret are kept", testToken, `100%25 \u0041 &amp; &bogus; %zz \q`, `100%25 \u0041 &amp; &bogus; %zz \q`},
-		{"short secret inside words is left", "o", "resource not found", "resource not found"},
-		{"short secret standing alone", "o", "token o is revoked", "token [REDACTED] is revoked"},
-		{"short secret quoted, at the ends", "o", `o "o" o`, `[REDACTED] "[REDACTED]" [REDACTED]`},
-		{"short secret next to a digit or a non-ASCII letter", "ab", "ab1 éab ab", "ab1 éab [REDACTED]"},
-		{"seven bytes is short", "abc1234", "xabc1234 abc1234", "xabc1234 [REDACTED]"},
-		{"eight bytes is long", "abc12345", "xabc12345", "x[REDACTED]"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got := redactString(tt.in, tt.secret)
-			if diff := cmp.Diff(maskToken(tt.want, tt.secret), maskToken(got, tt.secret)); diff != "" {
-				t.Errorf("redactString (-want +got):\n%s", diff)
-			}
-		})
-	}
-}
-
-// unquoted drops the quotes around a Go-quoted string, and only them.
-func unquoted(quoted string) string { return quoted[1 : len(quoted)-1] }
-
-// everyRuneEscaped writes every rune of s as a JSON \\u escape.
-func everyRuneEscaped(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		fmt.Fprintf(&b, `\u%04x`, r)
-	}
-	return b.String()
-}
 
 // TestShortTokenDoesNotGarbleMessages: with a one-letter token, the server's
 // words stay whole, and the token standing alone is still redacted.
@@ -81,120 +24,18 @@ func TestShortTokenDoesNotGarbleMessages(t *testing.T) {
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, http.StatusNotFound, tt.body)
 		}))
-		c, err := NewClient("o", WithBaseURL(srv.URL))
+		c, err := opal.NewClient("o", opal.WithBaseURL(srv.URL))
 		if err != nil {
 			t.Fatal(err)
 		}
 		_, err = c.Sessions.List(context.Background(), "r", nil)
 		srv.Close()
-		var apiErr *APIError
+		var apiErr *opal.APIError
 		if !errors.As(err, &apiErr) {
 			t.Fatalf("List error = %v, want *APIError", err)
 		}
 		if diff := cmp.Diff(tt.want, apiErr.Message); diff != "" {
 			t.Errorf("Message (-want +got):\n%s", diff)
 		}
-	}
-}
-
-// adversarialTexts are texts on which a redaction that is not linear in
-// their length shows it: each holds, everywhere, the secret or what starts
-// like it, or escapes to decode. Each returns n bytes, or about, and the
-// secret to redact.
-var adversarialTexts = map[string]func(n int) (text, secret string){
-	"the token, over and over": func(n int) (string, string) {
-		return strings.Repeat(testToken, n/len(testToken)), testToken
-	},
-	"the token but its last byte, over and over": func(n int) (string, string) {
-		return strings.Repeat(testToken[:len(testToken)-1]+"_", n/len(testToken)), testToken
-	},
-	"a short token inside every word": func(n int) (string, string) {
-		return strings.Repeat("o", n), "o"
-	},
-	"the token escaped for JSON, over and over": func(n int) (string, string) {
-		return strings.Repeat(`\u0061`, n/6), "aaaaaaaa"
-	},
-	"escapes that decode to nothing": func(n int) (string, string) {
-		return strings.Repeat(`%&\`, n/3), testToken
-	},
-}
-
-// allocatedBytes is how many bytes f allocates, the least of three runs, so
-// that what other goroutines allocate meanwhile does not count.
-func allocatedBytes(f func()) uint64 {
-	least := uint64(math.MaxUint64)
-	for range 3 {
-		var before, after runtime.MemStats
-		runtime.ReadMemStats(&before)
-		f()
-		runtime.ReadMemStats(&after)
-		least = min(least, after.TotalAlloc-before.TotalAlloc)
-	}
-	return least
-}
-
-// TestRedactionIsLinear: redacting four times the text allocates about four
-// times the bytes, on every adversarial text. The allocations stand for the
-// work here, deterministically: each layer of decoding is a copy of the
-// text, and the search copies nothing.
-func TestRedactionIsLinear(t *testing.T) {
-	const n = 16 << 10
-	for name, text := range adversarialTexts {
-		t.Run(name, func(t *testing.T) {
-			small, secret := text(n)
-			large, _ := text(4 * n)
-			smallBytes := allocatedBytes(func() { redactString(small, secret) })
-			largeBytes := allocatedBytes(func() { redactString(large, secret) })
-			if ratio := float64(largeBytes) / float64(max(smallBytes, 1)); ratio > 5 {
-				t.Errorf("redacting %d bytes allocated %d bytes, %d bytes %d: %.1f times as much for 4 times the text",
-					len(small), smallBytes, len(large), largeBytes, ratio)
-			}
-		})
-	}
-}
-
-// BenchmarkRedactString redacts each adversarial text at two lengths, 16 KiB
-// and the 64 KiB of an error body that is read: a linear redaction takes
-// four times as long on the second.
-func BenchmarkRedactString(b *testing.B) {
-	names := slices.Sorted(maps.Keys(adversarialTexts))
-	for _, name := range names {
-		for _, n := range []int{16 << 10, 64 << 10} {
-			s, secret := adversarialTexts[name](n)
-			b.Run(fmt.Sprintf("%s/%dKiB", name, n>>10), func(b *testing.B) {
-				b.SetBytes(int64(len(s)))
-				b.ReportAllocs()
-				for b.Loop() {
-					redactString(s, secret)
-				}
-			})
-		}
-	}
-}
-
-func TestRedactCut(t *testing.T) {
-	tests := []struct {
-		name, secret, in, want string
-	}{
-		{"the start of the secret at the end", testToken, "cut here: opal-test-tok", "cut here: [REDACTED]"},
-		{"four bytes of it", testToken, "cut here: opal", "cut here: [REDACTED]"},
-		{"three bytes are left", testToken, "cut here: opa", "cut here: opa"},
-		{"the start elsewhere is left", testToken, "opal-test-tok is not the end", "opal-test-tok is not the end"},
-		{"the whole secret too", testToken, testToken + " then opal-te", "[REDACTED] then [REDACTED]"},
-		{"JSON-escaped", hostileToken, `{"m":"Tk9/\u003ca\u0026b`, `{"m":"[REDACTED]`},
-		{"cut inside an escape", hostileToken, `{"m":"Tk9/\u003ca\u00`, `{"m":"[REDACTED]`},
-		{"cut inside a %-escape", hostileToken, `?t=Tk9%2F%3Ca%2`, `?t=[REDACTED]`},
-		{"escaped twice", hostileToken, `"Tk9/\\u003ca\\u0026`, `"[REDACTED]`},
-		{"a short secret's start inside a word is left", "abcdefg", "xabcd", "xabcd"},
-		{"a short secret's start standing alone", "abcdefg", "x abcd", "x [REDACTED]"},
-		{"a secret of four bytes has no start to redact", "abcd", "x abc", "x abc"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got := redactCut(tt.in, tt.secret)
-			if diff := cmp.Diff(maskToken(tt.want, tt.secret), maskToken(got, tt.secret)); diff != "" {
-				t.Errorf("redactCut (-want +got):\n%s", diff)
-			}
-		})
 	}
 }

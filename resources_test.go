@@ -1,4 +1,4 @@
-package opal
+package opal_test
 
 import (
 	"context"
@@ -7,85 +7,31 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"sync/atomic"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/opalclient/opal-go"
 )
-
-// TestResourcesGetSendsTheIDAsOneSegment: whatever the ID holds, the server
-// sees one escaped path segment under /v1/resources/, no query and no
-// fragment, and no request reaches another endpoint.
-func TestResourcesGetSendsTheIDAsOneSegment(t *testing.T) {
-	tests := []struct{ id, wantPath string }{
-		{"1b978423-db0a-4037-a4cf-f79c60cb67b3", "/v1/resources/1b978423-db0a-4037-a4cf-f79c60cb67b3"},
-		{"a/b", "/v1/resources/a%2Fb"},
-		{"../users", "/v1/resources/..%2Fusers"},
-		{"a/../..", "/v1/resources/a%2F..%2F.."},
-		{"%2F", "/v1/resources/%252F"},
-		{"%2e%2e", "/v1/resources/%252e%252e"},
-		{"?", "/v1/resources/%3F"},
-		{"a?user_id=u1", "/v1/resources/a%3Fuser_id=u1"},
-		{"#", "/v1/resources/%23"},
-		{"a#b", "/v1/resources/a%23b"},
-		{"a b", "/v1/resources/a%20b"},
-		{"a;b", "/v1/resources/a%3Bb"},
-		{`a\b`, "/v1/resources/a%5Cb"},
-		{"...", "/v1/resources/..."},
-		{"ресурс/é", "/v1/resources/%D1%80%D0%B5%D1%81%D1%83%D1%80%D1%81%2F%C3%A9"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.id, func(t *testing.T) {
-			c, mux, _ := setup(t)
-			var gotPath, gotID, gotQuery string
-			mux.HandleFunc("GET /v1/resources/{id}", func(w http.ResponseWriter, r *http.Request) {
-				gotPath, gotID, gotQuery = r.URL.EscapedPath(), r.PathValue("id"), r.URL.RawQuery
-				body, _ := json.Marshal(Resource{ResourceID: r.PathValue("id")})
-				writeJSON(w, http.StatusOK, string(body))
-			})
-			var elsewhere atomic.Int32
-			mux.HandleFunc("/", countingHandler(&elsewhere, func(w http.ResponseWriter, r *http.Request) {
-				writeJSON(w, http.StatusOK, `{"resource_id":"`+tt.id+`"}`) // whatever would fool the client
-			}))
-			got, err := c.Resources.Get(context.Background(), tt.id)
-			if err != nil {
-				t.Fatalf("Get: %v", err)
-			}
-			if diff := cmp.Diff(&Resource{ResourceID: tt.id}, got); diff != "" {
-				t.Errorf("Get (-want +got):\n%s", diff)
-			}
-			if diff := cmp.Diff(tt.wantPath, gotPath); diff != "" {
-				t.Errorf("path (-want +got):\n%s", diff)
-			}
-			if gotID != tt.id || gotQuery != "" {
-				t.Errorf("the server saw ID %q and query %q, want %q and none", gotID, gotQuery, tt.id)
-			}
-			if n := elsewhere.Load(); n != 0 {
-				t.Errorf("%d requests reached another endpoint", n)
-			}
-		})
-	}
-}
 
 func TestResourcesListQuery(t *testing.T) {
 	id1, id2 := "1b978423-db0a-4037-a4cf-f79c60cb67b3", "77eb1ab7-2c27-4fc4-afdb-137e1265cddd"
 	tests := []struct {
 		name string
-		opts *ListResourcesOptions
+		opts *opal.ListResourcesOptions
 		want url.Values
 	}{
 		{"no options", nil, url.Values{}},
-		{"zero options", &ListResourcesOptions{}, url.Values{}},
-		{"type", &ListResourcesOptions{Type: ResourceTypeAWSIAMRole}, url.Values{"resource_type_filter": {"AWS_IAM_ROLE"}}},
-		{"a type added since, as given", &ListResourcesOptions{Type: "QUANTUM_VAULT"}, url.Values{"resource_type_filter": {"QUANTUM_VAULT"}}},
-		{"name", &ListResourcesOptions{Name: "AdminRole & co"}, url.Values{"resource_name": {"AdminRole & co"}}},
-		{"one ID", &ListResourcesOptions{IDs: []string{id1}}, url.Values{"resource_ids": {id1}}},
-		{"IDs, comma-joined", &ListResourcesOptions{IDs: []string{id1, id2}}, url.Values{"resource_ids": {id1 + "," + id2}}},
-		{"nil IDs", &ListResourcesOptions{IDs: nil}, url.Values{}},
-		{"parent", &ListResourcesOptions{ParentID: id1}, url.Values{"parent_resource_id": {id1}}},
-		{"ancestor", &ListResourcesOptions{AncestorID: id2}, url.Values{"ancestor_resource_id": {id2}}},
-		{"every option", &ListResourcesOptions{
-			Cursor: "cD0y", PageSize: 50, Type: ResourceTypeGCPProject, Name: "app-demo",
+		{"zero options", &opal.ListResourcesOptions{}, url.Values{}},
+		{"type", &opal.ListResourcesOptions{Type: opal.ResourceTypeAWSIAMRole}, url.Values{"resource_type_filter": {"AWS_IAM_ROLE"}}},
+		{"a type added since, as given", &opal.ListResourcesOptions{Type: "QUANTUM_VAULT"}, url.Values{"resource_type_filter": {"QUANTUM_VAULT"}}},
+		{"name", &opal.ListResourcesOptions{Name: "AdminRole & co"}, url.Values{"resource_name": {"AdminRole & co"}}},
+		{"one ID", &opal.ListResourcesOptions{IDs: []string{id1}}, url.Values{"resource_ids": {id1}}},
+		{"IDs, comma-joined", &opal.ListResourcesOptions{IDs: []string{id1, id2}}, url.Values{"resource_ids": {id1 + "," + id2}}},
+		{"nil IDs", &opal.ListResourcesOptions{IDs: nil}, url.Values{}},
+		{"parent", &opal.ListResourcesOptions{ParentID: id1}, url.Values{"parent_resource_id": {id1}}},
+		{"ancestor", &opal.ListResourcesOptions{AncestorID: id2}, url.Values{"ancestor_resource_id": {id2}}},
+		{"every option", &opal.ListResourcesOptions{
+			Cursor: "cD0y", PageSize: 50, Type: opal.ResourceTypeGCPProject, Name: "app-demo",
 			IDs: []string{id1, id2}, ParentID: id1, AncestorID: id2,
 		}, url.Values{
 			"cursor": {"cD0y"}, "page_size": {"50"}, "resource_type_filter": {"GCP_PROJECT"}, "resource_name": {"app-demo"},
@@ -112,47 +58,47 @@ func TestResourcesListRejectsBadIDs(t *testing.T) {
 	// list those of an empty set.
 	for _, ids := range [][]string{{}, {""}, {"a,b"}, {","}, {"a", ""}, {"a", "b,"}} {
 		m := resourcesMethods
-		m.opts = func(string, int) *ListResourcesOptions { return &ListResourcesOptions{IDs: ids} }
+		m.opts = func(string, int) *opal.ListResourcesOptions { return &opal.ListResourcesOptions{IDs: ids} }
 		for _, w := range ways {
 			t.Run(fmt.Sprintf("%s of %q", w.name, ids), func(t *testing.T) {
-				c, ps := newListServer(t, "/v1/resources", map[string]string{"": `{"results":[]}`})
-				got, errs := w.read(t, context.Background(), m.open(c, "", 0))
-				wantFailure(t, got, errs, ErrInvalidArgument, ps, 0)
+				c, srv := listers[slices.IndexFunc(listers, func(l lister) bool { return l.name == "resources" })].fake(t)
+				got, errs := w.read(t, t.Context(), m.open(c, "", 0))
+				wantFailure(t, got, errs, opal.ErrInvalidArgument, len(srv.Requests()), 0)
 			})
 		}
 	}
 }
 
 func TestResourceJSONHasTheAPIsFieldNames(t *testing.T) {
-	checkJSON(t, Resource{
+	checkJSON(t, opal.Resource{
 		ResourceID: "r1", AppID: "app1", Name: "AdminRole", Description: "Admin role of production",
 		AdminOwnerID: "o1", RemoteResourceID: "arn:aws:iam::590304332660:role/AdminRole", RemoteResourceName: "AdminRole",
-		ResourceType: ResourceTypeAWSIAMRole, ParentResourceID: "p1", MaxDuration: 480, RecommendedDuration: -1,
+		ResourceType: opal.ResourceTypeAWSIAMRole, ParentResourceID: "p1", MaxDuration: 480, RecommendedDuration: -1,
 		RequireManagerApproval: true, RequireSupportTicket: true, IsRequestable: true,
 	}, `{"resource_id":"r1","app_id":"app1","name":"AdminRole","description":"Admin role of production",`+
 		`"admin_owner_id":"o1","remote_resource_id":"arn:aws:iam::590304332660:role/AdminRole","remote_resource_name":"AdminRole",`+
 		`"resource_type":"AWS_IAM_ROLE","parent_resource_id":"p1","max_duration":480,"recommended_duration":-1,`+
 		`"require_manager_approval":true,"require_support_ticket":true,"is_requestable":true}`)
-	checkJSON(t, Resource{ResourceID: "r1", ResourceType: "QUANTUM_VAULT"}, `{"resource_id":"r1","resource_type":"QUANTUM_VAULT"}`)
-	checkJSON(t, ResourcesList{Previous: "p", Results: []Resource{{ResourceID: "r1"}}}, `{"next":null,"previous":"p","results":[{"resource_id":"r1"}]}`)
+	checkJSON(t, opal.Resource{ResourceID: "r1", ResourceType: "QUANTUM_VAULT"}, `{"resource_id":"r1","resource_type":"QUANTUM_VAULT"}`)
+	checkJSON(t, opal.ResourcesList{Previous: "p", Results: []opal.Resource{{ResourceID: "r1"}}}, `{"next":null,"previous":"p","results":[{"resource_id":"r1"}]}`)
 }
 
 func TestResourceTypes(t *testing.T) {
-	types := ResourceTypes()
+	types := opal.ResourceTypes()
 	if len(types) != 63 {
 		t.Errorf("%d resource types, want the 63 of ResourceTypeEnum", len(types))
 	}
-	seen := map[ResourceType]bool{}
+	seen := map[opal.ResourceType]bool{}
 	for _, rt := range types {
 		if seen[rt] || !rt.IsKnown() {
 			t.Errorf("%q: repeated, or not known", rt)
 		}
 		seen[rt] = true
 	}
-	if types[0] != ResourceTypeAWSIAMRole || types[62] != ResourceTypeCoupaRole {
+	if types[0] != opal.ResourceTypeAWSIAMRole || types[62] != opal.ResourceTypeCoupaRole {
 		t.Errorf("first and last types %q, %q; want the API's order", types[0], types[62])
 	}
-	for _, rt := range []ResourceType{"", "QUANTUM_VAULT", "aws_iam_role"} {
+	for _, rt := range []opal.ResourceType{"", "QUANTUM_VAULT", "aws_iam_role"} {
 		if rt.IsKnown() {
 			t.Errorf("%q.IsKnown() = true", rt)
 		}
@@ -160,10 +106,10 @@ func TestResourceTypes(t *testing.T) {
 
 	want := slices.Clone(types)
 	types[0] = "CHANGED"
-	if diff := cmp.Diff(want, ResourceTypes()); diff != "" {
+	if diff := cmp.Diff(want, opal.ResourceTypes()); diff != "" {
 		t.Errorf("ResourceTypes after the caller changed its slice (-want +got):\n%s", diff)
 	}
-	if ResourceType("CHANGED").IsKnown() {
+	if opal.ResourceType("CHANGED").IsKnown() {
 		t.Error("a type the caller wrote into the slice is known")
 	}
 }
@@ -171,11 +117,11 @@ func TestResourceTypes(t *testing.T) {
 // TestResourceRemoteIDMayBeANumber: the API's own example writes a remote
 // ID as a JSON number; it decodes as its digits, in a page and alone.
 func TestResourceRemoteIDMayBeANumber(t *testing.T) {
-	var r Resource
+	var r opal.Resource
 	if err := json.Unmarshal([]byte(`{"resource_id":"r1","remote_resource_id":318038399,"name":"repo"}`), &r); err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(Resource{ResourceID: "r1", RemoteResourceID: "318038399", Name: "repo"}, r); diff != "" {
+	if diff := cmp.Diff(opal.Resource{ResourceID: "r1", RemoteResourceID: "318038399", Name: "repo"}, r); diff != "" {
 		t.Errorf("decoded (-want +got):\n%s", diff)
 	}
 	for _, bad := range []string{`{"remote_resource_id":true}`, `{"remote_resource_id":{}}`} {
@@ -191,7 +137,7 @@ func TestResourceRemoteIDMayBeANumber(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []Resource{{ResourceID: "r1", RemoteResourceID: "318038399"}, {ResourceID: "r2", RemoteResourceID: "arn:x"}}
+	want := []opal.Resource{{ResourceID: "r1", RemoteResourceID: "318038399"}, {ResourceID: "r2", RemoteResourceID: "arn:x"}}
 	if diff := cmp.Diff(want, got.Results); diff != "" {
 		t.Errorf("List (-want +got):\n%s", diff)
 	}

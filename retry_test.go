@@ -1,4 +1,4 @@
-package opal
+package opal_test
 
 import (
 	"bytes"
@@ -21,7 +21,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"go.uber.org/goleak"
+	"github.com/opalclient/opal-go"
+	"github.com/opalclient/opal-go/opaltest"
 )
 
 func TestRetriedStatuses(t *testing.T) {
@@ -45,7 +46,7 @@ func TestRetriedStatuses(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprint(tt.status), func(t *testing.T) {
-			c, mux, _ := setup(t, WithRetryMax(2))
+			c, mux, _ := setup(t, opal.WithRetryMax(2))
 			var requests atomic.Int32
 			mux.HandleFunc("/v1/sessions", countingHandler(&requests, func(w http.ResponseWriter, r *http.Request) {
 				writeJSON(w, tt.status, fmt.Sprintf(`{"message":"failure %d"}`, requests.Load()))
@@ -55,12 +56,12 @@ func TestRetriedStatuses(t *testing.T) {
 			if tt.retried {
 				wantAttempts = 3
 			}
-			var apiErr *APIError
+			var apiErr *opal.APIError
 			if !errors.As(err, &apiErr) {
 				t.Fatalf("List error = %v (%T), want *APIError", err, err)
 			}
 			// The caller gets the last response, not a bare "giving up".
-			want := &APIError{
+			want := &opal.APIError{
 				StatusCode: tt.status, Method: "GET", Path: "/v1/sessions", Attempts: wantAttempts,
 				Message: fmt.Sprintf("failure %d", wantAttempts),
 				Body:    []byte(fmt.Sprintf(`{"message":"failure %d"}`, wantAttempts)),
@@ -76,15 +77,17 @@ func TestRetriedStatuses(t *testing.T) {
 }
 
 func TestRetryMaxZeroDisablesRetries(t *testing.T) {
-	c, mux, _ := setup(t, WithRetryMax(0))
-	var requests atomic.Int32
-	mux.HandleFunc("/v1/sessions", countingHandler(&requests, func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusServiceUnavailable, `{"message":"down"}`)
-	}))
-	if _, err := c.Sessions.List(context.Background(), "r", nil); !strings.Contains(fmt.Sprint(err), "503") {
+	srv := opaltest.NewServer()
+	defer srv.Close()
+	srv.Inject(opaltest.Fault{Status: http.StatusServiceUnavailable}, opaltest.Fault{Status: http.StatusServiceUnavailable})
+	c, err := srv.Client(opal.WithRetryMax(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Sessions.List(t.Context(), "r", nil); !strings.Contains(fmt.Sprint(err), "503") {
 		t.Errorf("List error = %v, want the 503", err)
 	}
-	if n := requests.Load(); n != 1 {
+	if n := len(srv.Requests()); n != 1 {
 		t.Errorf("%d requests sent, want 1", n)
 	}
 }
@@ -145,7 +148,7 @@ func TestTransportFaultsAreRetried(t *testing.T) {
 			if err != nil {
 				t.Fatalf("List: %v", err)
 			}
-			if diff := cmp.Diff(&SessionsList{Results: []Session{{UserID: "u1", ResourceID: "r"}}}, got); diff != "" {
+			if diff := cmp.Diff(&opal.SessionsList{Results: []opal.Session{{UserID: "u1", ResourceID: "r"}}}, got); diff != "" {
 				t.Errorf("List (-want +got):\n%s", diff)
 			}
 			if n := requests.Load(); n != 2 {
@@ -155,124 +158,120 @@ func TestTransportFaultsAreRetried(t *testing.T) {
 	}
 }
 
+// TestTransportFaultsExhaustRetries: bodies cut short, one after another,
+// end the call with the last fault, after every attempt.
 func TestTransportFaultsExhaustRetries(t *testing.T) {
-	c, mux, _ := setup(t, WithRetryMax(2))
-	var requests atomic.Int32
-	mux.HandleFunc("/v1/sessions", countingHandler(&requests, func(w http.ResponseWriter, r *http.Request) {
-		transportFaults["body shorter than its Content-Length"](t, w)
-	}))
-	_, err := c.Sessions.List(context.Background(), "r", nil)
+	srv := opaltest.NewServer()
+	defer srv.Close()
+	srv.Inject(opaltest.Fault{Truncate: true}, opaltest.Fault{Truncate: true}, opaltest.Fault{Truncate: true})
+	c, err := srv.Client(opal.WithRetryMax(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Sessions.List(t.Context(), "r", nil)
 	if err == nil || !strings.Contains(err.Error(), "after 3 attempts") || !errors.Is(err, io.ErrUnexpectedEOF) {
 		t.Errorf("List error = %v, want an unexpected EOF after 3 attempts", err)
 	}
-	checkNoTokenInChain(t, err, testToken)
-	if n := requests.Load(); n != 3 {
+	checkNoTokenInChain(t, err, srv.Token)
+	if n := len(srv.Requests()); n != 3 {
 		t.Errorf("%d requests sent, want 3", n)
 	}
 }
 
-// TestAttemptTimeoutIsRetried gives each attempt a short http.Client timeout
-// and a server whose first answer is late.
+// TestAttemptTimeoutIsRetried gives each attempt a short http.Client
+// timeout, on the fake clock, and a server whose first answer never comes.
 func TestAttemptTimeoutIsRetried(t *testing.T) {
-	release := make(chan struct{})
-	defer close(release)
-	c, mux, _ := setup(t, WithHTTPClient(&http.Client{Timeout: 100 * time.Millisecond}))
-	var requests atomic.Int32
-	mux.HandleFunc("/v1/sessions", countingHandler(&requests, func(w http.ResponseWriter, r *http.Request) {
-		if requests.Load() == 1 {
-			select {
-			case <-release:
-			case <-r.Context().Done():
+	synctest.Test(t, func(t *testing.T) {
+		var attempts attemptTimes
+		rt := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			if attempts.Record() == 1 {
+				return stall(r)
 			}
-			return
+			return answer(r, http.StatusOK, `{"results":[]}`)
+		})
+		c := clientOf(t, &http.Client{Transport: rt, Timeout: 100 * time.Millisecond})
+		if _, err := c.Sessions.List(t.Context(), "r", nil); err != nil {
+			t.Fatalf("List: %v", err)
 		}
-		writeJSON(w, http.StatusOK, `{"results":[]}`)
-	}))
-	if _, err := c.Sessions.List(context.Background(), "r", nil); err != nil {
-		t.Fatalf("List: %v", err)
-	}
-	if n := requests.Load(); n != 2 {
-		t.Errorf("%d requests sent, want 2", n)
-	}
+		if n := attempts.Len(); n != 2 {
+			t.Errorf("%d requests sent, want 2", n)
+		}
+	})
 }
 
 // TestContextDeadlineBoundsTheWholeCall: attempts that each time out are
-// retried, but the context's deadline ends the call, waits and all.
+// retried, but the context's deadline ends the call, waits and all. On the
+// fake clock, each attempt takes its 20 ms timeout and each wait 1 to 2 ms:
+// the tenth attempt starts by 198 ms, and an eleventh could not start
+// before 210 ms, past the deadline of 200 ms.
 func TestContextDeadlineBoundsTheWholeCall(t *testing.T) {
-	release := make(chan struct{})
-	defer close(release)
-	c, mux, _ := setup(t, WithHTTPClient(&http.Client{Timeout: 20 * time.Millisecond}), WithRetryMax(1000))
-	var requests atomic.Int32
-	mux.HandleFunc("/v1/sessions", countingHandler(&requests, func(w http.ResponseWriter, r *http.Request) {
-		select { // never answers in time
-		case <-release:
-		case <-r.Context().Done():
+	synctest.Test(t, func(t *testing.T) {
+		var attempts attemptTimes
+		rt := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			attempts.Record()
+			return stall(r)
+		})
+		c := clientOf(t, &http.Client{Transport: rt, Timeout: 20 * time.Millisecond},
+			opal.WithRetryMax(1000), opal.WithRetryWait(time.Millisecond, 2*time.Millisecond))
+		ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+		defer cancel()
+		start := time.Now()
+		_, err := c.Sessions.List(ctx, "r", nil)
+		// The deadline ends the tenth attempt: context.DeadlineExceeded,
+		// which is a timeout.
+		var timeout interface{ Timeout() bool }
+		if !errors.Is(err, context.DeadlineExceeded) || !errors.As(err, &timeout) || !timeout.Timeout() {
+			t.Errorf("List error = %v, want context.DeadlineExceeded", err)
 		}
-	}))
-	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-	defer cancel()
-	start := time.Now()
-	_, err := c.Sessions.List(ctx, "r", nil)
-	// Usually the deadline ends an attempt: context.DeadlineExceeded. When
-	// an attempt times out just before it, with too little time left for the
-	// backoff, the call returns that attempt's timeout at once instead.
-	// Both are timeouts.
-	var timeout interface{ Timeout() bool }
-	if !errors.As(err, &timeout) || !timeout.Timeout() {
-		t.Errorf("List error = %v, want context.DeadlineExceeded or an attempt's timeout", err)
-	}
-	if elapsed := time.Since(start); elapsed > 2*time.Second {
-		t.Errorf("List took %v with a 200ms deadline", elapsed)
-	}
-	if n := requests.Load(); n < 2 {
-		t.Errorf("%d attempts, want the timed-out attempts retried", n)
-	}
+		if elapsed := time.Since(start); elapsed != 200*time.Millisecond {
+			t.Errorf("List took %v with a 200ms deadline, want 200ms", elapsed)
+		}
+		if n := attempts.Len(); n != 10 {
+			t.Errorf("%d attempts, want 10", n)
+		}
+	})
 }
 
 // TestAttemptTimeoutsAreNotTheCallersDeadline: a call that gives up after
-// attempts that each hit http.Client.Timeout, while the caller's context is
-// live, must not read as the caller's own deadline or cancellation, and must
-// still say it was a timeout.
+// attempts that each hit http.Client.Timeout, on the fake clock, while the
+// caller's context is live, must not read as the caller's own deadline or
+// cancellation, and must still say it was a timeout.
 func TestAttemptTimeoutsAreNotTheCallersDeadline(t *testing.T) {
 	tests := []struct {
 		name  string
-		stall func(w http.ResponseWriter)
+		stall func(r *http.Request) (*http.Response, error)
 	}{
-		{"waiting for headers", func(http.ResponseWriter) {}},
-		{"reading the body", func(w http.ResponseWriter) {
-			w.Header().Set("Content-Type", "application/json")
-			fmt.Fprint(w, `{"results":[`)
-			w.(http.Flusher).Flush()
+		{"waiting for headers", stall},
+		{"reading the body", func(r *http.Request) (*http.Response, error) {
+			body := &stalledBody{ctx: r.Context(), start: strings.NewReader(`{"results":[`)}
+			return &http.Response{StatusCode: http.StatusOK, Header: http.Header{"Content-Type": {"application/json"}}, Body: body}, nil
 		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			release := make(chan struct{})
-			defer close(release)
-			c, mux, _ := setup(t, WithHTTPClient(&http.Client{Timeout: 20 * time.Millisecond}), WithRetryMax(1))
-			var requests atomic.Int32
-			mux.HandleFunc("/v1/sessions", countingHandler(&requests, func(w http.ResponseWriter, r *http.Request) {
-				tt.stall(w)
-				select {
-				case <-release:
-				case <-r.Context().Done():
+			synctest.Test(t, func(t *testing.T) {
+				var attempts attemptTimes
+				rt := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+					attempts.Record()
+					return tt.stall(r)
+				})
+				c := clientOf(t, &http.Client{Transport: rt, Timeout: 20 * time.Millisecond}, opal.WithRetryMax(1))
+				_, err := c.Sessions.List(t.Context(), "r", nil)
+				if err == nil {
+					t.Fatal("List succeeded, want a timeout")
 				}
-			}))
-			_, err := c.Sessions.List(context.Background(), "r", nil)
-			if err == nil {
-				t.Fatal("List succeeded, want a timeout")
-			}
-			if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-				t.Errorf("List error %q matches a context error, though the caller's context is live", err)
-			}
-			var timeout interface{ Timeout() bool }
-			if !errors.As(err, &timeout) || !timeout.Timeout() {
-				t.Errorf("List error %q does not report Timeout() == true", err)
-			}
-			checkNoTokenInChain(t, err, testToken)
-			if n := requests.Load(); n != 2 {
-				t.Errorf("%d requests, want 2 (the timeout retried once)", n)
-			}
+				if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+					t.Errorf("List error %q matches a context error, though the caller's context is live", err)
+				}
+				var timeout interface{ Timeout() bool }
+				if !errors.As(err, &timeout) || !timeout.Timeout() {
+					t.Errorf("List error %q does not report Timeout() == true", err)
+				}
+				checkNoTokenInChain(t, err, testToken)
+				if n := attempts.Len(); n != 2 {
+					t.Errorf("%d requests, want 2 (the timeout retried once)", n)
+				}
+			})
 		})
 	}
 }
@@ -286,8 +285,14 @@ func TestCertificateErrorsAreNotRetried(t *testing.T) {
 	srv.Config.ErrorLog = discardLog()
 	srv.StartTLS()
 	defer srv.Close()
-	// The default client does not trust httptest's certificate.
-	c, err := NewClient(testToken, WithBaseURL(srv.URL), WithRetryWait(time.Millisecond, time.Millisecond))
+	// A transport of the system's roots does not trust httptest's
+	// certificate. It has no handshake timeout, nor the client one for an
+	// attempt: a timeout, which is retried, cannot come first on a slow
+	// machine.
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	c, err := opal.NewClient(testToken, opal.WithBaseURL(srv.URL), opal.WithHTTPClient(&http.Client{Transport: tr}),
+		opal.WithRetryWait(time.Millisecond, time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -300,50 +305,39 @@ func TestCertificateErrorsAreNotRetried(t *testing.T) {
 	}
 }
 
-// handlerTransport serves requests in memory, so that tests under
-// testing/synctest see its fake clock in every wait.
-type handlerTransport struct{ h http.HandlerFunc }
-
-func (t handlerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+// answer is a response of the given status and JSON body to r, as a
+// server's handler would write it.
+func answer(r *http.Request, status int, body string) (*http.Response, error) {
 	rec := httptest.NewRecorder()
-	t.h(rec, r)
-	return rec.Result(), nil
+	writeJSON(rec, status, body)
+	resp := rec.Result()
+	resp.Request = r
+	return resp, nil
 }
 
-// inMemoryClient is a client whose requests go to h without a network, with
-// no client-side rate limit.
-func inMemoryClient(t *testing.T, h http.HandlerFunc, opts ...Option) *Client {
-	t.Helper()
-	opts = append([]Option{WithBaseURL("http://127.0.0.1/v1"), WithHTTPClient(&http.Client{Transport: handlerTransport{h}}), WithRateLimit(0)}, opts...)
-	c, err := NewClient(testToken, opts...)
-	if err != nil {
-		t.Fatal(err)
+// stall is an attempt that gets no answer: it ends when its request's
+// context does, as one to a server that stalls is ended by its timeout.
+func stall(r *http.Request) (*http.Response, error) {
+	<-r.Context().Done()
+	return nil, r.Context().Err()
+}
+
+// stalledBody is a body that gives its start at once, then no more: a read
+// ends when ctx, its request's, does, with its error.
+type stalledBody struct {
+	ctx   context.Context
+	start io.Reader
+}
+
+func (b *stalledBody) Read(p []byte) (int, error) {
+	if n, _ := b.start.Read(p); n > 0 {
+		return n, nil
 	}
-	return c
+	<-b.ctx.Done()
+	return 0, b.ctx.Err()
 }
 
-// attemptTimes records when each request arrives, on the bubble's clock.
-type attemptTimes struct {
-	mu    sync.Mutex
-	times []time.Time
-}
-
-func (a *attemptTimes) record() int {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.times = append(a.times, time.Now())
-	return len(a.times)
-}
-
-func (a *attemptTimes) gaps() []time.Duration {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	var gaps []time.Duration
-	for i := 1; i < len(a.times); i++ {
-		gaps = append(gaps, a.times[i].Sub(a.times[i-1]))
-	}
-	return gaps
-}
+func (b *stalledBody) Close() error { return nil }
 
 func TestRetryAfterIsHonoured(t *testing.T) {
 	tests := []struct {
@@ -362,7 +356,7 @@ func TestRetryAfterIsHonoured(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				var attempts attemptTimes
 				c := inMemoryClient(t, func(w http.ResponseWriter, r *http.Request) {
-					if attempts.record() == 1 {
+					if attempts.Record() == 1 {
 						w.Header().Set("Retry-After", tt.retryAfter(time.Now()))
 						writeJSON(w, tt.status, `{"message":"later"}`)
 						return
@@ -372,7 +366,7 @@ func TestRetryAfterIsHonoured(t *testing.T) {
 				if _, err := c.Sessions.List(context.Background(), "r", nil); err != nil {
 					t.Fatalf("List: %v", err)
 				}
-				if diff := cmp.Diff([]time.Duration{tt.wantWait}, attempts.gaps()); diff != "" {
+				if diff := cmp.Diff([]time.Duration{tt.wantWait}, attempts.Gaps()); diff != "" {
 					t.Errorf("waits between attempts (-want +got):\n%s", diff)
 				}
 			})
@@ -397,7 +391,7 @@ func TestRetryAfterTooLongFailsAtOnce(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				var attempts attemptTimes
 				c := inMemoryClient(t, func(w http.ResponseWriter, r *http.Request) {
-					attempts.record()
+					attempts.Record()
 					w.Header().Set("Retry-After", tt.retryAfter)
 					writeJSON(w, http.StatusTooManyRequests, `{"message":"rate limited"}`)
 				})
@@ -409,8 +403,8 @@ func TestRetryAfterTooLongFailsAtOnce(t *testing.T) {
 				}
 				start := time.Now()
 				_, err := c.Sessions.List(ctx, "r", nil)
-				var apiErr *APIError
-				if !errors.As(err, &apiErr) || !errors.Is(err, ErrRateLimited) {
+				var apiErr *opal.APIError
+				if !errors.As(err, &apiErr) || !errors.Is(err, opal.ErrRateLimited) {
 					t.Fatalf("List error = %v, want *APIError matching ErrRateLimited", err)
 				}
 				if apiErr.RetryAfter != tt.want {
@@ -419,7 +413,7 @@ func TestRetryAfterTooLongFailsAtOnce(t *testing.T) {
 				if elapsed := time.Since(start); elapsed != 0 {
 					t.Errorf("List waited %v, want no wait", elapsed)
 				}
-				if n := len(attempts.times); n != 1 {
+				if n := attempts.Len(); n != 1 {
 					t.Errorf("%d requests sent, want 1", n)
 				}
 			})
@@ -430,40 +424,49 @@ func TestRetryAfterTooLongFailsAtOnce(t *testing.T) {
 // TestBackoffPastTheDeadlineFailsAtOnce: when the wait before the next
 // attempt cannot end before the context's deadline, the call returns what
 // the last attempt got at once, rather than sleeping into the deadline and
-// returning the context's error. A wait that fits is still waited.
+// returning the context's error. A wait that fits is still waited. On the
+// fake clock, with a deadline of 100 ms.
 func TestBackoffPastTheDeadlineFailsAtOnce(t *testing.T) {
+	down := func(r *http.Request) (*http.Response, error) {
+		return answer(r, http.StatusServiceUnavailable, `{"message":"down"}`)
+	}
+	closed := func(*http.Request) (*http.Response, error) { return nil, io.EOF } // a connection closed before an answer
 	tests := []struct {
 		name         string
 		wait         time.Duration // min and max of the backoff
-		fault        func(t *testing.T, w http.ResponseWriter)
-		wantRequests int32
-		want         string // in Error()
+		fault        func(r *http.Request) (*http.Response, error)
+		wantRequests int
+		wantTime     time.Duration // the call takes
+		want         string        // in Error()
 	}{
-		{"503, backoff past the deadline", time.Hour, func(t *testing.T, w http.ResponseWriter) {
-			writeJSON(w, http.StatusServiceUnavailable, `{"message":"down"}`)
-		}, 1, "503 Service Unavailable: down"},
-		{"connection closed, backoff past the deadline", time.Hour, transportFaults["connection closed before an answer"], 1, "EOF"},
-		{"503, backoff within the deadline", time.Millisecond, func(t *testing.T, w http.ResponseWriter) {
-			writeJSON(w, http.StatusServiceUnavailable, `{"message":"down"}`)
-		}, 3, "503 Service Unavailable: down"},
+		{"503, backoff past the deadline", time.Hour, down, 1, 0, "503 Service Unavailable: down"},
+		{"connection closed, backoff past the deadline", time.Hour, closed, 1, 0, "EOF"},
+		{"503, backoff within the deadline", time.Millisecond, down, 3, 2 * time.Millisecond, "503 Service Unavailable: down"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, mux, _ := setup(t, WithRetryWait(tt.wait, tt.wait), WithRetryMax(2))
-			var requests atomic.Int32
-			mux.HandleFunc("/v1/sessions", countingHandler(&requests, func(w http.ResponseWriter, r *http.Request) {
-				tt.fault(t, w)
-			}))
-			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-			defer cancel()
-			_, err := c.Sessions.List(ctx, "r", nil)
-			if errors.Is(err, context.DeadlineExceeded) || err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("List error = %v, want one saying %q, before the deadline", err, tt.want)
-			}
-			checkNoTokenInChain(t, err, testToken)
-			if n := requests.Load(); n != tt.wantRequests {
-				t.Errorf("%d requests, want %d", n, tt.wantRequests)
-			}
+			synctest.Test(t, func(t *testing.T) {
+				var attempts attemptTimes
+				rt := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+					attempts.Record()
+					return tt.fault(r)
+				})
+				c := clientOf(t, &http.Client{Transport: rt}, opal.WithRetryWait(tt.wait, tt.wait), opal.WithRetryMax(2))
+				ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+				defer cancel()
+				start := time.Now()
+				_, err := c.Sessions.List(ctx, "r", nil)
+				if errors.Is(err, context.DeadlineExceeded) || err == nil || !strings.Contains(err.Error(), tt.want) {
+					t.Errorf("List error = %v, want one saying %q, before the deadline", err, tt.want)
+				}
+				checkNoTokenInChain(t, err, testToken)
+				if elapsed := time.Since(start); elapsed != tt.wantTime {
+					t.Errorf("List took %v, want %v", elapsed, tt.wantTime)
+				}
+				if n := attempts.Len(); n != tt.wantRequests {
+					t.Errorf("%d requests, want %d", n, tt.wantRequests)
+				}
+			})
 		})
 	}
 }
@@ -474,14 +477,14 @@ func TestBackoffIsExponentialWithJitter(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var attempts attemptTimes
 		c := inMemoryClient(t, func(w http.ResponseWriter, r *http.Request) {
-			attempts.record()
+			attempts.Record()
 			writeJSON(w, http.StatusServiceUnavailable, `{"message":"down"}`)
-		}, WithRetryMax(6))
+		}, opal.WithRetryMax(6))
 		start := time.Now()
-		if _, err := c.Sessions.List(context.Background(), "r", nil); !errors.As(err, new(*APIError)) {
+		if _, err := c.Sessions.List(context.Background(), "r", nil); !errors.As(err, new(*opal.APIError)) {
 			t.Fatalf("List error = %v, want *APIError", err)
 		}
-		gaps := attempts.gaps()
+		gaps := attempts.Gaps()
 		if len(gaps) != 6 {
 			t.Fatalf("%d retries, want 6", len(gaps))
 		}
@@ -495,104 +498,39 @@ func TestBackoffIsExponentialWithJitter(t *testing.T) {
 	})
 }
 
-func TestBackoffWait(t *testing.T) {
-	tests := []struct {
-		min, max   time.Duration
-		retry      int
-		lower, top time.Duration
-	}{
-		{time.Second, 30 * time.Second, 0, time.Second, 2 * time.Second},
-		{time.Second, 30 * time.Second, 3, time.Second, 16 * time.Second},
-		{time.Second, 30 * time.Second, 4, time.Second, 30 * time.Second},
-		{time.Second, 30 * time.Second, 200, time.Second, 30 * time.Second},
-		{0, 10 * time.Millisecond, 0, 0, 10 * time.Millisecond},
-		{0, 0, 5, 0, 0},
-		{time.Second, time.Second, 3, time.Second, time.Second},
-		{time.Hour, 1<<63 - 1, 62, time.Hour, 1<<63 - 1},
-		// No argument overflows or panics: the whole range of durations,
-		// a retry count that overflows when incremented, negative values.
-		{0, 1<<63 - 1, 0, 0, 1<<63 - 1},
-		{0, 1<<63 - 1, 70, 0, 1<<63 - 1},
-		{1, 1<<63 - 1, 61, 1, 1<<63 - 1},
-		{time.Second, 30 * time.Second, math.MaxInt, time.Second, 30 * time.Second},
-		{time.Second, 30 * time.Second, -1, time.Second, 30 * time.Second},
-		{-time.Second, time.Second, 0, 0, time.Second},
-		{time.Second, -time.Second, 0, time.Second, time.Second},
-	}
-	for _, tt := range tests {
-		seen := map[time.Duration]bool{}
-		for range 200 {
-			w := backoffWait(tt.min, tt.max, tt.retry)
-			if w < tt.lower || w > tt.top {
-				t.Fatalf("backoffWait(%v, %v, %d) = %v, want within [%v, %v]", tt.min, tt.max, tt.retry, w, tt.lower, tt.top)
-			}
-			seen[w] = true
-		}
-		if tt.top-tt.lower > time.Millisecond && len(seen) < 10 {
-			t.Errorf("backoffWait(%v, %v, %d) took only %d values in 200 draws: no jitter", tt.min, tt.max, tt.retry, len(seen))
-		}
-	}
-}
-
 // TestExtremeRetryOptionsWork runs the largest accepted options on the fake
 // clock through failures to a success.
 func TestExtremeRetryOptionsWork(t *testing.T) {
 	tests := []struct {
 		name string
-		opts []Option
+		opts []opal.Option
 	}{
-		{"no floor, longest max", []Option{WithRetryWait(0, 24*time.Hour)}},
-		{"longest fixed wait", []Option{WithRetryWait(24*time.Hour, 24*time.Hour)}},
-		{"no waits", []Option{WithRetryWait(0, 0)}},
-		{"most retries", []Option{WithRetryMax(math.MaxInt), WithRetryWait(time.Nanosecond, 24*time.Hour)}},
+		{"no floor, longest max", []opal.Option{opal.WithRetryWait(0, 24*time.Hour)}},
+		{"longest fixed wait", []opal.Option{opal.WithRetryWait(24*time.Hour, 24*time.Hour)}},
+		{"no waits", []opal.Option{opal.WithRetryWait(0, 0)}},
+		{"most retries", []opal.Option{opal.WithRetryMax(math.MaxInt), opal.WithRetryWait(time.Nanosecond, 24*time.Hour)}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				var attempts attemptTimes
 				c := inMemoryClient(t, func(w http.ResponseWriter, r *http.Request) {
-					if attempts.record() <= 3 {
+					if attempts.Record() <= 3 {
 						writeJSON(w, http.StatusServiceUnavailable, `{"message":"down"}`)
 						return
 					}
 					writeJSON(w, http.StatusOK, `{"results":[]}`)
-				}, append([]Option{WithRetryMax(3)}, tt.opts...)...)
+				}, append([]opal.Option{opal.WithRetryMax(3)}, tt.opts...)...)
 				if _, err := c.Sessions.List(context.Background(), "r", nil); err != nil {
 					t.Fatalf("List: %v", err)
 				}
-				for i, gap := range attempts.gaps() {
+				for i, gap := range attempts.Gaps() {
 					if gap < 0 || gap > 24*time.Hour {
 						t.Errorf("wait before retry %d = %v, want within [0, 24h]", i+1, gap)
 					}
 				}
 			})
 		})
-	}
-}
-
-func TestParseRetryAfter(t *testing.T) {
-	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
-	tests := []struct {
-		in     string
-		want   time.Duration
-		wantOK bool
-	}{
-		{"", 0, false},
-		{"0", 0, true},
-		{"7", 7 * time.Second, true},
-		{" 7 ", 7 * time.Second, true},
-		{"99999999999999999999", 1<<63 - 1, true},
-		{"-3", 0, false},
-		{"1.5", 0, false},
-		{"soon", 0, false},
-		{"Thu, 26 Nov 2026 12:00:30 GMT", 30 * time.Second, true},
-		{"Thu, 26 Nov 2026 11:59:00 GMT", 0, true},
-	}
-	for _, tt := range tests {
-		got, ok := parseRetryAfter(tt.in, now)
-		if got != tt.want || ok != tt.wantOK {
-			t.Errorf("parseRetryAfter(%q) = %v, %v; want %v, %v", tt.in, got, ok, tt.want, tt.wantOK)
-		}
 	}
 }
 
@@ -605,9 +543,9 @@ func TestCancelStopsAWaitAtOnce(t *testing.T) {
 		defer cancel()
 		var attempts attemptTimes
 		c := inMemoryClient(t, func(w http.ResponseWriter, r *http.Request) {
-			attempts.record()
+			attempts.Record()
 			writeJSON(w, http.StatusServiceUnavailable, `{"message":"down"}`)
-		}, WithRetryWait(time.Hour, time.Hour))
+		}, opal.WithRetryWait(time.Hour, time.Hour))
 		go func() {
 			time.Sleep(2 * time.Second)
 			cancel()
@@ -620,7 +558,7 @@ func TestCancelStopsAWaitAtOnce(t *testing.T) {
 		if elapsed := time.Since(start); elapsed != 2*time.Second {
 			t.Errorf("List returned after %v of an hour's wait, want at the cancellation, 2s", elapsed)
 		}
-		if n := len(attempts.times); n != 1 {
+		if n := attempts.Len(); n != 1 {
 			t.Errorf("%d requests sent, want 1", n)
 		}
 	})
@@ -646,16 +584,14 @@ func TestCancelDuringARequest(t *testing.T) {
 func TestLoggerRecordsAttemptsAndWaits(t *testing.T) {
 	var buf bytes.Buffer
 	logger := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	c, mux, _ := setup(t, WithLogger(logger))
-	var requests atomic.Int32
-	mux.HandleFunc("/v1/sessions", countingHandler(&requests, func(w http.ResponseWriter, r *http.Request) {
-		if requests.Load() == 1 {
-			writeJSON(w, http.StatusServiceUnavailable, `{"message":"down"}`)
-			return
-		}
-		writeJSON(w, http.StatusOK, `{"results":[]}`)
-	}))
-	if _, err := c.Sessions.List(context.Background(), "r", &ListSessionsOptions{UserID: "u1"}); err != nil {
+	srv := opaltest.NewServer()
+	defer srv.Close()
+	srv.Inject(opaltest.Fault{Status: http.StatusServiceUnavailable})
+	c, err := srv.Client(opal.WithLogger(logger))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Sessions.List(t.Context(), "r", &opal.ListSessionsOptions{UserID: "u1"}); err != nil {
 		t.Fatalf("List: %v", err)
 	}
 	var got []string
@@ -677,7 +613,7 @@ func TestLoggerRecordsAttemptsAndWaits(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("log records (-want +got):\n%s", diff)
 	}
-	for _, secret := range []string{testToken, "Authorization", "Bearer", "user_id", "u1"} {
+	for _, secret := range []string{srv.Token, "Authorization", "Bearer", "user_id", "u1"} {
 		if strings.Contains(buf.String(), secret) {
 			t.Errorf("log holds %q:\n%s", secret, buf.String())
 		}
@@ -695,12 +631,15 @@ func TestNothingIsPrintedByDefault(t *testing.T) {
 	os.Stderr, os.Stdout = w, w
 	defer func() { os.Stderr, os.Stdout = stderr, stdout }()
 
-	c, mux, _ := setup(t, WithRetryMax(1))
-	mux.HandleFunc("/v1/sessions", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusServiceUnavailable, `{"message":"down"}`)
-	})
-	c.Sessions.List(context.Background(), "r", nil)
-	transportFaultClient, _ := NewClient(testToken, WithBaseURL("http://127.0.0.1:1/v1"), WithRetryMax(1), WithRetryWait(0, 0))
+	srv := opaltest.NewServer()
+	defer srv.Close()
+	srv.Inject(opaltest.Fault{Status: http.StatusServiceUnavailable}, opaltest.Fault{Status: http.StatusServiceUnavailable})
+	c, err := srv.Client(opal.WithRetryMax(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Sessions.List(t.Context(), "r", nil)
+	transportFaultClient, _ := opal.NewClient(testToken, opal.WithBaseURL("http://127.0.0.1:1/v1"), opal.WithRetryMax(1), opal.WithRetryWait(0, 0))
 	transportFaultClient.Sessions.List(context.Background(), "r", nil)
 
 	os.Stderr, os.Stdout = stderr, stdout
@@ -720,13 +659,13 @@ func TestNothingIsPrintedByDefault(t *testing.T) {
 func TestRetryAfterNotWaitedOutPausesNoOtherCall(t *testing.T) {
 	tests := []struct {
 		name string
-		opts []Option
+		opts []opal.Option
 		// run makes the calls, starting others with start; the result
 		// is when B's request arrived.
-		run   func(t *testing.T, c *Client, start func(ctx context.Context, resourceID string))
+		run   func(t *testing.T, c *opal.Client, start func(ctx context.Context, resourceID string))
 		wantB time.Duration
 	}{
-		{"cancelled during the wait", nil, func(t *testing.T, c *Client, start func(context.Context, string)) {
+		{"cancelled during the wait", nil, func(t *testing.T, c *opal.Client, start func(context.Context, string)) {
 			ctx, cancel := context.WithCancel(t.Context())
 			start(ctx, "A")
 			time.Sleep(time.Second)
@@ -734,13 +673,13 @@ func TestRetryAfterNotWaitedOutPausesNoOtherCall(t *testing.T) {
 			synctest.Wait() // A has returned
 			listOrFail(t, c, "B")
 		}, time.Second},
-		{"no retry left", []Option{WithRetryMax(0)}, func(t *testing.T, c *Client, start func(context.Context, string)) {
-			if _, err := c.Sessions.List(t.Context(), "A", nil); !errors.Is(err, ErrRateLimited) {
+		{"no retry left", []opal.Option{opal.WithRetryMax(0)}, func(t *testing.T, c *opal.Client, start func(context.Context, string)) {
+			if _, err := c.Sessions.List(t.Context(), "A", nil); !errors.Is(err, opal.ErrRateLimited) {
 				t.Errorf("A: List error = %v, want ErrRateLimited", err)
 			}
 			listOrFail(t, c, "B")
 		}, 100 * time.Millisecond},
-		{"cancelled while another call waits out a shorter pause", nil, func(t *testing.T, c *Client, start func(context.Context, string)) {
+		{"cancelled while another call waits out a shorter pause", nil, func(t *testing.T, c *opal.Client, start func(context.Context, string)) {
 			ctx, cancel := context.WithCancel(t.Context())
 			start(ctx, "A") // paused until 4.1 s, from when its answer comes
 			time.Sleep(50 * time.Millisecond)
@@ -787,7 +726,7 @@ func TestRetryAfterNotWaitedOutPausesNoOtherCall(t *testing.T) {
 }
 
 // listOrFail lists the sessions of a resource, failing the test on an error.
-func listOrFail(t *testing.T, c *Client, resourceID string) {
+func listOrFail(t *testing.T, c *opal.Client, resourceID string) {
 	t.Helper()
 	if _, err := c.Sessions.List(t.Context(), resourceID, nil); err != nil {
 		t.Errorf("%s: List: %v", resourceID, err)
@@ -824,7 +763,7 @@ type observed struct {
 
 func newObserved() *observed { return &observed{begin: time.Now()} }
 
-func (o *observed) observe(_ context.Context, a Attempt) {
+func (o *observed) observe(_ context.Context, a opal.Attempt) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	s := seen{
@@ -915,8 +854,8 @@ func TestObserverHearsOfEveryAttempt(t *testing.T) {
 					return rec.Result(), nil
 				})
 				o := newObserved()
-				c, err := NewClient(testToken, WithBaseURL("http://127.0.0.1/v1"), WithHTTPClient(&http.Client{Transport: rt}),
-					WithRateLimit(0), WithRetryMax(2), WithRetryWait(time.Second, time.Second), WithObserver(o.observe))
+				c, err := opal.NewClient(testToken, opal.WithBaseURL("http://127.0.0.1/v1"), opal.WithHTTPClient(&http.Client{Transport: rt}),
+					opal.WithRateLimit(0), opal.WithRetryMax(2), opal.WithRetryWait(time.Second, time.Second), opal.WithObserver(o.observe))
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -934,37 +873,37 @@ func TestObserverHearsOfEveryAttempt(t *testing.T) {
 func TestAttemptNamesItsCall(t *testing.T) {
 	tests := []struct {
 		name                    string
-		call                    func(ctx context.Context, c *Client)
+		call                    func(ctx context.Context, c *opal.Client)
 		path, route, resourceID string
 	}{
-		{"Sessions.List", func(ctx context.Context, c *Client) { _, _ = c.Sessions.List(ctx, "r1", nil) }, "/v1/sessions", "/v1/sessions", "r1"},
-		{"Sessions.AllOf", func(ctx context.Context, c *Client) {
+		{"Sessions.List", func(ctx context.Context, c *opal.Client) { _, _ = c.Sessions.List(ctx, "r1", nil) }, "/v1/sessions", "/v1/sessions", "r1"},
+		{"Sessions.AllOf", func(ctx context.Context, c *opal.Client) {
 			for range c.Sessions.AllOf(ctx, []string{"r2"}, nil) {
 			}
 		}, "/v1/sessions", "/v1/sessions", "r2"},
-		{"Users.Get", func(ctx context.Context, c *Client) { _, _ = c.Users.Get(ctx, "u1") }, "/v1/user", "/v1/user", ""},
-		{"Users.GetByEmail", func(ctx context.Context, c *Client) { _, _ = c.Users.GetByEmail(ctx, "jo@example.com") }, "/v1/user", "/v1/user", ""},
-		{"Users.List", func(ctx context.Context, c *Client) { _, _ = c.Users.List(ctx, nil) }, "/v1/users", "/v1/users", ""},
-		{"Resources.Get", func(ctx context.Context, c *Client) { _, _ = c.Resources.Get(ctx, "a/b") },
+		{"Users.Get", func(ctx context.Context, c *opal.Client) { _, _ = c.Users.Get(ctx, "u1") }, "/v1/user", "/v1/user", ""},
+		{"Users.GetByEmail", func(ctx context.Context, c *opal.Client) { _, _ = c.Users.GetByEmail(ctx, "jo@example.com") }, "/v1/user", "/v1/user", ""},
+		{"Users.List", func(ctx context.Context, c *opal.Client) { _, _ = c.Users.List(ctx, nil) }, "/v1/users", "/v1/users", ""},
+		{"Resources.Get", func(ctx context.Context, c *opal.Client) { _, _ = c.Resources.Get(ctx, "a/b") },
 			"/v1/resources/a%2Fb", "/v1/resources/{resource_id}", "a/b"},
-		{"Resources.List", func(ctx context.Context, c *Client) {
-			_, _ = c.Resources.List(ctx, &ListResourcesOptions{IDs: []string{"r1"}})
+		{"Resources.List", func(ctx context.Context, c *opal.Client) {
+			_, _ = c.Resources.List(ctx, &opal.ListResourcesOptions{IDs: []string{"r1"}})
 		}, "/v1/resources", "/v1/resources", ""},
-		{"Access.List", func(ctx context.Context, c *Client) { _, _ = c.Access.List(ctx, "a/b", nil) },
+		{"Access.List", func(ctx context.Context, c *opal.Client) { _, _ = c.Access.List(ctx, "a/b", nil) },
 			"/v1/resources/a%2Fb/users", "/v1/resources/{resource_id}/users", "a/b"},
-		{"Access.AllOf", func(ctx context.Context, c *Client) {
+		{"Access.AllOf", func(ctx context.Context, c *opal.Client) {
 			for range c.Access.AllOf(ctx, []string{"r2"}, nil) {
 			}
 		}, "/v1/resources/r2/users", "/v1/resources/{resource_id}/users", "r2"},
-		{"Access.ListForUser", func(ctx context.Context, c *Client) { _, _ = c.Access.ListForUser(ctx, "u1", nil) },
+		{"Access.ListForUser", func(ctx context.Context, c *opal.Client) { _, _ = c.Access.ListForUser(ctx, "u1", nil) },
 			"/v1/resources/users/u1", "/v1/resources/users/{user_id}", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var got []Attempt
+			var got []opal.Attempt
 			c := inMemoryClient(t, func(w http.ResponseWriter, r *http.Request) {
 				writeJSON(w, http.StatusNotFound, `{"message":"not found"}`)
-			}, WithObserver(func(_ context.Context, a Attempt) { got = append(got, a) }))
+			}, opal.WithObserver(func(_ context.Context, a opal.Attempt) { got = append(got, a) }))
 			tt.call(t.Context(), c)
 			if len(got) != 1 {
 				t.Fatalf("%d attempts, want 1", len(got))
@@ -997,7 +936,7 @@ func TestAttemptWaitedIsItsTurn(t *testing.T) {
 					return
 				}
 				writeJSON(w, http.StatusOK, `{"results":[]}`)
-			}, WithObserver(o.observe))
+			}, opal.WithObserver(o.observe))
 			var wg sync.WaitGroup
 			wg.Go(func() { listOrFail(t, c, "a") })
 			time.Sleep(500 * time.Millisecond)
@@ -1023,7 +962,7 @@ func TestAttemptWaitedIsItsTurn(t *testing.T) {
 			o := newObserved()
 			c := inMemoryClient(t, func(w http.ResponseWriter, r *http.Request) {
 				writeJSON(w, http.StatusOK, `{"results":[]}`)
-			}, WithRateLimit(1), WithObserver(o.observe))
+			}, opal.WithRateLimit(1), opal.WithObserver(o.observe))
 			listOrFail(t, c, "a")
 			second := time.Now()
 			listOrFail(t, c, "b")
@@ -1044,7 +983,7 @@ func TestRetryingWhenTheCallEndsDuringTheWait(t *testing.T) {
 		o := newObserved()
 		c := inMemoryClient(t, func(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, http.StatusServiceUnavailable, `{"message":"down"}`)
-		}, WithRetryWait(time.Hour, time.Hour), WithObserver(o.observe))
+		}, opal.WithRetryWait(time.Hour, time.Hour), opal.WithObserver(o.observe))
 		ctx, cancel := context.WithCancel(t.Context())
 		time.AfterFunc(time.Second, cancel)
 		if _, err := c.Sessions.List(ctx, "r1", nil); err != context.Canceled {
@@ -1080,9 +1019,9 @@ func TestAttemptDurationIncludesReadingTheAnswer(t *testing.T) {
 			body := &slowBody{r: strings.NewReader(`{"results":[{"user_id":"u1","resource_id":"r1"}]}`), delay: 50 * time.Millisecond}
 			return &http.Response{StatusCode: http.StatusOK, Header: http.Header{"Content-Type": {"application/json"}}, Body: body}, nil
 		})
-		var got []Attempt
-		c, err := NewClient(testToken, WithBaseURL("http://127.0.0.1/v1"), WithHTTPClient(&http.Client{Transport: rt}),
-			WithRateLimit(0), WithObserver(func(_ context.Context, a Attempt) { got = append(got, a) }))
+		var got []opal.Attempt
+		c, err := opal.NewClient(testToken, opal.WithBaseURL("http://127.0.0.1/v1"), opal.WithHTTPClient(&http.Client{Transport: rt}),
+			opal.WithRateLimit(0), opal.WithObserver(func(_ context.Context, a opal.Attempt) { got = append(got, a) }))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -1100,26 +1039,26 @@ func TestAttemptDurationIncludesReadingTheAnswer(t *testing.T) {
 func TestAttemptsNeverHoldTheToken(t *testing.T) {
 	tests := []struct {
 		name   string
-		call   func(ctx context.Context, c *Client)
+		call   func(ctx context.Context, c *opal.Client)
 		answer func(w http.ResponseWriter, r *http.Request)
 	}{
-		{"echoed in an error body and a request ID", func(ctx context.Context, c *Client) { _, _ = c.Sessions.List(ctx, "r1", nil) },
+		{"echoed in an error body and a request ID", func(ctx context.Context, c *opal.Client) { _, _ = c.Sessions.List(ctx, "r1", nil) },
 			func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("X-Request-Id", r.Header.Get("Authorization"))
 				writeJSON(w, http.StatusServiceUnavailable, fmt.Sprintf(`{"message":%q}`, r.Header.Get("Authorization")))
 			}},
-		{"echoed in a status line", func(ctx context.Context, c *Client) { _, _ = c.Sessions.List(ctx, "r1", nil) },
+		{"echoed in a status line", func(ctx context.Context, c *opal.Client) { _, _ = c.Sessions.List(ctx, "r1", nil) },
 			func(w http.ResponseWriter, r *http.Request) {
 				if conn := hijack(t, w); conn != nil {
 					fmt.Fprintf(conn, "HTTP/1.1 %s garbage\r\n\r\n", strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer "))
 					conn.Close()
 				}
 			}},
-		{"passed as a resource's ID", func(ctx context.Context, c *Client) { _, _ = c.Resources.Get(ctx, testToken) },
+		{"passed as a resource's ID", func(ctx context.Context, c *opal.Client) { _, _ = c.Resources.Get(ctx, testToken) },
 			func(w http.ResponseWriter, r *http.Request) {
 				writeJSON(w, http.StatusNotFound, `{"message":"not found"}`)
 			}},
-		{"passed as the ID of the resource whose sessions are listed", func(ctx context.Context, c *Client) {
+		{"passed as the ID of the resource whose sessions are listed", func(ctx context.Context, c *opal.Client) {
 			for range c.Sessions.AllOf(ctx, []string{testToken}, nil) {
 			}
 		}, func(w http.ResponseWriter, r *http.Request) {
@@ -1129,8 +1068,8 @@ func TestAttemptsNeverHoldTheToken(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var mu sync.Mutex
-			var got []Attempt
-			c, mux, _ := setup(t, WithRetryMax(1), WithObserver(func(_ context.Context, a Attempt) {
+			var got []opal.Attempt
+			c, mux, _ := setup(t, opal.WithRetryMax(1), opal.WithObserver(func(_ context.Context, a opal.Attempt) {
 				mu.Lock()
 				defer mu.Unlock()
 				got = append(got, a)
@@ -1170,7 +1109,7 @@ func TestPanickingObserverLeavesTheClientSound(t *testing.T) {
 					return
 				}
 				writeJSON(w, http.StatusOK, `{"results":[]}`)
-			}, WithObserver(func(_ context.Context, a Attempt) {
+			}, opal.WithObserver(func(_ context.Context, a opal.Attempt) {
 				if a.Retrying {
 					panic("observer")
 				}
@@ -1185,47 +1124,45 @@ func TestPanickingObserverLeavesTheClientSound(t *testing.T) {
 		})
 	})
 	t.Run("connections and goroutines", func(t *testing.T) {
-		defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-		var conns, requests atomic.Int32
-		srv := httptest.NewUnstartedServer(countingHandler(&requests, func(w http.ResponseWriter, r *http.Request) {
-			if requests.Load()%2 == 1 {
-				w.Header().Set("Content-Type", "text/html")
-				w.WriteHeader(http.StatusBadGateway)
-				fmt.Fprint(w, strings.Repeat("<p>upstream unavailable</p>", 1000))
-				return
-			}
-			writeJSON(w, http.StatusOK, `{"results":[]}`)
-		}))
-		countConnections(srv, &conns)
-		srv.Start()
-		defer srv.Close()
-		tr := &http.Transport{}
-		defer tr.CloseIdleConnections()
-		var panicking atomic.Bool
-		panicking.Store(true)
-		c, err := NewClient(testToken, WithBaseURL(srv.URL), WithHTTPClient(&http.Client{Transport: tr}), WithRateLimit(0),
-			WithRetryWait(time.Millisecond, time.Millisecond), WithObserver(func(context.Context, Attempt) {
-				if panicking.Load() {
-					panic("observer")
+		// On the fake clock, over a network in memory (see MemNet): the
+		// bubble also fails the test if a goroutine is left behind once
+		// the connections are closed.
+		synctest.Test(t, func(t *testing.T) {
+			var requests atomic.Int32
+			n := newMemNet(t, countingHandler(&requests, func(w http.ResponseWriter, r *http.Request) {
+				if requests.Load()%2 == 1 {
+					w.Header().Set("Content-Type", "text/html")
+					w.WriteHeader(http.StatusBadGateway)
+					fmt.Fprint(w, strings.Repeat("<p>upstream unavailable</p>", 1000))
+					return
 				}
+				writeJSON(w, http.StatusOK, `{"results":[]}`)
 			}))
-		if err != nil {
-			t.Fatal(err)
-		}
-		// The 502 is retried: the panic comes from within the retry loop,
-		// then from the end of a call.
-		for range 2 {
-			if got := panicOf(func() { _, _ = c.Sessions.List(t.Context(), "r1", nil) }); got != "observer" {
-				t.Fatalf("List panicked with %v, want the observer's panic", got)
+			tr := n.Transport()
+			defer tr.CloseIdleConnections()
+			var panicking atomic.Bool
+			panicking.Store(true)
+			c := clientOf(t, &http.Client{Transport: tr}, opal.WithRetryWait(time.Millisecond, time.Millisecond),
+				opal.WithObserver(func(context.Context, opal.Attempt) {
+					if panicking.Load() {
+						panic("observer")
+					}
+				}))
+			// The 502 is retried: the panic comes from within the retry loop,
+			// then from the end of a call.
+			for range 2 {
+				if got := panicOf(func() { _, _ = c.Sessions.List(t.Context(), "r1", nil) }); got != "observer" {
+					t.Fatalf("List panicked with %v, want the observer's panic", got)
+				}
 			}
-		}
-		panicking.Store(false)
-		for range 2 {
-			listOrFail(t, c, "r1") // a 502, retried, then a 200
-		}
-		if n := conns.Load(); n != 1 {
-			t.Errorf("%d requests used %d connections, want 1", requests.Load(), n)
-		}
+			panicking.Store(false)
+			for range 2 {
+				listOrFail(t, c, "r1") // a 502, retried, then a 200
+			}
+			if d := n.Dials(); d != 1 {
+				t.Errorf("%d requests used %d connections, want 1", requests.Load(), d)
+			}
+		})
 	})
 }
 

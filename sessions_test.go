@@ -1,4 +1,4 @@
-package opal
+package opal_test
 
 import (
 	"context"
@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
+	"net/url"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/opalclient/opal-go"
+	"github.com/opalclient/opal-go/opaltest"
 )
 
 func mustTime(t *testing.T, s string) time.Time {
@@ -22,82 +24,98 @@ func mustTime(t *testing.T, s string) time.Time {
 	return v
 }
 
-// TestListDecodesTheReferenceExample decodes the example response published
-// in Opal's API reference, verbatim: its first connection ID is not a UUID and
-// neither session has an access level, which some clients reject. Its
-// sessions are on two resources, so a server answering it, as a mock that
-// serves the example does, answers no resource's listing.
-func TestListDecodesTheReferenceExample(t *testing.T) {
-	body, err := os.ReadFile("testdata/reference_example.json")
-	if err != nil {
-		t.Fatal(err)
+// TestSessionsQuery: the resource and the user go as resource_id and
+// user_id, escaped, as given, and a zero option is not sent.
+func TestSessionsQuery(t *testing.T) {
+	tests := []struct {
+		name       string
+		resourceID string
+		opts       *opal.ListSessionsOptions
+		want       url.Values
+	}{
+		{"resource only", "1b978423-db0a-4037-a4cf-f79c60cb67b3", nil,
+			url.Values{"resource_id": {"1b978423-db0a-4037-a4cf-f79c60cb67b3"}}},
+		{"zero options send nothing more", "r1", &opal.ListSessionsOptions{},
+			url.Values{"resource_id": {"r1"}}},
+		{"every option", "r1", &opal.ListSessionsOptions{UserID: "u1", Cursor: "cD0yMDIx", PageSize: 50},
+			url.Values{"resource_id": {"r1"}, "user_id": {"u1"}, "cursor": {"cD0yMDIx"}, "page_size": {"50"}}},
+		{"IDs with query syntax are escaped", "a&user_id=evil#x y", &opal.ListSessionsOptions{UserID: "u=1&page_size=9", Cursor: "c+/=%"},
+			url.Values{"resource_id": {"a&user_id=evil#x y"}, "user_id": {"u=1&page_size=9"}, "cursor": {"c+/=%"}}},
+		{"white space is sent as given", " r ", &opal.ListSessionsOptions{UserID: "\tu"},
+			url.Values{"resource_id": {" r "}, "user_id": {"\tu"}}},
 	}
-	want := &SessionsList{
-		Next:     "cD0yMDIxLTAxLTA2KzAzJTNBMjQlM0E1My40MzQzMjYlMkIwMCUzQTAw",
-		Previous: "cj1sZXdwd2VycWVtY29zZnNkc2NzUWxNMEUxTXk0ME16UXpNallsTWtJ",
-		Results: []Session{
-			{
-				ConnectionID:   "h0z968412-2451-4bbd-42h4-057l715d917m",
-				UserID:         "29827fb8-f2dd-4e80-9576-28e31e9934ac",
-				ResourceID:     "1b978423-db0a-4037-a4cf-f79c60cb67b3",
-				ExpirationDate: mustTime(t, "2022-01-23T04:56:07Z"),
-			},
-			{
-				ConnectionID:   "6e6b5597-bd36-4f4c-a629-01e3fa791932",
-				UserID:         "b031c922-b84f-4424-9f4f-c49c05871bfe",
-				ResourceID:     "77eb1ab7-2c27-4fc4-afdb-137e1265cddd",
-				ExpirationDate: mustTime(t, "2022-03-12T07:22:18Z"),
-			},
-		},
-	}
-	got, err := decodePageAs(body, new(SessionsService).byResource("r", nil).public)
-	if err != nil {
-		t.Fatalf("decoding: %v", err)
-	}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("decoded (-want +got):\n%s", diff)
-	}
-	for _, s := range got.Results {
-		if !s.AccessLevel.IsDefault() {
-			t.Errorf("session %s: access level %+v, want the default level", s.ConnectionID, s.AccessLevel)
-		}
-	}
-	// json.Unmarshal into the public type agrees with the client.
-	var direct SessionsList
-	if err := json.Unmarshal(body, &direct); err != nil {
-		t.Fatalf("json.Unmarshal: %v", err)
-	}
-	if diff := cmp.Diff(want, &direct); diff != "" {
-		t.Errorf("json.Unmarshal (-want +got):\n%s", diff)
-	}
-
-	c, mux, _ := setup(t)
-	mux.HandleFunc("/v1/sessions", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, string(body))
-	})
-	_, err = c.Sessions.List(context.Background(), "1b978423-db0a-4037-a4cf-f79c60cb67b3", nil)
-	const wantErr = `opal: GET /v1/sessions: 200 OK response is not a page of sessions: results[1]: its "resource_id" is not the one asked for`
-	if !errors.Is(err, ErrInvalidResponse) || err.Error() != wantErr {
-		t.Errorf("List of the first resource: %v, want %q", err, wantErr)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, mux, _ := setup(t)
+			var got url.Values
+			mux.HandleFunc("/v1/sessions", func(w http.ResponseWriter, r *http.Request) {
+				if r.Method != http.MethodGet {
+					t.Errorf("method = %s, want GET", r.Method)
+				}
+				got = r.URL.Query()
+				writeJSON(w, http.StatusOK, `{"results":[]}`)
+			})
+			if _, err := c.Sessions.List(context.Background(), tt.resourceID, tt.opts); err != nil {
+				t.Fatalf("List: %v", err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("query (-want +got):\n%s", diff)
+			}
+		})
 	}
 }
 
-func TestListDecodingIsLenient(t *testing.T) {
-	admin := ResourceAccessLevel{Name: "AdminRole", RemoteID: "arn:aws:iam::590304332660:role/AdministratorAccess"}
+// TestSessionsRejectAnEmptyResourceID: sessions of no resource are an
+// error that says so, from List, Pages and All alike, with no page and no
+// session, and nothing is sent.
+func TestSessionsRejectAnEmptyResourceID(t *testing.T) {
+	srv := opaltest.NewServer()
+	defer srv.Close()
+	c, err := srv.Client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	list, err := c.Sessions.List(ctx, "", nil)
+	if list != nil {
+		t.Errorf("List returned a page with its error")
+	}
+	got := map[string][]error{"List": {err}}
+	for p, err := range c.Sessions.Pages(ctx, "", nil) {
+		if p != nil {
+			t.Errorf("Pages yielded a page")
+		}
+		got["Pages"] = append(got["Pages"], err)
+	}
+	for s, err := range c.Sessions.All(ctx, "", nil) {
+		if s != (opal.Session{}) {
+			t.Errorf("All yielded a session")
+		}
+		got["All"] = append(got["All"], err)
+	}
+	for name, errs := range got {
+		if len(errs) != 1 || !errors.Is(errs[0], opal.ErrInvalidArgument) || errs[0].Error() != "opal: invalid argument: empty resource ID" {
+			t.Errorf("%s: errors %v, want one ErrInvalidArgument saying the resource ID is empty", name, errs)
+		}
+	}
+	if n := len(srv.Requests()); n != 0 {
+		t.Errorf("%d requests sent, want none", n)
+	}
+}
+
+// TestSessionDecodingIsLenient: a session's access level may be null, and
+// its expiration date too. (A page's own leniency: TestListsDecodeLeniently.)
+func TestSessionDecodingIsLenient(t *testing.T) {
+	admin := opal.ResourceAccessLevel{Name: "AdminRole", RemoteID: "arn:aws:iam::590304332660:role/AdministratorAccess"}
 	tests := []struct {
 		name string
 		body string
-		want *SessionsList
+		want *opal.SessionsList
 	}{
-		{"null cursors and results", `{"next":null,"previous":null,"results":null}`, &SessionsList{}},
-		{"absent cursors", `{"results":null}`, &SessionsList{}},
-		{"empty results", `{"results":[]}`, &SessionsList{Results: []Session{}}},
-		{"unknown fields ignored", `{"total":3,"results":[{"user_id":"u","resource_id":"r","new_field":{"a":1}}],"links":[]}`,
-			&SessionsList{Results: []Session{{UserID: "u", ResourceID: "r"}}}},
 		{"access level", `{"results":[{"resource_id":"r","access_level":{"access_level_name":"AdminRole","access_level_remote_id":"arn:aws:iam::590304332660:role/AdministratorAccess"}}]}`,
-			&SessionsList{Results: []Session{{ResourceID: "r", AccessLevel: admin}}}},
-		{"null access level", `{"results":[{"resource_id":"r","access_level":null}]}`, &SessionsList{Results: []Session{{ResourceID: "r"}}}},
-		{"null expiration date", `{"results":[{"resource_id":"r","expiration_date":null}]}`, &SessionsList{Results: []Session{{ResourceID: "r"}}}},
+			&opal.SessionsList{Results: []opal.Session{{ResourceID: "r", AccessLevel: admin}}}},
+		{"null access level", `{"results":[{"resource_id":"r","access_level":null}]}`, &opal.SessionsList{Results: []opal.Session{{ResourceID: "r"}}}},
+		{"null expiration date", `{"results":[{"resource_id":"r","expiration_date":null}]}`, &opal.SessionsList{Results: []opal.Session{{ResourceID: "r"}}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -110,7 +128,7 @@ func TestListDecodingIsLenient(t *testing.T) {
 }
 
 // listBody lists the sessions of a server answering with body.
-func listBody(t *testing.T, body string) *SessionsList {
+func listBody(t *testing.T, body string) *opal.SessionsList {
 	t.Helper()
 	c, mux, _ := setup(t)
 	mux.HandleFunc("/v1/sessions", func(w http.ResponseWriter, r *http.Request) {
@@ -142,7 +160,7 @@ func TestExpirationDateTakesAnyRFC3339Time(t *testing.T) {
 			if len(got.Results) != 1 || !got.Results[0].ExpirationDate.Equal(want) {
 				t.Errorf("expiration_date %q decoded to %v, want %v", tt.in, got.Results, want)
 			}
-			var s Session
+			var s opal.Session
 			if err := json.Unmarshal([]byte(`{"expiration_date":"`+tt.in+`"}`), &s); err != nil || !s.ExpirationDate.Equal(want) {
 				t.Errorf("json.Unmarshal: %v, %v; want %v", s.ExpirationDate, err, want)
 			}
@@ -161,17 +179,17 @@ func TestJSONWithATextContentTypeIsAccepted(t *testing.T) {
 	if err != nil {
 		t.Fatalf("List: %v", err)
 	}
-	if diff := cmp.Diff(&SessionsList{Results: []Session{{UserID: "u1", ResourceID: "r"}}}, got); diff != "" {
+	if diff := cmp.Diff(&opal.SessionsList{Results: []opal.Session{{UserID: "u1", ResourceID: "r"}}}, got); diff != "" {
 		t.Errorf("List (-want +got):\n%s", diff)
 	}
 }
 
 func TestSessionMarshalsToTheAPIShape(t *testing.T) {
-	s := Session{
+	s := opal.Session{
 		ConnectionID:   "c1",
 		UserID:         "u1",
 		ResourceID:     "r1",
-		AccessLevel:    ResourceAccessLevel{Name: "AdminRole", RemoteID: "arn:aws:iam::1:role/Admin"},
+		AccessLevel:    opal.ResourceAccessLevel{Name: "AdminRole", RemoteID: "arn:aws:iam::1:role/Admin"},
 		ExpirationDate: mustTime(t, "2022-01-23T04:56:07Z"),
 	}
 	got, err := json.Marshal(s)
@@ -183,7 +201,7 @@ func TestSessionMarshalsToTheAPIShape(t *testing.T) {
 		t.Errorf("json.Marshal(Session) (-want +got):\n%s", diff)
 	}
 
-	list, err := json.Marshal(SessionsList{Next: "n", Results: []Session{}})
+	list, err := json.Marshal(opal.SessionsList{Next: "n", Results: []opal.Session{}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,13 +212,13 @@ func TestSessionMarshalsToTheAPIShape(t *testing.T) {
 
 func TestResourceAccessLevelIsDefault(t *testing.T) {
 	tests := []struct {
-		level ResourceAccessLevel
+		level opal.ResourceAccessLevel
 		want  bool
 	}{
-		{ResourceAccessLevel{}, true},
-		{ResourceAccessLevel{Name: "AdminRole"}, false},
-		{ResourceAccessLevel{RemoteID: "arn:aws:iam::1:role/Admin"}, false},
-		{ResourceAccessLevel{Name: "AdminRole", RemoteID: "arn:aws:iam::1:role/Admin"}, false},
+		{opal.ResourceAccessLevel{}, true},
+		{opal.ResourceAccessLevel{Name: "AdminRole"}, false},
+		{opal.ResourceAccessLevel{RemoteID: "arn:aws:iam::1:role/Admin"}, false},
+		{opal.ResourceAccessLevel{Name: "AdminRole", RemoteID: "arn:aws:iam::1:role/Admin"}, false},
 	}
 	for _, tt := range tests {
 		if got := tt.level.IsDefault(); got != tt.want {

@@ -1,14 +1,13 @@
-package opal
+package opal_test
 
 import (
-	"context"
 	"errors"
-	"net/http"
 	"net/url"
-	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/opalclient/opal-go"
+	"github.com/opalclient/opal-go/opaltest"
 )
 
 // TestUsersGetAsksOnlyForWhatItIsGiven: Get sends the ID, GetByEmail the
@@ -27,27 +26,28 @@ func TestUsersGetAsksOnlyForWhatItIsGiven(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.arg, func(t *testing.T) {
-			c, mux, _ := setup(t)
-			var mu sync.Mutex
-			var queries []url.Values
-			mux.HandleFunc("GET /v1/user", func(w http.ResponseWriter, r *http.Request) {
-				mu.Lock()
-				queries = append(queries, r.URL.Query())
-				mu.Unlock()
-				writeJSON(w, http.StatusNotFound, `{"message":"user not found"}`)
-			})
-			mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-				t.Errorf("request to %s %s, want GET /v1/user", r.Method, r.URL.EscapedPath())
-			})
+			srv := opaltest.NewServer() // knows no user
+			defer srv.Close()
+			c, err := srv.Client()
+			if err != nil {
+				t.Fatal(err)
+			}
 			get := c.Users.Get
 			if tt.byEmail {
 				get = c.Users.GetByEmail
 			}
-			user, err := get(context.Background(), tt.arg)
-			if !errors.Is(err, ErrNotFound) || user != nil {
+			user, err := get(t.Context(), tt.arg)
+			if !errors.Is(err, opal.ErrNotFound) || user != nil {
 				t.Errorf("got %+v, %v; want nil and ErrNotFound", user, err)
 			}
-			if diff := cmp.Diff([]url.Values{tt.want}, queries); diff != "" {
+			var sent []string
+			for _, r := range srv.Requests() {
+				sent = append(sent, r.Method+" "+r.URL.Path)
+			}
+			if diff := cmp.Diff([]string{"GET /v1/user"}, sent); diff != "" {
+				t.Errorf("requests (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff([]url.Values{tt.want}, queries(srv)); diff != "" {
 				t.Errorf("queries (-want +got):\n%s", diff)
 			}
 		})
@@ -55,14 +55,14 @@ func TestUsersGetAsksOnlyForWhatItIsGiven(t *testing.T) {
 }
 
 func TestUserJSONHasTheAPIsFieldNames(t *testing.T) {
-	checkJSON(t, User{
+	checkJSON(t, opal.User{
 		UserID: "u1", Email: "jane.smith@company.dev", FullName: "Jane Smith", FirstName: "Jane",
-		LastName: "Smith", Position: "Engineer", HRIDPStatus: HRIDPStatusActive,
+		LastName: "Smith", Position: "Engineer", HRIDPStatus: opal.HRIDPStatusActive,
 	}, `{"user_id":"u1","email":"jane.smith@company.dev","full_name":"Jane Smith","first_name":"Jane","last_name":"Smith","position":"Engineer","hr_idp_status":"ACTIVE"}`)
-	checkJSON(t, User{UserID: "u1", HRIDPStatus: "ON_LEAVE"}, // a status added since
+	checkJSON(t, opal.User{UserID: "u1", HRIDPStatus: "ON_LEAVE"}, // a status added since
 		`{"user_id":"u1","email":"","full_name":"","first_name":"","last_name":"","position":"","hr_idp_status":"ON_LEAVE"}`)
-	checkJSON(t, User{UserID: "u1"}, `{"user_id":"u1","email":"","full_name":"","first_name":"","last_name":"","position":""}`)
-	checkJSON(t, UsersList{Next: "n", Results: []User{}}, `{"next":"n","previous":null,"results":[]}`)
+	checkJSON(t, opal.User{UserID: "u1"}, `{"user_id":"u1","email":"","full_name":"","first_name":"","last_name":"","position":""}`)
+	checkJSON(t, opal.UsersList{Next: "n", Results: []opal.User{}}, `{"next":"n","previous":null,"results":[]}`)
 }
 
 // TestUserDecodesAbsentFieldsAsEmpty: the API's own example leaves out
@@ -72,11 +72,11 @@ func TestUserDecodesAbsentFieldsAsEmpty(t *testing.T) {
 		`{"user_id":"u1","email":"jane.smith@company.dev"}`,
 		`{"user_id":"u1","email":"jane.smith@company.dev","hr_idp_status":null,"full_name":null}`,
 	} {
-		var got User
+		var got opal.User
 		if err := jsonUnmarshalString(body, &got); err != nil {
 			t.Fatalf("json.Unmarshal(%s): %v", body, err)
 		}
-		if diff := cmp.Diff(User{UserID: "u1", Email: "jane.smith@company.dev"}, got); diff != "" {
+		if diff := cmp.Diff(opal.User{UserID: "u1", Email: "jane.smith@company.dev"}, got); diff != "" {
 			t.Errorf("json.Unmarshal(%s) (-want +got):\n%s", body, diff)
 		}
 	}

@@ -2,12 +2,15 @@ package opaltest_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
 	"iter"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
+	"sync"
 	"testing"
 	"time"
 
@@ -127,7 +130,7 @@ func TestFaultsThroughClient(t *testing.T) {
 		{"Truncate is retried", []opaltest.Fault{{Truncate: true}}, nil, nil, 2},
 		{"Delay alone answers normally", []opaltest.Fault{{Delay: 20 * time.Millisecond}}, nil, nil, 1},
 		{"Delay past the client's timeout is retried", []opaltest.Fault{{Delay: time.Hour}},
-			[]opal.Option{opal.WithHTTPClient(&http.Client{Timeout: 200 * time.Millisecond})}, nil, 2},
+			[]opal.Option{opal.WithHTTPClient(&http.Client{Transport: &timesOutOnce{timeout: 20 * time.Millisecond}})}, nil, 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -162,6 +165,43 @@ func TestFaultsThroughClient(t *testing.T) {
 			}
 		})
 	}
+}
+
+// timesOutOnce is a transport whose first request ends timeout after it
+// was sent, without an answer, as an http.Client's Timeout ends an attempt
+// that gets none; its later requests take as long as they take. However
+// slow the machine, only the first attempt times out, and only once the
+// server has it: its bytes are sent before its connection is dropped.
+type timesOutOnce struct {
+	timeout time.Duration
+	first   sync.Once
+}
+
+func (t *timesOutOnce) RoundTrip(r *http.Request) (*http.Response, error) {
+	first := false
+	t.first.Do(func() { first = true })
+	if !first {
+		return http.DefaultTransport.RoundTrip(r)
+	}
+	ctx, cancel := context.WithCancelCause(r.Context())
+	defer cancel(nil)
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		WroteRequest: func(httptrace.WroteRequestInfo) {
+			time.AfterFunc(t.timeout, func() { cancel(context.DeadlineExceeded) })
+		},
+	})
+	resp, err := http.DefaultTransport.RoundTrip(r.WithContext(ctx))
+	if err != nil {
+		return nil, err
+	}
+	// An answer in time: read whole before ctx ends.
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	return resp, nil
 }
 
 func TestResetRaw(t *testing.T) {
