@@ -998,20 +998,20 @@ func tokenForms() map[string]string {
 		})
 	}
 	return map[string]string{
-		"raw":            hostileToken,
-		"json specials":  special(func(b byte) string { return fmt.Sprintf(`\u%04X`, b) }),
-		"json all":       all(func(b byte) string { return fmt.Sprintf(`\u%04x`, b) }),
-		"json slash":     strings.ReplaceAll(hostileToken, "/", `\/`),
-		"url upper":      special(func(b byte) string { return fmt.Sprintf("%%%02X", b) }),
-		"url lower":      special(func(b byte) string { return fmt.Sprintf("%%%02x", b) }),
-		"url all":        all(func(b byte) string { return fmt.Sprintf("%%%02X", b) }),
-		"url twice":      special(func(b byte) string { return fmt.Sprintf("%%25%02X", b) }),
-		"html decimal":   all(func(b byte) string { return fmt.Sprintf("&#%d;", b) }),
-		"html hex":       special(func(b byte) string { return fmt.Sprintf("&#x%x;", b) }),
-		"html named":     strings.NewReplacer("+", "&plus;", "/", "&sol;", "=", "&equals;").Replace(hostileToken),
-		"json of url":    special(func(b byte) string { return fmt.Sprintf(`\u0025%02X`, b) }),
-		"mixed":          strings.NewReplacer("+", "%2b", "/", `\u002f`, "=", "&#61;").Replace(hostileToken),
-		"mixed all":      all(func(b byte) string { return fmt.Sprintf([]string{"%%%02X", `\u%04x`, "&#%d;"}[int(b)%3], b) }),
+		"raw":           hostileToken,
+		"json specials": special(func(b byte) string { return fmt.Sprintf(`\u%04X`, b) }),
+		"json all":      all(func(b byte) string { return fmt.Sprintf(`\u%04x`, b) }),
+		"json slash":    strings.ReplaceAll(hostileToken, "/", `\/`),
+		"url upper":     special(func(b byte) string { return fmt.Sprintf("%%%02X", b) }),
+		"url lower":     special(func(b byte) string { return fmt.Sprintf("%%%02x", b) }),
+		"url all":       all(func(b byte) string { return fmt.Sprintf("%%%02X", b) }),
+		"url twice":     special(func(b byte) string { return fmt.Sprintf("%%25%02X", b) }),
+		"html decimal":  all(func(b byte) string { return fmt.Sprintf("&#%d;", b) }),
+		"html hex":      special(func(b byte) string { return fmt.Sprintf("&#x%x;", b) }),
+		"html named":    strings.NewReplacer("+", "&plus;", "/", "&sol;", "=", "&equals;").Replace(hostileToken),
+		"json of url":   special(func(b byte) string { return fmt.Sprintf(`\u0025%02X`, b) }),
+		"mixed":         strings.NewReplacer("+", "%2b", "/", `\u002f`, "=", "&#61;").Replace(hostileToken),
+		"mixed all":     all(func(b byte) string { return fmt.Sprintf([]string{"%%%02X", `\u%04x`, "&#%d;"}[int(b)%3], b) }),
 	}
 }
 
@@ -1053,7 +1053,10 @@ func TestHostile_TokenStraddlingACutIsRedacted(t *testing.T) {
 		name string
 		run  func(ctx context.Context, c *opal.Client) error
 	}{
-		{"Sessions.List", func(ctx context.Context, c *opal.Client) error { _, err := c.Sessions.List(ctx, hResource, nil); return err }},
+		{"Sessions.List", func(ctx context.Context, c *opal.Client) error {
+			_, err := c.Sessions.List(ctx, hResource, nil)
+			return err
+		}},
 		{"Users.GetByEmail", func(ctx context.Context, c *opal.Client) error { _, err := c.Users.GetByEmail(ctx, hEmail); return err }},
 		{"Access.AllOf", func(ctx context.Context, c *opal.Client) error {
 			_, err := hSweep(t, c.Access.AllOf(ctx, []string{hResource}, nil))
@@ -1182,7 +1185,10 @@ func leakCalls() []struct {
 		name string
 		run  func(ctx context.Context, t testing.TB, c *opal.Client) error
 	}{
-		{"Users.Get", func(ctx context.Context, t testing.TB, c *opal.Client) error { _, err := c.Users.Get(ctx, hUser); return err }},
+		{"Users.Get", func(ctx context.Context, t testing.TB, c *opal.Client) error {
+			_, err := c.Users.Get(ctx, hUser)
+			return err
+		}},
 		{"Resources.Get", func(ctx context.Context, t testing.TB, c *opal.Client) error {
 			_, err := c.Resources.Get(ctx, hResource)
 			return err
@@ -1344,12 +1350,18 @@ func TestHostile_TokenAsTheCallersInputNeverShows(t *testing.T) {
 		name string
 		run  func(ctx context.Context, t testing.TB, c *opal.Client) error
 	}{
-		{"Users.Get", func(ctx context.Context, t testing.TB, c *opal.Client) error { _, err := c.Users.Get(ctx, tok); return err }},
+		{"Users.Get", func(ctx context.Context, t testing.TB, c *opal.Client) error {
+			_, err := c.Users.Get(ctx, tok)
+			return err
+		}},
 		{"Users.GetByEmail", func(ctx context.Context, t testing.TB, c *opal.Client) error {
 			_, err := c.Users.GetByEmail(ctx, tok)
 			return err
 		}},
-		{"Resources.Get", func(ctx context.Context, t testing.TB, c *opal.Client) error { _, err := c.Resources.Get(ctx, tok); return err }},
+		{"Resources.Get", func(ctx context.Context, t testing.TB, c *opal.Client) error {
+			_, err := c.Resources.Get(ctx, tok)
+			return err
+		}},
 		{"Resources.List/IDs", func(ctx context.Context, t testing.TB, c *opal.Client) error {
 			_, err := c.Resources.List(ctx, &opal.ListResourcesOptions{IDs: []string{"res-a", tok}})
 			return err
@@ -1362,7 +1374,10 @@ func TestHostile_TokenAsTheCallersInputNeverShows(t *testing.T) {
 			_, err := hDrain(t, c.Resources.All(ctx, &opal.ListResourcesOptions{Name: tok, ParentID: tok, AncestorID: tok, Type: opal.ResourceType(tok)}))
 			return err
 		}},
-		{"Sessions.List", func(ctx context.Context, t testing.TB, c *opal.Client) error { _, err := c.Sessions.List(ctx, tok, nil); return err }},
+		{"Sessions.List", func(ctx context.Context, t testing.TB, c *opal.Client) error {
+			_, err := c.Sessions.List(ctx, tok, nil)
+			return err
+		}},
 		{"Sessions.List/UserID", func(ctx context.Context, t testing.TB, c *opal.Client) error {
 			_, err := c.Sessions.List(ctx, hResource, &opal.ListSessionsOptions{UserID: tok})
 			return err
@@ -1379,7 +1394,10 @@ func TestHostile_TokenAsTheCallersInputNeverShows(t *testing.T) {
 			_, err := hSweep(t, c.Sessions.AllOf(ctx, []string{tok}, &opal.ListSessionsOptions{Cursor: tok}))
 			return err
 		}},
-		{"Access.List", func(ctx context.Context, t testing.TB, c *opal.Client) error { _, err := c.Access.List(ctx, tok, nil); return err }},
+		{"Access.List", func(ctx context.Context, t testing.TB, c *opal.Client) error {
+			_, err := c.Access.List(ctx, tok, nil)
+			return err
+		}},
 		{"Access.AllOf", func(ctx context.Context, t testing.TB, c *opal.Client) error {
 			_, err := hSweep(t, c.Access.AllOf(ctx, []string{tok, "res-b"}, nil))
 			return err
