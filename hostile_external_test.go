@@ -16,6 +16,7 @@ import (
 	"io"
 	"iter"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -26,9 +27,12 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/opalclient/opal-go"
+	"github.com/opalclient/opal-go/opaltest"
+	"go.uber.org/goleak"
 )
 
 // hostileToken holds characters that every escaping changes ('+', '/', '=').
@@ -431,8 +435,10 @@ func keys[T any](seq iter.Seq2[T, error], key func(T) string) iter.Seq2[string, 
 	return func(yield func(string, error) bool) {
 		for v, err := range seq {
 			if err != nil {
-				yield("", err)
-				return
+				if !yield("", err) {
+					return
+				}
+				continue // a sweep may go on; the sequence says when it ends
 			}
 			if !yield(key(v), nil) {
 				return
@@ -446,8 +452,10 @@ func pageKeys[T any](seq iter.Seq2[*opal.Page[T], error], key func(T) string) it
 	return func(yield func(string, error) bool) {
 		for p, err := range seq {
 			if err != nil {
-				yield("", err)
-				return
+				if !yield("", err) {
+					return
+				}
+				continue
 			}
 			for _, v := range p.Results {
 				if !yield(key(v), nil) {
@@ -1467,6 +1475,752 @@ func TestHostile_TokenAsTheCallersInputNeverShows(t *testing.T) {
 			})
 		}
 	}
+}
+
+// org is an opaltest server holding, for resources r00..r09 and users
+// u00..u09, a session and a grant of every user on every resource, and the
+// users and resources themselves.
+func org(t testing.TB) *opaltest.Server {
+	t.Helper()
+	srv := opaltest.NewServer()
+	t.Cleanup(srv.Close)
+	exp := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	for r := range 10 {
+		rid := fmt.Sprintf("r%02d", r)
+		srv.AddResources(opal.Resource{ResourceID: rid, Name: "R" + rid, ResourceType: opal.ResourceTypeAWSIAMRole})
+		for u := range 10 {
+			uid := fmt.Sprintf("u%02d", u)
+			srv.AddSessions(opal.Session{ConnectionID: rid + uid, UserID: uid, ResourceID: rid, ExpirationDate: exp})
+			srv.AddAccess(opal.ResourceAccessUser{ResourceID: rid, UserID: uid, Email: uid + "@corp.example", HasDirectAccess: u%2 == 0, NumAccessPaths: 1})
+		}
+	}
+	for u := range 10 {
+		uid := fmt.Sprintf("u%02d", u)
+		srv.AddUsers(opal.User{UserID: uid, Email: uid + "@corp.example"})
+	}
+	return srv
+}
+
+// orgWalk is a walk over org's data, in pages of 3, and the options it was
+// given, to check they are left alone.
+type orgWalk struct {
+	name  string
+	total int
+	walk  func(ctx context.Context, c *opal.Client) iter.Seq2[string, error]
+	opts  func() any // the options the walk was given, as they are now
+	fresh any        // the same, as they were given
+}
+
+func orgWalks() []orgWalk {
+	ids := []string{"r00", "r01", "r02", "r03", "r04", "r05", "r06", "r07", "r08", "r09"}
+	so := &opal.ListSessionsOptions{PageSize: 3}
+	ao := &opal.ListAccessOptions{PageSize: 3}
+	uo := &opal.ListUserAccessOptions{PageSize: 3, IncludeUnmanaged: true}
+	lo := &opal.ListUsersOptions{PageSize: 3}
+	ro := &opal.ListResourcesOptions{PageSize: 3, IDs: []string{"r00", "r01", "r02", "r03", "r04", "r05", "r06"}}
+	sk := func(s opal.Session) string { return s.ConnectionID }
+	gk := func(a opal.ResourceAccessUser) string { return a.ResourceID + a.UserID }
+	return []orgWalk{
+		{"Sessions.All", 10, func(ctx context.Context, c *opal.Client) iter.Seq2[string, error] {
+			return keys(c.Sessions.All(ctx, "r03", so), sk)
+		}, func() any { return *so }, *so},
+		{"Sessions.Pages", 10, func(ctx context.Context, c *opal.Client) iter.Seq2[string, error] {
+			return pageKeys(c.Sessions.Pages(ctx, "r03", so), sk)
+		}, func() any { return *so }, *so},
+		{"Sessions.AllOf", 100, func(ctx context.Context, c *opal.Client) iter.Seq2[string, error] {
+			return keys(c.Sessions.AllOf(ctx, ids, so), sk)
+		}, func() any { return fmt.Sprint(*so, ids) }, fmt.Sprint(*so, ids)},
+		{"Access.All", 10, func(ctx context.Context, c *opal.Client) iter.Seq2[string, error] {
+			return keys(c.Access.All(ctx, "r03", ao), gk)
+		}, func() any { return *ao }, *ao},
+		{"Access.Pages", 10, func(ctx context.Context, c *opal.Client) iter.Seq2[string, error] {
+			return pageKeys(c.Access.Pages(ctx, "r03", ao), gk)
+		}, func() any { return *ao }, *ao},
+		{"Access.AllOf", 100, func(ctx context.Context, c *opal.Client) iter.Seq2[string, error] {
+			return keys(c.Access.AllOf(ctx, ids, ao), gk)
+		}, func() any { return fmt.Sprint(*ao, ids) }, fmt.Sprint(*ao, ids)},
+		{"Access.AllForUser", 10, func(ctx context.Context, c *opal.Client) iter.Seq2[string, error] {
+			return keys(c.Access.AllForUser(ctx, "u04", uo), gk)
+		}, func() any { return *uo }, *uo},
+		{"Access.PagesForUser", 10, func(ctx context.Context, c *opal.Client) iter.Seq2[string, error] {
+			return pageKeys(c.Access.PagesForUser(ctx, "u04", uo), gk)
+		}, func() any { return *uo }, *uo},
+		{"Users.All", 10, func(ctx context.Context, c *opal.Client) iter.Seq2[string, error] {
+			return keys(c.Users.All(ctx, lo), func(u opal.User) string { return u.UserID })
+		}, func() any { return *lo }, *lo},
+		{"Resources.All", 7, func(ctx context.Context, c *opal.Client) iter.Seq2[string, error] {
+			return keys(c.Resources.All(ctx, ro), func(r opal.Resource) string { return r.ResourceID })
+		}, func() any { return fmt.Sprint(*ro) }, fmt.Sprint(*ro)},
+	}
+}
+
+// Every walk sends nothing until ranged over, starts over when ranged again,
+// yields every item once, leaves its options alone, and leaves no goroutine
+// after a break or a cancelled context.
+func TestHostile_IteratorsAreLazyRestartableAndTidy(t *testing.T) {
+	for _, w := range orgWalks() {
+		t.Run(w.name, func(t *testing.T) {
+			before := goleak.IgnoreCurrent()
+			srv := org(t)
+			c, err := srv.Client()
+			if err != nil {
+				t.Fatal(err)
+			}
+			seq := w.walk(t.Context(), c)
+			if n := len(srv.Requests()); n != 0 {
+				t.Errorf("%d requests before ranging", n)
+			}
+			var first []string
+			for range 2 {
+				var got []string
+				for k, err := range seq {
+					if err != nil {
+						t.Fatal(err)
+					}
+					got = append(got, k)
+				}
+				seen := map[string]bool{}
+				for _, k := range got {
+					if seen[k] {
+						t.Errorf("%s yielded twice", k)
+					}
+					seen[k] = true
+				}
+				if len(got) != w.total {
+					t.Errorf("%d items, want %d", len(got), w.total)
+				}
+				if first == nil {
+					first = got
+				} else if !strings.HasSuffix(w.name, "AllOf") && fmt.Sprint(first) != fmt.Sprint(got) {
+					t.Errorf("second range gave %v, first %v", got, first)
+				}
+			}
+			once := len(srv.Requests()) / 2
+			if fmt.Sprint(w.opts()) != fmt.Sprint(w.fresh) {
+				t.Errorf("options changed: %v, were %v", w.opts(), w.fresh)
+			}
+
+			// A break after the fourth item: no more requests than needed.
+			n0 := len(srv.Requests())
+			i := 0
+			for _, err := range seq {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if i++; i == 4 {
+					break
+				}
+			}
+			if n := len(srv.Requests()) - n0; !strings.HasSuffix(w.name, "AllOf") && n > 2 {
+				t.Errorf("%d requests for 4 items in pages of 3", n)
+			} else if n > once {
+				t.Errorf("%d requests after a break, more than a whole walk's %d", n, once)
+			}
+
+			// A context cancelled mid-walk: its error once, then the end.
+			ctx, cancel := context.WithCancel(t.Context())
+			i = 0
+			var errs []error
+			for _, err := range w.walk(ctx, c) {
+				if err != nil {
+					errs = append(errs, err)
+					continue
+				}
+				if i++; i == 4 {
+					cancel()
+				}
+			}
+			cancel()
+			if len(errs) != 1 || !errors.Is(errs[0], context.Canceled) {
+				t.Errorf("after cancelling: errors %v, want context.Canceled once", errs)
+			}
+			srv.Close()
+			goleak.VerifyNone(t, before)
+		})
+	}
+}
+
+// AllOf walks a repeated ID once, goes on past a resource that 404s (its
+// *ResourceError names it), ends at a resource that keeps failing with 500,
+// and leaves no goroutine either way.
+func TestHostile_SweepsOnDuplicatesNotFoundAndFailure(t *testing.T) {
+	type sweep struct {
+		name string
+		path func(id string) string
+		run  func(ctx context.Context, c *opal.Client, ids []string) iter.Seq2[string, error]
+	}
+	sweeps := []sweep{
+		{"Sessions.AllOf", func(id string) string { return "/v1/sessions?" + id }, func(ctx context.Context, c *opal.Client, ids []string) iter.Seq2[string, error] {
+			return keys(c.Sessions.AllOf(ctx, ids, &opal.ListSessionsOptions{PageSize: 3}), func(s opal.Session) string { return s.ConnectionID })
+		}},
+		{"Access.AllOf", func(id string) string { return "/v1/resources/" + id + "/users" }, func(ctx context.Context, c *opal.Client, ids []string) iter.Seq2[string, error] {
+			return keys(c.Access.AllOf(ctx, ids, &opal.ListAccessOptions{PageSize: 3}), func(a opal.ResourceAccessUser) string { return a.ResourceID + a.UserID })
+		}},
+	}
+	resourceOf := func(r *http.Request) string {
+		if id := r.URL.Query().Get("resource_id"); id != "" {
+			return id
+		}
+		return strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/v1/resources/"), "/users")
+	}
+	for _, sw := range sweeps {
+		t.Run(sw.name+"/duplicates", func(t *testing.T) {
+			srv := org(t)
+			c, _ := srv.Client()
+			n, err := hSweep(t, sw.run(t.Context(), c, []string{"r01", "r02", "r01", "r01", "r02"}))
+			if err != nil || n != 20 {
+				t.Errorf("%d items, err %v; want 20 (two resources), no error", n, err)
+			}
+			per := map[string]int{}
+			for _, r := range srv.Requests() {
+				per[resourceOf(r)]++
+			}
+			if per["r01"] != 4 || per["r02"] != 4 {
+				t.Errorf("requests per resource %v, want 4 each (10 items in pages of 3)", per)
+			}
+		})
+		t.Run(sw.name+"/not found goes on", func(t *testing.T) {
+			before := goleak.IgnoreCurrent()
+			srv := org(t)
+			c, _ := srv.Client()
+			var got []string
+			var notFound []string
+			for k, err := range sw.run(t.Context(), c, []string{"r01", "gone", "r02", "also-gone", "r03"}) {
+				var re *opal.ResourceError
+				switch {
+				case errors.As(err, &re) && errors.Is(err, opal.ErrNotFound):
+					notFound = append(notFound, re.ResourceID)
+				case err != nil:
+					t.Fatalf("sweep ended: %v", err)
+				default:
+					got = append(got, k)
+				}
+			}
+			if sw.name == "Sessions.AllOf" {
+				// opaltest, as Opal, lists no sessions for an unknown resource.
+				notFound = append(notFound, "gone", "also-gone")
+			}
+			if len(got) != 30 || len(notFound) != 2 {
+				t.Errorf("%d items, not found %v; want 30 and the two gone resources", len(got), notFound)
+			}
+			srv.Close()
+			goleak.VerifyNone(t, before)
+		})
+		t.Run(sw.name+"/500 ends it", func(t *testing.T) {
+			before := goleak.IgnoreCurrent()
+			var served atomic.Int32
+			inner := org(t)
+			srv := hostileServer(t, func(w http.ResponseWriter, r *http.Request) {
+				served.Add(1)
+				if resourceOf(r) == "r05" {
+					w.WriteHeader(500)
+					io.WriteString(w, `{"message":"down"}`)
+					return
+				}
+				r.Header.Set("Authorization", "Bearer "+inner.Token)
+				proxyTo(w, r, inner.URL)
+			})
+			ids := []string{"r00", "r01", "r02", "r03", "r04", "r05", "r06", "r07", "r08", "r09"}
+			c := hostileClient(t, srv.URL)
+			var errs []error
+			items := 0
+			for _, err := range sw.run(t.Context(), c, ids) {
+				if err != nil {
+					errs = append(errs, err)
+					continue
+				}
+				if len(errs) > 0 {
+					t.Errorf("an item after the sweep's error")
+				}
+				items++
+			}
+			var re *opal.ResourceError
+			if len(errs) != 1 || !errors.As(errs[0], &re) || re.ResourceID != "r05" {
+				t.Fatalf("errors %v, want one *ResourceError for r05", errs)
+			}
+			var ae *opal.APIError
+			if !errors.As(errs[0], &ae) || ae.StatusCode != 500 || ae.Attempts != 3 {
+				t.Errorf("cause %v, want the 500 after 3 attempts", errs[0])
+			}
+			if items >= 100 {
+				t.Errorf("%d items: the sweep went on after its error", items)
+			}
+			srv.Close()
+			inner.Close()
+			goleak.VerifyNone(t, before)
+		})
+	}
+}
+
+// proxyTo forwards r to base (an opaltest URL ending in /v1) and copies the
+// answer back.
+func proxyTo(w http.ResponseWriter, r *http.Request, base string) {
+	u := strings.TrimSuffix(base, "/v1") + r.URL.RequestURI()
+	req, _ := http.NewRequestWithContext(r.Context(), r.Method, u, nil)
+	req.Header = r.Header.Clone()
+	resp, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil {
+		w.WriteHeader(502)
+		return
+	}
+	defer resp.Body.Close()
+	for k, v := range resp.Header {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(resp.StatusCode)
+	io.Copy(w, resp.Body)
+}
+
+// script answers the i-th request with steps[i] (the last one repeats), and
+// counts the requests.
+type script struct {
+	n     atomic.Int32
+	steps []func(w http.ResponseWriter, r *http.Request)
+}
+
+func (s *script) serve(w http.ResponseWriter, r *http.Request) {
+	i := int(s.n.Add(1)) - 1
+	s.steps[min(i, len(s.steps)-1)](w, r)
+}
+
+func status(code int, header ...string) func(w http.ResponseWriter, r *http.Request) {
+	return func(w http.ResponseWriter, r *http.Request) {
+		for i := 0; i+1 < len(header); i += 2 {
+			w.Header().Set(header[i], header[i+1])
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(code)
+		if code == 200 {
+			io.WriteString(w, hUserObj)
+			return
+		}
+		io.WriteString(w, `{"message":"x"}`)
+	}
+}
+
+func reset(w http.ResponseWriter, r *http.Request) {
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err == nil {
+		conn.Close()
+	}
+}
+
+// recorded is an observer that keeps every Attempt.
+type recorded struct {
+	mu sync.Mutex
+	as []opal.Attempt
+}
+
+func (r *recorded) observe(_ context.Context, a opal.Attempt) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.as = append(r.as, a)
+}
+
+func (r *recorded) attempts() []opal.Attempt {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]opal.Attempt(nil), r.as...)
+}
+
+// WithObserver hears exactly one Attempt per attempt, numbered, with the
+// status that came (0 for none), Retrying true exactly when another attempt
+// follows, and Err matching what the call returns.
+func TestHostile_ObserverHearsEachAttemptOnce(t *testing.T) {
+	other := hostileServer(t, status(200))
+	cases := []struct {
+		name      string
+		steps     []func(w http.ResponseWriter, r *http.Request)
+		redirects int // requests that are followed redirects, not attempts
+		statuses  []int
+		wantErr   error
+	}{
+		{"503s then 200", []func(http.ResponseWriter, *http.Request){status(503), status(503), status(503), status(200)}, 0, []int{503, 503, 503, 200}, nil},
+		{"500 to the end", []func(http.ResponseWriter, *http.Request){status(500)}, 0, []int{500, 500, 500, 500, 500}, nil},
+		{"reset then 200", []func(http.ResponseWriter, *http.Request){reset, status(200)}, 0, []int{0, 200}, nil},
+		{"resets to the end", []func(http.ResponseWriter, *http.Request){reset}, 0, []int{0, 0, 0, 0, 0}, nil},
+		{"429 with a long Retry-After", []func(http.ResponseWriter, *http.Request){status(429, "Retry-After", "3600")}, 0, []int{429}, opal.ErrRateLimited},
+		{"404", []func(http.ResponseWriter, *http.Request){status(404)}, 0, []int{404}, opal.ErrNotFound},
+		{"200 not a user", []func(http.ResponseWriter, *http.Request){func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "{}") }}, 0, []int{200}, opal.ErrInvalidResponse},
+		{"same-origin redirect", []func(http.ResponseWriter, *http.Request){func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, "/v1/user?user_id=usr-a&again=1", http.StatusFound)
+		}, status(200)}, 1, []int{200}, nil},
+		{"redirect away", []func(http.ResponseWriter, *http.Request){func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, other.URL+"/v1/user", http.StatusTemporaryRedirect)
+		}}, 0, []int{307}, nil},
+		{"503 redirected then 200", []func(http.ResponseWriter, *http.Request){func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, "/v1/user?user_id=usr-a&again=1", http.StatusFound)
+		}, status(503), status(200)}, 1, []int{503, 200}, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			sc := &script{steps: tc.steps}
+			srv := hostileServer(t, sc.serve)
+			rec := &recorded{}
+			c := hostileClient(t, srv.URL, opal.WithRetryMax(4), opal.WithObserver(rec.observe))
+			_, err := c.Users.Get(t.Context(), hUser)
+			as := rec.attempts()
+			if got, want := len(as), int(sc.n.Load())-tc.redirects; got != want {
+				t.Errorf("%d attempts observed, %d requests answered (%d of them redirects followed)", got, sc.n.Load(), tc.redirects)
+			}
+			var statuses []int
+			for i, a := range as {
+				statuses = append(statuses, a.Status)
+				if a.N != i+1 || a.MaxAttempts != 5 {
+					t.Errorf("attempt %d: N %d, MaxAttempts %d; want %d, 5", i, a.N, a.MaxAttempts, i+1)
+				}
+				if a.Retrying != (i < len(as)-1) {
+					t.Errorf("attempt %d of %d: Retrying %v", i+1, len(as), a.Retrying)
+				}
+				if (a.Err == nil) != (a.Status == 200 && tc.wantErr == nil) {
+					t.Errorf("attempt %d: status %d, Err %v", i+1, a.Status, a.Err)
+				}
+				if a.Method != "GET" || a.Path != "/v1/user" || a.Route != "/v1/user" || a.ResourceID != "" {
+					t.Errorf("attempt %d: %s %s route %s resource %q", i+1, a.Method, a.Path, a.Route, a.ResourceID)
+				}
+				if a.Duration < 0 || a.Waited < 0 || a.Start.IsZero() {
+					t.Errorf("attempt %d: Start %v Duration %v Waited %v", i+1, a.Start, a.Duration, a.Waited)
+				}
+			}
+			if fmt.Sprint(statuses) != fmt.Sprint(tc.statuses) {
+				t.Errorf("statuses %v, want %v", statuses, tc.statuses)
+			}
+			if tc.wantErr != nil && !errors.Is(err, tc.wantErr) {
+				t.Errorf("call error %v, want %v", err, tc.wantErr)
+			}
+			if last := as[len(as)-1]; (err == nil) != (last.Err == nil) || (err != nil && !strings.Contains(err.Error(), last.Err.Error()) && !strings.Contains(last.Err.Error(), strings.TrimPrefix(err.Error(), "opal: "))) {
+				t.Errorf("call error %v, last attempt's Err %v", err, last.Err)
+			}
+		})
+	}
+}
+
+// Each attempt of a walk and of a sweep is heard once, with the route and
+// resource it is about.
+func TestHostile_ObserverCountsMatchTheServer(t *testing.T) {
+	srv := org(t)
+	srv.Inject(opaltest.Fault{}, opaltest.Fault{Status: 503}, opaltest.Fault{}, opaltest.Fault{Reset: true}, opaltest.Fault{Status: 429})
+	rec := &recorded{}
+	c, err := srv.Client(opal.WithObserver(rec.observe))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := []string{"r00", "r01", "r02", "r03", "r04", "r05", "r06", "r07", "r08", "r09"}
+	if n, err := hSweep(t, c.Access.AllOf(t.Context(), ids, &opal.ListAccessOptions{PageSize: 3})); err != nil || n != 100 {
+		t.Fatalf("%d, %v", n, err)
+	}
+	if n, err := hDrain(t, c.Access.AllForUser(t.Context(), "u01", &opal.ListUserAccessOptions{PageSize: 4})); err != nil || n != 10 {
+		t.Fatalf("%d, %v", n, err)
+	}
+	as := rec.attempts()
+	if len(as) != len(srv.Requests()) {
+		t.Errorf("%d attempts observed, %d requests served", len(as), len(srv.Requests()))
+	}
+	routes := map[string]int{}
+	for _, a := range as {
+		routes[a.Route]++
+		switch a.Route {
+		case "/v1/resources/{resource_id}/users":
+			if a.Path != "/v1/resources/"+a.ResourceID+"/users" {
+				t.Errorf("path %s, resource %q", a.Path, a.ResourceID)
+			}
+		case "/v1/resources/users/{user_id}":
+			if a.Path != "/v1/resources/users/u01" || a.ResourceID != "" {
+				t.Errorf("path %s, resource %q", a.Path, a.ResourceID)
+			}
+		default:
+			t.Errorf("route %q", a.Route)
+		}
+	}
+	if routes["/v1/resources/users/{user_id}"] != 3 {
+		t.Errorf("routes %v", routes)
+	}
+}
+
+// A panicking observer unwinds the call, and leaves the Client usable: the
+// next calls go through at once, the connection is not left busy, and no
+// goroutine is left behind.
+func TestHostile_PanickingObserverLeavesTheClientUsable(t *testing.T) {
+	for _, first := range []string{"200", "500 retried", "reset", "404"} {
+		t.Run(first, func(t *testing.T) {
+			before := goleak.IgnoreCurrent()
+			var conns atomic.Int32
+			sc := &script{steps: []func(http.ResponseWriter, *http.Request){map[string]func(http.ResponseWriter, *http.Request){
+				"200": status(200), "500 retried": status(500), "reset": reset, "404": status(404),
+			}[first], status(200)}}
+			srv := httptest.NewUnstartedServer(http.HandlerFunc(sc.serve))
+			srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+				if s == http.StateNew {
+					conns.Add(1)
+				}
+			}
+			srv.Start()
+			var panics atomic.Int32
+			tr := &http.Transport{}
+			c, err := opal.NewClient(hostileToken, opal.WithBaseURL(srv.URL), opal.WithHTTPClient(&http.Client{Transport: tr}),
+				opal.WithRetryWait(0, time.Millisecond), opal.WithRateLimit(1000),
+				opal.WithObserver(func(context.Context, opal.Attempt) {
+					if panics.Add(1) == 1 {
+						panic("observer bug")
+					}
+				}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			func() {
+				defer func() {
+					if r := recover(); r != "observer bug" {
+						t.Errorf("recovered %v, want the observer's panic", r)
+					}
+				}()
+				c.Users.Get(t.Context(), hUser)
+			}()
+			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+			defer cancel()
+			for i := range 3 {
+				if _, err := c.Users.Get(ctx, hUser); err != nil {
+					t.Fatalf("call %d after the panic: %v", i, err)
+				}
+			}
+			// The panicked attempt's connection, read to its end, serves the
+			// next calls, unless the server's answer closed it.
+			if want := map[string]int32{"200": 1, "404": 1}[first]; want > 0 && conns.Load() != want {
+				t.Errorf("%d connections for 4 sequential calls, want %d: the panicked attempt's body was left open", conns.Load(), want)
+			}
+			tr.CloseIdleConnections()
+			srv.Close()
+			goleak.VerifyNone(t, before)
+		})
+	}
+}
+
+// userAnswer answers GET /user with the user asked for, after rtt of the
+// bubble's clock, and records the order of the requests.
+type userAnswer struct {
+	mu    sync.Mutex
+	order []string
+	rtt   time.Duration
+	steps []func(r *http.Request) *http.Response // for the first requests
+}
+
+func (u *userAnswer) roundTrip(r *http.Request) (*http.Response, error) {
+	if u.rtt > 0 {
+		time.Sleep(u.rtt)
+	}
+	u.mu.Lock()
+	i := len(u.order)
+	u.order = append(u.order, r.URL.Query().Get("user_id"))
+	u.mu.Unlock()
+	if i < len(u.steps) && u.steps[i] != nil {
+		return u.steps[i](r), nil
+	}
+	body, _ := json.Marshal(map[string]string{"user_id": r.URL.Query().Get("user_id"), "email": "x@corp.example"})
+	return response(r, 200, http.Header{"Content-Type": {"application/json"}}, string(body)), nil
+}
+
+func (u *userAnswer) requests() []string {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return append([]string(nil), u.order...)
+}
+
+// WithRateLimit refuses NaN and negative values with ErrInvalidArgument, and
+// honours a huge or infinite one as no practical limit, without a panic or a
+// hang; a slow but sane limit (one call per 1000 s) limits.
+func TestHostile_AbsurdRateLimits(t *testing.T) {
+	absurdRateLimits(t, []float64{1e-3, 1e-9, math.NaN(), math.Inf(1), math.Inf(-1), -1, -5e-324, 1e300, math.MaxFloat64})
+}
+
+// WithRateLimit(1e-10), and any positive value below about 1.1e-10 (whose
+// interval, 1/perSecond seconds, overflows a time.Duration), down to 5e-324,
+// is accepted and then lets four concurrent calls through at once, where it
+// should let at most one through in ten minutes (or be refused with
+// ErrInvalidArgument). A configured limit does not limit.
+func TestDefect_TinyRateLimitDoesNotLimit(t *testing.T) {
+	absurdRateLimits(t, []float64{1e-10, 1e-300, 5e-324})
+}
+
+func absurdRateLimits(t *testing.T, values []float64) {
+	for _, v := range values {
+		t.Run(fmt.Sprint(v), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				ua := &userAnswer{}
+				c, err := opal.NewClient(hostileToken, opal.WithBaseURL("http://127.0.0.1:9"),
+					opal.WithHTTPClient(&http.Client{Transport: roundTripper(ua.roundTrip)}), opal.WithRateLimit(v))
+				if err != nil {
+					if !errors.Is(err, opal.ErrInvalidArgument) {
+						t.Errorf("refused with %v, want ErrInvalidArgument", err)
+					}
+					return
+				}
+				if math.IsNaN(v) || v < 0 {
+					t.Errorf("WithRateLimit(%v) accepted", v)
+				}
+				ctx, cancel := context.WithTimeout(t.Context(), 10*time.Minute)
+				defer cancel()
+				var wg sync.WaitGroup
+				var failed atomic.Int32
+				for i := range 4 {
+					wg.Go(func() {
+						if _, err := c.Users.Get(ctx, fmt.Sprint("u", i)); err != nil {
+							failed.Add(1)
+						}
+					})
+				}
+				wg.Wait()
+				sent := len(ua.requests())
+				switch {
+				case v > 0 && v*600 < 1 && sent > 1:
+					t.Errorf("WithRateLimit(%v) let %d calls through within 10 minutes", v, sent)
+				case (v >= 1e300 || math.IsInf(v, 1)) && (sent != 4 || failed.Load() != 0):
+					t.Errorf("WithRateLimit(%v): %d sent, %d failed", v, sent, failed.Load())
+				}
+			})
+		})
+	}
+}
+
+// A limit must be a ceiling: a Client that asks for less than its limit,
+// and meets no 429, should run at the pace it asks for within a second or
+// two, over any round trip. Under 20 a second it does not: 30 sequential
+// calls with WithRateLimit(10) and no 429 take 23 s (1.3 a second; 8.6 s for
+// 12 calls against a real loopback server), as the slow start's eighth of
+// the limit never grows. The default of 100 a second is fine.
+func TestDefect_RateLimitIsABrakeBelowTheCeiling(t *testing.T) {
+	cases := []struct {
+		limit float64
+		calls int
+		rtt   time.Duration
+	}{
+		{10, 30, 0},
+		{10, 30, 20 * time.Millisecond},
+		{5, 15, 0},
+		{2, 8, 0},
+		{100, 300, 0},
+	}
+	for _, tc := range cases {
+		t.Run(fmt.Sprintf("limit %v, rtt %v", tc.limit, tc.rtt), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				ua := &userAnswer{rtt: tc.rtt}
+				c, err := opal.NewClient(hostileToken, opal.WithBaseURL("http://127.0.0.1:9"),
+					opal.WithHTTPClient(&http.Client{Transport: roundTripper(ua.roundTrip)}), opal.WithRateLimit(tc.limit))
+				if err != nil {
+					t.Fatal(err)
+				}
+				start := time.Now()
+				for i := range tc.calls {
+					if _, err := c.Users.Get(t.Context(), fmt.Sprint("u", i)); err != nil {
+						t.Fatal(err)
+					}
+				}
+				took := time.Since(start)
+				ideal := time.Duration(float64(tc.calls-1) / tc.limit * float64(time.Second))
+				if took > ideal+2*time.Second {
+					t.Errorf("%d sequential calls under WithRateLimit(%v) took %v (%.2f a second); the ceiling allows them in %v", tc.calls, tc.limit, took, float64(tc.calls)/took.Seconds(), ideal)
+				}
+			})
+		})
+	}
+}
+
+// A Retry-After that no call waited out (it was longer than the longest
+// retry wait, or than the call's deadline) does not pause the Client's next
+// call; one that a call waited out pauses the others until then.
+func TestHostile_RetryAfterNotWaitedOutDoesNotPause(t *testing.T) {
+	tooMany := func(after string) func(r *http.Request) *http.Response {
+		return func(r *http.Request) *http.Response {
+			return response(r, 429, http.Header{"Retry-After": {after}, "Content-Type": {"application/json"}}, `{"message":"slow down"}`)
+		}
+	}
+	t.Run("longer than the longest wait", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			ua := &userAnswer{steps: []func(*http.Request) *http.Response{tooMany("3")}}
+			c, _ := opal.NewClient(hostileToken, opal.WithBaseURL("http://127.0.0.1:9"), opal.WithRateLimit(1000),
+				opal.WithHTTPClient(&http.Client{Transport: roundTripper(ua.roundTrip)}), opal.WithRetryWait(time.Millisecond, time.Second))
+			_, err := c.Users.Get(t.Context(), "u0")
+			var ae *opal.APIError
+			if !errors.As(err, &ae) || ae.RetryAfter != 3*time.Second {
+				t.Fatalf("err %v, want the 429 with RetryAfter 3s", err)
+			}
+			start := time.Now()
+			if _, err := c.Users.Get(t.Context(), "u1"); err != nil {
+				t.Fatal(err)
+			}
+			if took := time.Since(start); took > 500*time.Millisecond {
+				t.Errorf("the next call waited %v for a Retry-After nobody waited out", took)
+			}
+		})
+	})
+	t.Run("past the deadline", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			ua := &userAnswer{steps: []func(*http.Request) *http.Response{tooMany("3")}}
+			c, _ := opal.NewClient(hostileToken, opal.WithBaseURL("http://127.0.0.1:9"), opal.WithRateLimit(1000),
+				opal.WithHTTPClient(&http.Client{Transport: roundTripper(ua.roundTrip)}))
+			ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+			_, err := c.Users.Get(ctx, "u0")
+			cancel()
+			if err == nil {
+				t.Fatal("no error")
+			}
+			start := time.Now()
+			if _, err := c.Users.Get(t.Context(), "u1"); err != nil {
+				t.Fatal(err)
+			}
+			if took := time.Since(start); took > 500*time.Millisecond {
+				t.Errorf("the next call waited %v for a Retry-After nobody waited out", took)
+			}
+		})
+	})
+	t.Run("waited out", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			ua := &userAnswer{steps: []func(*http.Request) *http.Response{tooMany("2")}}
+			c, _ := opal.NewClient(hostileToken, opal.WithBaseURL("http://127.0.0.1:9"), opal.WithRateLimit(1000),
+				opal.WithHTTPClient(&http.Client{Transport: roundTripper(ua.roundTrip)}))
+			start := time.Now()
+			done := make(chan error)
+			go func() { _, err := c.Users.Get(t.Context(), "u0"); done <- err }()
+			synctest.Wait() // the first call waits out its Retry-After
+			if _, err := c.Users.Get(t.Context(), "u1"); err != nil {
+				t.Fatal(err)
+			}
+			if took := time.Since(start); took < 2*time.Second {
+				t.Errorf("a call during another's Retry-After went after %v, want the 2s pause", took)
+			}
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+		})
+	})
+}
+
+// Calls waiting for a turn of the rate limiter do not get it in the order
+// they asked: 30 calls that queue one after the other, each already waiting
+// when the next asks, are sent in a shuffled order, so that one caller can
+// wait many turns longer than its place in the queue (seen in real time too:
+// 16 calls 20 ms apart under WithRateLimit(20) went out as f00 f01 f09 f13
+// f10 ...). The turn goes to whichever waiter wakes first.
+func TestDefect_TurnsAreNotFirstComeFirstServed(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ua := &userAnswer{}
+		c, _ := opal.NewClient(hostileToken, opal.WithBaseURL("http://127.0.0.1:9"), opal.WithRateLimit(10),
+			opal.WithHTTPClient(&http.Client{Transport: roundTripper(ua.roundTrip)}))
+		var wg sync.WaitGroup
+		var want []string
+		for i := range 30 {
+			id := fmt.Sprintf("u%02d", i)
+			want = append(want, id)
+			wg.Go(func() {
+				if _, err := c.Users.Get(t.Context(), id); err != nil {
+					t.Error(err)
+				}
+			})
+			synctest.Wait() // it is waiting for its turn before the next asks
+		}
+		wg.Wait()
+		if got := ua.requests(); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("turns went in the order %v, asked in %v", got, want)
+		}
+	})
 }
 
 // Imports used by later tests; kept here while the file grows.
