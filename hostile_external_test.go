@@ -2223,6 +2223,424 @@ func TestDefect_TurnsAreNotFirstComeFirstServed(t *testing.T) {
 	})
 }
 
+// get sends a raw GET to an opaltest server, with its token, and decodes a
+// page.
+func get(t testing.TB, srv *opaltest.Server, path string) (int, opal.ResourceAccessUserList) {
+	t.Helper()
+	req, _ := http.NewRequestWithContext(t.Context(), "GET", srv.URL+path, nil)
+	req.Header.Set("Authorization", "Bearer "+srv.Token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var page opal.ResourceAccessUserList
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode == 200 {
+		if err := json.Unmarshal(body, &page); err != nil {
+			t.Fatalf("%s: %v: %s", path, err, body)
+		}
+	} else if !json.Valid(body) {
+		t.Errorf("%s: %d with a body that is not JSON: %q", path, resp.StatusCode, body)
+	}
+	return resp.StatusCode, page
+}
+
+// opaltest's two access endpoints: 404 for a resource or user it does not
+// know, 200 and an empty page for one it knows without grants, page_size and
+// limit, include_unmanaged true or false only, signed cursors that belong to
+// their list.
+func TestHostile_OpaltestAccessEndpoints(t *testing.T) {
+	srv := org(t)
+	srv.AddResources(opal.Resource{ResourceID: "bare", Name: "no grants"})
+	srv.AddUsers(opal.User{UserID: "nobody", Email: "nobody@corp.example"})
+	cases := []struct {
+		path   string
+		status int
+		n      int
+	}{
+		{"/resources/r01/users", 200, 10},
+		{"/resources/unknown/users", 404, 0},
+		{"/resources/bare/users", 200, 0},
+		{"/resources/users/u01", 200, 10},
+		{"/resources/users/unknown", 404, 0},
+		{"/resources/users/nobody", 200, 0},
+		{"/resources/users/u01?include_unmanaged=true", 200, 10},
+		{"/resources/users/u01?include_unmanaged=false", 200, 10},
+		{"/resources/users/u01?include_unmanaged=maybe", 400, 0},
+		{"/resources/users/u01?include_unmanaged=", 400, 0},
+		{"/resources/r01/users?page_size=3", 200, 3},
+		{"/resources/r01/users?limit=4", 200, 4},
+		{"/resources/users/u01?limit=4", 200, 4},
+		{"/resources/r01/users?page_size=3&limit=4", 200, 3},
+		{"/resources/r01/users?page_size=0", 400, 0},
+		{"/resources/r01/users?page_size=1001", 400, 0},
+		{"/resources/r01/users?page_size=-1", 400, 0},
+		{"/resources/r01/users?page_size=x", 400, 0},
+		{"/resources/r01/users?limit=0", 400, 0},
+		{"/resources/r01/users?limit=1001", 400, 0},
+		{"/resources/r01/users?cursor=forged", 400, 0},
+		{"/resources/r01/users?cursor=", 200, 10},
+		{"/resources/R01/users", 404, 0},
+	}
+	for _, tc := range cases {
+		code, page := get(t, srv, tc.path)
+		if code != tc.status || len(page.Results) != tc.n {
+			t.Errorf("GET %s: %d with %d grants, want %d with %d", tc.path, code, len(page.Results), tc.status, tc.n)
+		}
+		for _, g := range page.Results {
+			if strings.HasPrefix(tc.path, "/resources/r01/") && g.ResourceID != "r01" || strings.HasPrefix(tc.path, "/resources/users/u01") && g.UserID != "u01" {
+				t.Errorf("GET %s: a grant of %s on %s", tc.path, g.UserID, g.ResourceID)
+			}
+		}
+	}
+	// A cursor is good only for the list and the query it was made for.
+	_, first := get(t, srv, "/resources/r01/users?page_size=3")
+	cur := url.QueryEscape(first.Next)
+	for _, path := range []string{
+		"/resources/r02/users?page_size=3&cursor=" + cur,
+		"/resources/users/u01?page_size=3&cursor=" + cur,
+		"/sessions?resource_id=r01&page_size=3&cursor=" + cur,
+		"/users?page_size=3&cursor=" + cur,
+		"/resources/r01/users?page_size=3&cursor=" + url.QueryEscape(first.Next[:len(first.Next)-1]+"A"),
+		"/resources/r01/users?page_size=3&cursor=" + url.QueryEscape(first.Next+"A"),
+	} {
+		if code, _ := get(t, srv, path); code != 400 {
+			t.Errorf("GET %s: %d, want 400 for a cursor of another list or query, or forged", path, code)
+		}
+	}
+	if code, page := get(t, srv, "/resources/r01/users?page_size=3&cursor="+cur); code != 200 || len(page.Results) != 3 || page.Results[0].UserID != "u03" {
+		t.Errorf("the cursor on its own list: %d, %v", code, page.Results)
+	}
+	// The previous of a page is the cursor that fetched it.
+	if _, second := get(t, srv, "/resources/r01/users?page_size=3&cursor="+cur); second.Previous != first.Next {
+		t.Errorf("previous %q, want the cursor that fetched the page", second.Previous)
+	}
+	// The token is checked.
+	req, _ := http.NewRequest("GET", srv.URL+"/resources/r01/users", nil)
+	req.Header.Set("Authorization", "Bearer not-"+srv.Token)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 401 {
+		t.Errorf("a wrong token: %v, %v; want 401", resp.Status, err)
+	} else {
+		resp.Body.Close()
+	}
+}
+
+// The same grant twice (two access levels) is two rows, in the order added,
+// and a walk under way while grants are added from other goroutines returns
+// each grant it started with exactly once (go test -race).
+func TestHostile_OpaltestAccessUnderConcurrency(t *testing.T) {
+	srv := opaltest.NewServer()
+	defer srv.Close()
+	srv.AddAccess(
+		opal.ResourceAccessUser{ResourceID: "db", UserID: "u1", AccessLevel: opal.ResourceAccessLevel{Name: "read"}},
+		opal.ResourceAccessUser{ResourceID: "db", UserID: "u1", AccessLevel: opal.ResourceAccessLevel{Name: "write"}},
+	)
+	c, _ := srv.Client()
+	var levels []string
+	for a, err := range c.Access.All(t.Context(), "db", &opal.ListAccessOptions{PageSize: 1}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		levels = append(levels, a.AccessLevel.Name)
+	}
+	if fmt.Sprint(levels) != "[read write]" {
+		t.Errorf("levels %v, want [read write], never merged", levels)
+	}
+
+	const start = 200
+	for i := range start {
+		srv.AddAccess(opal.ResourceAccessUser{ResourceID: "big", UserID: fmt.Sprintf("u%04d", i)})
+	}
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	wg.Go(func() {
+		for i := start; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			srv.AddAccess(opal.ResourceAccessUser{ResourceID: "big", UserID: fmt.Sprintf("u%04d", i)},
+				opal.ResourceAccessUser{ResourceID: fmt.Sprintf("other%d", i), UserID: "u0001"})
+		}
+	})
+	for range 4 {
+		wg.Go(func() {
+			seen := map[string]bool{}
+			for a, err := range c.Access.All(t.Context(), "big", &opal.ListAccessOptions{PageSize: 7}) {
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if seen[a.UserID] {
+					t.Errorf("%s twice", a.UserID)
+				}
+				seen[a.UserID] = true
+				if len(seen) > 5*start {
+					break
+				}
+			}
+			for i := range start {
+				if !seen[fmt.Sprintf("u%04d", i)] {
+					t.Errorf("u%04d, there from the start, was not walked", i)
+					return
+				}
+			}
+		})
+		wg.Go(func() {
+			seen := map[string]bool{}
+			for a, err := range c.Access.AllForUser(t.Context(), "u0001", &opal.ListUserAccessOptions{PageSize: 5}) {
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if seen[a.ResourceID] {
+					t.Errorf("%s twice", a.ResourceID)
+				}
+				seen[a.ResourceID] = true
+				if len(seen) > 200 {
+					break
+				}
+			}
+		})
+	}
+	time.Sleep(50 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+}
+
+// opaltest takes an empty include_unmanaged, and two contradicting ones
+// (include_unmanaged=true&include_unmanaged=false, or false&maybe), as a
+// valid query, where it refuses TRUE, 1 or maybe: a client that sends an
+// empty or repeated value passes its tests and leans on luck against Opal,
+// which opaltest's doc says it guards against by taking the strict reading.
+func TestDefect_OpaltestTakesAmbiguousIncludeUnmanaged(t *testing.T) {
+	srv := org(t)
+	for _, q := range []string{"include_unmanaged=", "include_unmanaged=true&include_unmanaged=false", "include_unmanaged=false&include_unmanaged=maybe"} {
+		if code, _ := get(t, srv, "/resources/users/u01?"+q); code != 400 {
+			t.Errorf("GET /resources/users/u01?%s: %d, want 400 as for include_unmanaged=maybe", q, code)
+		}
+	}
+}
+
+// IDs and emails are compared with Unicode case folding, not only letter
+// case: GetByEmail("kate@corp.example") accepts a user whose email is
+// "\u212Aate@corp.example" (KELVIN SIGN, another address that displays as
+// "Kate@..."), Get("k1") accepts user "\u212A1", and "\u017Ftate@..." (long s)
+// passes for "state@...". A homograph of the asked-for user or resource is
+// "another than asked for" and should be ErrInvalidResponse.
+func TestDefect_UnicodeFoldingAcceptsAnotherUser(t *testing.T) {
+	cases := []struct {
+		name   string
+		answer string
+		call   func(ctx context.Context, c *opal.Client) (int, error)
+	}{
+		{"GetByEmail kelvin", `{"user_id":"usr-a","email":"\u212Aate@corp.example"}`, func(ctx context.Context, c *opal.Client) (int, error) {
+			return objLen(c.Users.GetByEmail(ctx, "kate@corp.example"))
+		}},
+		{"GetByEmail long s", `{"user_id":"usr-a","email":"\u017Ftate@corp.example"}`, func(ctx context.Context, c *opal.Client) (int, error) {
+			return objLen(c.Users.GetByEmail(ctx, "state@corp.example"))
+		}},
+		{"Get kelvin", `{"user_id":"\u212A1"}`, func(ctx context.Context, c *opal.Client) (int, error) { return objLen(c.Users.Get(ctx, "k1")) }},
+		{"Resources.Get kelvin", `{"resource_id":"\u212A1"}`, func(ctx context.Context, c *opal.Client) (int, error) { return objLen(c.Resources.Get(ctx, "k1")) }},
+		{"Sessions.List kelvin", `{"results":[{"connection_id":"c","user_id":"u","resource_id":"\u212A1","expiration_date":"2030-01-01T00:00:00Z"}]}`, func(ctx context.Context, c *opal.Client) (int, error) {
+			return pageLen(c.Sessions.List(ctx, "k1", nil))
+		}},
+		{"Access.ListForUser kelvin", `{"results":[{"resource_id":"r","user_id":"\u212A1"}]}`, func(ctx context.Context, c *opal.Client) (int, error) {
+			return pageLen(c.Access.ListForUser(ctx, "k1", nil))
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := hostileServer(t, fixedAnswer{status: 200, contentType: "application/json", body: tc.answer}.serve)
+			n, err := tc.call(t.Context(), hostileClient(t, srv.URL))
+			if !errors.Is(err, opal.ErrInvalidResponse) {
+				t.Errorf("answered by %s: %d items, err %v; want ErrInvalidResponse (not the one asked for)", tc.answer, n, err)
+			}
+		})
+	}
+}
+
+// A session whose expiration_date is null or missing (the schema requires
+// it) is yielded with the zero time, so that it reads as expired in the
+// year 1: a caller that drops expired sessions drops a live one. It should
+// be refused as not what was asked for, as any other item that does not
+// decode is.
+func TestDefect_SessionWithoutExpiryReadsAsExpired(t *testing.T) {
+	for _, item := range []string{
+		`{"connection_id":"c1","user_id":"usr-a","resource_id":"res-a","expiration_date":null}`,
+		`{"connection_id":"c1","user_id":"usr-a","resource_id":"res-a"}`,
+	} {
+		srv := hostileServer(t, fixedAnswer{status: 200, contentType: "application/json", body: `{"results":[` + item + `]}`}.serve)
+		p, err := hostileClient(t, srv.URL).Sessions.List(t.Context(), hResource, nil)
+		if err == nil {
+			t.Errorf("%s: yielded a session expiring %v; want an error matching ErrInvalidResponse", item, p.Results[0].ExpirationDate)
+		}
+	}
+}
+
+// IDs go as one escaped path segment, exactly as given; "", ".", ".." (and
+// "users" for Access.List) are refused with ErrInvalidArgument and nothing
+// is sent; so are bad page sizes, an empty IDs filter and an ID holding a
+// comma.
+func TestHostile_IDsAreOnePathSegmentAndBadArgumentsSendNothing(t *testing.T) {
+	var got []string
+	var mu sync.Mutex
+	srv := hostileServer(t, func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		got = append(got, r.URL.EscapedPath())
+		mu.Unlock()
+		w.WriteHeader(404)
+		io.WriteString(w, `{"message":"no"}`)
+	})
+	c := hostileClient(t, srv.URL)
+	ctx := t.Context()
+	odd := []string{"a/b", "a?b=c", "a#b", "%2F", "%2e%2e", "a b", "ü", "...", ".a", "a;b", "a\\b", "users", "\x00", "\n"}
+	getters := []struct {
+		name   string
+		prefix string
+		suffix string
+		run    func(id string) error
+	}{
+		{"Resources.Get", "/v1/resources/", "", func(id string) error { _, err := c.Resources.Get(ctx, id); return err }},
+		{"Access.List", "/v1/resources/", "/users", func(id string) error { _, err := c.Access.List(ctx, id, nil); return err }},
+		{"Access.ListForUser", "/v1/resources/users/", "", func(id string) error { _, err := c.Access.ListForUser(ctx, id, nil); return err }},
+	}
+	for _, g := range getters {
+		for _, id := range odd {
+			if g.name == "Access.List" && id == "users" {
+				continue
+			}
+			mu.Lock()
+			got = nil
+			mu.Unlock()
+			if err := g.run(id); !errors.Is(err, opal.ErrNotFound) {
+				t.Errorf("%s(%q): %v, want the server's 404", g.name, id, err)
+				continue
+			}
+			mu.Lock()
+			paths := got
+			mu.Unlock()
+			if len(paths) != 1 {
+				t.Errorf("%s(%q): %d requests", g.name, id, len(paths))
+				continue
+			}
+			seg, ok := strings.CutPrefix(paths[0], g.prefix)
+			seg, ok2 := strings.CutSuffix(seg, g.suffix)
+			dec, err := url.PathUnescape(seg)
+			if !ok || !ok2 || strings.Contains(seg, "/") || err != nil || dec != id {
+				t.Errorf("%s(%q) went to %s, want one segment holding the ID", g.name, id, paths[0])
+			}
+		}
+	}
+	mu.Lock()
+	got = nil
+	mu.Unlock()
+	refused := map[string]func() error{
+		`Resources.Get("")`:         func() error { _, err := c.Resources.Get(ctx, ""); return err },
+		`Resources.Get("..")`:       func() error { _, err := c.Resources.Get(ctx, ".."); return err },
+		`Access.List(".")`:          func() error { _, err := c.Access.List(ctx, ".", nil); return err },
+		`Access.List("users")`:      func() error { _, err := c.Access.List(ctx, "users", nil); return err },
+		`Access.ListForUser("..")`:  func() error { _, err := c.Access.ListForUser(ctx, "..", nil); return err },
+		`Access.ListForUser("")`:    func() error { _, err := c.Access.ListForUser(ctx, "", nil); return err },
+		`Users.Get("")`:             func() error { _, err := c.Users.Get(ctx, ""); return err },
+		`Users.GetByEmail("")`:      func() error { _, err := c.Users.GetByEmail(ctx, ""); return err },
+		`Sessions.List("")`:         func() error { _, err := c.Sessions.List(ctx, "", nil); return err },
+		`Sessions.List PageSize -1`: func() error { _, err := c.Sessions.List(ctx, "r", &opal.ListSessionsOptions{PageSize: -1}); return err },
+		`Sessions.List PageSize 1001`: func() error {
+			_, err := c.Sessions.List(ctx, "r", &opal.ListSessionsOptions{PageSize: 1001})
+			return err
+		},
+		`Access.List PageSize 1001`: func() error { _, err := c.Access.List(ctx, "r", &opal.ListAccessOptions{PageSize: 1001}); return err },
+		`Access.ListForUser PageSize -5`: func() error {
+			_, err := c.Access.ListForUser(ctx, "u", &opal.ListUserAccessOptions{PageSize: -5})
+			return err
+		},
+		`Users.List PageSize 5000`: func() error { _, err := c.Users.List(ctx, &opal.ListUsersOptions{PageSize: 5000}); return err },
+		`Resources.List IDs empty`: func() error { _, err := c.Resources.List(ctx, &opal.ListResourcesOptions{IDs: []string{}}); return err },
+		`Resources.List IDs ""`: func() error {
+			_, err := c.Resources.List(ctx, &opal.ListResourcesOptions{IDs: []string{""}})
+			return err
+		},
+		`Resources.List IDs comma`: func() error {
+			_, err := c.Resources.List(ctx, &opal.ListResourcesOptions{IDs: []string{"a,b"}})
+			return err
+		},
+		`Access.AllOf ".."`:    func() error { _, err := hSweep(t, c.Access.AllOf(ctx, []string{"r", ".."}, nil)); return err },
+		`Access.AllOf "users"`: func() error { _, err := hSweep(t, c.Access.AllOf(ctx, []string{"users"}, nil)); return err },
+		`Access.AllOf Cursor`: func() error {
+			_, err := hSweep(t, c.Access.AllOf(ctx, []string{"r"}, &opal.ListAccessOptions{Cursor: "c"}))
+			return err
+		},
+		`Access.AllOf PageSize`: func() error {
+			_, err := hSweep(t, c.Access.AllOf(ctx, []string{"r"}, &opal.ListAccessOptions{PageSize: 1001}))
+			return err
+		},
+		`Sessions.AllOf ""`:       func() error { _, err := hSweep(t, c.Sessions.AllOf(ctx, []string{"r", ""}, nil)); return err },
+		`Access.All ".."`:         func() error { _, err := hDrain(t, c.Access.All(ctx, "..", nil)); return err },
+		`Access.PagesForUser "."`: func() error { _, err := hDrain(t, c.Access.PagesForUser(ctx, ".", nil)); return err },
+	}
+	for name, run := range refused {
+		if err := run(); !errors.Is(err, opal.ErrInvalidArgument) {
+			t.Errorf("%s: %v, want ErrInvalidArgument", name, err)
+		}
+	}
+	if len(got) != 0 {
+		t.Errorf("requests sent for refused arguments: %v", got)
+	}
+}
+
+// A grant decodes leniently and round-trips in the API's names: a null or
+// absent expiration_date is nil, and only then; a null propagation_status is
+// "".
+func TestHostile_GrantDecoding(t *testing.T) {
+	cases := []struct {
+		in      string
+		expires bool
+		status  string
+		bad     bool
+	}{
+		{`{"resource_id":"r","user_id":"u","expiration_date":null}`, false, "", false},
+		{`{"resource_id":"r","user_id":"u"}`, false, "", false},
+		{`{"resource_id":"r","user_id":"u","expiration_date":"2030-01-01t00:00:00z"}`, true, "", false},
+		{`{"resource_id":"r","user_id":"u","expiration_date":"2030-01-01 00:00:00+02:00"}`, true, "", false},
+		{`{"resource_id":"r","user_id":"u","expiration_date":""}`, false, "", true},
+		{`{"resource_id":"r","user_id":"u","expiration_date":0}`, false, "", true},
+		{`{"resource_id":"r","user_id":"u","expiration_date":"tomorrow"}`, false, "", true},
+		{`{"resource_id":"r","user_id":"u","propagation_status":{"status":"ERR_TIMEOUT"}}`, false, "ERR_TIMEOUT", false},
+		{`{"resource_id":"r","user_id":"u","propagation_status":null}`, false, "", false},
+		{`{"resource_id":"r","user_id":"u","num_access_paths":1e400}`, false, "", true},
+		{`{"resource_id":"r","user_id":"u","num_access_paths":"2"}`, false, "", true},
+		{`{"resource_id":"r","user_id":"u","has_direct_access":"false"}`, false, "", true},
+	}
+	for _, tc := range cases {
+		var a opal.ResourceAccessUser
+		err := json.Unmarshal([]byte(tc.in), &a)
+		if (err != nil) != tc.bad {
+			t.Errorf("%s: err %v, want bad=%v", tc.in, err, tc.bad)
+			continue
+		}
+		if err != nil {
+			continue
+		}
+		if (a.ExpirationDate != nil) != tc.expires || a.PropagationStatus != tc.status {
+			t.Errorf("%s: expires %v, status %q", tc.in, a.ExpirationDate, a.PropagationStatus)
+		}
+		out, err := json.Marshal(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back opal.ResourceAccessUser
+		if err := json.Unmarshal(out, &back); err != nil || fmt.Sprint(back) != fmt.Sprint(a) && !(a.ExpirationDate != nil && back.ExpirationDate != nil && a.ExpirationDate.Equal(*back.ExpirationDate)) {
+			t.Errorf("%s: round trip %s gave %+v, %v", tc.in, out, back, err)
+		}
+		if !tc.expires && !bytes.Contains(out, []byte(`"expiration_date":null`)) {
+			t.Errorf("%s encodes as %s, want expiration_date null", tc.in, out)
+		}
+	}
+}
+
 // Imports used by later tests; kept here while the file grows.
 var (
 	_ = bytes.Contains
