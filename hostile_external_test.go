@@ -2641,6 +2641,199 @@ func TestHostile_GrantDecoding(t *testing.T) {
 	}
 }
 
+// A plain-http request carrying the token never goes through a proxy that
+// the caller's *http.Transport names: the call fails at once, naming the
+// proxy and not the token, the proxy hears nothing, and the caller's
+// transport still proxies as before.
+func TestHostile_NoTokenThroughAProxyInClearText(t *testing.T) {
+	var proxied atomic.Int32
+	proxy := hostileServer(t, func(w http.ResponseWriter, r *http.Request) {
+		proxied.Add(1)
+		w.WriteHeader(200)
+		io.WriteString(w, hUserObj)
+	})
+	var served atomic.Int32
+	target := hostileServer(t, func(w http.ResponseWriter, r *http.Request) {
+		served.Add(1)
+		io.WriteString(w, hUserObj)
+	})
+	pu, _ := url.Parse(proxy.URL)
+	tr := &http.Transport{Proxy: http.ProxyURL(pu)}
+	w := &watched{}
+	c, err := opal.NewClient(hostileToken, append(w.options(), opal.WithBaseURL(target.URL), opal.WithHTTPClient(&http.Client{Transport: tr}), opal.WithRetryWait(0, time.Millisecond))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Users.Get(t.Context(), hUser)
+	if err == nil {
+		t.Fatal("the call went through the proxy, or around it")
+	}
+	if !strings.Contains(err.Error(), pu.Host) {
+		t.Errorf("error %q does not name the proxy %s", err, pu.Host)
+	}
+	noLeak(t, "a refused proxy", err, w, 6)
+	if proxied.Load() != 0 || served.Load() != 0 {
+		t.Errorf("proxy heard %d requests, target %d", proxied.Load(), served.Load())
+	}
+	if a := w.attempts; len(a) != 1 {
+		t.Errorf("%d attempts, want 1 (not retried)", len(a))
+	}
+	req, _ := http.NewRequest("GET", target.URL, nil)
+	if u, err := tr.Proxy(req); err != nil || u == nil || u.Host != pu.Host {
+		t.Errorf("the caller's transport was changed: its Proxy gives %v, %v", u, err)
+	}
+}
+
+// A 2xx body that unfolds beyond the body limit (a gzip bomb, an endless
+// stream) is an error matching ErrInvalidResponse, after bounded memory and
+// time.
+func TestHostile_EndlessAndBombBodies(t *testing.T) {
+	bomb := func() []byte {
+		var b bytes.Buffer
+		zw, _ := gzip.NewWriterLevel(&b, gzip.BestCompression)
+		io.WriteString(zw, `{"results":[`)
+		chunk := bytes.Repeat([]byte(" "), 1<<20)
+		for range 256 {
+			zw.Write(chunk)
+		}
+		zw.Close()
+		return b.Bytes()
+	}()
+	handlers := map[string]http.HandlerFunc{
+		"gzip bomb": func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Encoding", "gzip")
+			w.Header().Set("Content-Type", "application/json")
+			w.Write(bomb)
+		},
+		"endless whitespace": func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, `{"results":[`)
+			chunk := bytes.Repeat([]byte(" "), 64<<10)
+			for r.Context().Err() == nil {
+				if _, err := w.Write(chunk); err != nil {
+					return
+				}
+			}
+		},
+		"endless string": func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, `{"results":[],"next":"`)
+			chunk := bytes.Repeat([]byte("x"), 64<<10)
+			for r.Context().Err() == nil {
+				if _, err := w.Write(chunk); err != nil {
+					return
+				}
+			}
+		},
+		"endless items": func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, `{"results":[`+hUserObj)
+			chunk := []byte(strings.Repeat(","+hUserObj, 1000))
+			for r.Context().Err() == nil {
+				if _, err := w.Write(chunk); err != nil {
+					return
+				}
+			}
+		},
+	}
+	for name, h := range handlers {
+		t.Run(name, func(t *testing.T) {
+			srv := hostileServer(t, h)
+			c := hostileClient(t, srv.URL)
+			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+			defer cancel()
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			_, err := c.Users.List(ctx, &opal.ListUsersOptions{PageSize: 1000})
+			runtime.ReadMemStats(&after)
+			if !errors.Is(err, opal.ErrInvalidResponse) {
+				t.Errorf("err %v, want ErrInvalidResponse", err)
+			}
+			if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 80<<20 {
+				t.Errorf("the call allocated %d MiB", alloc>>20)
+			}
+		})
+	}
+}
+
+// A break in a sweep whose resources wait for turns of a slow rate limit
+// ends it at once, with no goroutine left; so does a context deadline.
+func TestHostile_SweepEndsAtOnceWhileWaitingForTurns(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var ids []string
+		for i := range 40 {
+			ids = append(ids, fmt.Sprintf("r%02d", i))
+		}
+		rt := roundTripper(func(r *http.Request) (*http.Response, error) {
+			id := strings.Split(r.URL.Path, "/")[3]
+			return response(r, 200, http.Header{"Content-Type": {"application/json"}}, `{"results":[{"resource_id":"`+id+`","user_id":"u"}]}`), nil
+		})
+		c, _ := opal.NewClient(hostileToken, opal.WithBaseURL("http://127.0.0.1:9"), opal.WithHTTPClient(&http.Client{Transport: rt}), opal.WithRateLimit(1))
+		start := time.Now()
+		for _, err := range c.Access.AllOf(t.Context(), ids, nil) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			break
+		}
+		if took := time.Since(start); took > time.Second {
+			t.Errorf("the break took %v", took)
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+		defer cancel()
+		n, err := hSweep(t, c.Access.AllOf(ctx, ids, nil))
+		if !errors.Is(err, context.DeadlineExceeded) || n >= 40 {
+			t.Errorf("%d items, err %v; want the deadline", n, err)
+		}
+		if took := time.Since(start); took > 6*time.Second {
+			t.Errorf("the sweep under a 5s deadline took %v", took)
+		}
+	})
+}
+
+// NewClient's refusals quote the option verbatim, so a token put by mistake
+// in the base URL or the user agent (https://TOKEN@host, ?token=TOKEN, a
+// pasted token with its newline) is printed in full by the error that
+// refuses it: "base URL: \"https://Qz7+hUNTER2%2FXyZ=...@opal.example/v1\"
+// contains credentials; the token is given to NewClient". Only a password
+// in the URL is masked. The token is the one given to the same NewClient.
+func TestDefect_NewClientRefusalsQuoteTheToken(t *testing.T) {
+	esc := url.QueryEscape(hostileToken)
+	for _, opt := range []struct {
+		name string
+		o    opal.Option
+	}{
+		{"user in the base URL", opal.WithBaseURL("https://" + esc + "@opal.example/v1")},
+		{"user in the base URL with a password", opal.WithBaseURL("https://" + esc + ":x@opal.example/v1")},
+		{"query of the base URL", opal.WithBaseURL("https://opal.example/v1?token=" + esc)},
+		{"fragment of the base URL", opal.WithBaseURL("https://opal.example/v1#" + esc)},
+		{"path of a plain-http base URL", opal.WithBaseURL("http://opal.example/" + url.PathEscape(hostileToken))},
+		{"port of the base URL", opal.WithBaseURL("https://opal.example:" + esc)},
+		{"exact base URL without a host", opal.WithExactBaseURL("opal.example/" + url.PathEscape(hostileToken))},
+		{"user agent with a newline", opal.WithUserAgent(hostileToken + "\n")},
+		{"user agent with a NUL", opal.WithUserAgent("bot/" + hostileToken + "\x00")},
+	} {
+		t.Run(opt.name, func(t *testing.T) {
+			_, err := opal.NewClient(hostileToken, opt.o)
+			if !errors.Is(err, opal.ErrInvalidArgument) {
+				t.Fatalf("err %v, want ErrInvalidArgument", err)
+			}
+			noLeak(t, "NewClient's refusal", err, nil, 6)
+		})
+	}
+}
+
+// A Client and its services print nothing of the token, under any verb.
+func TestHostile_ClientFmtHoldsNoToken(t *testing.T) {
+	c := hostileClient(t, "http://127.0.0.1:9", opal.WithUserAgent("bot/1"))
+	for _, v := range []any{c, *c, c.Sessions, c.Users, c.Resources, c.Access, *c.Access, *c.Sessions} {
+		text := fmt.Sprintf("%v|%+v|%#v|%s|%q", v, v, v, v, v)
+		if leak := leakOf(text, 6); leak != "" {
+			t.Errorf("%T prints the token: %s", v, leak)
+		}
+	}
+}
+
 // Imports used by later tests; kept here while the file grows.
 var (
 	_ = bytes.Contains
