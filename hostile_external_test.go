@@ -1050,8 +1050,9 @@ func TestHostile_TokenStraddlingACutIsRedacted(t *testing.T) {
 			return `<html><head><title>` + pad(o) + f + tail + `</title></head><body><p>` + pad(o) + f + tail + `</p></body></html>`
 		}},
 		{"json after padding/read limit", "application/json", 64 << 10, func(o int, f string) string {
+			// The form starts at offset o+8 of the body, in the message.
 			head := `{"pad":"` + strings.Repeat("x", o-40) + `","message":"`
-			return head + pad(40-len(`","message":"`)+len(`","message":"`)-len(`","message":"`)) + f + tail + `"}`
+			return head + pad(40-len(`","message":"`)) + f + tail + `"}`
 		}},
 		{"json message at the read limit", "application/json", 64 << 10, func(o int, f string) string {
 			return `{"message":"` + pad(o-len(`{"message":"`)) + f + tail + `"}`
@@ -1111,7 +1112,7 @@ func TestHostile_TokenStraddlingACutIsRedacted(t *testing.T) {
 }
 
 // The token written as HTML5 named character references (&plus; &sol;
-// &equals;, as PHP's htmlentities writes them) or as numeric references
+// &equals;, as HTML5 encoders may write them) or as numeric references
 // without their semicolon, which every HTML parser decodes
 // (html.UnescapeString gives the token back), is not redacted: an error
 // page that echoes the token shows it, its last 19 bytes verbatim. The
@@ -1307,7 +1308,7 @@ func TestHostile_TokenFromTheServerNeverShows(t *testing.T) {
 	)
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
-			base := sc.raw
+			var base string
 			if sc.h != nil {
 				base = hostileServer(t, sc.h).URL
 			} else {
