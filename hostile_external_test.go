@@ -729,13 +729,6 @@ func TestHostile_HugeCursorsDoNotGrowTheHeap(t *testing.T) {
 	}
 }
 
-func liveHeap() uint64 {
-	runtime.GC()
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	return m.HeapAlloc
-}
-
 // unescapeOnce undoes one layer of the escapings a server may use: JSON and
 // Go (\uXXXX, \xXX, \/), URLs (%XX) and HTML character references.
 func unescapeOnce(s string) string {
