@@ -35,8 +35,8 @@ import (
 	"go.uber.org/goleak"
 )
 
-// hostileToken holds characters that every escaping changes ('+', '/', '=').
-const hostileToken = "Qz7+hUNTER2/XyZ=0123456789abcdefVWk"
+// reviewToken holds characters that every escaping changes ('+', '/', '=').
+const reviewToken = "Qz7+hUNTER2/XyZ=0123456789abcdefVWk"
 
 const (
 	hResource = "res-a"
@@ -67,7 +67,7 @@ func hostileClient(t testing.TB, baseURL string, opts ...opal.Option) *opal.Clie
 		opal.WithRetryMax(2),
 		opal.WithRateLimit(0),
 	}
-	c, err := opal.NewClient(hostileToken, append(base, opts...)...)
+	c, err := opal.NewClient(reviewToken, append(base, opts...)...)
 	if err != nil {
 		t.Fatalf("NewClient: %v", err)
 	}
@@ -794,7 +794,7 @@ func unescapeOnce(s string) string {
 	return b.String()
 }
 
-// leakOf returns what of hostileToken text shows, in any form up to three
+// leakOf returns what of reviewToken text shows, in any form up to three
 // layers of escaping deep: its first minPrefix bytes, or any 8 bytes of it
 // in a row; "" when none.
 func leakOf(text string, minPrefix int) string {
@@ -807,12 +807,12 @@ func leakOf(text string, minPrefix int) string {
 		forms = append(forms, text)
 	}
 	for _, f := range forms {
-		if strings.Contains(f, hostileToken[:minPrefix]) {
-			return fmt.Sprintf("%q in %q", hostileToken[:minPrefix], clip(f, hostileToken[:minPrefix]))
+		if strings.Contains(f, reviewToken[:minPrefix]) {
+			return fmt.Sprintf("%q in %q", reviewToken[:minPrefix], clip(f, reviewToken[:minPrefix]))
 		}
-		for i := 0; i+8 <= len(hostileToken); i++ {
-			if strings.Contains(f, hostileToken[i:i+8]) {
-				return fmt.Sprintf("%q in %q", hostileToken[i:i+8], clip(f, hostileToken[i:i+8]))
+		for i := 0; i+8 <= len(reviewToken); i++ {
+			if strings.Contains(f, reviewToken[i:i+8]) {
+				return fmt.Sprintf("%q in %q", reviewToken[i:i+8], clip(f, reviewToken[i:i+8]))
 			}
 		}
 	}
@@ -963,7 +963,7 @@ func memoryClient(t testing.TB, f roundTripper, opts ...opal.Option) *opal.Clien
 		opal.WithRetryMax(1),
 		opal.WithRateLimit(0),
 	}
-	c, err := opal.NewClient(hostileToken, append(base, opts...)...)
+	c, err := opal.NewClient(reviewToken, append(base, opts...)...)
 	if err != nil {
 		t.Fatalf("NewClient: %v", err)
 	}
@@ -985,8 +985,8 @@ func response(r *http.Request, status int, header http.Header, body string) *htt
 func tokenForms() map[string]string {
 	all := func(f func(b byte) string) string {
 		var sb strings.Builder
-		for i := 0; i < len(hostileToken); i++ {
-			sb.WriteString(f(hostileToken[i]))
+		for i := 0; i < len(reviewToken); i++ {
+			sb.WriteString(f(reviewToken[i]))
 		}
 		return sb.String()
 	}
@@ -999,19 +999,19 @@ func tokenForms() map[string]string {
 		})
 	}
 	return map[string]string{
-		"raw":           hostileToken,
+		"raw":           reviewToken,
 		"json specials": special(func(b byte) string { return fmt.Sprintf(`\u%04X`, b) }),
 		"json all":      all(func(b byte) string { return fmt.Sprintf(`\u%04x`, b) }),
-		"json slash":    strings.ReplaceAll(hostileToken, "/", `\/`),
+		"json slash":    strings.ReplaceAll(reviewToken, "/", `\/`),
 		"url upper":     special(func(b byte) string { return fmt.Sprintf("%%%02X", b) }),
 		"url lower":     special(func(b byte) string { return fmt.Sprintf("%%%02x", b) }),
 		"url all":       all(func(b byte) string { return fmt.Sprintf("%%%02X", b) }),
 		"url twice":     special(func(b byte) string { return fmt.Sprintf("%%25%02X", b) }),
 		"html decimal":  all(func(b byte) string { return fmt.Sprintf("&#%d;", b) }),
 		"html hex":      special(func(b byte) string { return fmt.Sprintf("&#x%x;", b) }),
-		"html named":    strings.NewReplacer("+", "&plus;", "/", "&sol;", "=", "&equals;").Replace(hostileToken),
+		"html named":    strings.NewReplacer("+", "&plus;", "/", "&sol;", "=", "&equals;").Replace(reviewToken),
 		"json of url":   special(func(b byte) string { return fmt.Sprintf(`\u0025%02X`, b) }),
-		"mixed":         strings.NewReplacer("+", "%2b", "/", `\u002f`, "=", "&#61;").Replace(hostileToken),
+		"mixed":         strings.NewReplacer("+", "%2b", "/", `\u002f`, "=", "&#61;").Replace(reviewToken),
 		"mixed all":     all(func(b byte) string { return fmt.Sprintf([]string{"%%%02X", `\u%04x`, "&#%d;"}[int(b)%3], b) }),
 	}
 }
@@ -1112,11 +1112,11 @@ func TestHostile_TokenStraddlingACutIsRedacted(t *testing.T) {
 // README promises the token redacted "as HTML character references".
 func TestDefect_HTMLNamedReferencesOfTheTokenAreNotRedacted(t *testing.T) {
 	forms := map[string]string{
-		"named":        strings.NewReplacer("+", "&plus;", "/", "&sol;", "=", "&equals;").Replace(hostileToken),
-		"no semicolon": strings.NewReplacer("+", "&#43", "/", "&#47", "=", "&#61;").Replace(hostileToken),
+		"named":        strings.NewReplacer("+", "&plus;", "/", "&sol;", "=", "&equals;").Replace(reviewToken),
+		"no semicolon": strings.NewReplacer("+", "&#43", "/", "&#47", "=", "&#61;").Replace(reviewToken),
 	}
 	for name, form := range forms {
-		if got := html.UnescapeString(form); got != hostileToken {
+		if got := html.UnescapeString(form); got != reviewToken {
 			t.Fatalf("%s: the form is not the token: html.UnescapeString gives %q", name, got)
 		}
 		for _, contentType := range []string{"text/html", "application/json"} {
@@ -1213,7 +1213,7 @@ func leakCalls() []struct {
 // Whatever a server sends, in a header, a status line, a redirect or a
 // body, the token shows in no error of the chain, log record or Attempt.
 func TestHostile_TokenFromTheServerNeverShows(t *testing.T) {
-	esc := url.PathEscape(hostileToken)
+	esc := url.PathEscape(reviewToken)
 	withHeader := func(status int, name, value, body string) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
 			w.Header()[name] = []string{value}
@@ -1232,35 +1232,35 @@ func TestHostile_TokenFromTheServerNeverShows(t *testing.T) {
 	}
 	var scenarios []scenario
 	for _, status := range []int{200, 400, 429, 500, 503} {
-		for _, v := range []string{hostileToken, esc, "req " + hostileToken + " id", strings.Repeat("r", 200) + hostileToken} {
+		for _, v := range []string{reviewToken, esc, "req " + reviewToken + " id", strings.Repeat("r", 200) + reviewToken} {
 			scenarios = append(scenarios, scenario{name: fmt.Sprintf("X-Request-Id/%d/%d", status, len(v)), h: withHeader(status, "X-Request-Id", v, `{"message":"x"}`)})
 		}
 		scenarios = append(scenarios,
 			scenario{name: fmt.Sprintf("Content-Type/%d", status), h: func(w http.ResponseWriter, r *http.Request) {
-				w.Header().Set("Content-Type", "text/html; charset="+hostileToken)
+				w.Header().Set("Content-Type", "text/html; charset="+reviewToken)
 				w.WriteHeader(status)
-				io.WriteString(w, "<html>"+hostileToken+"</html>")
+				io.WriteString(w, "<html>"+reviewToken+"</html>")
 			}},
 			scenario{name: fmt.Sprintf("Content-Type escaped/%d", status), h: func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Content-Type", "application/x-"+esc)
 				w.WriteHeader(status)
 				io.WriteString(w, "not json")
 			}},
-			scenario{name: fmt.Sprintf("Retry-After/%d", status), h: withHeader(status, "Retry-After", hostileToken, `{"message":"x"}`)},
-			scenario{name: fmt.Sprintf("reason phrase/%d", status), raw: fmt.Sprintf("HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}", status, hostileToken)},
+			scenario{name: fmt.Sprintf("Retry-After/%d", status), h: withHeader(status, "Retry-After", reviewToken, `{"message":"x"}`)},
+			scenario{name: fmt.Sprintf("reason phrase/%d", status), raw: fmt.Sprintf("HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}", status, reviewToken)},
 		)
 	}
 	for _, status := range []int{301, 302, 303, 307, 308} {
 		for _, loc := range []string{
 			other.URL + "/v1/" + esc,
-			other.URL + "/v1/sessions?token=" + url.QueryEscape(hostileToken),
-			"http://user:" + url.QueryEscape(hostileToken) + "@" + strings.TrimPrefix(other.URL, "http://") + "/v1/x",
-			"http://" + url.QueryEscape(hostileToken) + "@" + strings.TrimPrefix(other.URL, "http://") + "/v1/x",
-			other.URL + "/v1/x#" + hostileToken,
-			"/v1/loop?t=" + url.QueryEscape(hostileToken),
+			other.URL + "/v1/sessions?token=" + url.QueryEscape(reviewToken),
+			"http://user:" + url.QueryEscape(reviewToken) + "@" + strings.TrimPrefix(other.URL, "http://") + "/v1/x",
+			"http://" + url.QueryEscape(reviewToken) + "@" + strings.TrimPrefix(other.URL, "http://") + "/v1/x",
+			other.URL + "/v1/x#" + reviewToken,
+			"/v1/loop?t=" + url.QueryEscape(reviewToken),
 			"/v1/" + esc + "/loop",
-			"http://[" + hostileToken,
-			"\x00" + hostileToken,
+			"http://[" + reviewToken,
+			"\x00" + reviewToken,
 		} {
 			scenarios = append(scenarios, scenario{name: fmt.Sprintf("Location/%d/%.20q", status, loc), h: func(w http.ResponseWriter, r *http.Request) {
 				w.Header()["Location"] = []string{loc}
@@ -1269,35 +1269,35 @@ func TestHostile_TokenFromTheServerNeverShows(t *testing.T) {
 		}
 	}
 	scenarios = append(scenarios,
-		scenario{name: "status line", raw: "HTTP/1.1 4x0 " + hostileToken + "\r\n\r\n"},
-		scenario{name: "protocol", raw: "HTTP/9" + hostileToken + " 200 OK\r\n\r\n"},
-		scenario{name: "header line", raw: "HTTP/1.1 200 OK\r\nX-" + hostileToken + "\r\n\r\n"},
-		scenario{name: "header value", raw: "HTTP/1.1 400 Bad Request\r\nContent-Length: " + hostileToken + "\r\n\r\n"},
-		scenario{name: "not http", raw: hostileToken + "\r\n\r\n"},
-		scenario{name: "chunked", raw: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + hostileToken + "\r\n"},
+		scenario{name: "status line", raw: "HTTP/1.1 4x0 " + reviewToken + "\r\n\r\n"},
+		scenario{name: "protocol", raw: "HTTP/9" + reviewToken + " 200 OK\r\n\r\n"},
+		scenario{name: "header line", raw: "HTTP/1.1 200 OK\r\nX-" + reviewToken + "\r\n\r\n"},
+		scenario{name: "header value", raw: "HTTP/1.1 400 Bad Request\r\nContent-Length: " + reviewToken + "\r\n\r\n"},
+		scenario{name: "not http", raw: reviewToken + "\r\n\r\n"},
+		scenario{name: "chunked", raw: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + reviewToken + "\r\n"},
 		scenario{name: "gzip", h: func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Encoding", "gzip")
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(400)
 			zw := gzip.NewWriter(w)
-			io.WriteString(zw, `{"message":"`+hostileToken+`"}`)
+			io.WriteString(zw, `{"message":"`+reviewToken+`"}`)
 			zw.Close()
 		}},
 		scenario{name: "bad gzip", h: func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Encoding", "gzip")
 			w.WriteHeader(200)
-			io.WriteString(w, hostileToken)
+			io.WriteString(w, reviewToken)
 		}},
-		scenario{name: "item with a token date", h: withHeader(200, "X", "", `{"user_id":"usr-a","resource_id":"res-a","results":[{"user_id":"usr-a","resource_id":"res-a","expiration_date":"`+hostileToken+`"}]}`)},
-		scenario{name: "item of the token's resource", h: withHeader(200, "X", "", `{"user_id":"`+hostileToken+`","resource_id":"`+hostileToken+`","results":[{"user_id":"`+hostileToken+`","resource_id":"`+hostileToken+`","expiration_date":"2030-01-01T00:00:00Z"}]}`)},
-		scenario{name: "token as a member name", h: withHeader(200, "X", "", `{"`+hostileToken+`":1}`)},
-		scenario{name: "token as results", h: withHeader(200, "X", "", `{"results":"`+hostileToken+`"}`)},
-		scenario{name: "token as next", h: withHeader(200, "X", "", `{"results":[],"next":{"`+hostileToken+`":1}}`)},
-		scenario{name: "token as a number", h: withHeader(200, "X", "", `{"results":[{"num_access_paths":"`+hostileToken+`","resource_id":"res-a","user_id":"usr-a"}]}`)},
-		scenario{name: "token as a type", h: withHeader(200, "X", "", `{"resource_id":"res-a","resource_type":7,"results":[{"resource_id":"res-a","resource_type":{"`+hostileToken+`":1}}]}`)},
-		scenario{name: "nested message", h: withHeader(400, "X", "", `{"error":{"message":"`+hostileToken+`"},"Message":"`+hostileToken+`"}`)},
-		scenario{name: "token as the cursor of a loop", h: withHeader(200, "X", "", `{"resource_id":"res-a","results":[],"next":"`+hostileToken+`"}`)},
-		scenario{name: "token in a long body", h: withHeader(500, "X", "", strings.Repeat(" ", 1<<20)+hostileToken)},
+		scenario{name: "item with a token date", h: withHeader(200, "X", "", `{"user_id":"usr-a","resource_id":"res-a","results":[{"user_id":"usr-a","resource_id":"res-a","expiration_date":"`+reviewToken+`"}]}`)},
+		scenario{name: "item of the token's resource", h: withHeader(200, "X", "", `{"user_id":"`+reviewToken+`","resource_id":"`+reviewToken+`","results":[{"user_id":"`+reviewToken+`","resource_id":"`+reviewToken+`","expiration_date":"2030-01-01T00:00:00Z"}]}`)},
+		scenario{name: "token as a member name", h: withHeader(200, "X", "", `{"`+reviewToken+`":1}`)},
+		scenario{name: "token as results", h: withHeader(200, "X", "", `{"results":"`+reviewToken+`"}`)},
+		scenario{name: "token as next", h: withHeader(200, "X", "", `{"results":[],"next":{"`+reviewToken+`":1}}`)},
+		scenario{name: "token as a number", h: withHeader(200, "X", "", `{"results":[{"num_access_paths":"`+reviewToken+`","resource_id":"res-a","user_id":"usr-a"}]}`)},
+		scenario{name: "token as a type", h: withHeader(200, "X", "", `{"resource_id":"res-a","resource_type":7,"results":[{"resource_id":"res-a","resource_type":{"`+reviewToken+`":1}}]}`)},
+		scenario{name: "nested message", h: withHeader(400, "X", "", `{"error":{"message":"`+reviewToken+`"},"Message":"`+reviewToken+`"}`)},
+		scenario{name: "token as the cursor of a loop", h: withHeader(200, "X", "", `{"resource_id":"res-a","results":[],"next":"`+reviewToken+`"}`)},
+		scenario{name: "token in a long body", h: withHeader(500, "X", "", strings.Repeat(" ", 1<<20)+reviewToken)},
 	)
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
@@ -1330,7 +1330,7 @@ func TestHostile_TokenFromTheServerNeverShows(t *testing.T) {
 // a '/' (base64) loses its start this way.
 func TestDefect_UnparsableLocationLeaksATokenPrefix(t *testing.T) {
 	srv := hostileServer(t, func(w http.ResponseWriter, r *http.Request) {
-		w.Header()["Location"] = []string{"http://127.0.0.1:" + hostileToken + "/"}
+		w.Header()["Location"] = []string{"http://127.0.0.1:" + reviewToken + "/"}
 		w.WriteHeader(http.StatusFound)
 	})
 	w := &watched{}
@@ -1347,7 +1347,7 @@ func TestDefect_UnparsableLocationLeaksATokenPrefix(t *testing.T) {
 // 500 echoing the request's path and query, a dropped connection, a
 // redirect loop, or an argument refused before sending.
 func TestHostile_TokenAsTheCallersInputNeverShows(t *testing.T) {
-	tok := hostileToken
+	tok := reviewToken
 	calls := []struct {
 		name string
 		run  func(ctx context.Context, t testing.TB, c *opal.Client) error
@@ -1958,7 +1958,7 @@ func TestHostile_PanickingObserverLeavesTheClientUsable(t *testing.T) {
 			srv.Start()
 			var panics atomic.Int32
 			tr := &http.Transport{}
-			c, err := opal.NewClient(hostileToken, opal.WithBaseURL(srv.URL), opal.WithHTTPClient(&http.Client{Transport: tr}),
+			c, err := opal.NewClient(reviewToken, opal.WithBaseURL(srv.URL), opal.WithHTTPClient(&http.Client{Transport: tr}),
 				opal.WithRetryWait(0, time.Millisecond), opal.WithRateLimit(1000),
 				opal.WithObserver(func(context.Context, opal.Attempt) {
 					if panics.Add(1) == 1 {
@@ -2046,7 +2046,7 @@ func absurdRateLimits(t *testing.T, values []float64) {
 		t.Run(fmt.Sprint(v), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				ua := &userAnswer{}
-				c, err := opal.NewClient(hostileToken, opal.WithBaseURL("http://127.0.0.1:9"),
+				c, err := opal.NewClient(reviewToken, opal.WithBaseURL("http://127.0.0.1:9"),
 					opal.WithHTTPClient(&http.Client{Transport: roundTripper(ua.roundTrip)}), opal.WithRateLimit(v))
 				if err != nil {
 					if !errors.Is(err, opal.ErrInvalidArgument) {
@@ -2103,7 +2103,7 @@ func TestDefect_RateLimitIsABrakeBelowTheCeiling(t *testing.T) {
 		t.Run(fmt.Sprintf("limit %v, rtt %v", tc.limit, tc.rtt), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				ua := &userAnswer{rtt: tc.rtt}
-				c, err := opal.NewClient(hostileToken, opal.WithBaseURL("http://127.0.0.1:9"),
+				c, err := opal.NewClient(reviewToken, opal.WithBaseURL("http://127.0.0.1:9"),
 					opal.WithHTTPClient(&http.Client{Transport: roundTripper(ua.roundTrip)}), opal.WithRateLimit(tc.limit))
 				if err != nil {
 					t.Fatal(err)
@@ -2136,7 +2136,7 @@ func TestHostile_RetryAfterNotWaitedOutDoesNotPause(t *testing.T) {
 	t.Run("longer than the longest wait", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			ua := &userAnswer{steps: []func(*http.Request) *http.Response{tooMany("3")}}
-			c, _ := opal.NewClient(hostileToken, opal.WithBaseURL("http://127.0.0.1:9"), opal.WithRateLimit(1000),
+			c, _ := opal.NewClient(reviewToken, opal.WithBaseURL("http://127.0.0.1:9"), opal.WithRateLimit(1000),
 				opal.WithHTTPClient(&http.Client{Transport: roundTripper(ua.roundTrip)}), opal.WithRetryWait(time.Millisecond, time.Second))
 			_, err := c.Users.Get(t.Context(), "u0")
 			var ae *opal.APIError
@@ -2155,7 +2155,7 @@ func TestHostile_RetryAfterNotWaitedOutDoesNotPause(t *testing.T) {
 	t.Run("past the deadline", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			ua := &userAnswer{steps: []func(*http.Request) *http.Response{tooMany("3")}}
-			c, _ := opal.NewClient(hostileToken, opal.WithBaseURL("http://127.0.0.1:9"), opal.WithRateLimit(1000),
+			c, _ := opal.NewClient(reviewToken, opal.WithBaseURL("http://127.0.0.1:9"), opal.WithRateLimit(1000),
 				opal.WithHTTPClient(&http.Client{Transport: roundTripper(ua.roundTrip)}))
 			ctx, cancel := context.WithTimeout(t.Context(), time.Second)
 			_, err := c.Users.Get(ctx, "u0")
@@ -2175,7 +2175,7 @@ func TestHostile_RetryAfterNotWaitedOutDoesNotPause(t *testing.T) {
 	t.Run("waited out", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			ua := &userAnswer{steps: []func(*http.Request) *http.Response{tooMany("2")}}
-			c, _ := opal.NewClient(hostileToken, opal.WithBaseURL("http://127.0.0.1:9"), opal.WithRateLimit(1000),
+			c, _ := opal.NewClient(reviewToken, opal.WithBaseURL("http://127.0.0.1:9"), opal.WithRateLimit(1000),
 				opal.WithHTTPClient(&http.Client{Transport: roundTripper(ua.roundTrip)}))
 			start := time.Now()
 			done := make(chan error)
@@ -2203,7 +2203,7 @@ func TestHostile_RetryAfterNotWaitedOutDoesNotPause(t *testing.T) {
 func TestDefect_TurnsAreNotFirstComeFirstServed(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ua := &userAnswer{}
-		c, _ := opal.NewClient(hostileToken, opal.WithBaseURL("http://127.0.0.1:9"), opal.WithRateLimit(10),
+		c, _ := opal.NewClient(reviewToken, opal.WithBaseURL("http://127.0.0.1:9"), opal.WithRateLimit(10),
 			opal.WithHTTPClient(&http.Client{Transport: roundTripper(ua.roundTrip)}))
 		var wg sync.WaitGroup
 		var want []string
@@ -2660,7 +2660,7 @@ func TestHostile_NoTokenThroughAProxyInClearText(t *testing.T) {
 	pu, _ := url.Parse(proxy.URL)
 	tr := &http.Transport{Proxy: http.ProxyURL(pu)}
 	w := &watched{}
-	c, err := opal.NewClient(hostileToken, append(w.options(), opal.WithBaseURL(target.URL), opal.WithHTTPClient(&http.Client{Transport: tr}), opal.WithRetryWait(0, time.Millisecond))...)
+	c, err := opal.NewClient(reviewToken, append(w.options(), opal.WithBaseURL(target.URL), opal.WithHTTPClient(&http.Client{Transport: tr}), opal.WithRetryWait(0, time.Millisecond))...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -2768,7 +2768,7 @@ func TestHostile_SweepEndsAtOnceWhileWaitingForTurns(t *testing.T) {
 			id := strings.Split(r.URL.Path, "/")[3]
 			return response(r, 200, http.Header{"Content-Type": {"application/json"}}, `{"results":[{"resource_id":"`+id+`","user_id":"u"}]}`), nil
 		})
-		c, _ := opal.NewClient(hostileToken, opal.WithBaseURL("http://127.0.0.1:9"), opal.WithHTTPClient(&http.Client{Transport: rt}), opal.WithRateLimit(1))
+		c, _ := opal.NewClient(reviewToken, opal.WithBaseURL("http://127.0.0.1:9"), opal.WithHTTPClient(&http.Client{Transport: rt}), opal.WithRateLimit(1))
 		start := time.Now()
 		for _, err := range c.Access.AllOf(t.Context(), ids, nil) {
 			if err != nil {
@@ -2798,7 +2798,7 @@ func TestHostile_SweepEndsAtOnceWhileWaitingForTurns(t *testing.T) {
 // contains credentials; the token is given to NewClient". Only a password
 // in the URL is masked. The token is the one given to the same NewClient.
 func TestDefect_NewClientRefusalsQuoteTheToken(t *testing.T) {
-	esc := url.QueryEscape(hostileToken)
+	esc := url.QueryEscape(reviewToken)
 	for _, opt := range []struct {
 		name string
 		o    opal.Option
@@ -2807,14 +2807,14 @@ func TestDefect_NewClientRefusalsQuoteTheToken(t *testing.T) {
 		{"user in the base URL with a password", opal.WithBaseURL("https://" + esc + ":x@opal.example/v1")},
 		{"query of the base URL", opal.WithBaseURL("https://opal.example/v1?token=" + esc)},
 		{"fragment of the base URL", opal.WithBaseURL("https://opal.example/v1#" + esc)},
-		{"path of a plain-http base URL", opal.WithBaseURL("http://opal.example/" + url.PathEscape(hostileToken))},
+		{"path of a plain-http base URL", opal.WithBaseURL("http://opal.example/" + url.PathEscape(reviewToken))},
 		{"port of the base URL", opal.WithBaseURL("https://opal.example:" + esc)},
-		{"exact base URL without a host", opal.WithExactBaseURL("opal.example/" + url.PathEscape(hostileToken))},
-		{"user agent with a newline", opal.WithUserAgent(hostileToken + "\n")},
-		{"user agent with a NUL", opal.WithUserAgent("bot/" + hostileToken + "\x00")},
+		{"exact base URL without a host", opal.WithExactBaseURL("opal.example/" + url.PathEscape(reviewToken))},
+		{"user agent with a newline", opal.WithUserAgent(reviewToken + "\n")},
+		{"user agent with a NUL", opal.WithUserAgent("bot/" + reviewToken + "\x00")},
 	} {
 		t.Run(opt.name, func(t *testing.T) {
-			_, err := opal.NewClient(hostileToken, opt.o)
+			_, err := opal.NewClient(reviewToken, opt.o)
 			if !errors.Is(err, opal.ErrInvalidArgument) {
 				t.Fatalf("err %v, want ErrInvalidArgument", err)
 			}
@@ -2842,7 +2842,7 @@ func TestDefect_A429WaitsTheFullBackoffOnTopOfItsTurn(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		tooMany := func(r *http.Request) *http.Response { return response(r, 429, nil, `{"message":"slow down"}`) }
 		ua := &userAnswer{steps: []func(*http.Request) *http.Response{nil, nil, tooMany}}
-		c, _ := opal.NewClient(hostileToken, opal.WithBaseURL("http://127.0.0.1:9"),
+		c, _ := opal.NewClient(reviewToken, opal.WithBaseURL("http://127.0.0.1:9"),
 			opal.WithHTTPClient(&http.Client{Transport: roundTripper(ua.roundTrip)}))
 		for i := range 2 { // past the Client's first burst, whose 429s are special
 			if _, err := c.Users.Get(t.Context(), fmt.Sprint("w", i)); err != nil {
@@ -2864,7 +2864,7 @@ func TestDefect_A429WaitsTheFullBackoffOnTopOfItsTurn(t *testing.T) {
 // ignored, and no value pauses the next call.
 func TestHostile_RetryAfterOfAnyShape(t *testing.T) {
 	for _, ra := range []string{"9223372036", "9223372037", "99999999999999999999", "-1", "-9223372037", "1e3", "0", "1.5",
-		"Wed, 21 Oct 2015 07:28:00 GMT", "Fri, 31 Dec 9999 23:59:59 GMT", "Mon, 01 Jan 0001 00:00:00 GMT", "", "0x10", "+5", hostileToken} {
+		"Wed, 21 Oct 2015 07:28:00 GMT", "Fri, 31 Dec 9999 23:59:59 GMT", "Mon, 01 Jan 0001 00:00:00 GMT", "", "0x10", "+5", reviewToken} {
 		t.Run(fmt.Sprintf("%q", ra), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				n := 0
