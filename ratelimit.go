@@ -142,12 +142,12 @@ type turn struct {
 	before int
 }
 
-// turn waits until a request may be sent: at once if no one is waiting and
+// waitTurn waits until a request may be sent: at once if no one is waiting and
 // the rate allows it, otherwise after every caller that came before. It
 // fails, with a *turnError, as soon as the turn would come after ctx's
 // deadline at the rate of the moment, and with ctx's error when ctx is
 // done first.
-func (l *limiter) turn(ctx context.Context) (turn, error) {
+func (l *limiter) waitTurn(ctx context.Context) (turn, error) {
 	l.mu.Lock()
 	now := time.Now()
 	if len(l.queue) == 0 {

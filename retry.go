@@ -147,7 +147,7 @@ func (p *policy) newCall(ctx context.Context, method, path, route, resourceID st
 // not count against the attempt's own timeout (http.Client.Timeout).
 func (c *call) takeTurn() error {
 	asked := time.Now()
-	t, err := c.limiter.turn(c.ctx)
+	t, err := c.limiter.waitTurn(c.ctx)
 	if err != nil {
 		return err
 	}
@@ -172,7 +172,7 @@ func (c *call) retryingClient() *retryablehttp.Client {
 		}
 		// A redirect that is followed is a request of its own, and takes
 		// a turn of its own.
-		t, err := c.limiter.turn(req.Context())
+		t, err := c.limiter.waitTurn(req.Context())
 		if err != nil {
 			return err
 		}

@@ -4,8 +4,9 @@ package opal
 // opal_test share. An external test package sees only the exported names of
 // the package it tests, its test files included: the helpers both need are
 // defined once, here, and exported for it at the end of the file. (The
-// limiter's tests, in ratelimit_test.go, use some of them in package opal:
-// inMemoryClient, clientOf, attemptTimes, writeJSON and testToken.)
+// limiter's tests, in ratelimit_internal_test.go, use some of them in
+// package opal: inMemoryClient, clientOf, attemptTimes, writeJSON and
+// testToken.)
 
 import (
 	"bytes"
