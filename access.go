@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"iter"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -193,7 +192,7 @@ func (s *AccessService) All(ctx context.Context, resourceID string, opts *ListAc
 // [AccessService.All] walks it, a bounded number at once, at the pace of
 // the Client's rate limit; a Cursor, or an ID that List refuses, is an
 // error matching [ErrInvalidArgument] and nothing is sent; a repeated ID
-// (in any letter case) is walked once.
+// (in any ASCII letter case) is walked once.
 //
 // Errors are yielded as a [*ResourceError]. A resource that is not found
 // (deleted since it was listed) yields its error and the sweep goes on;
@@ -238,7 +237,7 @@ func (s *AccessService) byResource(resourceID string, opts *ListAccessOptions) l
 	switch err := checkPathID("resource", resourceID); {
 	case err != nil:
 		l.err = err
-	case strings.EqualFold(resourceID, "users"):
+	case equalFoldASCII(resourceID, "users"):
 		// Its path, /resources/users/users, is that of the user "users"'s
 		// resources.
 		l.err = fmt.Errorf("%w: resource ID %q would reach GET /resources/users/{user_id}, not this resource", ErrInvalidArgument, s.client.redact(resourceID))

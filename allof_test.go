@@ -232,7 +232,7 @@ func TestAllOfQueries(t *testing.T) {
 
 // TestAllOfArguments: bad arguments are one ErrInvalidArgument that says
 // what was wrong, with nothing sent; an empty list yields nothing; a
-// repeated ID is walked once.
+// repeated ID, in any ASCII letter case, is walked once.
 func TestAllOfArguments(t *testing.T) {
 	tests := []struct {
 		name         string
@@ -241,7 +241,8 @@ func TestAllOfArguments(t *testing.T) {
 		pageSize     int
 		wantErr      string // the error, "" for none
 		wantRequests []string
-		only         string // the sweep the case is about, "" for both
+		only         string   // the sweep the case is about, "" for both
+		held         []string // resources the server holds besides r000 and r001
 	}{
 		{name: "empty list"},
 		{name: "empty ID", ids: []string{"r000", ""}, wantErr: "opal: invalid argument: empty resource ID (resourceIDs[1])"},
@@ -249,8 +250,10 @@ func TestAllOfArguments(t *testing.T) {
 		{name: "page size too large", ids: []string{"r000"}, pageSize: 1001, wantErr: "opal: invalid argument: page size 1001 is outside 0..1000"},
 		{name: "negative page size", ids: nil, pageSize: -1, wantErr: "opal: invalid argument: page size -1 is outside 0..1000"},
 		{name: "repeated IDs", ids: []string{"r001", "r000", "r001", "r000"}, wantRequests: []string{"r000", "r001"}},
-		// IDs are compared in any letter case, as a page's items are.
+		// IDs are compared in any letter case of ASCII, as a page's items
+		// are, and only of ASCII: a Kelvin sign for k makes another ID.
 		{name: "repeated IDs in another letter case", ids: []string{"r001", "R001", "r000"}, wantRequests: []string{"r000", "r001"}},
+		{name: "IDs alike beyond ASCII letter case", ids: []string{"k1", "\u212A1", "K1"}, held: []string{"k1", "\u212A1"}, wantRequests: []string{"k1", "\u212A1"}},
 		{name: "a dot-dot ID", ids: []string{"r000", "r001", ".."}, only: "Access", wantErr: `opal: invalid argument: resource ID ".." is not an ID (resourceIDs[2])`},
 		{name: "the ID users", ids: []string{"users"}, only: "Access", wantErr: `opal: invalid argument: resource ID "users" would reach GET /resources/users/{user_id}, not this resource (resourceIDs[0])`},
 	}
@@ -262,6 +265,9 @@ func TestAllOfArguments(t *testing.T) {
 			t.Run(tt.name, func(t *testing.T) {
 				before := goleak.IgnoreCurrent()
 				c, srv, _ := sw.fake(t, 2, 1)
+				for _, id := range tt.held {
+					sw.add(srv, row{id, "u"})
+				}
 				var errs []string
 				for _, err := range sw.allOf(c, t.Context(), tt.ids, tt.cursor, tt.pageSize) {
 					if err != nil {

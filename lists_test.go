@@ -1040,11 +1040,11 @@ type notAskedFor struct {
 // resource, user, type or ID than the list was asked for is an error
 // matching ErrInvalidResponse, found before any item of that page is
 // yielded, not retried, and naming the field but not the server's value.
-// IDs and types match in any letter case.
+// IDs and types match in any letter case of ASCII, and only of ASCII.
 func TestListsRefuseItemsNotAskedFor(t *testing.T) {
 	resourcesByID := resourcesMethods
 	resourcesByID.opts = func(cursor string, pageSize int) *opal.ListResourcesOptions {
-		return &opal.ListResourcesOptions{Cursor: cursor, PageSize: pageSize, Type: opal.ResourceTypeAWSIAMRole, IDs: []string{"a1", "a2", "a3", "x9"}}
+		return &opal.ListResourcesOptions{Cursor: cursor, PageSize: pageSize, Type: opal.ResourceTypeAWSIAMRole, IDs: []string{"a1", "a2", "a3", "k9"}}
 	}
 	tests := []struct {
 		name  string
@@ -1067,14 +1067,18 @@ func TestListsRefuseItemsNotAskedFor(t *testing.T) {
 			},
 		},
 		{
-			name: "resources", path: "/v1/resources", open: resourcesByID.open, // AWS_IAM_ROLE, IDs a1 a2 a3 x9
+			name: "resources", path: "/v1/resources", open: resourcesByID.open, // AWS_IAM_ROLE, IDs a1 a2 a3 k9
 			item: func(id string) string { return fmt.Sprintf(`{"resource_id":%q,"resource_type":"AWS_IAM_ROLE"}`, id) },
 			cases: []notAskedFor{
 				{name: "an ID not asked for", item: `{"resource_id":"OTHER-x8","resource_type":"AWS_IAM_ROLE"}`, want: `results[1]: its "resource_id" is not one of the IDs asked for`},
-				{name: "another type", item: `{"resource_id":"x9","resource_type":"GCP_PROJECT"}`, want: `results[1]: its "resource_type" is not the one asked for`},
-				{name: "no type", item: `{"resource_id":"x9"}`, want: `results[1]: no "resource_type"`},
+				{name: "another type", item: `{"resource_id":"k9","resource_type":"GCP_PROJECT"}`, want: `results[1]: its "resource_type" is not the one asked for`},
+				{name: "no type", item: `{"resource_id":"k9"}`, want: `results[1]: no "resource_type"`},
 				{name: "no ID", item: `{"resource_type":"AWS_IAM_ROLE"}`, want: `results[1]: no "resource_id"`},
-				{name: "upper-case ID, lower-case type", item: `{"resource_id":"X9","resource_type":"aws_iam_role"}`, id: "X9"},
+				{name: "upper-case ID, lower-case type", item: `{"resource_id":"K9","resource_type":"aws_iam_role"}`, id: "K9"},
+				// Letter case is that of ASCII only: a Kelvin sign or a long s
+				// makes another ID.
+				{name: "a look-alike of an ID", item: `{"resource_id":"\u212A9","resource_type":"AWS_IAM_ROLE"}`, want: `results[1]: its "resource_id" is not one of the IDs asked for`},
+				{name: "a look-alike of the type", item: `{"resource_id":"k9","resource_type":"AW\u017F_IAM_ROLE"}`, want: `results[1]: its "resource_type" is not the one asked for`},
 			},
 		},
 		{

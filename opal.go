@@ -423,7 +423,7 @@ func checkBaseURL(raw string) (*url.URL, error) {
 }
 
 func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
+	if equalFoldASCII(host, "localhost") {
 		return true
 	}
 	addr, err := netip.ParseAddr(host)
@@ -535,13 +535,14 @@ func getObject[T any](ctx context.Context, c *Client, r request, check func(*T) 
 }
 
 // askedFor checks that an object's identifying field, such as its
-// "user_id", holds what was asked for (in any letter case, as UUIDs and
-// emails may come back normalised). The server's value is not quoted.
+// "user_id", holds what was asked for (in any ASCII letter case, as UUIDs
+// and emails may come back normalised: see equalFoldASCII). The server's
+// value is not quoted.
 func askedFor(field, got, want string) error {
 	switch {
 	case got == "":
 		return fmt.Errorf("no %q", field)
-	case !strings.EqualFold(got, want):
+	case !equalFoldASCII(got, want):
 		return fmt.Errorf("its %q is not the one asked for", field)
 	}
 	return nil

@@ -81,6 +81,7 @@ func TestNewClientRejectsBadArguments(t *testing.T) {
 		{"plain http to a remote host", "t", []opal.Option{opal.WithBaseURL("http://opal.example.com/v1")}, "plain http"},
 		{"plain http to a private address", "t", []opal.Option{opal.WithBaseURL("http://10.0.0.1/v1")}, "plain http"},
 		{"plain http to a look-alike of localhost", "t", []opal.Option{opal.WithBaseURL("http://localhost.example.com")}, "plain http"},
+		{"plain http to localhost with a long s", "t", []opal.Option{opal.WithBaseURL("http://LOCALHO\u017FT/v1")}, "plain http"},
 		{"credentials in base URL", "t", []opal.Option{opal.WithBaseURL("https://user:pw@opal.example.com")}, "credentials"},
 		{"query in base URL", "t", []opal.Option{opal.WithBaseURL("https://opal.example.com/v1?x=1")}, "query"},
 		{"nil http client", "t", []opal.Option{opal.WithHTTPClient(nil)}, "nil *http.Client"},
@@ -151,6 +152,8 @@ func TestIDsInPathsAreOneSegment(t *testing.T) {
 		{`a\b`, "a%5Cb"},
 		{"...", "..."},
 		{"ресурс/é", "%D1%80%D0%B5%D1%81%D1%83%D1%80%D1%81%2F%C3%A9"},
+		// Not "users", though Unicode's case folding takes a long s for an s.
+		{"u\u017Fers", "u%C5%BFers"},
 	}
 	calls := []struct {
 		name, path, query string // path holds %s where the ID goes

@@ -96,8 +96,8 @@ type ListResourcesOptions struct {
 	Name string
 	// IDs keeps the resources with these IDs. Nil is no filter; an empty,
 	// non-nil slice is an error, rather than a filter that lets all through.
-	// A page holding a resource whose ID is not among them (in any letter
-	// case) is an error matching [ErrInvalidResponse].
+	// A page holding a resource whose ID is not among them (in any ASCII
+	// letter case) is an error matching [ErrInvalidResponse].
 	IDs []string
 	// ParentID keeps the children of this resource.
 	ParentID string
@@ -169,8 +169,8 @@ func (s *ResourcesService) listing(opts *ListResourcesOptions) list[Resource, Re
 }
 
 // resourcesAskedFor is the check of a listing's items: each must be of the
-// type, and among the IDs, that the filters name, in any letter case, as
-// Opal may normalise them. An item that does not say its type when a type
+// type, and among the IDs, that the filters name, in any ASCII letter case,
+// as Opal may normalise them. An item that does not say its type when a type
 // was asked for is refused too: nothing shows it is one. Nil when neither
 // filter is set.
 func resourcesAskedFor(resourceType ResourceType, ids []string) func(Resource) error {
@@ -179,7 +179,7 @@ func resourcesAskedFor(resourceType ResourceType, ids []string) func(Resource) e
 	}
 	wanted := make(map[string]bool, len(ids))
 	for _, id := range ids {
-		wanted[strings.ToLower(id)] = true
+		wanted[foldASCII(id)] = true
 	}
 	return func(r Resource) error {
 		if resourceType != "" {
@@ -191,7 +191,7 @@ func resourcesAskedFor(resourceType ResourceType, ids []string) func(Resource) e
 		case ids == nil:
 		case r.ResourceID == "":
 			return errors.New(`no "resource_id"`)
-		case !wanted[strings.ToLower(r.ResourceID)]:
+		case !wanted[foldASCII(r.ResourceID)]:
 			return errors.New(`its "resource_id" is not one of the IDs asked for`)
 		}
 		return nil

@@ -27,9 +27,9 @@ type ListSessionsOptions struct {
 // [SessionsService.Pages].
 //
 // Every session of the page must be on that resource, and of opts.UserID
-// when it is set, in any letter case: a page holding another session is an
-// error matching [ErrInvalidResponse], as is one that does not say whose
-// or on what it is. So is it for Pages and All, before any session of that
+// when it is set, in any letter case of ASCII (only: a Unicode look-alike
+// is another ID): a page holding another session is an error matching
+// [ErrInvalidResponse], as is one that does not say whose or on what it is. So is it for Pages and All, before any session of that
 // page is yielded.
 func (s *SessionsService) List(ctx context.Context, resourceID string, opts *ListSessionsOptions) (*SessionsList, error) {
 	return s.byResource(resourceID, opts).one(ctx)
@@ -65,8 +65,8 @@ func (s *SessionsService) All(ctx context.Context, resourceID string, opts *List
 // 1000 when opts.PageSize is 0, and keeping only opts.UserID's sessions when
 // it is set. A Cursor belongs to one resource, so setting one, like an empty
 // ID, is an error wrapping [ErrInvalidArgument], and nothing is sent. A
-// repeated ID (in any letter case) is walked once; an empty list yields
-// nothing.
+// repeated ID (in any ASCII letter case) is walked once; an empty list
+// yields nothing.
 //
 // Every session of a page must be on its resource, and of opts.UserID when
 // it is set: a page holding another is an error matching

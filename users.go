@@ -64,8 +64,9 @@ func (s *UsersService) Get(ctx context.Context, userID string) (*User, error) {
 }
 
 // GetByEmail returns the user with the given email address, as Opal
-// matches it. The answer must hold that email, in any letter case, or it is
-// an error matching [ErrInvalidResponse]. It never falls back to
+// matches it. The answer must hold that email, in any letter case of ASCII
+// (only: a Unicode look-alike is another address), or it is an error
+// matching [ErrInvalidResponse]. It never falls back to
 // [UsersService.Get], nor Get to it: an unknown email is a 404, an error
 // matching [ErrNotFound].
 func (s *UsersService) GetByEmail(ctx context.Context, email string) (*User, error) {
