@@ -1,6 +1,7 @@
 package opal
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -164,8 +165,9 @@ type ListUserAccessOptions struct {
 // The resource ID is sent as one segment of the path, escaped; "", ".", ".."
 // and "users" (whose path is that of another endpoint) are refused with an
 // error matching [ErrInvalidArgument], and nothing is sent. A 404 matches
-// [ErrNotFound]. A page holding a row of another resource is an error
-// matching [ErrInvalidResponse].
+// [ErrNotFound]. A page holding a row of another resource, or one that does
+// not say its resource and its user, is an error matching
+// [ErrInvalidResponse].
 func (s *AccessService) List(ctx context.Context, resourceID string, opts *ListAccessOptions) (*ResourceAccessUserList, error) {
 	return s.byResource(resourceID, opts).one(ctx)
 }
@@ -208,8 +210,8 @@ func (s *AccessService) AllOf(ctx context.Context, resourceIDs []string, opts *L
 // or through groups, by GET /resources/users/{user_id}: the first page, or
 // the one at opts.Cursor. The user ID is sent as one path segment, as
 // [AccessService.List] sends a resource ID; "", "." and ".." are refused. A
-// page holding a row of another user is an error matching
-// [ErrInvalidResponse].
+// page holding a row of another user, or one that does not say its user and
+// its resource, is an error matching [ErrInvalidResponse].
 func (s *AccessService) ListForUser(ctx context.Context, userID string, opts *ListUserAccessOptions) (*ResourceAccessUserList, error) {
 	return s.byUser(userID, opts).one(ctx)
 }
@@ -242,7 +244,9 @@ func (s *AccessService) byResource(resourceID string, opts *ListAccessOptions) l
 		// resources.
 		l.err = fmt.Errorf("%w: resource ID %q would reach GET /resources/users/{user_id}, not this resource", ErrInvalidArgument, s.client.redact(resourceID))
 	}
-	l.check = func(w wireAccess) error { return askedFor("resource_id", w.ResourceID, resourceID) }
+	l.check = func(w wireAccess) error {
+		return cmp.Or(askedFor("resource_id", w.ResourceID, resourceID), present("user_id", w.UserID != ""))
+	}
 	return l
 }
 
@@ -256,7 +260,9 @@ func (s *AccessService) byUser(userID string, opts *ListUserAccessOptions) list[
 		l.err = err
 	}
 	l.query.Set("include_unmanaged", strconv.FormatBool(o.IncludeUnmanaged))
-	l.check = func(w wireAccess) error { return askedFor("user_id", w.UserID, userID) }
+	l.check = func(w wireAccess) error {
+		return cmp.Or(askedFor("user_id", w.UserID, userID), present("resource_id", w.ResourceID != ""))
+	}
 	return l
 }
 

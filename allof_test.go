@@ -139,7 +139,7 @@ func serveSweep(t *testing.T, answer func(w http.ResponseWriter, resource string
 
 // twoRows is the one page of a resource's rows, for either sweep.
 func twoRows(w http.ResponseWriter, resource string) {
-	writeJSON(w, http.StatusOK, fmt.Sprintf(`{"results":[{"user_id":"u1","resource_id":%q},{"user_id":"u2","resource_id":%q}]}`, resource, resource))
+	writeJSON(w, http.StatusOK, fmt.Sprintf(`{"results":[{"user_id":"u1","resource_id":%q,"expiration_date":"2030-01-01T00:00:00Z"},{"user_id":"u2","resource_id":%q,"expiration_date":"2030-01-01T00:00:00Z"}]}`, resource, resource))
 }
 
 // TestAllOfDeliversEveryItemOnceInPageOrder: 40 resources of 7 rows in
@@ -349,7 +349,7 @@ func TestAllOfEndsOnOtherErrors(t *testing.T) {
 	}{
 		{"forbidden", func(w http.ResponseWriter) { writeJSON(w, http.StatusForbidden, `{"message":"no access to r007"}`) }, opal.ErrForbidden},
 		{"a page of another resource", func(w http.ResponseWriter) {
-			writeJSON(w, http.StatusOK, `{"results":[{"user_id":"u","resource_id":"r008"}]}`)
+			writeJSON(w, http.StatusOK, `{"results":[{"user_id":"u","resource_id":"r008","expiration_date":"2030-01-01T00:00:00Z"}]}`)
 		}, opal.ErrInvalidResponse},
 	}
 	forEachSweep(t, func(t *testing.T, sw sweepOf) {

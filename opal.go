@@ -539,11 +539,22 @@ func getObject[T any](ctx context.Context, c *Client, r request, check func(*T) 
 // and emails may come back normalised: see equalFoldASCII). The server's
 // value is not quoted.
 func askedFor(field, got, want string) error {
-	switch {
-	case got == "":
-		return fmt.Errorf("no %q", field)
-	case !equalFoldASCII(got, want):
+	if err := present(field, got != ""); err != nil {
+		return err
+	}
+	if !equalFoldASCII(got, want) {
 		return fmt.Errorf("its %q is not the one asked for", field)
+	}
+	return nil
+}
+
+// present checks that an answer held field, such as an item's "user_id",
+// which says what the item is about: one that leaves it out, or sends it
+// null or empty, shows nothing of what it is, and a misrouted answer (a page
+// of resources for a page of users) would pass for the answer.
+func present(field string, held bool) error {
+	if !held {
+		return fmt.Errorf("no %q", field)
 	}
 	return nil
 }

@@ -50,6 +50,9 @@ type (
 
 var newMemNet = opal.NewMemNet
 
+// in2030 is the expiration date of the sessions that tests write by hand.
+var in2030 = time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+
 // countConnections counts in n the connections that srv, not yet started,
 // accepts.
 func countConnections(srv *httptest.Server, n *atomic.Int32) {
@@ -373,7 +376,7 @@ func TestClientIsSafeForConcurrentUse(t *testing.T) {
 			writeJSON(w, http.StatusServiceUnavailable, `{"message":"busy"}`)
 			return
 		}
-		writeJSON(w, http.StatusOK, `{"results":[{"user_id":"`+id+`","resource_id":"`+id+`"}]}`)
+		writeJSON(w, http.StatusOK, `{"results":[{"user_id":"`+id+`","resource_id":"`+id+`","expiration_date":"2030-01-01T00:00:00Z"}]}`)
 	})
 	const goroutines = 16
 	errs := make(chan error, goroutines)

@@ -142,13 +142,13 @@ func TestTransportFaultsAreRetried(t *testing.T) {
 					fault(t, w)
 					return
 				}
-				writeJSON(w, http.StatusOK, `{"results":[{"user_id":"u1","resource_id":"r"}]}`)
+				writeJSON(w, http.StatusOK, `{"results":[{"user_id":"u1","resource_id":"r","expiration_date":"2030-01-01T00:00:00Z"}]}`)
 			}))
 			got, err := c.Sessions.List(context.Background(), "r", nil)
 			if err != nil {
 				t.Fatalf("List: %v", err)
 			}
-			if diff := cmp.Diff(&opal.SessionsList{Results: []opal.Session{{UserID: "u1", ResourceID: "r"}}}, got); diff != "" {
+			if diff := cmp.Diff(&opal.SessionsList{Results: []opal.Session{{UserID: "u1", ResourceID: "r", ExpirationDate: in2030}}}, got); diff != "" {
 				t.Errorf("List (-want +got):\n%s", diff)
 			}
 			if n := requests.Load(); n != 2 {
@@ -1016,7 +1016,7 @@ func TestAttemptDurationIncludesReadingTheAnswer(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		rt := roundTripFunc(func(r *http.Request) (*http.Response, error) {
 			time.Sleep(30 * time.Millisecond) // the headers
-			body := &slowBody{r: strings.NewReader(`{"results":[{"user_id":"u1","resource_id":"r1"}]}`), delay: 50 * time.Millisecond}
+			body := &slowBody{r: strings.NewReader(`{"results":[{"user_id":"u1","resource_id":"r1","expiration_date":"2030-01-01T00:00:00Z"}]}`), delay: 50 * time.Millisecond}
 			return &http.Response{StatusCode: http.StatusOK, Header: http.Header{"Content-Type": {"application/json"}}, Body: body}, nil
 		})
 		var got []opal.Attempt

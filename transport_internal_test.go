@@ -194,7 +194,7 @@ func TestSweepReusesItsConnections(t *testing.T) {
 				return
 			}
 			id := r.URL.Query().Get("resource_id")
-			writeJSON(w, http.StatusOK, `{"results":[{"user_id":"u","resource_id":"`+id+`"}]}`)
+			writeJSON(w, http.StatusOK, `{"results":[{"user_id":"u","resource_id":"`+id+`","expiration_date":"2030-01-01T00:00:00Z"}]}`)
 		}))
 		tr := libraryTransport(n.Transport(), maxInFlight)
 		defer tr.CloseIdleConnections()
