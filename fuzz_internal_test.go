@@ -168,6 +168,8 @@ func FuzzRedact(f *testing.F) {
 		testToken, `{"message":"bad token ` + testToken + `"}`, `\u006fpal-test-token-7Yq2Lw9Zx4`,
 		"opal%2Dtest-token-7Yq2Lw9Zx4", "&#111;pal-test-token-7Yq2Lw9Zx4", `\\\"` + testToken, "resource not found",
 		"cut at opal-test-tok", `cut at \u006fpal-te\u00`,
+		"opal&#45test&#x2Dtoken-7Yq2Lw9Zx4", "&ampopal-test-token-7Yq2Lw9Zx4&#4", "&DiacriticalGrave;&plus;&#x2B1&QUOT",
+		"cut at opal&#45test&DiacriticalGr",
 	} {
 		f.Add(seed)
 	}
