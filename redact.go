@@ -43,8 +43,8 @@ const escapeStarts = `\%&`
 // redactString replaces the secret in s with "[REDACTED]", wherever s holds
 // it, as it is or escaped: anywhere when the secret has minFreeSecret bytes
 // or more, else only where it stands alone. Every redaction of opal-go goes
-// through here or redactCut, so that all of them know the same forms and
-// the same rule.
+// through here, redactCut or redactPieces, so that all of them know the
+// same forms and the same rule.
 //
 // A server, a proxy or an error message may write the secret in many ways:
 // in a JSON string (\", \\, \/, \u002b for any character, as some encoders
@@ -57,7 +57,7 @@ const escapeStarts = `\%&`
 // Its cost is linear in the length of s: each layer is decoded once, and
 // searched once from start to end.
 func redactString(s, secret string) string {
-	return redactText(s, secret, false)
+	return redactText(s, secret, whole)
 }
 
 // redactCut is redactString for a text cut from a longer one, such as the
@@ -65,21 +65,41 @@ func redactString(s, secret string) string {
 // at its end, in any form, where the cut went through the secret, is
 // redacted too, up to the end of the text.
 func redactCut(s, secret string) string {
-	return redactText(s, secret, true)
+	return redactText(s, secret, cutText)
 }
+
+// redactPieces is redactString for the text of an error that held the
+// secret: where a parser split the secret, pieces of it may stand beside
+// the whole (net/url quotes a URL's port up to the first '/', which may be
+// in the middle of a token). Any minFreeSecret bytes of the secret in a row
+// are redacted too, and its first minCutStart bytes or more, wherever they
+// stand, in any form. A secret shorter than minFreeSecret has no pieces
+// worth the name.
+func redactPieces(s, secret string) string {
+	return redactText(s, secret, pieces)
+}
+
+// What redactText looks for, besides the secret itself.
+type lookFor int
+
+const (
+	whole   lookFor = iota // the secret only
+	cutText                // its start at the end of the text, cut through it
+	pieces                 // pieces of it anywhere
+)
 
 // holdsSecret reports whether s holds the secret in any of its forms.
 func holdsSecret(s, secret string) bool {
 	return redactString(s, secret) != s
 }
 
-// redactText is redactString, or redactCut when cut is true.
-func redactText(s, secret string, cut bool) string {
+// redactText is redactString, redactCut or redactPieces, as also says.
+func redactText(s, secret string, also lookFor) string {
 	if secret == "" || s == "" {
 		return s
 	}
 	escaped := strings.ContainsAny(s, escapeStarts)
-	if !escaped && !cut && !strings.Contains(s, secret) {
+	if !escaped && also == whole && !strings.Contains(s, secret) {
 		return s // most texts: nothing to decode, nothing to find
 	}
 	// covered[i] > 0, summed from the start, where s[i] is part of a
@@ -92,11 +112,18 @@ func redactText(s, secret string, cut bool) string {
 		covered[end]--
 		marked = true
 	}
+	var grams map[string]bool
+	if also == pieces {
+		grams = piecesOf(secret)
+	}
 	l := layer{text: []byte(s)}
 	for depth := 0; ; depth++ {
 		l.find(secret, mark)
-		if cut {
+		switch also {
+		case cutText:
 			l.findCutStart(secret, len(s), mark)
+		case pieces:
+			l.findPieces(secret, grams, mark)
 		}
 		if depth == maxEscapes || !escaped {
 			break
@@ -189,6 +216,41 @@ func (l layer) findCutStart(secret string, textEnd int, mark func(start, end int
 			}
 			mark(l.spanOf(start, end).start, textEnd)
 			break
+		}
+	}
+}
+
+// piecesOf is the set of the secret's runs of minFreeSecret bytes, which
+// findPieces looks for; empty for a shorter secret.
+func piecesOf(secret string) map[string]bool {
+	grams := map[string]bool{}
+	for i := 0; i+minFreeSecret <= len(secret); i++ {
+		grams[secret[i:i+minFreeSecret]] = true
+	}
+	return grams
+}
+
+// findPieces marks the pieces of the secret that this layer holds: runs of
+// minFreeSecret bytes of it (grams, which overlap to mark a longer run
+// whole), and its first minCutStart to minFreeSecret-1 bytes. It costs a
+// look at a few bytes for each byte of the layer.
+func (l layer) findPieces(secret string, grams map[string]bool, mark func(start, end int)) {
+	if len(grams) == 0 {
+		return
+	}
+	text := l.text
+	for i := range text {
+		if i+minFreeSecret <= len(text) && grams[string(text[i:i+minFreeSecret])] {
+			s := l.spanOf(i, i+minFreeSecret)
+			mark(s.start, s.end)
+			continue
+		}
+		for n := min(minFreeSecret-1, len(text)-i); n >= minCutStart; n-- {
+			if string(text[i:i+n]) == secret[:n] {
+				s := l.spanOf(i, i+n)
+				mark(s.start, s.end)
+				break
+			}
 		}
 	}
 }

@@ -135,22 +135,25 @@ func allocatedBytes(f func()) uint64 {
 }
 
 // TestRedactionIsLinear: redacting four times the text allocates about four
-// times the bytes, on every adversarial text. The allocations stand for the
-// work here, deterministically: each layer of decoding is a copy of the
-// text, and the search copies nothing.
+// times the bytes, on every adversarial text, whatever is looked for besides
+// the secret. The allocations stand for the work here, deterministically:
+// each layer of decoding is a copy of the text, and the search copies
+// nothing.
 func TestRedactionIsLinear(t *testing.T) {
 	const n = 16 << 10
 	for name, text := range adversarialTexts {
-		t.Run(name, func(t *testing.T) {
-			small, secret := text(n)
-			large, _ := text(4 * n)
-			smallBytes := allocatedBytes(func() { redactString(small, secret) })
-			largeBytes := allocatedBytes(func() { redactString(large, secret) })
-			if ratio := float64(largeBytes) / float64(max(smallBytes, 1)); ratio > 5 {
-				t.Errorf("redacting %d bytes allocated %d bytes, %d bytes %d: %.1f times as much for 4 times the text",
-					len(small), smallBytes, len(large), largeBytes, ratio)
-			}
-		})
+		for how, redact := range map[string]func(s, secret string) string{"whole": redactString, "cut": redactCut, "pieces": redactPieces} {
+			t.Run(name+"/"+how, func(t *testing.T) {
+				small, secret := text(n)
+				large, _ := text(4 * n)
+				smallBytes := allocatedBytes(func() { redact(small, secret) })
+				largeBytes := allocatedBytes(func() { redact(large, secret) })
+				if ratio := float64(largeBytes) / float64(max(smallBytes, 1)); ratio > 5 {
+					t.Errorf("redacting %d bytes allocated %d bytes, %d bytes %d: %.1f times as much for 4 times the text",
+						len(small), smallBytes, len(large), largeBytes, ratio)
+				}
+			})
+		}
 	}
 }
 
@@ -200,6 +203,35 @@ func TestRedactCut(t *testing.T) {
 	}
 }
 
+// TestRedactPieces: in the text of an error that held the secret, pieces of
+// it are redacted too, in any form: any 8 bytes of it in a row, and its
+// first 4 bytes or more; fewer say little of it.
+func TestRedactPieces(t *testing.T) {
+	const base64 = "Qz7+hUNTER2/XyZ=0123456789abcdefVWk"
+	tests := []struct {
+		name, secret, in, want string
+	}{
+		{"the port net/url quotes, up to the first slash", base64, `parse "http://h:` + base64 + `/": invalid port ":Qz7+hUNTER2" after host`,
+			`parse "http://h:[REDACTED]/": invalid port ":[REDACTED]" after host`},
+		{"a run of its middle", base64, `path "/XyZ=0123456789abcdefVWk/x"`, `path "[REDACTED]/x"`},
+		{"eight bytes of its middle", base64, "at hUNTER2/X.", "at [REDACTED]."},
+		{"seven bytes of its middle are left", base64, "at NTER2/X.", "at NTER2/X."},
+		{"its first four bytes", base64, "port :Qz7+", "port :[REDACTED]"},
+		{"its first three bytes are left", base64, "port :Qz7", "port :Qz7"},
+		{"a piece Go-quoted", `ab"cdefgh/ijklmnop`, `port "ab\"cdefgh" after`, `port "[REDACTED]" after`},
+		{"a piece %-escaped", base64, "port %3AQz7%2BhUNTER2", "port %3A[REDACTED]"},
+		{"a short secret has no pieces", "abcdefg", "x abcd y", "x abcd y"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := redactPieces(tt.in, tt.secret)
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("redactPieces (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
 // adversarialTexts are texts on which a redaction that is not linear in
 // their length shows it: each holds, everywhere, the secret or what starts
 // like it, or escapes to decode. Each returns n bytes, or about, and the
@@ -216,6 +248,9 @@ var adversarialTexts = map[string]func(n int) (text, secret string){
 	},
 	"the token escaped for JSON, over and over": func(n int) (string, string) {
 		return strings.Repeat(`\u0061`, n/6), "aaaaaaaa"
+	},
+	"pieces of the token, over and over": func(n int) (string, string) {
+		return strings.Repeat(testToken[:7]+"_"+testToken[3:10]+"_", n/16), testToken
 	},
 	"escapes that decode to nothing": func(n int) (string, string) {
 		return strings.Repeat(`%&\`, n/3), testToken

@@ -465,7 +465,13 @@ func (c *call) faultError(err error, tries int) error {
 	// caller's context is live here (callError returned the context's own
 	// error otherwise): passed on, it would tell the caller that its
 	// deadline passed when the server was slow.
-	if chainHoldsSecret(err, secret) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+	switch {
+	case chainHoldsSecret(err, secret):
+		// Where the token is whole, pieces of it may be too: net/http
+		// quotes a Location that does not parse, and then net/url the port
+		// it found in it, up to the token's first '/'.
+		err = &standInError{msg: redactPieces(err.Error(), secret), timeout: isTimeout(err)}
+	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled):
 		err = &standInError{msg: redactString(err.Error(), secret), timeout: isTimeout(err)}
 	}
 	msg := fmt.Sprintf("opal: %s %s: %v", c.method, c.path, err)

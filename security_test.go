@@ -137,8 +137,9 @@ func TestEchoedTokenNeverReachesAnError(t *testing.T) {
 // TestTokenInATransportFaultIsInNoError: a server can put the token into
 // net/http's own error texts, which quote what it sent: a status line, or a
 // Location that does not parse. No error reachable from the call's error
-// holds it, and the unparsable Location, which would fail the same way
-// again, is not retried.
+// holds it, nor a piece of it (net/url quotes the port it found in such a
+// Location, up to the token's first '/'), and the unparsable Location,
+// which would fail the same way again, is not retried.
 func TestTokenInATransportFaultIsInNoError(t *testing.T) {
 	raw := func(response string) func(w http.ResponseWriter, token string) {
 		return func(w http.ResponseWriter, token string) {
@@ -164,8 +165,16 @@ func TestTokenInATransportFaultIsInNoError(t *testing.T) {
 			w.Header().Set("Location", "/%zz?token="+url.QueryEscape(token))
 			w.WriteHeader(http.StatusFound)
 		}, "failed to parse Location header", 1},
+		{"token as the port of a Location", func(w http.ResponseWriter, token string) {
+			w.Header().Set("Location", "http://127.0.0.1:"+token+"/")
+			w.WriteHeader(http.StatusFound)
+		}, "failed to parse Location header", 1},
 	}
-	for tokenName, token := range map[string]string{"token": testToken, "hostile token": hostileToken} {
+	tokens := map[string]string{
+		"token": testToken, "hostile token": hostileToken,
+		"token with a slash": "Qz7+hUNTER2/XyZ=0123456789abcdefVWk", // a base64 token
+	}
+	for tokenName, token := range tokens {
 		for _, tt := range tests {
 			t.Run(tt.name+"/"+tokenName, func(t *testing.T) {
 				c, mux, _ := setupWithToken(t, token, opal.WithRetryMax(1))
