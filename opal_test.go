@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -128,6 +129,42 @@ func TestNewClientRejectsBadArguments(t *testing.T) {
 				t.Errorf("error %q quotes the token", err)
 			}
 		})
+	}
+}
+
+// TestNewClientRefusalsNeverQuoteTheToken: a token given by mistake in an
+// option (the base URL and the token swapped, or pasted together; the
+// token as the user agent) is refused with an error that quotes neither the
+// token nor a piece of it, in any form, and still wraps ErrInvalidArgument.
+func TestNewClientRefusalsNeverQuoteTheToken(t *testing.T) {
+	for _, token := range []string{testToken, "Qz7+hUNTER2/XyZ=0123456789abcdefVWk"} {
+		esc, path := url.QueryEscape(token), url.PathEscape(token)
+		for _, opt := range []struct {
+			name string
+			opt  opal.Option
+		}{
+			{"the token as the base URL", opal.WithBaseURL(token)},
+			{"the token as the exact base URL", opal.WithExactBaseURL(token)},
+			{"the token as the host", opal.WithBaseURL("https://" + token)},
+			{"the token in the path of a plain-http URL", opal.WithBaseURL("http://opal.example/" + path)},
+			{"the token in an unknown scheme's URL", opal.WithExactBaseURL("ftp://x/" + token)},
+			{"the token as the user", opal.WithBaseURL("https://" + esc + "@opal.example/v1")},
+			{"the token as the user, with a password", opal.WithBaseURL("https://" + esc + ":x@opal.example/v1")},
+			{"the token in the query", opal.WithBaseURL("https://opal.example/v1?token=" + esc)},
+			{"the token as the fragment", opal.WithBaseURL("https://opal.example/v1#" + esc)},
+			{"the token as the port", opal.WithBaseURL("https://opal.example:" + token)},
+			{"the token in a URL without a host", opal.WithExactBaseURL("opal.example/" + path)},
+			{"the token as the user agent, with its newline", opal.WithUserAgent(token + "\n")},
+			{"the token in the user agent, with a NUL", opal.WithUserAgent("bot/" + token + "\x00")},
+		} {
+			t.Run(opt.name+"/"+token[:3], func(t *testing.T) {
+				c, err := opal.NewClient(token, opt.opt)
+				if !errors.Is(err, opal.ErrInvalidArgument) || c != nil {
+					t.Fatalf("NewClient = %v, %s; want nil and ErrInvalidArgument", c, maskToken(fmt.Sprint(err), token))
+				}
+				checkNoTokenInChain(t, err, token)
+			})
+		}
 	}
 }
 
