@@ -350,7 +350,9 @@ func (l *limiter) throttled(t turn) {
 // as long as the pause is held: until the returned release is called. A
 // call that asked for the pause releases it when it ends, so that a pause
 // that no call waited out (its call gave up first) holds back no other
-// call. Releasing a pause that has ended changes nothing.
+// call: a later one, nor one already waiting, which the first of the queue
+// finds at its next look, within recheck. Releasing a pause that has ended
+// changes nothing.
 func (l *limiter) pauseUntil(t time.Time) (release func()) {
 	l.mu.Lock()
 	defer l.mu.Unlock()

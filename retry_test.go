@@ -652,10 +652,11 @@ func TestNothingIsPrintedByDefault(t *testing.T) {
 
 // TestRetryAfterNotWaitedOutPausesNoOtherCall: a Retry-After that its call
 // did not wait out, because the call was cancelled during the wait or had no
-// retry left, holds back no later call of the Client; one that another call
-// still waits out does. On the fake clock: the first request for resource
-// "A" gets 429 with Retry-After: 4, after 100 ms, the first for "C" 429 with
-// Retry-After: 3 at once, every other request 200 at once.
+// retry left, holds back no other call of the Client, later or already
+// waiting for its turn; one that another call still waits out does. On the
+// fake clock: the first request for resource "A" gets 429 with
+// Retry-After: 4, after 100 ms, the first for "C" 429 with Retry-After: 3
+// at once, every other request 200 at once.
 func TestRetryAfterNotWaitedOutPausesNoOtherCall(t *testing.T) {
 	tests := []struct {
 		name string
@@ -689,6 +690,16 @@ func TestRetryAfterNotWaitedOutPausesNoOtherCall(t *testing.T) {
 			synctest.Wait()
 			listOrFail(t, c, "B")
 		}, 3050 * time.Millisecond},
+		// The call first in line for a turn looks again every 25 ms while
+		// a pause holds, so it goes within 25 ms of the pause's end.
+		{"cancelled while another call waits for its turn", nil, func(t *testing.T, c *opal.Client, start func(context.Context, string)) {
+			ctx, cancel := context.WithCancel(t.Context())
+			start(ctx, "A") // paused until 4.1 s, from when its answer comes
+			time.Sleep(510 * time.Millisecond)
+			start(t.Context(), "B") // waits, looking again at 535 ms, 560 ms, ...
+			time.Sleep(490 * time.Millisecond)
+			cancel() // at 1 s
+		}, 1010 * time.Millisecond},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
