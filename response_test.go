@@ -149,16 +149,19 @@ func TestOnlyA200AnswersAGet(t *testing.T) {
 	}
 }
 
+// gzipped is body compressed with gzip, as a server sends it with
+// Content-Encoding: gzip.
+func gzipped(body string) []byte {
+	var b bytes.Buffer
+	zw := gzip.NewWriter(&b)
+	zw.Write([]byte(body))
+	zw.Close()
+	return b.Bytes()
+}
+
 // TestCompressedBodies: a gzip'd page decodes; one that arrived whole but
 // does not decompress is the server's answer, not retried.
 func TestCompressedBodies(t *testing.T) {
-	gzipped := func(body string) []byte {
-		var b bytes.Buffer
-		zw := gzip.NewWriter(&b)
-		zw.Write([]byte(body))
-		zw.Close()
-		return b.Bytes()
-	}
 	page := gzipped(`{"results":[{"user_id":"u1","resource_id":"r","expiration_date":"2030-01-01T00:00:00Z"}]}`)
 	badChecksum := bytes.Clone(page)
 	badChecksum[len(badChecksum)-8] ^= 0xff // the CRC-32 in the trailer

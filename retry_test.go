@@ -1108,65 +1108,6 @@ func TestAttemptDurationIncludesReadingTheAnswer(t *testing.T) {
 	})
 }
 
-// TestAttemptsNeverHoldTheToken: whatever the server sends (the token
-// echoed in a body, a request ID, a status line) and whatever the caller
-// passes (the token as an ID), no Attempt holds the token in any form,
-// printed whole or through its error's chain.
-func TestAttemptsNeverHoldTheToken(t *testing.T) {
-	tests := []struct {
-		name   string
-		call   func(ctx context.Context, c *opal.Client)
-		answer func(w http.ResponseWriter, r *http.Request)
-	}{
-		{"echoed in an error body and a request ID", func(ctx context.Context, c *opal.Client) { _, _ = c.Sessions.List(ctx, "r1", nil) },
-			func(w http.ResponseWriter, r *http.Request) {
-				w.Header().Set("X-Request-Id", r.Header.Get("Authorization"))
-				writeJSON(w, http.StatusServiceUnavailable, fmt.Sprintf(`{"message":%q}`, r.Header.Get("Authorization")))
-			}},
-		{"echoed in a status line", func(ctx context.Context, c *opal.Client) { _, _ = c.Sessions.List(ctx, "r1", nil) },
-			func(w http.ResponseWriter, r *http.Request) {
-				if conn := hijack(t, w); conn != nil {
-					fmt.Fprintf(conn, "HTTP/1.1 %s garbage\r\n\r\n", strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer "))
-					conn.Close()
-				}
-			}},
-		{"passed as a resource's ID", func(ctx context.Context, c *opal.Client) { _, _ = c.Resources.Get(ctx, testToken) },
-			func(w http.ResponseWriter, r *http.Request) {
-				writeJSON(w, http.StatusNotFound, `{"message":"not found"}`)
-			}},
-		{"passed as the ID of the resource whose sessions are listed", func(ctx context.Context, c *opal.Client) {
-			for range c.Sessions.AllOf(ctx, []string{testToken}, nil) {
-			}
-		}, func(w http.ResponseWriter, r *http.Request) {
-			writeJSON(w, http.StatusNotFound, `{"message":"not found"}`)
-		}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var mu sync.Mutex
-			var got []opal.Attempt
-			c, mux, _ := setup(t, opal.WithRetryMax(1), opal.WithObserver(func(_ context.Context, a opal.Attempt) {
-				mu.Lock()
-				defer mu.Unlock()
-				got = append(got, a)
-			}))
-			mux.HandleFunc("/", tt.answer)
-			tt.call(t.Context(), c)
-			mu.Lock()
-			defer mu.Unlock()
-			if len(got) == 0 {
-				t.Fatal("no attempt observed")
-			}
-			for _, a := range got {
-				if text := fmt.Sprintf("%+v", a); leaks(text) {
-					t.Errorf("attempt %d holds the token: %s", a.N, maskToken(text, testToken))
-				}
-				checkNoTokenInChain(t, a.Err, testToken)
-			}
-		})
-	}
-}
-
 // TestPanickingObserverLeavesTheClientSound: an observer that panics, on an
 // attempt that is retried or on a call's last, unwinds the call; the
 // Client's limiter holds no pause for it, its connections go back to the
