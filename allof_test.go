@@ -338,9 +338,9 @@ func TestAllOfGoesOnAfterANotFound(t *testing.T) {
 	})
 }
 
-// TestAllOfEndsOnOtherErrors: any other error, a 403 or a page about
-// another resource, is yielded once, as a *ResourceError, and ends the
-// sweep: no more rows, no goroutine left.
+// TestAllOfEndsOnOtherErrors: any other error, a 403, a page about another
+// resource or a cursor that loops, is yielded once, as a *ResourceError, and
+// ends the sweep: no more rows, no goroutine left.
 func TestAllOfEndsOnOtherErrors(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -351,6 +351,9 @@ func TestAllOfEndsOnOtherErrors(t *testing.T) {
 		{"a page of another resource", func(w http.ResponseWriter) {
 			writeJSON(w, http.StatusOK, `{"results":[{"user_id":"u","resource_id":"r008","expiration_date":"2030-01-01T00:00:00Z"}]}`)
 		}, opal.ErrInvalidResponse},
+		{"a cursor that loops", func(w http.ResponseWriter) {
+			writeJSON(w, http.StatusOK, `{"next":"c1","results":[{"user_id":"u","resource_id":"r007","expiration_date":"2030-01-01T00:00:00Z"}]}`)
+		}, opal.ErrCursorLoop},
 	}
 	forEachSweep(t, func(t *testing.T, sw sweepOf) {
 		for _, tt := range tests {

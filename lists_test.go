@@ -2,6 +2,7 @@ package opal_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"iter"
@@ -844,6 +845,50 @@ func TestListsGuardAgainstCursorLoops(t *testing.T) {
 					t.Errorf("%d requests sent, want %d", n, tt.sent)
 				}
 			})
+		}
+	})
+}
+
+// TestListsSendCursorsVerbatim: a cursor goes back exactly as the server
+// gave it, whatever its bytes, as one query parameter that can neither add
+// another nor change one.
+func TestListsSendCursorsVerbatim(t *testing.T) {
+	odd := []string{
+		"a&page_size=1&resource_id=OTHER&cursor=x",
+		"a b+c=d;e",
+		"%2F%00%zz",
+		"#fragment?q=1",
+		"../../users",
+		"\\u0000\x01\x7f\n\r\t",
+		"\u202eright-to-left\u200b",
+		"ü€𝄞",
+		strings.Repeat("é", 3000),
+	}
+	forEachWay(t, walks, func(t *testing.T, l lister, w way) {
+		// The page at each cursor, odd[i], gives item a<i+1> and the next
+		// cursor; the first page, a0 and odd[0].
+		pages := map[string]string{}
+		for i, cursor := range append([]string{""}, odd...) {
+			next := "null"
+			if i < len(odd) {
+				quoted, _ := json.Marshal(odd[i])
+				next = string(quoted)
+			}
+			pages[cursor] = fmt.Sprintf(`{"next":%s,"results":[%s]}`, next, l.item(fmt.Sprint("a", i)))
+		}
+		c, ps := newListServer(t, l.path, pages)
+		ids, errs := w.read(t, context.Background(), l.open(c, "", 0))
+		if errs != nil || len(ids) != len(odd)+1 {
+			t.Fatalf("%d items, errors %v; want %d, every cursor understood", len(ids), errs, len(odd)+1)
+		}
+		var want []url.Values
+		for _, cursor := range append([]string{""}, odd...) {
+			want = append(want, l.request(w.defaultPageSize, cursor))
+		}
+		ps.mu.Lock()
+		defer ps.mu.Unlock()
+		if diff := cmp.Diff(want, ps.queries); diff != "" {
+			t.Errorf("queries (-want +got):\n%s", diff)
 		}
 	})
 }
