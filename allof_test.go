@@ -174,6 +174,33 @@ func TestAllOfDeliversEveryItemOnceInPageOrder(t *testing.T) {
 	})
 }
 
+// TestAllOfIsLazyAndRestartable: a sweep sends nothing until it is ranged
+// over, and ranging it again walks every resource again.
+func TestAllOfIsLazyAndRestartable(t *testing.T) {
+	forEachSweep(t, func(t *testing.T, sw sweepOf) {
+		c, srv, want := sw.fake(t, 3, 2)
+		seq := sw.allOf(c, t.Context(), resourceIDs(3), "", 0)
+		if n := len(srv.Requests()); n != 0 {
+			t.Fatalf("%d requests sent before ranging, want none", n)
+		}
+		for walk := 1; walk <= 2; walk++ {
+			got := map[string][]string{}
+			for r, err := range seq {
+				if err != nil {
+					t.Fatal(err)
+				}
+				got[r.resource] = append(got[r.resource], r.user)
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("walk %d (-want +got):\n%s", walk, diff)
+			}
+			if n := len(srv.Requests()); n != 3*walk {
+				t.Errorf("%d requests after %d walks of 3 resources, want %d", n, walk, 3*walk)
+			}
+		}
+	})
+}
+
 // TestAllOfQueries: every resource is asked for as All asks: pages of 1000
 // unless PageSize says otherwise, with the caller's filters; the caller's
 // options are never modified.

@@ -192,6 +192,7 @@ func TestIDsInPathsAreOneSegment(t *testing.T) {
 		{`a\b`, "a%5Cb"},
 		{"...", "..."},
 		{"ресурс/é", "%D1%80%D0%B5%D1%81%D1%83%D1%80%D1%81%2F%C3%A9"},
+		{"a\x00b\nc", "a%00b%0Ac"},
 		// Not "users", though Unicode's case folding takes a long s for an s.
 		{"u\u017Fers", "u%C5%BFers"},
 	}

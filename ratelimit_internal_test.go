@@ -19,7 +19,7 @@ import (
 )
 
 func TestWithRateLimitRejectsBadValues(t *testing.T) {
-	for _, v := range []float64{-1, math.NaN(), math.Inf(1), math.Inf(-1)} {
+	for _, v := range []float64{-1, -5e-324, math.NaN(), math.Inf(1), math.Inf(-1)} {
 		if _, err := NewClient(testToken, WithRateLimit(v)); !errors.Is(err, ErrInvalidArgument) {
 			t.Errorf("WithRateLimit(%v): error %v, want ErrInvalidArgument", v, err)
 		}

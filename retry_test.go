@@ -375,7 +375,8 @@ func TestRetryAfterIsHonoured(t *testing.T) {
 }
 
 // TestRetryAfterTooLongFailsAtOnce: a Retry-After beyond the maximum wait or
-// the context's deadline is not slept through; the caller gets the response.
+// the context's deadline is not slept through; the caller gets the response,
+// and the Client's next call is not held back by a pause no call waits out.
 func TestRetryAfterTooLongFailsAtOnce(t *testing.T) {
 	tests := []struct {
 		name       string
@@ -402,19 +403,21 @@ func TestRetryAfterTooLongFailsAtOnce(t *testing.T) {
 					defer cancel()
 				}
 				start := time.Now()
-				_, err := c.Sessions.List(ctx, "r", nil)
-				var apiErr *opal.APIError
-				if !errors.As(err, &apiErr) || !errors.Is(err, opal.ErrRateLimited) {
-					t.Fatalf("List error = %v, want *APIError matching ErrRateLimited", err)
-				}
-				if apiErr.RetryAfter != tt.want {
-					t.Errorf("RetryAfter = %v, want %v", apiErr.RetryAfter, tt.want)
-				}
-				if elapsed := time.Since(start); elapsed != 0 {
-					t.Errorf("List waited %v, want no wait", elapsed)
-				}
-				if n := attempts.Len(); n != 1 {
-					t.Errorf("%d requests sent, want 1", n)
+				for call := 1; call <= 2; call++ {
+					_, err := c.Sessions.List(ctx, "r", nil)
+					var apiErr *opal.APIError
+					if !errors.As(err, &apiErr) || !errors.Is(err, opal.ErrRateLimited) {
+						t.Fatalf("call %d: List error = %v, want *APIError matching ErrRateLimited", call, err)
+					}
+					if apiErr.RetryAfter != tt.want {
+						t.Errorf("call %d: RetryAfter = %v, want %v", call, apiErr.RetryAfter, tt.want)
+					}
+					if elapsed := time.Since(start); elapsed != 0 {
+						t.Errorf("call %d: List waited %v, want no wait", call, elapsed)
+					}
+					if n := attempts.Len(); n != call {
+						t.Errorf("%d requests sent by %d calls, want one each", n, call)
+					}
 				}
 			})
 		})

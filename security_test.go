@@ -26,12 +26,16 @@ func TestFmtNeverPrintsTheToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	values := map[string]any{
-		"*Client":          c,
-		"Client":           *c,
-		"*SessionsService": c.Sessions,
-		"SessionsService":  *c.Sessions,
-		"[]*Client":        []*opal.Client{c},
-		"map of *Client":   map[string]*opal.Client{"c": c},
+		"*Client":           c,
+		"Client":            *c,
+		"*SessionsService":  c.Sessions,
+		"SessionsService":   *c.Sessions,
+		"*UsersService":     c.Users,
+		"*ResourcesService": c.Resources,
+		"*AccessService":    c.Access,
+		"AccessService":     *c.Access,
+		"[]*Client":         []*opal.Client{c},
+		"map of *Client":    map[string]*opal.Client{"c": c},
 	}
 	for name, v := range values {
 		for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "%d", "%T", "%p"} {
