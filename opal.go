@@ -254,8 +254,8 @@ func WithLogger(l *slog.Logger) Option {
 // request on the wire: the redirects it follows, and the one resend that
 // net/http makes on its own of a GET whose kept-alive connection the server
 // had closed before answering, are part of it: one Attempt, and no turn of
-// the rate limiter of its own for the resend. A panic in f is not recovered: it
-// unwinds the call, as one in the caller's own code would, and the Client
+// the rate limiter of its own for the resend. A panic in f is not recovered:
+// it unwinds the call, as one in the caller's own code would, and the Client
 // stays fit for use, its limiter and connections as they were. (In
 // [SessionsService.AllOf] and [AccessService.AllOf], f runs on the sweep's
 // goroutines, where a panic, as in any goroutine, ends the program.)

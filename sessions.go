@@ -31,8 +31,8 @@ type ListSessionsOptions struct {
 // when it is set, in any letter case of ASCII (only: a Unicode look-alike
 // is another ID): a page holding another session is an error matching
 // [ErrInvalidResponse], as is one holding a session that does not say whose
-// it is, on what, or until when. So is it for Pages and All, before any session of that
-// page is yielded.
+// it is, on what, or until when. So is it for Pages and All, before any
+// session of that page is yielded.
 func (s *SessionsService) List(ctx context.Context, resourceID string, opts *ListSessionsOptions) (*SessionsList, error) {
 	return s.byResource(resourceID, opts).one(ctx)
 }
