@@ -1,12 +1,12 @@
 package opal
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"iter"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -165,8 +165,9 @@ type ListUserAccessOptions struct {
 // The resource ID is sent as one segment of the path, escaped; "", ".", ".."
 // and "users" (whose path is that of another endpoint) are refused with an
 // error matching [ErrInvalidArgument], and nothing is sent. A 404 matches
-// [ErrNotFound]. A page holding a row of another resource is an error
-// matching [ErrInvalidResponse].
+// [ErrNotFound]. A page holding a row of another resource, or one that does
+// not say its resource and its user, is an error matching
+// [ErrInvalidResponse].
 func (s *AccessService) List(ctx context.Context, resourceID string, opts *ListAccessOptions) (*ResourceAccessUserList, error) {
 	return s.byResource(resourceID, opts).one(ctx)
 }
@@ -193,7 +194,7 @@ func (s *AccessService) All(ctx context.Context, resourceID string, opts *ListAc
 // [AccessService.All] walks it, a bounded number at once, at the pace of
 // the Client's rate limit; a Cursor, or an ID that List refuses, is an
 // error matching [ErrInvalidArgument] and nothing is sent; a repeated ID
-// (in any letter case) is walked once.
+// (in any ASCII letter case) is walked once.
 //
 // Errors are yielded as a [*ResourceError]. A resource that is not found
 // (deleted since it was listed) yields its error and the sweep goes on;
@@ -209,8 +210,8 @@ func (s *AccessService) AllOf(ctx context.Context, resourceIDs []string, opts *L
 // or through groups, by GET /resources/users/{user_id}: the first page, or
 // the one at opts.Cursor. The user ID is sent as one path segment, as
 // [AccessService.List] sends a resource ID; "", "." and ".." are refused. A
-// page holding a row of another user is an error matching
-// [ErrInvalidResponse].
+// page holding a row of another user, or one that does not say its user and
+// its resource, is an error matching [ErrInvalidResponse].
 func (s *AccessService) ListForUser(ctx context.Context, userID string, opts *ListUserAccessOptions) (*ResourceAccessUserList, error) {
 	return s.byUser(userID, opts).one(ctx)
 }
@@ -238,12 +239,14 @@ func (s *AccessService) byResource(resourceID string, opts *ListAccessOptions) l
 	switch err := checkPathID("resource", resourceID); {
 	case err != nil:
 		l.err = err
-	case strings.EqualFold(resourceID, "users"):
+	case equalFoldASCII(resourceID, "users"):
 		// Its path, /resources/users/users, is that of the user "users"'s
 		// resources.
 		l.err = fmt.Errorf("%w: resource ID %q would reach GET /resources/users/{user_id}, not this resource", ErrInvalidArgument, s.client.redact(resourceID))
 	}
-	l.check = func(w wireAccess) error { return askedFor("resource_id", w.ResourceID, resourceID) }
+	l.check = func(w wireAccess) error {
+		return cmp.Or(askedFor("resource_id", w.ResourceID, resourceID), present("user_id", w.UserID != ""))
+	}
 	return l
 }
 
@@ -257,7 +260,9 @@ func (s *AccessService) byUser(userID string, opts *ListUserAccessOptions) list[
 		l.err = err
 	}
 	l.query.Set("include_unmanaged", strconv.FormatBool(o.IncludeUnmanaged))
-	l.check = func(w wireAccess) error { return askedFor("user_id", w.UserID, userID) }
+	l.check = func(w wireAccess) error {
+		return cmp.Or(askedFor("user_id", w.UserID, userID), present("resource_id", w.ResourceID != ""))
+	}
 	return l
 }
 

@@ -25,11 +25,11 @@ func TestAccessDecodingIsLenient(t *testing.T) {
 	reader := opal.ResourceAccessLevel{Name: "Reader", RemoteID: "roles/reader"}
 	tests := []struct {
 		name string
-		item string // the fields besides resource_id
+		item string // the fields besides resource_id and user_id
 		want opal.ResourceAccessUser
 	}{
 		{"null expiration date", `"expiration_date":null`, opal.ResourceAccessUser{}},
-		{"no expiration date", `"user_id":"u1"`, opal.ResourceAccessUser{UserID: "u1"}},
+		{"no expiration date", `"full_name":"Jo"`, opal.ResourceAccessUser{FullName: "Jo"}},
 		{"an expiration date", `"expiration_date":"2022-01-23T04:56:07.000Z"`, opal.ResourceAccessUser{ExpirationDate: &jan23}},
 		{"an RFC 3339 time time.Time refuses", `"expiration_date":"2016-12-31t23:59:60z"`, opal.ResourceAccessUser{ExpirationDate: &leap}},
 		{"null propagation status", `"propagation_status":null`, opal.ResourceAccessUser{}},
@@ -44,19 +44,19 @@ func TestAccessDecodingIsLenient(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			c, mux, _ := setup(t)
 			mux.HandleFunc("/v1/resources/r1/users", func(w http.ResponseWriter, r *http.Request) {
-				writeJSON(w, http.StatusOK, `{"results":[{"resource_id":"r1",`+tt.item+`}]}`)
+				writeJSON(w, http.StatusOK, `{"results":[{"resource_id":"r1","user_id":"u1",`+tt.item+`}]}`)
 			})
 			got, err := c.Access.List(context.Background(), "r1", nil)
 			if err != nil {
 				t.Fatalf("List: %v", err)
 			}
 			want := tt.want
-			want.ResourceID = "r1"
+			want.ResourceID, want.UserID = "r1", "u1"
 			if diff := cmp.Diff([]opal.ResourceAccessUser{want}, got.Results); diff != "" {
 				t.Errorf("List (-want +got):\n%s", diff)
 			}
 			var direct opal.ResourceAccessUser
-			if err := json.Unmarshal([]byte(`{"resource_id":"r1",`+tt.item+`}`), &direct); err != nil {
+			if err := json.Unmarshal([]byte(`{"resource_id":"r1","user_id":"u1",`+tt.item+`}`), &direct); err != nil {
 				t.Fatalf("json.Unmarshal: %v", err)
 			}
 			if diff := cmp.Diff(want, direct); diff != "" {

@@ -115,7 +115,7 @@ func (ss *sweepServer) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	var items []string
 	for _, u := range users[start:end] {
-		items = append(items, fmt.Sprintf(`{"user_id":%q,"resource_id":%q}`, u, resource))
+		items = append(items, fmt.Sprintf(`{"user_id":%q,"resource_id":%q,"expiration_date":"2030-01-01T00:00:00Z"}`, u, resource))
 	}
 	writeJSON(w, http.StatusOK, fmt.Sprintf(`{"next":%s,"results":[%s]}`, next, strings.Join(items, ",")))
 }

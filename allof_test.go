@@ -139,7 +139,7 @@ func serveSweep(t *testing.T, answer func(w http.ResponseWriter, resource string
 
 // twoRows is the one page of a resource's rows, for either sweep.
 func twoRows(w http.ResponseWriter, resource string) {
-	writeJSON(w, http.StatusOK, fmt.Sprintf(`{"results":[{"user_id":"u1","resource_id":%q},{"user_id":"u2","resource_id":%q}]}`, resource, resource))
+	writeJSON(w, http.StatusOK, fmt.Sprintf(`{"results":[{"user_id":"u1","resource_id":%q,"expiration_date":"2030-01-01T00:00:00Z"},{"user_id":"u2","resource_id":%q,"expiration_date":"2030-01-01T00:00:00Z"}]}`, resource, resource))
 }
 
 // TestAllOfDeliversEveryItemOnceInPageOrder: 40 resources of 7 rows in
@@ -171,6 +171,33 @@ func TestAllOfDeliversEveryItemOnceInPageOrder(t *testing.T) {
 			t.Errorf("%d requests, want %d (3 pages for each of 40 resources)", n, 40*3)
 		}
 		noSweepLeft(t, before)
+	})
+}
+
+// TestAllOfIsLazyAndRestartable: a sweep sends nothing until it is ranged
+// over, and ranging it again walks every resource again.
+func TestAllOfIsLazyAndRestartable(t *testing.T) {
+	forEachSweep(t, func(t *testing.T, sw sweepOf) {
+		c, srv, want := sw.fake(t, 3, 2)
+		seq := sw.allOf(c, t.Context(), resourceIDs(3), "", 0)
+		if n := len(srv.Requests()); n != 0 {
+			t.Fatalf("%d requests sent before ranging, want none", n)
+		}
+		for walk := 1; walk <= 2; walk++ {
+			got := map[string][]string{}
+			for r, err := range seq {
+				if err != nil {
+					t.Fatal(err)
+				}
+				got[r.resource] = append(got[r.resource], r.user)
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("walk %d (-want +got):\n%s", walk, diff)
+			}
+			if n := len(srv.Requests()); n != 3*walk {
+				t.Errorf("%d requests after %d walks of 3 resources, want %d", n, walk, 3*walk)
+			}
+		}
 	})
 }
 
@@ -232,7 +259,7 @@ func TestAllOfQueries(t *testing.T) {
 
 // TestAllOfArguments: bad arguments are one ErrInvalidArgument that says
 // what was wrong, with nothing sent; an empty list yields nothing; a
-// repeated ID is walked once.
+// repeated ID, in any ASCII letter case, is walked once.
 func TestAllOfArguments(t *testing.T) {
 	tests := []struct {
 		name         string
@@ -241,7 +268,8 @@ func TestAllOfArguments(t *testing.T) {
 		pageSize     int
 		wantErr      string // the error, "" for none
 		wantRequests []string
-		only         string // the sweep the case is about, "" for both
+		only         string   // the sweep the case is about, "" for both
+		held         []string // resources the server holds besides r000 and r001
 	}{
 		{name: "empty list"},
 		{name: "empty ID", ids: []string{"r000", ""}, wantErr: "opal: invalid argument: empty resource ID (resourceIDs[1])"},
@@ -249,8 +277,10 @@ func TestAllOfArguments(t *testing.T) {
 		{name: "page size too large", ids: []string{"r000"}, pageSize: 1001, wantErr: "opal: invalid argument: page size 1001 is outside 0..1000"},
 		{name: "negative page size", ids: nil, pageSize: -1, wantErr: "opal: invalid argument: page size -1 is outside 0..1000"},
 		{name: "repeated IDs", ids: []string{"r001", "r000", "r001", "r000"}, wantRequests: []string{"r000", "r001"}},
-		// IDs are compared in any letter case, as a page's items are.
+		// IDs are compared in any letter case of ASCII, as a page's items
+		// are, and only of ASCII: a Kelvin sign for k makes another ID.
 		{name: "repeated IDs in another letter case", ids: []string{"r001", "R001", "r000"}, wantRequests: []string{"r000", "r001"}},
+		{name: "IDs alike beyond ASCII letter case", ids: []string{"k1", "\u212A1", "K1"}, held: []string{"k1", "\u212A1"}, wantRequests: []string{"k1", "\u212A1"}},
 		{name: "a dot-dot ID", ids: []string{"r000", "r001", ".."}, only: "Access", wantErr: `opal: invalid argument: resource ID ".." is not an ID (resourceIDs[2])`},
 		{name: "the ID users", ids: []string{"users"}, only: "Access", wantErr: `opal: invalid argument: resource ID "users" would reach GET /resources/users/{user_id}, not this resource (resourceIDs[0])`},
 	}
@@ -262,6 +292,9 @@ func TestAllOfArguments(t *testing.T) {
 			t.Run(tt.name, func(t *testing.T) {
 				before := goleak.IgnoreCurrent()
 				c, srv, _ := sw.fake(t, 2, 1)
+				for _, id := range tt.held {
+					sw.add(srv, row{id, "u"})
+				}
 				var errs []string
 				for _, err := range sw.allOf(c, t.Context(), tt.ids, tt.cursor, tt.pageSize) {
 					if err != nil {
@@ -332,9 +365,9 @@ func TestAllOfGoesOnAfterANotFound(t *testing.T) {
 	})
 }
 
-// TestAllOfEndsOnOtherErrors: any other error, a 403 or a page about
-// another resource, is yielded once, as a *ResourceError, and ends the
-// sweep: no more rows, no goroutine left.
+// TestAllOfEndsOnOtherErrors: any other error, a 403, a page about another
+// resource or a cursor that loops, is yielded once, as a *ResourceError, and
+// ends the sweep: no more rows, no goroutine left.
 func TestAllOfEndsOnOtherErrors(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -343,8 +376,11 @@ func TestAllOfEndsOnOtherErrors(t *testing.T) {
 	}{
 		{"forbidden", func(w http.ResponseWriter) { writeJSON(w, http.StatusForbidden, `{"message":"no access to r007"}`) }, opal.ErrForbidden},
 		{"a page of another resource", func(w http.ResponseWriter) {
-			writeJSON(w, http.StatusOK, `{"results":[{"user_id":"u","resource_id":"r008"}]}`)
+			writeJSON(w, http.StatusOK, `{"results":[{"user_id":"u","resource_id":"r008","expiration_date":"2030-01-01T00:00:00Z"}]}`)
 		}, opal.ErrInvalidResponse},
+		{"a cursor that loops", func(w http.ResponseWriter) {
+			writeJSON(w, http.StatusOK, `{"next":"c1","results":[{"user_id":"u","resource_id":"r007","expiration_date":"2030-01-01T00:00:00Z"}]}`)
+		}, opal.ErrCursorLoop},
 	}
 	forEachSweep(t, func(t *testing.T, sw sweepOf) {
 		for _, tt := range tests {

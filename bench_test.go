@@ -238,7 +238,7 @@ func TestLoopGuardKeepsNoCursor(t *testing.T) {
 		if i+1 < pages {
 			next = strconv.Quote(cursor(i + 1))
 		}
-		writeJSON(w, http.StatusOK, fmt.Sprintf(`{"next":%s,"results":[{"connection_id":"s%d","resource_id":"r1","user_id":"u1"}]}`, next, i))
+		writeJSON(w, http.StatusOK, fmt.Sprintf(`{"next":%s,"results":[{"connection_id":"s%d","resource_id":"r1","user_id":"u1","expiration_date":"2030-01-01T00:00:00Z"}]}`, next, i))
 	})
 	var early, late uint64
 	n := 0

@@ -25,8 +25,9 @@ import (
 // "results" member is never taken for an empty one), more items than the
 // page size asked for, an item that does not decode, another user than the
 // one asked for, an item of a list that is not about what the list was
-// asked for (a session of another resource). Such a response is not
-// retried.
+// asked for (a session of another resource), or that does not say what it
+// is about (a user without an ID, a session without its expiration date).
+// Such a response is not retried.
 //
 // ErrCursorLoop matches the error that ends a walk through a list's pages
 // when the server hands back a cursor it already gave in the same walk,

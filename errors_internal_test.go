@@ -83,7 +83,10 @@ func TestAPIErrorNeverHoldsTheToken(t *testing.T) {
 // error keeps (the first 64 KiB of a body, which are all that is read, the
 // 4 KiB of Body, the 300 bytes of Message) reaches neither Message, Body nor
 // Error() of any endpoint's error, in full or as a start of minCutStart
-// bytes or more, raw or escaped, wherever the limit cuts it.
+// bytes or more, raw or in any escaped form, wherever the limit cuts it,
+// inside an escape included. Every endpoint's error is made by newAPIError:
+// each is checked with the raw token, and newAPIError itself with every
+// form.
 func TestATokenCutByALimitIsRedacted(t *testing.T) {
 	limits := []struct {
 		name string
@@ -99,29 +102,57 @@ func TestATokenCutByALimitIsRedacted(t *testing.T) {
 		{"the message", func(form string, inside int) string {
 			return strings.Repeat("y", maxMessageLen-inside) + form + " and on"
 		}},
+		// The message is cut once decoded from JSON, where an escaped form
+		// is the token itself.
+		{"the message of a JSON body", func(form string, inside int) string {
+			return `{"message":"` + strings.Repeat("y", maxMessageLen-inside) + form + ` and on"}`
+		}},
 	}
 	for _, token := range []string{hostileToken, "Zq7vXw3mNb8tLp2kRj5h"} {
 		forms := tokenForms(token)
-		for _, form := range []string{forms["raw"], forms["JSON"]} {
-			for _, inside := range []int{minCutStart, len(form) / 2, len(form) - 1} {
+		delete(forms, "hex") // not an escaping a server writes text in
+		forms["every byte \\u-escaped"] = everyRuneEscaped(token)
+		forms["HTML numeric"] = htmlNumeric(token)
+		forms["HTML named"] = htmlNamed(token)
+		for name, form := range forms {
+			// The cut falls at the token's first bytes, at its last, and at
+			// every byte of an escape or two in its middle.
+			insides := []int{minCutStart, len(form) - 1}
+			for inside := len(form) / 2; inside < len(form)/2+7; inside++ {
+				insides = append(insides, inside)
+			}
+			for _, inside := range insides {
 				for _, limit := range limits {
 					body := limit.body(form, inside)
-					forEachEndpoint(t, body, token, func(endpoint string, err error) {
+					check := func(endpoint string, err error) {
 						var apiErr *APIError
 						if !errors.As(err, &apiErr) {
 							t.Fatalf("%s: error = %s, want *APIError", endpoint, maskToken(fmt.Sprint(err), token))
 						}
 						for what, text := range map[string]string{"Error()": err.Error(), "Message": apiErr.Message, "Body": string(apiErr.Body)} {
 							if leaksToken(text, token) || leaksToken(text, token[:minCutStart]) {
-								t.Errorf("%s: %s, with %d bytes of the token's form %q within %s, holds its start: ...%q",
-									endpoint, what, inside, maskToken(form, token), limit.name, maskToken(text[max(0, len(text)-60):], token))
+								t.Errorf("%s: %s, with %d bytes of the token's %s form %q within %s, holds its start: ...%q",
+									endpoint, what, inside, name, maskToken(form, token), limit.name, maskToken(text[max(0, len(text)-60):], token))
 							}
 						}
-					})
+					}
+					check("newAPIError", newAPIError("GET", "/v1/sessions", 400, http.Header{}, []byte(body), token))
+					if name == "raw" && (inside == minCutStart || inside == len(form)-1) {
+						forEachEndpoint(t, body, token, check)
+					}
 				}
 			}
 		}
 	}
+}
+
+// htmlNumeric writes every byte of s as an HTML decimal reference.
+func htmlNumeric(s string) string {
+	var b strings.Builder
+	for i := range len(s) {
+		fmt.Fprintf(&b, "&#%d;", s[i])
+	}
+	return b.String()
 }
 
 // forEachEndpoint calls check with the error that each endpoint, every

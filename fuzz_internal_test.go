@@ -162,12 +162,15 @@ func FuzzBaseURL(f *testing.F) {
 // FuzzRedact: whatever text holds, redacting the token leaves no form of it
 // that redaction would find again, and redacts nothing when the text holds
 // no escape and not the token; redacting it as a cut text also leaves no
-// start of the token of minCutStart bytes or more at its end.
+// start of the token of minCutStart bytes or more at its end, and redacting
+// its pieces leaves none of minFreeSecret bytes, nor its start, anywhere.
 func FuzzRedact(f *testing.F) {
 	for _, seed := range []string{
 		testToken, `{"message":"bad token ` + testToken + `"}`, `\u006fpal-test-token-7Yq2Lw9Zx4`,
 		"opal%2Dtest-token-7Yq2Lw9Zx4", "&#111;pal-test-token-7Yq2Lw9Zx4", `\\\"` + testToken, "resource not found",
 		"cut at opal-test-tok", `cut at \u006fpal-te\u00`,
+		"opal&#45test&#x2Dtoken-7Yq2Lw9Zx4", "&ampopal-test-token-7Yq2Lw9Zx4&#4", "&DiacriticalGrave;&plus;&#x2B1&QUOT",
+		"cut at opal&#45test&DiacriticalGr", `invalid port ":opal-test" after host`, "7Yq2Lw9Zx4 and token-7Y",
 	} {
 		f.Add(seed)
 	}
@@ -187,6 +190,15 @@ func FuzzRedact(f *testing.F) {
 			if strings.HasSuffix(cut, testToken[:n]) {
 				t.Fatalf("redacting %q as a cut text left the token's start %q at its end: %q", s, testToken[:n], cut)
 			}
+		}
+		p := redactPieces(s, testToken)
+		for i := 0; i+minFreeSecret <= len(testToken); i++ {
+			if piece := testToken[i : i+minFreeSecret]; strings.Contains(p, piece) {
+				t.Fatalf("redacting the pieces of the token in %q left %q: %q", s, piece, p)
+			}
+		}
+		if strings.Contains(p, testToken[:minCutStart]) {
+			t.Fatalf("redacting the pieces of the token in %q left its start: %q", s, p)
 		}
 	})
 }

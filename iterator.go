@@ -10,7 +10,6 @@ import (
 	"maps"
 	"net/url"
 	"strconv"
-	"strings"
 
 	"golang.org/x/sync/errgroup"
 )
@@ -287,7 +286,7 @@ const maxInFlight = 16
 //
 // It checks its arguments before anything is sent, and a bad one is all it
 // yields: a cursor, which belongs to one resource's list, a page size out of
-// bounds, an ID that the service's list refuses. A repeated ID (in any
+// bounds, an ID that the service's list refuses. A repeated ID (in any ASCII
 // letter case) is walked once; an empty list yields nothing.
 func allOf[W, T any](ctx context.Context, resourceIDs []string, cursor string, pageSize int, listOf func(resourceID string) list[W, T]) iter.Seq2[T, error] {
 	ids, err := sweepArguments(ctx, resourceIDs, cursor, pageSize, listOf)
@@ -298,8 +297,8 @@ func allOf[W, T any](ctx context.Context, resourceIDs []string, cursor string, p
 }
 
 // sweepArguments checks allOf's arguments and returns the IDs to walk, each
-// once (in any letter case; the first spelling given is kept), in the order
-// given.
+// once (in any ASCII letter case; the first spelling given is kept), in the
+// order given.
 func sweepArguments[W, T any](ctx context.Context, resourceIDs []string, cursor string, pageSize int, listOf func(string) list[W, T]) ([]string, error) {
 	switch {
 	case ctx == nil:
@@ -313,9 +312,10 @@ func sweepArguments[W, T any](ctx context.Context, resourceIDs []string, cursor 
 	ids := make([]string, 0, len(resourceIDs))
 	seen := make(map[string]bool, len(resourceIDs))
 	for i, id := range resourceIDs {
-		// In any letter case, as a page's items are checked against it: a
-		// resource given twice would otherwise have its items yielded twice.
-		key := strings.ToLower(id)
+		// In any ASCII letter case, as a page's items are checked against
+		// it: a resource given twice would otherwise have its items yielded
+		// twice.
+		key := foldASCII(id)
 		if seen[key] {
 			continue
 		}

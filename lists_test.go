@@ -2,6 +2,7 @@ package opal_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"iter"
@@ -232,7 +233,7 @@ var listers = []lister{
 		what:  "a page of sessions",
 		query: url.Values{"resource_id": {"r1"}, "user_id": {"u1"}},
 		item: func(id string) string {
-			return fmt.Sprintf(`{"connection_id":%q,"user_id":"u1","resource_id":"r1"}`, id)
+			return fmt.Sprintf(`{"connection_id":%q,"user_id":"u1","resource_id":"r1","expiration_date":"2030-01-01T00:00:00Z"}`, id)
 		},
 		add: func(srv *opaltest.Server, ids ...string) {
 			for _, id := range ids {
@@ -848,6 +849,50 @@ func TestListsGuardAgainstCursorLoops(t *testing.T) {
 	})
 }
 
+// TestListsSendCursorsVerbatim: a cursor goes back exactly as the server
+// gave it, whatever its bytes, as one query parameter that can neither add
+// another nor change one.
+func TestListsSendCursorsVerbatim(t *testing.T) {
+	odd := []string{
+		"a&page_size=1&resource_id=OTHER&cursor=x",
+		"a b+c=d;e",
+		"%2F%00%zz",
+		"#fragment?q=1",
+		"../../users",
+		"\\u0000\x01\x7f\n\r\t",
+		"\u202eright-to-left\u200b",
+		"ü€𝄞",
+		strings.Repeat("é", 3000),
+	}
+	forEachWay(t, walks, func(t *testing.T, l lister, w way) {
+		// The page at each cursor, odd[i], gives item a<i+1> and the next
+		// cursor; the first page, a0 and odd[0].
+		pages := map[string]string{}
+		for i, cursor := range append([]string{""}, odd...) {
+			next := "null"
+			if i < len(odd) {
+				quoted, _ := json.Marshal(odd[i])
+				next = string(quoted)
+			}
+			pages[cursor] = fmt.Sprintf(`{"next":%s,"results":[%s]}`, next, l.item(fmt.Sprint("a", i)))
+		}
+		c, ps := newListServer(t, l.path, pages)
+		ids, errs := w.read(t, context.Background(), l.open(c, "", 0))
+		if errs != nil || len(ids) != len(odd)+1 {
+			t.Fatalf("%d items, errors %v; want %d, every cursor understood", len(ids), errs, len(odd)+1)
+		}
+		var want []url.Values
+		for _, cursor := range append([]string{""}, odd...) {
+			want = append(want, l.request(w.defaultPageSize, cursor))
+		}
+		ps.mu.Lock()
+		defer ps.mu.Unlock()
+		if diff := cmp.Diff(want, ps.queries); diff != "" {
+			t.Errorf("queries (-want +got):\n%s", diff)
+		}
+	})
+}
+
 // TestListsRefuseASuccessThatIsNotAPage: a 2xx that is not a page of the
 // list, first or later in a walk, is an error that says what was wrong,
 // never an empty page, and no retry can mend it. For an access review, "no
@@ -1037,15 +1082,32 @@ type notAskedFor struct {
 }
 
 // TestListsRefuseItemsNotAskedFor: a page holding an item about another
-// resource, user, type or ID than the list was asked for is an error
-// matching ErrInvalidResponse, found before any item of that page is
-// yielded, not retried, and naming the field but not the server's value.
-// IDs and types match in any letter case.
+// resource, user, type or ID than the list was asked for, or one that does
+// not say what it is about (its identifying fields, a session's expiration
+// date, which the API requires), is an error matching ErrInvalidResponse,
+// found before any item of that page is yielded, not retried, and naming
+// the field but not the server's value. A null or empty item says nothing,
+// and a misrouted answer (a page of resources for a page of users) does not
+// say what was asked. IDs and types match in any letter case of ASCII, and
+// only of ASCII.
 func TestListsRefuseItemsNotAskedFor(t *testing.T) {
+	sessionsOfAnyone := sessionsMethods
+	sessionsOfAnyone.opts = func(cursor string, pageSize int) *opal.ListSessionsOptions {
+		return &opal.ListSessionsOptions{Cursor: cursor, PageSize: pageSize}
+	}
+	everyResource := resourcesMethods
+	everyResource.opts = func(cursor string, pageSize int) *opal.ListResourcesOptions {
+		return &opal.ListResourcesOptions{Cursor: cursor, PageSize: pageSize}
+	}
 	resourcesByID := resourcesMethods
 	resourcesByID.opts = func(cursor string, pageSize int) *opal.ListResourcesOptions {
-		return &opal.ListResourcesOptions{Cursor: cursor, PageSize: pageSize, Type: opal.ResourceTypeAWSIAMRole, IDs: []string{"a1", "a2", "a3", "x9"}}
+		return &opal.ListResourcesOptions{Cursor: cursor, PageSize: pageSize, Type: opal.ResourceTypeAWSIAMRole, IDs: []string{"a1", "a2", "a3", "k9"}}
 	}
+	const in2030 = `"expiration_date":"2030-01-01T00:00:00Z"`
+	session := func(id string) string {
+		return fmt.Sprintf(`{"connection_id":%q,"user_id":"u1","resource_id":"r1",%s}`, id, in2030)
+	}
+	resource := func(id string) string { return fmt.Sprintf(`{"resource_id":%q,"resource_type":"AWS_IAM_ROLE"}`, id) }
 	tests := []struct {
 		name  string
 		path  string
@@ -1055,26 +1117,60 @@ func TestListsRefuseItemsNotAskedFor(t *testing.T) {
 	}{
 		{
 			name: "sessions", path: "/v1/sessions", open: sessionsMethods.open, // of r1, user u1
-			item: func(id string) string {
-				return fmt.Sprintf(`{"connection_id":%q,"user_id":"u1","resource_id":"r1"}`, id)
-			},
+			item: session,
 			cases: []notAskedFor{
-				{name: "another resource", item: `{"connection_id":"a4","user_id":"u1","resource_id":"OTHER-r9"}`, want: `results[1]: its "resource_id" is not the one asked for`},
-				{name: "another user", item: `{"connection_id":"a4","user_id":"OTHER-u9","resource_id":"r1"}`, want: `results[1]: its "user_id" is not the one asked for`},
-				{name: "no resource", item: `{"connection_id":"a4","user_id":"u1"}`, want: `results[1]: no "resource_id"`},
-				{name: "no user", item: `{"connection_id":"a4","resource_id":"r1","user_id":null}`, want: `results[1]: no "user_id"`},
-				{name: "upper-case IDs", item: `{"connection_id":"a4","user_id":"U1","resource_id":"R1"}`, id: "a4"},
+				{name: "another resource", item: `{"connection_id":"a4","user_id":"u1","resource_id":"OTHER-r9",` + in2030 + `}`, want: `results[1]: its "resource_id" is not the one asked for`},
+				{name: "another user", item: `{"connection_id":"a4","user_id":"OTHER-u9","resource_id":"r1",` + in2030 + `}`, want: `results[1]: its "user_id" is not the one asked for`},
+				{name: "no resource", item: `{"connection_id":"a4","user_id":"u1",` + in2030 + `}`, want: `results[1]: no "resource_id"`},
+				{name: "no user", item: `{"connection_id":"a4","resource_id":"r1","user_id":null,` + in2030 + `}`, want: `results[1]: no "user_id"`},
+				// Else it would read as a session that ended in the year 1.
+				{name: "no expiration date", item: `{"connection_id":"a4","user_id":"u1","resource_id":"r1"}`, want: `results[1]: no "expiration_date"`},
+				{name: "a null expiration date", item: `{"connection_id":"a4","user_id":"u1","resource_id":"r1","expiration_date":null}`, want: `results[1]: no "expiration_date"`},
+				{name: "a null item", item: `null`, want: `results[1]: no "resource_id"`},
+				{name: "an empty item", item: `{}`, want: `results[1]: no "resource_id"`},
+				{name: "upper-case IDs", item: `{"connection_id":"a4","user_id":"U1","resource_id":"R1",` + in2030 + `}`, id: "a4"},
 			},
 		},
 		{
-			name: "resources", path: "/v1/resources", open: resourcesByID.open, // AWS_IAM_ROLE, IDs a1 a2 a3 x9
-			item: func(id string) string { return fmt.Sprintf(`{"resource_id":%q,"resource_type":"AWS_IAM_ROLE"}`, id) },
+			name: "sessions of any user", path: "/v1/sessions", open: sessionsOfAnyone.open, // of r1
+			item: session,
+			cases: []notAskedFor{
+				{name: "no user", item: `{"connection_id":"a4","resource_id":"r1",` + in2030 + `}`, want: `results[1]: no "user_id"`},
+				{name: "another user", item: `{"connection_id":"a4","user_id":"u9","resource_id":"r1",` + in2030 + `}`, id: "a4"},
+			},
+		},
+		{
+			name: "users", path: "/v1/users", open: usersMethods.open,
+			item: func(id string) string { return fmt.Sprintf(`{"user_id":%q,"email":"a@example.com"}`, id) },
+			cases: []notAskedFor{
+				{name: "no ID", item: `{"email":"OTHER@example.com"}`, want: `results[1]: no "user_id"`},
+				{name: "a null item", item: `null`, want: `results[1]: no "user_id"`},
+				{name: "a resource", item: resource("OTHER-r9"), want: `results[1]: no "user_id"`},
+			},
+		},
+		{
+			name: "every resource", path: "/v1/resources", open: everyResource.open,
+			item: resource,
+			cases: []notAskedFor{
+				{name: "no ID", item: `{"name":"OTHER"}`, want: `results[1]: no "resource_id"`},
+				{name: "a null item", item: `null`, want: `results[1]: no "resource_id"`},
+				{name: "a user", item: `{"user_id":"OTHER-u9","email":"a@example.com"}`, want: `results[1]: no "resource_id"`},
+				{name: "any type", item: `{"resource_id":"a4","resource_type":"GCP_PROJECT"}`, id: "a4"},
+			},
+		},
+		{
+			name: "resources", path: "/v1/resources", open: resourcesByID.open, // AWS_IAM_ROLE, IDs a1 a2 a3 k9
+			item: resource,
 			cases: []notAskedFor{
 				{name: "an ID not asked for", item: `{"resource_id":"OTHER-x8","resource_type":"AWS_IAM_ROLE"}`, want: `results[1]: its "resource_id" is not one of the IDs asked for`},
-				{name: "another type", item: `{"resource_id":"x9","resource_type":"GCP_PROJECT"}`, want: `results[1]: its "resource_type" is not the one asked for`},
-				{name: "no type", item: `{"resource_id":"x9"}`, want: `results[1]: no "resource_type"`},
+				{name: "another type", item: `{"resource_id":"k9","resource_type":"GCP_PROJECT"}`, want: `results[1]: its "resource_type" is not the one asked for`},
+				{name: "no type", item: `{"resource_id":"k9"}`, want: `results[1]: no "resource_type"`},
 				{name: "no ID", item: `{"resource_type":"AWS_IAM_ROLE"}`, want: `results[1]: no "resource_id"`},
-				{name: "upper-case ID, lower-case type", item: `{"resource_id":"X9","resource_type":"aws_iam_role"}`, id: "X9"},
+				{name: "upper-case ID, lower-case type", item: `{"resource_id":"K9","resource_type":"aws_iam_role"}`, id: "K9"},
+				// Letter case is that of ASCII only: a Kelvin sign or a long s
+				// makes another ID.
+				{name: "a look-alike of an ID", item: `{"resource_id":"\u212A9","resource_type":"AWS_IAM_ROLE"}`, want: `results[1]: its "resource_id" is not one of the IDs asked for`},
+				{name: "a look-alike of the type", item: `{"resource_id":"k9","resource_type":"AW\u017F_IAM_ROLE"}`, want: `results[1]: its "resource_type" is not the one asked for`},
 			},
 		},
 		{
@@ -1083,6 +1179,9 @@ func TestListsRefuseItemsNotAskedFor(t *testing.T) {
 			cases: []notAskedFor{
 				{name: "another resource", item: `{"resource_id":"OTHER-r9","user_id":"a4"}`, want: `results[1]: its "resource_id" is not the one asked for`},
 				{name: "no resource", item: `{"resource_id":"","user_id":"a4"}`, want: `results[1]: no "resource_id"`},
+				{name: "no user", item: `{"resource_id":"r1","email":"OTHER@example.com"}`, want: `results[1]: no "user_id"`},
+				{name: "a resource", item: `{"resource_id":"r1","name":"OTHER","resource_type":"AWS_IAM_ROLE"}`, want: `results[1]: no "user_id"`},
+				{name: "a null item", item: `null`, want: `results[1]: no "resource_id"`},
 				{name: "upper-case ID", item: `{"resource_id":"R1","user_id":"a4"}`, id: "a4"},
 			},
 		},
@@ -1092,6 +1191,7 @@ func TestListsRefuseItemsNotAskedFor(t *testing.T) {
 			cases: []notAskedFor{
 				{name: "another user", item: `{"resource_id":"a4","user_id":"OTHER-u9"}`, want: `results[1]: its "user_id" is not the one asked for`},
 				{name: "no user", item: `{"resource_id":"a4"}`, want: `results[1]: no "user_id"`},
+				{name: "no resource", item: `{"user_id":"u1","email":"a@example.com"}`, want: `results[1]: no "resource_id"`},
 				{name: "upper-case ID", item: `{"resource_id":"a4","user_id":"U1"}`, id: "a4"},
 			},
 		},

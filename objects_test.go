@@ -189,17 +189,29 @@ func TestGetRefusesWhatWasNotAskedFor(t *testing.T) {
 	})
 }
 
-// TestGetMatchesWithoutRegardToCase: a server may normalise a UUID's or an
-// email's letter case.
-func TestGetMatchesWithoutRegardToCase(t *testing.T) {
+// TestGetMatchesInASCIILetterCase: a server may normalise a UUID's or an
+// email's letter case, so what was asked for matches in any letter case of
+// ASCII, and only of ASCII: with a Kelvin sign for its k, or a long s for
+// its s, it is another user or resource that displays alike.
+func TestGetMatchesInASCIILetterCase(t *testing.T) {
 	forEachGetter(t, func(t *testing.T, g getter) {
-		for _, tt := range []struct{ arg, key string }{
-			{strings.ToUpper(g.arg), g.arg},
-			{g.arg, strings.ToUpper(g.arg)},
+		for _, tt := range []struct {
+			arg, key string
+			same     bool
+		}{
+			{strings.ToUpper(g.arg), g.arg, true},
+			{g.arg, strings.ToUpper(g.arg), true},
+			{"kate.s@example.com", "\u212Aate.s@example.com", false},
+			{"kate.s@example.com", "kate.\u017F@example.com", false},
+			{"KATE.S@example.com", "kate.s@EXAMPLE.COM", true},
 		} {
 			c, _ := serveObject(t, g, []int{http.StatusOK}, g.body(tt.key))
-			if got, err := g.get(c, context.Background(), tt.arg); err != nil || isNil(got) {
+			got, err := g.get(c, context.Background(), tt.arg)
+			switch {
+			case tt.same && (err != nil || isNil(got)):
 				t.Errorf("%s(%q) of %s = %v, %v; want the object", g.name, tt.arg, tt.key, got, err)
+			case !tt.same && (!errors.Is(err, opal.ErrInvalidResponse) || !isNil(got)):
+				t.Errorf("%s(%q) of %s = %v, %v; want nil and ErrInvalidResponse", g.name, tt.arg, tt.key, got, err)
 			}
 		}
 	})

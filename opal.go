@@ -250,8 +250,12 @@ func WithLogger(l *slog.Logger) Option {
 //
 // f hears of an attempt when its outcome is known: when its answer has been
 // read (a 2xx body decoded included) or it failed. For a call that retries,
-// that is before the wait for the retry. A panic in f is not recovered: it
-// unwinds the call, as one in the caller's own code would, and the Client
+// that is before the wait for the retry. An attempt may be more than one
+// request on the wire: the redirects it follows, and the one resend that
+// net/http makes on its own of a GET whose kept-alive connection the server
+// had closed before answering, are part of it: one Attempt, and no turn of
+// the rate limiter of its own for the resend. A panic in f is not recovered:
+// it unwinds the call, as one in the caller's own code would, and the Client
 // stays fit for use, its limiter and connections as they were. (In
 // [SessionsService.AllOf] and [AccessService.AllOf], f runs on the sweep's
 // goroutines, where a panic, as in any goroutine, ends the program.)
@@ -289,7 +293,8 @@ func WithRateLimit(perSecond float64) Option {
 
 // NewClient returns a client that authenticates with the given API token.
 // It sends nothing; errors are about its arguments and wrap
-// [ErrInvalidArgument].
+// [ErrInvalidArgument], and never quote the token, even where it was given
+// by mistake in an option, such as the base URL or the user agent.
 func NewClient(token string, opts ...Option) (*Client, error) {
 	if token == "" {
 		return nil, fmt.Errorf("%w: empty API token", ErrInvalidArgument)
@@ -312,7 +317,7 @@ func NewClient(token string, opts ...Option) (*Client, error) {
 			continue
 		}
 		if err := opt(&cfg); err != nil {
-			return nil, err
+			return nil, withoutToken(err, token)
 		}
 	}
 	parse := parseBaseURL
@@ -324,7 +329,7 @@ func NewClient(token string, opts ...Option) (*Client, error) {
 		// quote the URL.
 		return nil, fmt.Errorf("%w: base URL holds the API token (were the token and the URL swapped?)", ErrInvalidArgument)
 	}
-	base, err := parse(cfg.baseURL)
+	base, err := parse(cfg.baseURL) // it holds no token: its refusals may quote it
 	if err != nil {
 		return nil, err
 	}
@@ -365,6 +370,17 @@ func NewClient(token string, opts ...Option) (*Client, error) {
 	c.Resources = &ResourcesService{client: c}
 	c.Access = &AccessService{client: c}
 	return c, nil
+}
+
+// withoutToken is err, a refusal of NewClient's arguments, with the token
+// redacted, pieces of it included, where its text held it: an option that
+// holds the token by mistake (it was pasted into the user agent, say) is
+// quoted by its refusal. It still wraps ErrInvalidArgument.
+func withoutToken(err error, token string) error {
+	if !chainHoldsSecret(err, token) {
+		return err
+	}
+	return &scrubbedError{msg: redactPieces(err.Error(), token), err: ErrInvalidArgument}
 }
 
 // sharedTransport is the connection pool of every Client made without
@@ -423,7 +439,7 @@ func checkBaseURL(raw string) (*url.URL, error) {
 }
 
 func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
+	if equalFoldASCII(host, "localhost") {
 		return true
 	}
 	addr, err := netip.ParseAddr(host)
@@ -535,14 +551,26 @@ func getObject[T any](ctx context.Context, c *Client, r request, check func(*T) 
 }
 
 // askedFor checks that an object's identifying field, such as its
-// "user_id", holds what was asked for (in any letter case, as UUIDs and
-// emails may come back normalised). The server's value is not quoted.
+// "user_id", holds what was asked for (in any ASCII letter case, as UUIDs
+// and emails may come back normalised: see equalFoldASCII). The server's
+// value is not quoted.
 func askedFor(field, got, want string) error {
-	switch {
-	case got == "":
-		return fmt.Errorf("no %q", field)
-	case !strings.EqualFold(got, want):
+	if err := present(field, got != ""); err != nil {
+		return err
+	}
+	if !equalFoldASCII(got, want) {
 		return fmt.Errorf("its %q is not the one asked for", field)
+	}
+	return nil
+}
+
+// present checks that an answer held field, such as an item's "user_id",
+// which says what the item is about: one that leaves it out, or sends it
+// null or empty, shows nothing of what it is, and a misrouted answer (a page
+// of resources for a page of users) would pass for the answer.
+func present(field string, held bool) error {
+	if !held {
+		return fmt.Errorf("no %q", field)
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -50,6 +51,9 @@ type (
 
 var newMemNet = opal.NewMemNet
 
+// in2030 is the expiration date of the sessions that tests write by hand.
+var in2030 = time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+
 // countConnections counts in n the connections that srv, not yet started,
 // accepts.
 func countConnections(srv *httptest.Server, n *atomic.Int32) {
@@ -81,6 +85,7 @@ func TestNewClientRejectsBadArguments(t *testing.T) {
 		{"plain http to a remote host", "t", []opal.Option{opal.WithBaseURL("http://opal.example.com/v1")}, "plain http"},
 		{"plain http to a private address", "t", []opal.Option{opal.WithBaseURL("http://10.0.0.1/v1")}, "plain http"},
 		{"plain http to a look-alike of localhost", "t", []opal.Option{opal.WithBaseURL("http://localhost.example.com")}, "plain http"},
+		{"plain http to localhost with a long s", "t", []opal.Option{opal.WithBaseURL("http://LOCALHO\u017FT/v1")}, "plain http"},
 		{"credentials in base URL", "t", []opal.Option{opal.WithBaseURL("https://user:pw@opal.example.com")}, "credentials"},
 		{"query in base URL", "t", []opal.Option{opal.WithBaseURL("https://opal.example.com/v1?x=1")}, "query"},
 		{"nil http client", "t", []opal.Option{opal.WithHTTPClient(nil)}, "nil *http.Client"},
@@ -127,6 +132,42 @@ func TestNewClientRejectsBadArguments(t *testing.T) {
 	}
 }
 
+// TestNewClientRefusalsNeverQuoteTheToken: a token given by mistake in an
+// option (the base URL and the token swapped, or pasted together; the
+// token as the user agent) is refused with an error that quotes neither the
+// token nor a piece of it, in any form, and still wraps ErrInvalidArgument.
+func TestNewClientRefusalsNeverQuoteTheToken(t *testing.T) {
+	for _, token := range []string{testToken, "Qz7+hUNTER2/XyZ=0123456789abcdefVWk"} {
+		esc, path := url.QueryEscape(token), url.PathEscape(token)
+		for _, opt := range []struct {
+			name string
+			opt  opal.Option
+		}{
+			{"the token as the base URL", opal.WithBaseURL(token)},
+			{"the token as the exact base URL", opal.WithExactBaseURL(token)},
+			{"the token as the host", opal.WithBaseURL("https://" + token)},
+			{"the token in the path of a plain-http URL", opal.WithBaseURL("http://opal.example/" + path)},
+			{"the token in an unknown scheme's URL", opal.WithExactBaseURL("ftp://x/" + token)},
+			{"the token as the user", opal.WithBaseURL("https://" + esc + "@opal.example/v1")},
+			{"the token as the user, with a password", opal.WithBaseURL("https://" + esc + ":x@opal.example/v1")},
+			{"the token in the query", opal.WithBaseURL("https://opal.example/v1?token=" + esc)},
+			{"the token as the fragment", opal.WithBaseURL("https://opal.example/v1#" + esc)},
+			{"the token as the port", opal.WithBaseURL("https://opal.example:" + token)},
+			{"the token in a URL without a host", opal.WithExactBaseURL("opal.example/" + path)},
+			{"the token as the user agent, with its newline", opal.WithUserAgent(token + "\n")},
+			{"the token in the user agent, with a NUL", opal.WithUserAgent("bot/" + token + "\x00")},
+		} {
+			t.Run(opt.name+"/"+token[:3], func(t *testing.T) {
+				c, err := opal.NewClient(token, opt.opt)
+				if !errors.Is(err, opal.ErrInvalidArgument) || c != nil {
+					t.Fatalf("NewClient = %v, %s; want nil and ErrInvalidArgument", c, maskToken(fmt.Sprint(err), token))
+				}
+				checkNoTokenInChain(t, err, token)
+			})
+		}
+	}
+}
+
 // TestIDsInPathsAreOneSegment: whatever a resource or user ID holds, the
 // server sees it as one escaped segment of its endpoint's path, with no
 // query or fragment of its making, and no request reaches another
@@ -151,6 +192,9 @@ func TestIDsInPathsAreOneSegment(t *testing.T) {
 		{`a\b`, "a%5Cb"},
 		{"...", "..."},
 		{"ресурс/é", "%D1%80%D0%B5%D1%81%D1%83%D1%80%D1%81%2F%C3%A9"},
+		{"a\x00b\nc", "a%00b%0Ac"},
+		// Not "users", though Unicode's case folding takes a long s for an s.
+		{"u\u017Fers", "u%C5%BFers"},
 	}
 	calls := []struct {
 		name, path, query string // path holds %s where the ID goes
@@ -370,7 +414,7 @@ func TestClientIsSafeForConcurrentUse(t *testing.T) {
 			writeJSON(w, http.StatusServiceUnavailable, `{"message":"busy"}`)
 			return
 		}
-		writeJSON(w, http.StatusOK, `{"results":[{"user_id":"`+id+`","resource_id":"`+id+`"}]}`)
+		writeJSON(w, http.StatusOK, `{"results":[{"user_id":"`+id+`","resource_id":"`+id+`","expiration_date":"2030-01-01T00:00:00Z"}]}`)
 	})
 	const goroutines = 16
 	errs := make(chan error, goroutines)

@@ -142,12 +142,12 @@ type turn struct {
 	before int
 }
 
-// turn waits until a request may be sent: at once if no one is waiting and
+// waitTurn waits until a request may be sent: at once if no one is waiting and
 // the rate allows it, otherwise after every caller that came before. It
 // fails, with a *turnError, as soon as the turn would come after ctx's
 // deadline at the rate of the moment, and with ctx's error when ctx is
 // done first.
-func (l *limiter) turn(ctx context.Context) (turn, error) {
+func (l *limiter) waitTurn(ctx context.Context) (turn, error) {
 	l.mu.Lock()
 	now := time.Now()
 	if len(l.queue) == 0 {
@@ -350,7 +350,9 @@ func (l *limiter) throttled(t turn) {
 // as long as the pause is held: until the returned release is called. A
 // call that asked for the pause releases it when it ends, so that a pause
 // that no call waited out (its call gave up first) holds back no other
-// call. Releasing a pause that has ended changes nothing.
+// call: a later one, nor one already waiting, which the first of the queue
+// finds at its next look, within recheck. Releasing a pause that has ended
+// changes nothing.
 func (l *limiter) pauseUntil(t time.Time) (release func()) {
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -33,8 +33,9 @@ const maxEscapes = 2
 const minCutStart = 4
 
 // maxEscapeLen is the length of the longest escape that escapeAt decodes:
-// a UTF-16 surrogate pair, `\ud83d\ude00`.
-const maxEscapeLen = 12
+// the longest HTML named reference of an ASCII character, longer than a
+// UTF-16 surrogate pair (`\ud83d\ude00`).
+const maxEscapeLen = len("&DiacriticalGrave;")
 
 // escapeStarts are the bytes that begin an escape escapeAt decodes.
 const escapeStarts = `\%&`
@@ -42,21 +43,21 @@ const escapeStarts = `\%&`
 // redactString replaces the secret in s with "[REDACTED]", wherever s holds
 // it, as it is or escaped: anywhere when the secret has minFreeSecret bytes
 // or more, else only where it stands alone. Every redaction of opal-go goes
-// through here or redactCut, so that all of them know the same forms and
-// the same rule.
+// through here, redactCut or redactPieces, so that all of them know the
+// same forms and the same rule.
 //
 // A server, a proxy or an error message may write the secret in many ways:
 // in a JSON string (\", \\, \/, \u002b for any character, as some encoders
 // write "+"), Go-quoted, %-escaped for a URL (in either letter case, and any
-// subset of its characters), as HTML character references (&quot;, &#43;),
-// or in a mix of these. So rather than listing forms, the text is decoded,
+// subset of its characters), as HTML character references (&quot;, &#43;,
+// &#43 without its semicolon, &plus;), or in a mix of these. So rather than listing forms, the text is decoded,
 // escape by escape, keeping for each decoded byte the span of s it was
 // written as, and the secret is looked for in each layer of decoding.
 //
 // Its cost is linear in the length of s: each layer is decoded once, and
 // searched once from start to end.
 func redactString(s, secret string) string {
-	return redactText(s, secret, false)
+	return redactText(s, secret, whole)
 }
 
 // redactCut is redactString for a text cut from a longer one, such as the
@@ -64,21 +65,41 @@ func redactString(s, secret string) string {
 // at its end, in any form, where the cut went through the secret, is
 // redacted too, up to the end of the text.
 func redactCut(s, secret string) string {
-	return redactText(s, secret, true)
+	return redactText(s, secret, cutText)
 }
+
+// redactPieces is redactString for the text of an error that held the
+// secret: where a parser split the secret, pieces of it may stand beside
+// the whole (net/url quotes a URL's port up to the first '/', which may be
+// in the middle of a token). Any minFreeSecret bytes of the secret in a row
+// are redacted too, and its first minCutStart bytes or more, wherever they
+// stand, in any form. A secret shorter than minFreeSecret has no pieces
+// worth the name.
+func redactPieces(s, secret string) string {
+	return redactText(s, secret, pieces)
+}
+
+// What redactText looks for, besides the secret itself.
+type lookFor int
+
+const (
+	whole   lookFor = iota // the secret only
+	cutText                // its start at the end of the text, cut through it
+	pieces                 // pieces of it anywhere
+)
 
 // holdsSecret reports whether s holds the secret in any of its forms.
 func holdsSecret(s, secret string) bool {
 	return redactString(s, secret) != s
 }
 
-// redactText is redactString, or redactCut when cut is true.
-func redactText(s, secret string, cut bool) string {
+// redactText is redactString, redactCut or redactPieces, as also says.
+func redactText(s, secret string, also lookFor) string {
 	if secret == "" || s == "" {
 		return s
 	}
 	escaped := strings.ContainsAny(s, escapeStarts)
-	if !escaped && !cut && !strings.Contains(s, secret) {
+	if !escaped && also == whole && !strings.Contains(s, secret) {
 		return s // most texts: nothing to decode, nothing to find
 	}
 	// covered[i] > 0, summed from the start, where s[i] is part of a
@@ -91,11 +112,18 @@ func redactText(s, secret string, cut bool) string {
 		covered[end]--
 		marked = true
 	}
+	var grams map[string]bool
+	if also == pieces {
+		grams = piecesOf(secret)
+	}
 	l := layer{text: []byte(s)}
 	for depth := 0; ; depth++ {
 		l.find(secret, mark)
-		if cut {
+		switch also {
+		case cutText:
 			l.findCutStart(secret, len(s), mark)
+		case pieces:
+			l.findPieces(secret, grams, mark)
 		}
 		if depth == maxEscapes || !escaped {
 			break
@@ -192,6 +220,41 @@ func (l layer) findCutStart(secret string, textEnd int, mark func(start, end int
 	}
 }
 
+// piecesOf is the set of the secret's runs of minFreeSecret bytes, which
+// findPieces looks for; empty for a shorter secret.
+func piecesOf(secret string) map[string]bool {
+	grams := map[string]bool{}
+	for i := 0; i+minFreeSecret <= len(secret); i++ {
+		grams[secret[i:i+minFreeSecret]] = true
+	}
+	return grams
+}
+
+// findPieces marks the pieces of the secret that this layer holds: runs of
+// minFreeSecret bytes of it (grams, which overlap to mark a longer run
+// whole), and its first minCutStart to minFreeSecret-1 bytes. It costs a
+// look at a few bytes for each byte of the layer.
+func (l layer) findPieces(secret string, grams map[string]bool, mark func(start, end int)) {
+	if len(grams) == 0 {
+		return
+	}
+	text := l.text
+	for i := range text {
+		if i+minFreeSecret <= len(text) && grams[string(text[i:i+minFreeSecret])] {
+			s := l.spanOf(i, i+minFreeSecret)
+			mark(s.start, s.end)
+			continue
+		}
+		for n := min(minFreeSecret-1, len(text)-i); n >= minCutStart; n-- {
+			if string(text[i:i+n]) == secret[:n] {
+				s := l.spanOf(i, i+n)
+				mark(s.start, s.end)
+				break
+			}
+		}
+	}
+}
+
 // standsAlone reports whether text[start:end] is next to no letter or digit.
 func standsAlone(text []byte, start, end int) bool {
 	before, _ := utf8.DecodeLastRune(text[:start])
@@ -231,9 +294,23 @@ func (l layer) unescape() (layer, bool) {
 	return out, changed
 }
 
-// htmlEntities are the named character references that escape what a token
-// may hold; others are left as they are.
-var htmlEntities = map[string]rune{"quot": '"', "amp": '&', "lt": '<', "gt": '>', "apos": '\''}
+// htmlNames are HTML5's named character references of the printable ASCII
+// characters, which a token is made of, as an HTML parser reads them with
+// their semicolon; htmlLegacyNames are those it reads without one too, as
+// the start of a longer name ("&ampx" is "&x"). Others are left as they are.
+var (
+	htmlNames = map[string]rune{
+		"excl": '!', "quot": '"', "QUOT": '"', "num": '#', "dollar": '$', "percnt": '%',
+		"amp": '&', "AMP": '&', "apos": '\'', "lpar": '(', "rpar": ')', "ast": '*',
+		"midast": '*', "plus": '+', "comma": ',', "period": '.', "sol": '/', "colon": ':',
+		"semi": ';', "lt": '<', "LT": '<', "equals": '=', "gt": '>', "GT": '>',
+		"quest": '?', "commat": '@', "lbrack": '[', "lsqb": '[', "bsol": '\\',
+		"rbrack": ']', "rsqb": ']', "Hat": '^', "lowbar": '_', "UnderBar": '_',
+		"grave": '`', "DiacriticalGrave": '`', "lbrace": '{', "lcub": '{', "verbar": '|',
+		"vert": '|', "VerticalLine": '|', "rbrace": '}', "rcub": '}',
+	}
+	htmlLegacyNames = map[string]rune{"quot": '"', "QUOT": '"', "amp": '&', "AMP": '&', "lt": '<', "LT": '<', "gt": '>', "GT": '>'}
+)
 
 // escapeAt decodes the escape that text starts with, if any: the rune it
 // stands for (a single byte when raw), and how many bytes of text it takes
@@ -281,29 +358,82 @@ func escapeAt(text []byte) (r rune, raw bool, n int) {
 			return v, false, 2 + width
 		}
 	case '&': // HTML character references
-		semi := bytes.IndexByte(text[:min(len(text), maxEscapeLen)], ';')
-		if semi < 2 {
-			return 0, false, 0
-		}
-		name := text[1:semi]
-		if v, ok := htmlEntities[string(name)]; ok {
-			return v, false, semi + 1
-		}
-		if name[0] != '#' || len(name) < 2 {
-			return 0, false, 0
-		}
-		var v rune
-		var ok bool
-		if name[1]|0x20 == 'x' {
-			v, ok = hexValue(name, 2, len(name)-2)
-		} else {
-			v, ok = decimalValue(name[1:])
-		}
-		if ok && utf8.ValidRune(v) {
-			return v, false, semi + 1
-		}
+		r, n := htmlReference(text)
+		return r, false, n
 	}
 	return 0, false, 0
+}
+
+// htmlReference decodes the character reference that text starts with, as
+// an HTML parser reads one in text: &#43; or &#x2B;, with or without the
+// semicolon (the digits then run as far as they go: "&#431" is U+01AF), or
+// one of htmlNames. It returns the rune and how many bytes of text the
+// reference takes, 0 for none, looking at no more than maxEscapeLen bytes.
+func htmlReference(text []byte) (rune, int) {
+	window := text[:min(len(text), maxEscapeLen)]
+	if len(window) > 1 && window[1] == '#' {
+		return numericReference(text, window)
+	}
+	end := 1
+	for end < len(window) && isASCIIAlnum(window[end]) {
+		end++
+	}
+	name := window[1:end] // looked up without a copy
+	if end < len(window) && window[end] == ';' {
+		if v, ok := htmlNames[string(name)]; ok {
+			return v, end + 1
+		}
+	}
+	for n := min(len(name), len("QUOT")); n >= len("lt"); n-- {
+		if v, ok := htmlLegacyNames[string(name[:n])]; ok {
+			return v, 1 + n
+		}
+	}
+	return 0, 0
+}
+
+// numericReference is htmlReference of a numeric reference: "&#", maybe
+// "x", digits, maybe ";". One whose digits run past the window is not
+// decoded, its value unknown.
+func numericReference(text, window []byte) (rune, int) {
+	i, base := 2, rune(10)
+	if len(window) > 2 && window[2]|0x20 == 'x' {
+		i, base = 3, 16
+	}
+	first := i
+	var v rune
+	for ; i < len(window); i++ {
+		d, ok := digitValue(window[i], base)
+		if !ok {
+			break
+		}
+		v = min(v*base+d, unicode.MaxRune+1) // past the last rune: no rune
+	}
+	switch {
+	case i == first, i == len(window) && i < len(text):
+		return 0, 0
+	case i < len(window) && window[i] == ';':
+		i++
+	}
+	if !utf8.ValidRune(v) {
+		return 0, 0
+	}
+	return v, i
+}
+
+// digitValue is the value of c as a digit of base 10 or 16.
+func digitValue(c byte, base rune) (rune, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return rune(c - '0'), true
+	case base == 16 && 'a' <= c|0x20 && c|0x20 <= 'f':
+		return rune(c|0x20-'a') + 10, true
+	}
+	return 0, false
+}
+
+func isASCIIAlnum(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c|0x20 && c|0x20 <= 'z'
 }
 
 // hexValue reads the width hexadecimal digits of text at from, in either
@@ -314,31 +444,11 @@ func hexValue(text []byte, from, width int) (rune, bool) {
 	}
 	var v rune
 	for _, c := range text[from : from+width] {
-		switch {
-		case '0' <= c && c <= '9':
-			c -= '0'
-		case 'a' <= c|0x20 && c|0x20 <= 'f':
-			c = c | 0x20 - 'a' + 10
-		default:
+		d, ok := digitValue(c, 16)
+		if !ok {
 			return 0, false
 		}
-		v = v<<4 | rune(c)
-	}
-	return v, true
-}
-
-// decimalValue reads the decimal digits of text, as a character reference
-// writes a rune: at most 9 of them, as many as fit an escape.
-func decimalValue(text []byte) (rune, bool) {
-	if len(text) < 1 || len(text) > 9 {
-		return 0, false
-	}
-	var v rune
-	for _, c := range text {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		v = v*10 + rune(c-'0')
+		v = v<<4 | d
 	}
 	return v, true
 }

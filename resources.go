@@ -96,8 +96,8 @@ type ListResourcesOptions struct {
 	Name string
 	// IDs keeps the resources with these IDs. Nil is no filter; an empty,
 	// non-nil slice is an error, rather than a filter that lets all through.
-	// A page holding a resource whose ID is not among them (in any letter
-	// case) is an error matching [ErrInvalidResponse].
+	// A page holding a resource whose ID is not among them (in any ASCII
+	// letter case) is an error matching [ErrInvalidResponse].
 	IDs []string
 	// ParentID keeps the children of this resource.
 	ParentID string
@@ -118,7 +118,8 @@ func (s *ResourcesService) Get(ctx context.Context, resourceID string) (*Resourc
 
 // List returns one page of the organisation's resources: the first page,
 // or the one at opts.Cursor. To go through every page, use
-// [ResourcesService.All] or [ResourcesService.Pages].
+// [ResourcesService.All] or [ResourcesService.Pages]. A page holding a
+// resource without an ID is an error matching [ErrInvalidResponse].
 func (s *ResourcesService) List(ctx context.Context, opts *ListResourcesOptions) (*ResourcesList, error) {
 	return s.listing(opts).one(ctx)
 }
@@ -168,31 +169,25 @@ func (s *ResourcesService) listing(opts *ListResourcesOptions) list[Resource, Re
 	return l
 }
 
-// resourcesAskedFor is the check of a listing's items: each must be of the
-// type, and among the IDs, that the filters name, in any letter case, as
-// Opal may normalise them. An item that does not say its type when a type
-// was asked for is refused too: nothing shows it is one. Nil when neither
-// filter is set.
+// resourcesAskedFor is the check of a listing's items: each must have an
+// ID, and be of the type, and among the IDs, that the filters name, in any
+// ASCII letter case, as Opal may normalise them. An item that does not say
+// its type when a type was asked for is refused too: nothing shows it is
+// one.
 func resourcesAskedFor(resourceType ResourceType, ids []string) func(Resource) error {
-	if resourceType == "" && ids == nil {
-		return nil
-	}
 	wanted := make(map[string]bool, len(ids))
 	for _, id := range ids {
-		wanted[strings.ToLower(id)] = true
+		wanted[foldASCII(id)] = true
 	}
 	return func(r Resource) error {
-		if resourceType != "" {
-			if err := askedFor("resource_type", string(r.ResourceType), string(resourceType)); err != nil {
-				return err
-			}
+		if err := present("resource_id", r.ResourceID != ""); err != nil {
+			return err
 		}
-		switch {
-		case ids == nil:
-		case r.ResourceID == "":
-			return errors.New(`no "resource_id"`)
-		case !wanted[strings.ToLower(r.ResourceID)]:
+		if ids != nil && !wanted[foldASCII(r.ResourceID)] {
 			return errors.New(`its "resource_id" is not one of the IDs asked for`)
+		}
+		if resourceType != "" {
+			return askedFor("resource_type", string(r.ResourceType), string(resourceType))
 		}
 		return nil
 	}

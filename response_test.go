@@ -96,13 +96,13 @@ func TestByteOrderMarkIsSkipped(t *testing.T) {
 			c, mux, _ := setup(t)
 			mux.HandleFunc("/v1/sessions", func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Content-Type", contentType)
-				fmt.Fprint(w, "\uFEFF"+` {"results":[{"user_id":"u1","resource_id":"r"}]}`)
+				fmt.Fprint(w, "\uFEFF"+` {"results":[{"user_id":"u1","resource_id":"r","expiration_date":"2030-01-01T00:00:00Z"}]}`)
 			})
 			got, err := c.Sessions.List(context.Background(), "r", nil)
 			if err != nil {
 				t.Fatalf("List: %v", err)
 			}
-			if diff := cmp.Diff(&opal.SessionsList{Results: []opal.Session{{UserID: "u1", ResourceID: "r"}}}, got); diff != "" {
+			if diff := cmp.Diff(&opal.SessionsList{Results: []opal.Session{{UserID: "u1", ResourceID: "r", ExpirationDate: in2030}}}, got); diff != "" {
 				t.Errorf("List (-want +got):\n%s", diff)
 			}
 		})
@@ -112,7 +112,7 @@ func TestByteOrderMarkIsSkipped(t *testing.T) {
 // TestOnlyA200AnswersAGet: a 2xx other than 200 (or a proxy's 203) is not
 // the answer to a GET, even when its body is a page.
 func TestOnlyA200AnswersAGet(t *testing.T) {
-	const page = `{"results":[{"user_id":"u1","resource_id":"r"}]}`
+	const page = `{"results":[{"user_id":"u1","resource_id":"r","expiration_date":"2030-01-01T00:00:00Z"}]}`
 	tests := []struct {
 		status int
 		ok     bool
@@ -149,17 +149,20 @@ func TestOnlyA200AnswersAGet(t *testing.T) {
 	}
 }
 
+// gzipped is body compressed with gzip, as a server sends it with
+// Content-Encoding: gzip.
+func gzipped(body string) []byte {
+	var b bytes.Buffer
+	zw := gzip.NewWriter(&b)
+	zw.Write([]byte(body))
+	zw.Close()
+	return b.Bytes()
+}
+
 // TestCompressedBodies: a gzip'd page decodes; one that arrived whole but
 // does not decompress is the server's answer, not retried.
 func TestCompressedBodies(t *testing.T) {
-	gzipped := func(body string) []byte {
-		var b bytes.Buffer
-		zw := gzip.NewWriter(&b)
-		zw.Write([]byte(body))
-		zw.Close()
-		return b.Bytes()
-	}
-	page := gzipped(`{"results":[{"user_id":"u1","resource_id":"r"}]}`)
+	page := gzipped(`{"results":[{"user_id":"u1","resource_id":"r","expiration_date":"2030-01-01T00:00:00Z"}]}`)
 	badChecksum := bytes.Clone(page)
 	badChecksum[len(badChecksum)-8] ^= 0xff // the CRC-32 in the trailer
 	tests := []struct {
@@ -189,7 +192,7 @@ func TestCompressedBodies(t *testing.T) {
 			case tt.want == "" && err != nil:
 				t.Fatalf("List: %v", err)
 			case tt.want == "":
-				if diff := cmp.Diff(&opal.SessionsList{Results: []opal.Session{{UserID: "u1", ResourceID: "r"}}}, got); diff != "" {
+				if diff := cmp.Diff(&opal.SessionsList{Results: []opal.Session{{UserID: "u1", ResourceID: "r", ExpirationDate: in2030}}}, got); diff != "" {
 					t.Errorf("List (-want +got):\n%s", diff)
 				}
 			case err == nil || !strings.Contains(err.Error(), tt.want) || !errors.Is(err, opal.ErrInvalidResponse):

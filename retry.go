@@ -20,9 +20,10 @@ import (
 )
 
 // Attempt is what an observer (see [WithObserver]) hears of one attempt of
-// a call: one request sent, with the redirects it followed, and its answer
-// or its failure. Nothing in it holds the API token, whatever the server
-// sent, nor the query string.
+// a call: one request sent, with the redirects it followed (and net/http's
+// own resend of it on a new connection, when the kept-alive one was closed
+// before any answer came), and its answer or its failure. Nothing in it
+// holds the API token, whatever the server sent, nor the query string.
 type Attempt struct {
 	// Method and Path name the request, such as "GET" and "/v1/sessions";
 	// Path never holds the query (it can hold emails and cursors), and the
@@ -147,7 +148,7 @@ func (p *policy) newCall(ctx context.Context, method, path, route, resourceID st
 // not count against the attempt's own timeout (http.Client.Timeout).
 func (c *call) takeTurn() error {
 	asked := time.Now()
-	t, err := c.limiter.turn(c.ctx)
+	t, err := c.limiter.waitTurn(c.ctx)
 	if err != nil {
 		return err
 	}
@@ -172,7 +173,7 @@ func (c *call) retryingClient() *retryablehttp.Client {
 		}
 		// A redirect that is followed is a request of its own, and takes
 		// a turn of its own.
-		t, err := c.limiter.turn(req.Context())
+		t, err := c.limiter.waitTurn(req.Context())
 		if err != nil {
 			return err
 		}
@@ -465,7 +466,13 @@ func (c *call) faultError(err error, tries int) error {
 	// caller's context is live here (callError returned the context's own
 	// error otherwise): passed on, it would tell the caller that its
 	// deadline passed when the server was slow.
-	if chainHoldsSecret(err, secret) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+	switch {
+	case chainHoldsSecret(err, secret):
+		// Where the token is whole, pieces of it may be too: net/http
+		// quotes a Location that does not parse, and then net/url the port
+		// it found in it, up to the token's first '/'.
+		err = &standInError{msg: redactPieces(err.Error(), secret), timeout: isTimeout(err)}
+	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled):
 		err = &standInError{msg: redactString(err.Error(), secret), timeout: isTimeout(err)}
 	}
 	msg := fmt.Sprintf("opal: %s %s: %v", c.method, c.path, err)

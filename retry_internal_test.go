@@ -57,11 +57,18 @@ func TestParseRetryAfter(t *testing.T) {
 		{"7", 7 * time.Second, true},
 		{" 7 ", 7 * time.Second, true},
 		{"99999999999999999999", 1<<63 - 1, true},
+		{"9223372036", 9223372036 * time.Second, true}, // the most seconds a Duration holds
+		{"9223372037", 1<<63 - 1, true},
 		{"-3", 0, false},
+		{"+5", 0, false},
 		{"1.5", 0, false},
+		{"1e3", 0, false},
+		{"0x10", 0, false},
 		{"soon", 0, false},
 		{"Thu, 26 Nov 2026 12:00:30 GMT", 30 * time.Second, true},
 		{"Thu, 26 Nov 2026 11:59:00 GMT", 0, true},
+		{"Fri, 31 Dec 9999 23:59:59 GMT", 1<<63 - 1, true},
+		{"Mon, 01 Jan 0001 00:00:00 GMT", 0, true},
 	}
 	for _, tt := range tests {
 		got, ok := parseRetryAfter(tt.in, now)

@@ -5,10 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"iter"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -23,12 +26,16 @@ func TestFmtNeverPrintsTheToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	values := map[string]any{
-		"*Client":          c,
-		"Client":           *c,
-		"*SessionsService": c.Sessions,
-		"SessionsService":  *c.Sessions,
-		"[]*Client":        []*opal.Client{c},
-		"map of *Client":   map[string]*opal.Client{"c": c},
+		"*Client":           c,
+		"Client":            *c,
+		"*SessionsService":  c.Sessions,
+		"SessionsService":   *c.Sessions,
+		"*UsersService":     c.Users,
+		"*ResourcesService": c.Resources,
+		"*AccessService":    c.Access,
+		"AccessService":     *c.Access,
+		"[]*Client":         []*opal.Client{c},
+		"map of *Client":    map[string]*opal.Client{"c": c},
 	}
 	for name, v := range values {
 		for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "%d", "%T", "%p"} {
@@ -84,61 +91,161 @@ func TestCallerHTTPClientIsNotModified(t *testing.T) {
 	}
 }
 
+// watch keeps what a Client writes to its logger and its observer, to look
+// for the token in.
+type watch struct {
+	mu       sync.Mutex
+	logs     strings.Builder
+	attempts []opal.Attempt
+}
+
+// options make a Client write its debug records and its Attempts to w.
+func (w *watch) options() []opal.Option {
+	return []opal.Option{
+		opal.WithLogger(slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))),
+		opal.WithObserver(func(_ context.Context, a opal.Attempt) {
+			w.mu.Lock()
+			defer w.mu.Unlock()
+			w.attempts = append(w.attempts, a)
+		}),
+	}
+}
+
+func (w *watch) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.logs.Write(p)
+}
+
+// check fails the test if token, in any form or a piece of it, is in err's
+// chain, a log record or an Attempt, or if attempts were made and none was
+// heard of (nothing to look in).
+func (w *watch) check(t *testing.T, err error, token string, sent bool) {
+	t.Helper()
+	checkNoTokenInChain(t, err, token)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if sent && (len(w.attempts) == 0 || w.logs.Len() == 0) {
+		t.Errorf("%d attempts heard of, %d bytes logged: nothing to look for the token in", len(w.attempts), w.logs.Len())
+	}
+	if leaksToken(w.logs.String(), token) {
+		t.Errorf("the log holds the token:\n%s", maskToken(w.logs.String(), token))
+	}
+	for _, a := range w.attempts {
+		if text := fmt.Sprintf("%+v", a); leaksToken(text, token) {
+			t.Errorf("attempt %d holds the token: %s", a.N, maskToken(text, token))
+		}
+		checkNoTokenInChain(t, a.Err, token)
+	}
+}
+
 // TestEchoedTokenNeverReachesAnError: a server that echoes the request's
-// Authorization header into the text an error quotes (a date, a content
-// type, a cursor) does not get the token into any error in the chain. (A
-// cursor that loops: TestListsKeepTheTokenOutOfTheLoopError.)
+// Authorization header into anything it sends that the client reads (a
+// header, a body, a redirect) does not get the token into any error in the
+// chain, any log record or any Attempt. (net/http's own texts: the next
+// test; a cursor that loops: TestListsKeepTheTokenOutOfTheLoopError.)
 func TestEchoedTokenNeverReachesAnError(t *testing.T) {
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t.Errorf("a request reached another host: %s", r.URL)
+	}))
+	t.Cleanup(other.Close)
 	tests := []struct {
 		name    string
-		handler func(w http.ResponseWriter, r *http.Request, auth string)
+		handler func(w http.ResponseWriter, r *http.Request, token string)
 	}{
-		{"as an expiration date", func(w http.ResponseWriter, r *http.Request, auth string) {
-			writeJSON(w, http.StatusOK, `{"results":[{"expiration_date":"`+auth+`"}]}`)
+		{"as an expiration date", func(w http.ResponseWriter, r *http.Request, token string) {
+			writeJSON(w, http.StatusOK, `{"results":[{"expiration_date":"`+token+`"}]}`)
 		}},
-		{"as a content type", func(w http.ResponseWriter, r *http.Request, auth string) {
-			w.Header().Set("Content-Type", "text/x-"+strings.TrimPrefix(auth, "Bearer "))
+		{"as a content type", func(w http.ResponseWriter, r *http.Request, token string) {
+			w.Header().Set("Content-Type", "text/x-"+token)
 			fmt.Fprint(w, "<html></html>")
 		}},
-		{"as a cursor, then a dropped connection", func(w http.ResponseWriter, r *http.Request, auth string) {
+		{"as a cursor, then a dropped connection", func(w http.ResponseWriter, r *http.Request, token string) {
 			if r.URL.Query().Get("cursor") == "" {
-				writeJSON(w, http.StatusOK, fmt.Sprintf(`{"next":%q,"results":[]}`, auth))
+				writeJSON(w, http.StatusOK, fmt.Sprintf(`{"next":%q,"results":[]}`, token))
 				return
 			}
 			if conn := hijack(t, w); conn != nil {
 				conn.Close()
 			}
 		}},
+		{"as a request ID and an error's message", func(w http.ResponseWriter, r *http.Request, token string) {
+			w.Header().Set("X-Request-Id", r.Header.Get("Authorization"))
+			writeJSON(w, http.StatusServiceUnavailable, fmt.Sprintf(`{"message":%q}`, r.Header.Get("Authorization")))
+		}},
+		{"as a Retry-After", func(w http.ResponseWriter, r *http.Request, token string) {
+			w.Header().Set("Retry-After", token)
+			writeJSON(w, http.StatusTooManyRequests, `{"message":"slow down"}`)
+		}},
+		{"as a nested message", func(w http.ResponseWriter, r *http.Request, token string) {
+			writeJSON(w, http.StatusBadRequest, fmt.Sprintf(`{"error":{"message":%q},"Message":%[1]q}`, token))
+		}},
+		{"in a gzip'd error body", func(w http.ResponseWriter, r *http.Request, token string) {
+			w.Header().Set("Content-Encoding", "gzip")
+			w.WriteHeader(http.StatusBadRequest)
+			w.Write(gzipped(fmt.Sprintf(`{"message":%q}`, token)))
+		}},
+		{"as a body that does not decompress", func(w http.ResponseWriter, r *http.Request, token string) {
+			w.Header().Set("Content-Encoding", "gzip")
+			writeJSON(w, http.StatusOK, token)
+		}},
+		{"as a member's name", func(w http.ResponseWriter, r *http.Request, token string) {
+			writeJSON(w, http.StatusOK, fmt.Sprintf(`{%q:1}`, token))
+		}},
+		{"as the results", func(w http.ResponseWriter, r *http.Request, token string) {
+			writeJSON(w, http.StatusOK, fmt.Sprintf(`{"results":%q}`, token))
+		}},
+		{"as a next that is an object", func(w http.ResponseWriter, r *http.Request, token string) {
+			writeJSON(w, http.StatusOK, fmt.Sprintf(`{"results":[],"next":{%q:1}}`, token))
+		}},
+		{"as an item's ID that is not a string", func(w http.ResponseWriter, r *http.Request, token string) {
+			writeJSON(w, http.StatusOK, fmt.Sprintf(`{"results":[{"user_id":{%q:1}}]}`, token))
+		}},
+		{"as the IDs of an item", func(w http.ResponseWriter, r *http.Request, token string) {
+			writeJSON(w, http.StatusOK, fmt.Sprintf(`{"results":[{"user_id":%q,"resource_id":%[1]q,"expiration_date":"2030-01-01T00:00:00Z"}]}`, token))
+		}},
+		{"in a redirect to another host", func(w http.ResponseWriter, r *http.Request, token string) {
+			w.Header().Set("Location", other.URL+"/v1/"+url.PathEscape(token)+"?token="+url.QueryEscape(token)+"#"+token)
+			w.WriteHeader(http.StatusFound)
+		}},
+		{"as the user of a redirect to another host", func(w http.ResponseWriter, r *http.Request, token string) {
+			w.Header().Set("Location", "http://"+url.QueryEscape(token)+"@"+strings.TrimPrefix(other.URL, "http://")+"/v1/x")
+			w.WriteHeader(http.StatusTemporaryRedirect)
+		}},
+		{"in redirects within the origin, in a loop", func(w http.ResponseWriter, r *http.Request, token string) {
+			w.Header().Set("Location", "/v1/sessions?t="+url.QueryEscape(token))
+			w.WriteHeader(http.StatusFound)
+		}},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var logs strings.Builder
-			c, mux, _ := setup(t, opal.WithRetryMax(1), opal.WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
-			mux.HandleFunc("/v1/sessions", func(w http.ResponseWriter, r *http.Request) {
-				tt.handler(w, r, r.Header.Get("Authorization"))
-			})
-			var err error
-			for _, err = range c.Sessions.All(context.Background(), "r", nil) {
-				if err != nil {
-					break
+	for tokenName, token := range map[string]string{"token": testToken, "hostile token": hostileToken} {
+		for _, tt := range tests {
+			t.Run(tt.name+"/"+tokenName, func(t *testing.T) {
+				w := &watch{}
+				c, mux, _ := setupWithToken(t, token, append(w.options(), opal.WithRetryMax(1))...)
+				mux.HandleFunc("/v1/sessions", func(rw http.ResponseWriter, r *http.Request) {
+					tt.handler(rw, r, strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer "))
+				})
+				var err error
+				for _, err = range c.Sessions.All(context.Background(), "r", nil) {
+					if err != nil {
+						break
+					}
 				}
-			}
-			if err == nil {
-				t.Fatal("the walk succeeded, want an error")
-			}
-			checkNoTokenInChain(t, err, testToken)
-			if leaks(logs.String()) {
-				t.Errorf("the log holds the token")
-			}
-		})
+				if err == nil {
+					t.Fatal("the walk succeeded, want an error")
+				}
+				w.check(t, err, token, true)
+			})
+		}
 	}
 }
 
 // TestTokenInATransportFaultIsInNoError: a server can put the token into
-// net/http's own error texts, which quote what it sent: a status line, or a
-// Location that does not parse. No error reachable from the call's error
-// holds it, and the unparsable Location, which would fail the same way
-// again, is not retried.
+// net/http's own error texts, which quote what it sent: a status line, a
+// header, or a Location that does not parse. No error reachable from the
+// call's error, log record or Attempt holds it, nor a piece of it (net/url
+// quotes the port it found in such a Location, up to the token's first
+// '/'), and the faults that would come again the same way are not retried.
 func TestTokenInATransportFaultIsInNoError(t *testing.T) {
 	raw := func(response string) func(w http.ResponseWriter, token string) {
 		return func(w http.ResponseWriter, token string) {
@@ -156,6 +263,11 @@ func TestTokenInATransportFaultIsInNoError(t *testing.T) {
 	}{
 		{"token as the status code", raw("HTTP/1.1 TOKEN garbage\r\n\r\n"), "malformed HTTP status code", 1}, // deterministic: not retried
 		{"token as the status line", raw("TOKEN\r\n\r\n"), "malformed HTTP response", 1},
+		{"token in the protocol", raw("HTTP/9TOKEN 200 OK\r\n\r\n"), "malformed HTTP version", 1},
+		{"token as a header line", raw("HTTP/1.1 200 OK\r\nX-TOKEN\r\n\r\n"), "malformed MIME header", 2},
+		{"token as a header's value", raw("HTTP/1.1 400 Bad Request\r\nContent-Length: TOKEN\r\n\r\n"), "bad Content-Length", 2},
+		{"token as a chunk's size", raw("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nTOKEN\r\n"), "invalid byte in chunk length", 2},
+		{"token as the reason phrase", raw("HTTP/1.1 400 TOKEN\r\nContent-Length: 2\r\n\r\n{}"), "400 Bad Request", 1},
 		{"token in an unparsable Location", func(w http.ResponseWriter, token string) {
 			w.Header().Set("Location", "/%zz"+token)
 			w.WriteHeader(http.StatusFound)
@@ -164,20 +276,33 @@ func TestTokenInATransportFaultIsInNoError(t *testing.T) {
 			w.Header().Set("Location", "/%zz?token="+url.QueryEscape(token))
 			w.WriteHeader(http.StatusFound)
 		}, "failed to parse Location header", 1},
+		{"token as the port of a Location", func(w http.ResponseWriter, token string) {
+			w.Header().Set("Location", "http://127.0.0.1:"+token+"/")
+			w.WriteHeader(http.StatusFound)
+		}, "failed to parse Location header", 1},
+		{"token as the host of a Location", func(w http.ResponseWriter, token string) {
+			w.Header().Set("Location", "http://["+token)
+			w.WriteHeader(http.StatusFound)
+		}, "failed to parse Location header", 1},
 	}
-	for tokenName, token := range map[string]string{"token": testToken, "hostile token": hostileToken} {
+	tokens := map[string]string{
+		"token": testToken, "hostile token": hostileToken,
+		"token with a slash": "Qz7+hUNTER2/XyZ=0123456789abcdefVWk", // a base64 token
+	}
+	for tokenName, token := range tokens {
 		for _, tt := range tests {
 			t.Run(tt.name+"/"+tokenName, func(t *testing.T) {
-				c, mux, _ := setupWithToken(t, token, opal.WithRetryMax(1))
+				w := &watch{}
+				c, mux, _ := setupWithToken(t, token, append(w.options(), opal.WithRetryMax(1))...)
 				var requests atomic.Int32
-				mux.HandleFunc("/v1/sessions", countingHandler(&requests, func(w http.ResponseWriter, r *http.Request) {
-					tt.answer(w, strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer "))
+				mux.HandleFunc("/v1/sessions", countingHandler(&requests, func(rw http.ResponseWriter, r *http.Request) {
+					tt.answer(rw, strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer "))
 				}))
 				_, err := c.Sessions.List(context.Background(), "r", nil)
 				if err == nil || !strings.Contains(err.Error(), tt.want) {
 					t.Fatalf("List error = %s, want one saying %q", maskToken(fmt.Sprint(err), token), tt.want)
 				}
-				checkNoTokenInChain(t, err, token)
+				w.check(t, err, token, true)
 				if n := requests.Load(); n != tt.wantRequests {
 					t.Errorf("%d requests, want %d", n, tt.wantRequests)
 				}
@@ -186,87 +311,122 @@ func TestTokenInATransportFaultIsInNoError(t *testing.T) {
 	}
 }
 
-// TestATokenPassedAsAnIDIsRedacted: the token passed by mistake as an ID or
-// an email, in a path, a query or an argument that is refused, reaches no
-// error (its Path, its text, a ResourceError) and no log record.
+// redactedSweepErr is the first error of a sweep given the token as a
+// resource's ID, which must be a *ResourceError naming it "[REDACTED]".
+func redactedSweepErr[T any](t *testing.T, seq iter.Seq2[T, error]) error {
+	t.Helper()
+	err := firstErr(seq)
+	var resourceErr *opal.ResourceError
+	if errors.As(err, &resourceErr) && resourceErr.ResourceID != "[REDACTED]" {
+		t.Errorf("ResourceError.ResourceID is not [REDACTED]")
+	}
+	return err
+}
+
+// TestATokenPassedAsAnIDIsRedacted: the token passed by mistake as an ID,
+// an email, a filter or a cursor, in a path, a query or an argument that is
+// refused, reaches no error (its Path, its text, a ResourceError), no log
+// record and no Attempt, whatever the server answers: an error that echoes
+// the request's path and query back, a redirect elsewhere that does, or a
+// dropped connection.
 func TestATokenPassedAsAnIDIsRedacted(t *testing.T) {
 	tests := []struct {
 		name string
+		sent bool // whether the call sends a request
 		call func(ctx context.Context, c *opal.Client) error
 	}{
-		{"Users.Get", func(ctx context.Context, c *opal.Client) error { _, err := c.Users.Get(ctx, testToken); return err }},
-		{"Users.GetByEmail", func(ctx context.Context, c *opal.Client) error {
+		{"Users.Get", true, func(ctx context.Context, c *opal.Client) error { _, err := c.Users.Get(ctx, testToken); return err }},
+		{"Users.GetByEmail", true, func(ctx context.Context, c *opal.Client) error {
 			_, err := c.Users.GetByEmail(ctx, testToken)
 			return err
 		}},
-		{"Resources.Get", func(ctx context.Context, c *opal.Client) error { _, err := c.Resources.Get(ctx, testToken); return err }},
-		{"Resources.List with the token among IDs", func(ctx context.Context, c *opal.Client) error {
+		{"Resources.Get", true, func(ctx context.Context, c *opal.Client) error { _, err := c.Resources.Get(ctx, testToken); return err }},
+		{"Resources.List with the token among IDs", true, func(ctx context.Context, c *opal.Client) error {
+			_, err := c.Resources.List(ctx, &opal.ListResourcesOptions{IDs: []string{"r1", testToken}})
+			return err
+		}},
+		{"Resources.List with the token in an ID it refuses", false, func(ctx context.Context, c *opal.Client) error {
 			_, err := c.Resources.List(ctx, &opal.ListResourcesOptions{IDs: []string{"r1", testToken + ",r2"}})
 			return err
 		}},
-		{"Sessions.All", func(ctx context.Context, c *opal.Client) error {
-			for _, err := range c.Sessions.All(ctx, testToken, nil) {
-				return err
-			}
-			return nil
+		{"Resources.List with the token as every filter", true, func(ctx context.Context, c *opal.Client) error {
+			_, err := c.Resources.List(ctx, &opal.ListResourcesOptions{Name: testToken, ParentID: testToken, AncestorID: testToken, Type: opal.ResourceType(testToken)})
+			return err
 		}},
-		{"Sessions.AllOf with the token among IDs", func(ctx context.Context, c *opal.Client) error {
-			for _, err := range c.Sessions.AllOf(ctx, []string{testToken}, nil) {
-				var resourceErr *opal.ResourceError
-				if !errors.As(err, &resourceErr) {
-					t.Errorf("AllOf error = %T, want *ResourceError", err)
-				} else if resourceErr.ResourceID != "[REDACTED]" {
-					t.Errorf("ResourceError.ResourceID is not [REDACTED]")
-				}
-				return err
-			}
-			return nil
+		{"Sessions.All", true, func(ctx context.Context, c *opal.Client) error { return firstErr(c.Sessions.All(ctx, testToken, nil)) }},
+		{"Sessions.List with the token as the user", true, func(ctx context.Context, c *opal.Client) error {
+			_, err := c.Sessions.List(ctx, "r1", &opal.ListSessionsOptions{UserID: testToken})
+			return err
 		}},
-		{"Access.List", func(ctx context.Context, c *opal.Client) error {
+		{"Sessions.All with the token as the cursor", true, func(ctx context.Context, c *opal.Client) error {
+			return firstErr(c.Sessions.All(ctx, "r1", &opal.ListSessionsOptions{Cursor: testToken}))
+		}},
+		{"Sessions.AllOf with the token among IDs", true, func(ctx context.Context, c *opal.Client) error {
+			return redactedSweepErr(t, c.Sessions.AllOf(ctx, []string{testToken}, nil))
+		}},
+		{"Sessions.AllOf with the token as a cursor it refuses", false, func(ctx context.Context, c *opal.Client) error {
+			return redactedSweepErr(t, c.Sessions.AllOf(ctx, []string{testToken}, &opal.ListSessionsOptions{Cursor: testToken}))
+		}},
+		{"Access.List", true, func(ctx context.Context, c *opal.Client) error {
 			_, err := c.Access.List(ctx, testToken, nil)
 			return err
 		}},
-		{"Access.ListForUser", func(ctx context.Context, c *opal.Client) error {
-			_, err := c.Access.ListForUser(ctx, testToken, nil)
+		{"Access.ListForUser, with the token as the cursor too", true, func(ctx context.Context, c *opal.Client) error {
+			_, err := c.Access.ListForUser(ctx, testToken, &opal.ListUserAccessOptions{Cursor: testToken})
 			return err
 		}},
-		{"Access.AllOf with the token among IDs", func(ctx context.Context, c *opal.Client) error {
-			for _, err := range c.Access.AllOf(ctx, []string{testToken}, nil) {
-				var resourceErr *opal.ResourceError
-				if !errors.As(err, &resourceErr) {
-					t.Errorf("AllOf error = %T, want *ResourceError", err)
-				} else if resourceErr.ResourceID != "[REDACTED]" {
-					t.Errorf("ResourceError.ResourceID is not [REDACTED]")
-				}
-				return err
-			}
-			return nil
+		{"Access.AllOf with the token among IDs", true, func(ctx context.Context, c *opal.Client) error {
+			return redactedSweepErr(t, c.Access.AllOf(ctx, []string{testToken}, nil))
+		}},
+		{"Access.AllOf with the token beside an ID it refuses", false, func(ctx context.Context, c *opal.Client) error {
+			return redactedSweepErr(t, c.Access.AllOf(ctx, []string{testToken, ""}, nil))
 		}},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var logs strings.Builder
-			c, mux, _ := setup(t, opal.WithRetryMax(1), opal.WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
-			var requests atomic.Int32
-			mux.HandleFunc("/", countingHandler(&requests, func(w http.ResponseWriter, r *http.Request) {
+	// Each server echoes the request's path and query, where the token is,
+	// as some do in their errors.
+	echo := func(r *http.Request) string { return r.URL.EscapedPath() + " " + r.URL.Path + "?" + r.URL.RawQuery }
+	servers := map[string]func(t *testing.T, requests *atomic.Int32) http.HandlerFunc{
+		"an outage, then not found": func(t *testing.T, requests *atomic.Int32) http.HandlerFunc {
+			return func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("X-Request-Id", echo(r))
+				body, _ := json.Marshal(map[string]string{"message": "no " + echo(r)})
+				status := http.StatusNotFound
 				if requests.Load() == 1 { // retried, so that every record is written
-					writeJSON(w, http.StatusServiceUnavailable, `{"message":"try again"}`)
-					return
+					status = http.StatusServiceUnavailable
 				}
-				writeJSON(w, http.StatusNotFound, `{"message":"not found"}`)
-			}))
-			err := tt.call(context.Background(), c)
-			if err == nil {
-				t.Fatal("the call succeeded, want an error")
+				writeJSON(w, status, string(body))
 			}
-			checkNoTokenInChain(t, err, testToken)
-			var apiErr *opal.APIError
-			if errors.As(err, &apiErr) && leaks(apiErr.Path) {
-				t.Errorf("APIError.Path holds the token: %s", maskToken(apiErr.Path, testToken))
+		},
+		"a redirect elsewhere": func(t *testing.T, requests *atomic.Int32) http.HandlerFunc {
+			return func(w http.ResponseWriter, r *http.Request) {
+				http.Redirect(w, r, "https://elsewhere.example"+r.URL.RequestURI(), http.StatusTemporaryRedirect)
 			}
-			if leaks(logs.String()) {
-				t.Errorf("the log holds the token:\n%s", maskToken(logs.String(), testToken))
+		},
+		"a dropped connection": func(t *testing.T, requests *atomic.Int32) http.HandlerFunc {
+			return func(w http.ResponseWriter, r *http.Request) {
+				if conn := hijack(t, w); conn != nil {
+					conn.Close()
+				}
 			}
-		})
+		},
+	}
+	for server, handler := range servers {
+		for _, tt := range tests {
+			t.Run(server+"/"+tt.name, func(t *testing.T) {
+				w := &watch{}
+				c, mux, _ := setup(t, append(w.options(), opal.WithRetryMax(1))...)
+				var requests atomic.Int32
+				mux.HandleFunc("/", countingHandler(&requests, handler(t, &requests)))
+				err := tt.call(context.Background(), c)
+				if err == nil {
+					t.Fatal("the call succeeded, want an error")
+				}
+				w.check(t, err, testToken, tt.sent)
+				var apiErr *opal.APIError
+				if errors.As(err, &apiErr) && leaks(apiErr.Path) {
+					t.Errorf("APIError.Path holds the token: %s", maskToken(apiErr.Path, testToken))
+				}
+			})
+		}
 	}
 }

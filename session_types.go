@@ -14,7 +14,10 @@ import (
 // ("connection_id", "expiration_date", ...). Unmarshalling is lenient where
 // the API is loose: a missing access level is the default level, IDs are taken
 // as they come (the API's own example has a connection ID that is not a UUID),
-// and the expiration date may be any RFC 3339 time.
+// and the expiration date may be any RFC 3339 time. (json.Unmarshal leaves a
+// field that is absent or null zero; the sessions list refuses a session
+// without its resource, its user or its expiration date, which the API
+// requires: see [SessionsService.List].)
 type Session struct {
 	ConnectionID   string              `json:"connection_id"`
 	UserID         string              `json:"user_id"`
@@ -48,7 +51,7 @@ type wireSession struct {
 	UserID         string              `json:"user_id"`
 	ResourceID     string              `json:"resource_id"`
 	AccessLevel    ResourceAccessLevel `json:"access_level"`
-	ExpirationDate rfc3339Time         `json:"expiration_date"`
+	ExpirationDate expiry              `json:"expiration_date"`
 }
 
 func (w wireSession) session() Session {
@@ -57,8 +60,28 @@ func (w wireSession) session() Session {
 		UserID:         w.UserID,
 		ResourceID:     w.ResourceID,
 		AccessLevel:    w.AccessLevel,
-		ExpirationDate: time.Time(w.ExpirationDate),
+		ExpirationDate: time.Time(w.ExpirationDate.at),
 	}
+}
+
+// expiry is a session's expiration date, which the API requires, and
+// whether the answer gave one: a session whose date is null or left out
+// does not say when it ends, and must not pass for one that ended in the
+// year 1, which a caller dropping expired sessions would drop.
+type expiry struct {
+	at    rfc3339Time
+	given bool
+}
+
+func (e *expiry) UnmarshalJSON(data []byte) error {
+	if string(data) == "null" {
+		return nil
+	}
+	if err := e.at.UnmarshalJSON(data); err != nil {
+		return err
+	}
+	e.given = true
+	return nil
 }
 
 // errBadTime is wrapped by the error for an expiration date that is not an

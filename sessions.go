@@ -1,6 +1,7 @@
 package opal
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"iter"
@@ -27,10 +28,11 @@ type ListSessionsOptions struct {
 // [SessionsService.Pages].
 //
 // Every session of the page must be on that resource, and of opts.UserID
-// when it is set, in any letter case: a page holding another session is an
-// error matching [ErrInvalidResponse], as is one that does not say whose
-// or on what it is. So is it for Pages and All, before any session of that
-// page is yielded.
+// when it is set, in any letter case of ASCII (only: a Unicode look-alike
+// is another ID): a page holding another session is an error matching
+// [ErrInvalidResponse], as is one holding a session that does not say whose
+// it is, on what, or until when. So is it for Pages and All, before any
+// session of that page is yielded.
 func (s *SessionsService) List(ctx context.Context, resourceID string, opts *ListSessionsOptions) (*SessionsList, error) {
 	return s.byResource(resourceID, opts).one(ctx)
 }
@@ -65,8 +67,8 @@ func (s *SessionsService) All(ctx context.Context, resourceID string, opts *List
 // 1000 when opts.PageSize is 0, and keeping only opts.UserID's sessions when
 // it is set. A Cursor belongs to one resource, so setting one, like an empty
 // ID, is an error wrapping [ErrInvalidArgument], and nothing is sent. A
-// repeated ID (in any letter case) is walked once; an empty list yields
-// nothing.
+// repeated ID (in any ASCII letter case) is walked once; an empty list
+// yields nothing.
 //
 // Every session of a page must be on its resource, and of opts.UserID when
 // it is set: a page holding another is an error matching
@@ -92,7 +94,8 @@ func (s *SessionsService) AllOf(ctx context.Context, resourceIDs []string, opts 
 
 // byResource checks a listing's arguments and builds its query. The caller's
 // options are copied, never modified. Every session of a page must be on
-// the resource asked for, and of the user asked for when there is one.
+// the resource asked for, of the user asked for when there is one (and of
+// a user when there is none), and say when it ends.
 func (s *SessionsService) byResource(resourceID string, opts *ListSessionsOptions) list[wireSession, Session] {
 	o := valueOf(opts)
 	l := newList(s.client, []string{"sessions"}, "a page of sessions", o.Cursor, o.PageSize, wireSession.session)
@@ -107,10 +110,11 @@ func (s *SessionsService) byResource(resourceID string, opts *ListSessionsOption
 		l.query.Set("user_id", o.UserID)
 	}
 	l.check = func(w wireSession) error {
-		if err := askedFor("resource_id", w.ResourceID, resourceID); err != nil || o.UserID == "" {
-			return err
+		user := present("user_id", w.UserID != "")
+		if o.UserID != "" {
+			user = askedFor("user_id", w.UserID, o.UserID)
 		}
-		return askedFor("user_id", w.UserID, o.UserID)
+		return cmp.Or(askedFor("resource_id", w.ResourceID, resourceID), user, present("expiration_date", w.ExpirationDate.given))
 	}
 	return l
 }

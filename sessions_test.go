@@ -103,19 +103,24 @@ func TestSessionsRejectAnEmptyResourceID(t *testing.T) {
 	}
 }
 
-// TestSessionDecodingIsLenient: a session's access level may be null, and
-// its expiration date too. (A page's own leniency: TestListsDecodeLeniently.)
+// TestSessionDecodingIsLenient: a session's access level may be null or
+// absent. json.Unmarshal takes a session without an expiration date as the
+// zero time; the sessions list refuses it (TestListsRefuseItemsNotAskedFor).
+// (A page's own leniency: TestListsDecodeLeniently.)
 func TestSessionDecodingIsLenient(t *testing.T) {
 	admin := opal.ResourceAccessLevel{Name: "AdminRole", RemoteID: "arn:aws:iam::590304332660:role/AdministratorAccess"}
+	const session = `"resource_id":"r","user_id":"u","expiration_date":"2030-01-01T00:00:00Z"`
 	tests := []struct {
 		name string
 		body string
 		want *opal.SessionsList
 	}{
-		{"access level", `{"results":[{"resource_id":"r","access_level":{"access_level_name":"AdminRole","access_level_remote_id":"arn:aws:iam::590304332660:role/AdministratorAccess"}}]}`,
-			&opal.SessionsList{Results: []opal.Session{{ResourceID: "r", AccessLevel: admin}}}},
-		{"null access level", `{"results":[{"resource_id":"r","access_level":null}]}`, &opal.SessionsList{Results: []opal.Session{{ResourceID: "r"}}}},
-		{"null expiration date", `{"results":[{"resource_id":"r","expiration_date":null}]}`, &opal.SessionsList{Results: []opal.Session{{ResourceID: "r"}}}},
+		{"access level", `{"results":[{` + session + `,"access_level":{"access_level_name":"AdminRole","access_level_remote_id":"arn:aws:iam::590304332660:role/AdministratorAccess"}}]}`,
+			&opal.SessionsList{Results: []opal.Session{{ResourceID: "r", UserID: "u", ExpirationDate: in2030, AccessLevel: admin}}}},
+		{"null access level", `{"results":[{` + session + `,"access_level":null}]}`,
+			&opal.SessionsList{Results: []opal.Session{{ResourceID: "r", UserID: "u", ExpirationDate: in2030}}}},
+		{"no access level", `{"results":[{` + session + `}]}`,
+			&opal.SessionsList{Results: []opal.Session{{ResourceID: "r", UserID: "u", ExpirationDate: in2030}}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -124,6 +129,12 @@ func TestSessionDecodingIsLenient(t *testing.T) {
 				t.Errorf("List (-want +got):\n%s", diff)
 			}
 		})
+	}
+	for _, body := range []string{`{"resource_id":"r","expiration_date":null}`, `{"resource_id":"r"}`} {
+		var s opal.Session
+		if err := json.Unmarshal([]byte(body), &s); err != nil || s != (opal.Session{ResourceID: "r"}) {
+			t.Errorf("json.Unmarshal(%s) = %+v, %v; want the zero time", body, s, err)
+		}
 	}
 }
 
@@ -155,7 +166,7 @@ func TestExpirationDateTakesAnyRFC3339Time(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
-			got := listBody(t, `{"results":[{"resource_id":"r","expiration_date":"`+tt.in+`"}]}`)
+			got := listBody(t, `{"results":[{"resource_id":"r","user_id":"u","expiration_date":"`+tt.in+`"}]}`)
 			want := mustTime(t, tt.want)
 			if len(got.Results) != 1 || !got.Results[0].ExpirationDate.Equal(want) {
 				t.Errorf("expiration_date %q decoded to %v, want %v", tt.in, got.Results, want)
@@ -173,13 +184,13 @@ func TestExpirationDateTakesAnyRFC3339Time(t *testing.T) {
 func TestJSONWithATextContentTypeIsAccepted(t *testing.T) {
 	c, mux, _ := setup(t)
 	mux.HandleFunc("/v1/sessions", func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprint(w, "\n  {\"results\":[{\"user_id\":\"u1\",\"resource_id\":\"r\"}]}")
+		fmt.Fprint(w, "\n  {\"results\":[{\"user_id\":\"u1\",\"resource_id\":\"r\",\"expiration_date\":\"2030-01-01T00:00:00Z\"}]}")
 	})
 	got, err := c.Sessions.List(context.Background(), "r", nil)
 	if err != nil {
 		t.Fatalf("List: %v", err)
 	}
-	if diff := cmp.Diff(&opal.SessionsList{Results: []opal.Session{{UserID: "u1", ResourceID: "r"}}}, got); diff != "" {
+	if diff := cmp.Diff(&opal.SessionsList{Results: []opal.Session{{UserID: "u1", ResourceID: "r", ExpirationDate: in2030}}}, got); diff != "" {
 		t.Errorf("List (-want +got):\n%s", diff)
 	}
 }

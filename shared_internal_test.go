@@ -4,8 +4,9 @@ package opal
 // opal_test share. An external test package sees only the exported names of
 // the package it tests, its test files included: the helpers both need are
 // defined once, here, and exported for it at the end of the file. (The
-// limiter's tests, in ratelimit_test.go, use some of them in package opal:
-// inMemoryClient, clientOf, attemptTimes, writeJSON and testToken.)
+// limiter's tests, in ratelimit_internal_test.go, use some of them in
+// package opal: inMemoryClient, clientOf, attemptTimes, writeJSON and
+// testToken.)
 
 import (
 	"bytes"
@@ -60,7 +61,9 @@ func tokenForms(token string) map[string]string {
 	}
 }
 
-// leaksToken reports whether text holds token in any of its forms.
+// leaksToken reports whether text holds token in any of its forms, or a
+// piece of it as it is: any 8 of its bytes in a row, or its first 6, where
+// a parser split it. (A token shorter than 8 bytes has no pieces.)
 func leaksToken(text, token string) bool {
 	lower := strings.ToLower(text) // fmt's %X writes hex in capitals
 	for name, form := range tokenForms(token) {
@@ -68,11 +71,20 @@ func leaksToken(text, token string) bool {
 			return true
 		}
 	}
-	return false
+	if len(token) < 8 {
+		return false
+	}
+	for i := 0; i+8 <= len(token); i++ {
+		if strings.Contains(text, token[i:i+8]) {
+			return true
+		}
+	}
+	return strings.Contains(text, token[:6])
 }
 
-// maskToken replaces every form of a token in text with a placeholder
-// naming the form, so that a failing test can show text without the token.
+// maskToken replaces every form of a token in text, and every piece of it
+// that leaksToken finds, with a placeholder naming it, so that a failing
+// test can show text without the token.
 // A token shorter than 8 bytes is no secret in a test, and is left.
 func maskToken(text, token string) string {
 	if len(token) < 8 {
@@ -85,7 +97,10 @@ func maskToken(text, token string) string {
 	for _, name := range names {
 		text = strings.ReplaceAll(text, forms[name], "<token, "+name+">")
 	}
-	return text
+	for i := 0; i+8 <= len(token); i++ {
+		text = strings.ReplaceAll(text, token[i:i+8], "<piece of the token>")
+	}
+	return strings.ReplaceAll(text, token[:6], "<start of the token>")
 }
 
 // errorTree is err and every error reachable from it through

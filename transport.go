@@ -160,7 +160,7 @@ func sameOriginRedirects(base *url.URL, next func(*http.Request, []*http.Request
 // sameOrigin reports whether u has the scheme, host and port of base.
 func sameOrigin(u, base *url.URL) bool {
 	return strings.EqualFold(u.Scheme, base.Scheme) &&
-		strings.EqualFold(u.Hostname(), base.Hostname()) &&
+		equalFoldASCII(u.Hostname(), base.Hostname()) &&
 		port(u) == port(base)
 }
 

@@ -21,18 +21,22 @@ func TestTransportSendsTheTokenToTheOriginOnly(t *testing.T) {
 		gotAuth = append(gotAuth, r.Header.Get("Authorization"))
 		return &http.Response{StatusCode: 200, Body: http.NoBody, Header: http.Header{}}, nil
 	})
-	base, err := parseBaseURL("https://opal.example.com/v1")
+	base, err := parseBaseURL("https://opal.desk.example/v1")
 	if err != nil {
 		t.Fatal(err)
 	}
 	tr := &tokenTransport{next: rec, base: base, token: func() string { return testToken }}
 	urls := []string{
-		"https://opal.example.com/v1/sessions",
-		"https://OPAL.example.com:443/v1/sessions",
-		"http://opal.example.com/v1/sessions",
-		"https://opal.example.com:8443/v1/sessions",
+		"https://opal.desk.example/v1/sessions",
+		"https://OPAL.DESK.example:443/v1/sessions",
+		"http://opal.desk.example/v1/sessions",
+		"https://opal.desk.example:8443/v1/sessions",
 		"https://evil.example.com/v1/sessions",
-		"https://opal.example.com.evil.example/v1/sessions",
+		"https://opal.desk.example.evil.example/v1/sessions",
+		// Look-alikes, another host that Unicode's case folding takes for
+		// this one: a Kelvin sign, a long s.
+		"https://opal.des\u212A.example/v1/sessions",
+		"https://opal.de\u017Fk.example/v1/sessions",
 	}
 	for _, u := range urls {
 		req, _ := http.NewRequest(http.MethodGet, u, nil)
@@ -44,7 +48,7 @@ func TestTransportSendsTheTokenToTheOriginOnly(t *testing.T) {
 		}
 	}
 	bearer := "Bearer " + testToken
-	want := []bool{true, true, false, false, false, false}
+	want := []bool{true, true, false, false, false, false, false, false}
 	for i, auth := range gotAuth {
 		if (auth == bearer) != want[i] {
 			t.Errorf("%s: token sent = %v, want %v", urls[i], auth == bearer, want[i])
@@ -190,7 +194,7 @@ func TestSweepReusesItsConnections(t *testing.T) {
 				return
 			}
 			id := r.URL.Query().Get("resource_id")
-			writeJSON(w, http.StatusOK, `{"results":[{"user_id":"u","resource_id":"`+id+`"}]}`)
+			writeJSON(w, http.StatusOK, `{"results":[{"user_id":"u","resource_id":"`+id+`","expiration_date":"2030-01-01T00:00:00Z"}]}`)
 		}))
 		tr := libraryTransport(n.Transport(), maxInFlight)
 		defer tr.CloseIdleConnections()

@@ -83,7 +83,7 @@ func TestRedirectWithinTheOriginKeepsTheToken(t *testing.T) {
 			writeJSON(w, http.StatusUnauthorized, `{"message":"no token"}`)
 			return
 		}
-		writeJSON(w, http.StatusOK, `{"results":[{"user_id":"u1","resource_id":"r"}]}`)
+		writeJSON(w, http.StatusOK, `{"results":[{"user_id":"u1","resource_id":"r","expiration_date":"2030-01-01T00:00:00Z"}]}`)
 	})
 	got, err := c.Sessions.List(context.Background(), "r", nil)
 	if err != nil {

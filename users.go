@@ -64,8 +64,9 @@ func (s *UsersService) Get(ctx context.Context, userID string) (*User, error) {
 }
 
 // GetByEmail returns the user with the given email address, as Opal
-// matches it. The answer must hold that email, in any letter case, or it is
-// an error matching [ErrInvalidResponse]. It never falls back to
+// matches it. The answer must hold that email, in any letter case of ASCII
+// (only: a Unicode look-alike is another address), or it is an error
+// matching [ErrInvalidResponse]. It never falls back to
 // [UsersService.Get], nor Get to it: an unknown email is a 404, an error
 // matching [ErrNotFound].
 func (s *UsersService) GetByEmail(ctx context.Context, email string) (*User, error) {
@@ -78,7 +79,8 @@ func (s *UsersService) GetByEmail(ctx context.Context, email string) (*User, err
 
 // List returns one page of the organisation's users: the first page, or
 // the one at opts.Cursor. To go through every page, use [UsersService.All]
-// or [UsersService.Pages].
+// or [UsersService.Pages]. A page holding a user without an ID is an error
+// matching [ErrInvalidResponse].
 func (s *UsersService) List(ctx context.Context, opts *ListUsersOptions) (*UsersList, error) {
 	return s.listing(opts).one(ctx)
 }
@@ -97,8 +99,10 @@ func (s *UsersService) All(ctx context.Context, opts *ListUsersOptions) iter.Seq
 }
 
 // listing checks a listing's arguments. The caller's options are copied,
-// never modified.
+// never modified. Every user of a page must have an ID.
 func (s *UsersService) listing(opts *ListUsersOptions) list[User, User] {
 	o := valueOf(opts)
-	return newList(s.client, []string{"users"}, "a page of users", o.Cursor, o.PageSize, same[User])
+	l := newList(s.client, []string{"users"}, "a page of users", o.Cursor, o.PageSize, same[User])
+	l.check = func(u User) error { return present("user_id", u.UserID != "") }
+	return l
 }

@@ -48,15 +48,17 @@ func (s *Server) listResourceUsers(resourceID string, query url.Values) response
 // listUserResources answers GET /resources/users/{user_id}: every grant of
 // the user, in the order they were added. include_unmanaged is checked and
 // changes nothing: every grant the server holds is on a resource Opal
-// manages.
+// manages. Absent, it is false; given, it must be given once, true or
+// false: an empty or repeated value is refused, since a server could read
+// it either way.
 func (s *Server) listUserResources(userID string, query url.Values) response {
 	var includeUnmanaged bool
-	switch query.Get("include_unmanaged") {
-	case "", "false":
-	case "true":
+	switch values := query["include_unmanaged"]; {
+	case len(values) == 0, len(values) == 1 && values[0] == "false":
+	case len(values) == 1 && values[0] == "true":
 		includeUnmanaged = true
 	default:
-		return errorResponse(http.StatusBadRequest, "include_unmanaged must be true or false")
+		return errorResponse(http.StatusBadRequest, "include_unmanaged must be true or false, once")
 	}
 	s.mu.Lock()
 	known := s.usersByID.has(userID) || s.grantsByUser.has(userID)

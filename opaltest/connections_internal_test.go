@@ -14,7 +14,7 @@ import (
 // reusing a connection each, rather than opening one for most requests.
 func TestClientReusesConnections(t *testing.T) {
 	const resourceID = "1b978423-db0a-4037-a4cf-f79c60cb67b3"
-	s := newServer([]opal.Session{{ResourceID: resourceID}})
+	s := newServer([]opal.Session{{ResourceID: resourceID, UserID: "u1"}})
 	var conns atomic.Int64
 	s.srv.Config.ConnState = func(_ net.Conn, state http.ConnState) {
 		if state == http.StateNew {

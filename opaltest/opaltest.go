@@ -17,8 +17,8 @@
 //     direct or through groups (see [Server.AddAccess]); 404 if the resource
 //     is unknown;
 //   - GET /v1/resources/users/{user_id}: the grants of the user, with
-//     include_unmanaged (true or false) accepted; 404 if the user is
-//     unknown.
+//     include_unmanaged accepted once, true or false (absent, false); 404
+//     if the user is unknown.
 //
 // A resource is known once added with [Server.AddResources] or named by a
 // grant, and a user once added with [Server.AddUsers] or named by a grant;

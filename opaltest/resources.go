@@ -23,7 +23,8 @@ import (
 //
 // The server returns resources as given: it does not check that their IDs
 // are UUIDs or unique (GET /resources/{resource_id} answers with the first
-// added), nor that their parents exist.
+// added), nor that their parents exist. An opal.Client refuses a page
+// holding a resource without an ID.
 func (s *Server) AddResources(resources ...opal.Resource) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

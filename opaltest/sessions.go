@@ -13,7 +13,9 @@ import (
 // query and it has not yet reached its last page.
 //
 // The server returns sessions as given: it does not check that their IDs
-// are UUIDs, nor drop expired ones.
+// are UUIDs, nor drop expired ones. A session without its UserID or
+// ResourceID is served without it, and an opal.Client refuses the page, as
+// it would Opal's.
 func (s *Server) AddSessions(sessions ...opal.Session) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

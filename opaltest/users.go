@@ -15,7 +15,8 @@ import (
 // ones too if it has not yet reached its last page.
 //
 // The server returns users as given: it does not check that their IDs are
-// UUIDs or unique. GET /user answers with the first user added that
+// UUIDs or unique (an opal.Client refuses a page holding a user without
+// one). GET /user answers with the first user added that
 // matches.
 func (s *Server) AddUsers(users ...opal.User) {
 	s.mu.Lock()

@@ -19,7 +19,7 @@ import (
 )
 
 func TestWithRateLimitRejectsBadValues(t *testing.T) {
-	for _, v := range []float64{-1, math.NaN(), math.Inf(1), math.Inf(-1)} {
+	for _, v := range []float64{-1, -5e-324, math.NaN(), math.Inf(1), math.Inf(-1)} {
 		if _, err := NewClient(testToken, WithRateLimit(v)); !errors.Is(err, ErrInvalidArgument) {
 			t.Errorf("WithRateLimit(%v): error %v, want ErrInvalidArgument", v, err)
 		}
@@ -85,7 +85,7 @@ func busy(ctx context.Context, l *limiter) (stop func()) {
 	go func() {
 		defer close(done)
 		for ctx.Err() == nil {
-			l.turn(ctx)
+			l.waitTurn(ctx)
 		}
 	}()
 	return func() {
@@ -145,7 +145,7 @@ func TestThrottledLowersOncePerWindow(t *testing.T) {
 		stop()
 		var burst []turn
 		for range 5 {
-			sent, err := l.turn(t.Context())
+			sent, err := l.waitTurn(t.Context())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -158,7 +158,7 @@ func TestThrottledLowersOncePerWindow(t *testing.T) {
 		if got := l.rateNow(); math.Abs(got-70) > 0.5 {
 			t.Errorf("rate after a burst of 429s = %.2f, want 70 (lowered once)", got)
 		}
-		sent, err := l.turn(t.Context())
+		sent, err := l.waitTurn(t.Context())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -188,7 +188,7 @@ func TestFirstBurstThrottledLowersNothing(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := newLimiter(100, nil) // a burst of 10
 		for range 10 {
-			sent, err := l.turn(t.Context())
+			sent, err := l.waitTurn(t.Context())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -200,7 +200,7 @@ func TestFirstBurstThrottledLowersNothing(t *testing.T) {
 		if got := l.rateNow(); math.Abs(got-100) > 1e-9 {
 			t.Errorf("rate 300 ms after 429s to the first burst = %v, want 100: the slow start went on", got)
 		}
-		sent, err := l.turn(t.Context())
+		sent, err := l.waitTurn(t.Context())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -292,7 +292,7 @@ func TestIdleRateStays(t *testing.T) {
 		lowered := l.rateNow()
 		for range 10 { // a request a second, never waiting
 			time.Sleep(time.Second)
-			if _, err := l.turn(t.Context()); err != nil {
+			if _, err := l.waitTurn(t.Context()); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -402,7 +402,7 @@ func TestRateChangeReachesWaitersAtOnce(t *testing.T) {
 		for range 16 {
 			wg.Go(func() {
 				for {
-					at, err := l.turn(ctx)
+					at, err := l.waitTurn(ctx)
 					if err != nil {
 						return
 					}
@@ -560,13 +560,13 @@ func TestLimiterStartsNoGoroutine(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := newLimiter(50, nil)
 		for range 20 {
-			if _, err := l.turn(t.Context()); err != nil {
+			if _, err := l.waitTurn(t.Context()); err != nil {
 				t.Fatal(err)
 			}
 		}
 		l.throttled(later())
 		l.pauseUntil(time.Now().Add(time.Second))
-		if _, err := l.turn(t.Context()); err != nil {
+		if _, err := l.waitTurn(t.Context()); err != nil {
 			t.Fatal(err)
 		}
 		// synctest.Test fails if a goroutine started in the bubble is
@@ -638,7 +638,7 @@ func TestTurnsGoInOrderOfArrival(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := newLimiter(100, nil)
 		for range 10 { // the burst
-			if _, err := l.turn(t.Context()); err != nil {
+			if _, err := l.waitTurn(t.Context()); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -648,7 +648,7 @@ func TestTurnsGoInOrderOfArrival(t *testing.T) {
 		var wg sync.WaitGroup
 		for i := range callers {
 			wg.Go(func() {
-				if _, err := l.turn(t.Context()); err != nil {
+				if _, err := l.waitTurn(t.Context()); err != nil {
 					t.Error(err)
 					return
 				}
@@ -685,7 +685,7 @@ func TestTurnWaitsOfManyCallers(t *testing.T) {
 			wg.Go(func() {
 				for range calls {
 					asked := time.Now()
-					if _, err := l.turn(t.Context()); err != nil {
+					if _, err := l.waitTurn(t.Context()); err != nil {
 						t.Error(err)
 						return
 					}
@@ -785,14 +785,14 @@ func TestTinyAndHugeRates(t *testing.T) {
 func TestWaitsSaturate(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := newLimiter(1e-300, nil)
-		if _, err := l.turn(t.Context()); err != nil { // the burst of one
+		if _, err := l.waitTurn(t.Context()); err != nil { // the burst of one
 			t.Fatal(err)
 		}
 		l.pauseUntil(time.Now().Add(time.Hour))
 		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Hour)
 		defer cancel()
 		asked := time.Now()
-		_, err := l.turn(ctx)
+		_, err := l.waitTurn(ctx)
 		var turnErr *turnError
 		if !errors.As(err, &turnErr) || turnErr.wait != math.MaxInt64 || time.Since(asked) != 0 {
 			t.Errorf("turn after %v: %v, want at once a turn error for the longest wait", time.Since(asked), err)
