@@ -228,3 +228,33 @@ func TestLookAlikeResourcesGone(t *testing.T) {
 		})
 	}
 }
+
+// TestLookAlikeEmail: -user and -email, given an email that differs from a
+// user's in a character that Unicode takes for an ASCII letter, find no
+// user, even from a server that answers with the user whose email displays
+// alike (as opaltest does, folding emails as strings.EqualFold does): the
+// run fails, and no row of that user is printed.
+func TestLookAlikeEmail(t *testing.T) {
+	srv := opaltest.NewServer()
+	t.Cleanup(srv.Close)
+	srv.AddUsers(opal.User{UserID: "u1", Email: "kate.sims@corp.example", HRIDPStatus: opal.HRIDPStatusActive})
+	srv.AddResources(opal.Resource{ResourceID: "r1", Name: "one", ResourceType: opal.ResourceTypeOktaApp})
+	srv.AddAccess(grant("r1", "u1", "kate.sims@corp.example", adminRoleLevel, nil, true, 1, ""))
+	srv.AddSessions(opal.Session{ResourceID: "r1", UserID: "u1", AccessLevel: adminRoleLevel, ExpirationDate: in(time.Now(), time.Hour)})
+	for _, email := range []string{"\u212Aate.sims@corp.example", "kate.\u017Fims@corp.example"} {
+		for _, args := range [][]string{
+			{"access", "-user", email},
+			{"sessions", "-all", "-user", email},
+			{"users", "-email", email},
+		} {
+			t.Run(strings.Join(args, " "), func(t *testing.T) {
+				r := runCommand(t, serverEnv(srv), args...)
+				flag := args[len(args)-2]
+				checkFailed(t, r, exitFailure, "opal: looking up the user of "+flag+" "+email+": ")
+				if !strings.Contains(r.stderr, "not the user asked for") {
+					t.Errorf("stderr %q, want it to say that the answer is not the user asked for", r.stderr)
+				}
+			})
+		}
+	}
+}

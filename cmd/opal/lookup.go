@@ -184,15 +184,16 @@ func userByID(ctx context.Context, client *opal.Client, id string) (*opal.User, 
 	return u, nil
 }
 
-// userByEmail returns the user with the given email; one that Opal does
-// not know is an error saying so.
-func userByEmail(ctx context.Context, client *opal.Client, email string) (*opal.User, error) {
+// userByEmail returns the user with the given email, given by the flag
+// flagName (-user, -email); one that Opal does not know is an error saying
+// so.
+func userByEmail(ctx context.Context, client *opal.Client, flagName, email string) (*opal.User, error) {
 	u, err := client.Users.GetByEmail(ctx, email)
 	switch {
 	case errors.Is(err, opal.ErrNotFound):
 		return nil, fmt.Errorf("no user with email %s in this Opal organisation", quote(email))
 	case err != nil:
-		return nil, fmt.Errorf("looking up the user of -user %s: %w", email, err)
+		return nil, fmt.Errorf("looking up the user of %s %s: %w", flagName, email, err)
 	}
 	return u, nil
 }

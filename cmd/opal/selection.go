@@ -187,7 +187,7 @@ func (u *userSelection) find(ctx context.Context, client *opal.Client, n *names)
 	var user *opal.User
 	var err error
 	if u.email != "" {
-		user, err = userByEmail(ctx, client, u.email)
+		user, err = userByEmail(ctx, client, "-user", u.email)
 	} else {
 		user, err = userByID(ctx, client, u.id)
 	}
