@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"iter"
-	"slices"
 	"strings"
 	"time"
 
@@ -182,14 +181,14 @@ func (r accessRow) status() string {
 }
 
 // sessionKey is what a session must share with a grant to be made under
-// it: resource, user and access level. The IDs are lower-cased, as Opal
-// takes them in any letter case and may write them so.
+// it: resource, user and access level. The IDs are folded (foldASCII), as
+// Opal takes them in any letter case and may write them so.
 type sessionKey struct {
 	resourceID, userID, level string
 }
 
 func keyOf(resourceID, userID string, l opal.ResourceAccessLevel) sessionKey {
-	return sessionKey{strings.ToLower(resourceID), strings.ToLower(userID), cmp.Or(l.RemoteID, l.Name)}
+	return sessionKey{foldASCII(resourceID), foldASCII(userID), cmp.Or(l.RemoteID, l.Name)}
 }
 
 func (o *accessOptions) run(ctx context.Context, c *cli) error {
@@ -226,7 +225,7 @@ func (o *accessOptions) run(ctx context.Context, c *cli) error {
 				return accessRow{}, false, nil
 			}
 			r := accessRow{ResourceAccessUser: g, resource: n.resource(g.ResourceID), ids: o.ids,
-				session: live.ends[keyOf(g.ResourceID, g.UserID, g.AccessLevel)], sessionUnknown: live.unread[strings.ToLower(g.ResourceID)]}
+				session: live.ends[keyOf(g.ResourceID, g.UserID, g.AccessLevel)], sessionUnknown: live.unread[foldASCII(g.ResourceID)]}
 			lookedUp := n != nil
 			switch {
 			case src.user != nil:
@@ -279,8 +278,10 @@ func (o *accessOptions) source(ctx context.Context, c *cli, n *names) (grantSour
 		return grantSource{}, err
 	}
 	var ids []string
+	seen := map[string]bool{}
 	for _, g := range grants {
-		if !slices.ContainsFunc(ids, func(id string) bool { return strings.EqualFold(id, g.ResourceID) }) {
+		if key := foldASCII(g.ResourceID); !seen[key] {
+			seen[key] = true
 			ids = append(ids, g.ResourceID)
 		}
 	}
@@ -316,8 +317,8 @@ func (o *accessOptions) userGrants(ctx context.Context, c *cli, userID string) (
 
 // liveSessions is what the sweep of live sessions found: the end of each
 // live session, by what it shares with a grant, and the resources whose
-// sessions could not be read, found gone during the sweep, by lower-cased
-// ID.
+// sessions could not be read, found gone during the sweep, by folded ID
+// (foldASCII).
 type liveSessions struct {
 	ends   map[sessionKey]time.Time
 	unread map[string]bool
@@ -361,7 +362,7 @@ func grantFlags(g opal.ResourceAccessUser, u *opal.User, lookedUp bool, now time
 	if f := userFlag(u, lookedUp); f != "" {
 		flags = append(flags, f)
 	}
-	if strings.HasPrefix(strings.ToUpper(g.PropagationStatus), "ERR_") {
+	if strings.HasPrefix(foldASCII(g.PropagationStatus), "err_") {
 		flags = append(flags, "not-propagated")
 	}
 	if g.ExpirationDate != nil && !g.ExpirationDate.After(now) {
@@ -379,15 +380,16 @@ func userFlag(u *opal.User, lookedUp bool) string {
 	case u == nil:
 		return "unknown-user"
 	}
-	// Compared in any letter case and without the spaces around it, so
-	// that "ACTIVE " is active, not a status to flag.
-	switch status := strings.ToUpper(strings.TrimSpace(u.HRIDPStatus)); status {
-	case "", opal.HRIDPStatusActive:
+	// Compared in any letter case of ASCII and without the spaces around
+	// it, so that "ACTIVE " is active, not a status to flag, and
+	// "act\u0131ve" (with a dotless i) is no ACTIVE, but a status to show.
+	switch status := foldASCII(strings.TrimSpace(u.HRIDPStatus)); status {
+	case "", foldASCII(opal.HRIDPStatusActive):
 		return ""
-	case opal.HRIDPStatusNotFound:
+	case foldASCII(opal.HRIDPStatusNotFound):
 		return "not-in-idp"
 	default: // SUSPENDED, DEPROVISIONED, DELETED, and any status added since
-		return strings.ReplaceAll(strings.ToLower(status), "_", "-")
+		return strings.ReplaceAll(status, "_", "-")
 	}
 }
 

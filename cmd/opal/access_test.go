@@ -709,6 +709,9 @@ func TestGrantFlags(t *testing.T) {
 		{user(" deprovisioned "), true, "", nil, []string{"deprovisioned"}},
 		{user("NOT_FOUND"), true, "", nil, []string{"not-in-idp"}},
 		{user("ON_LEAVE"), true, "", nil, []string{"on-leave"}},
+		// A dotless i, which strings.ToUpper makes an I: no status of
+		// Opal's, so shown, not taken for ACTIVE.
+		{user("act\u0131ve"), true, "", nil, []string{"act\u0131ve"}},
 		{nil, true, "", nil, []string{"unknown-user"}},
 		{nil, false, "", nil, nil}, // -ids: not looked up
 		{user("ACTIVE"), true, "err_remote_throttle", nil, []string{"not-propagated"}},

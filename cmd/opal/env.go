@@ -42,7 +42,7 @@ func connection(lookup func(string) (string, bool)) (conn, error) {
 	baseURL, hasBaseURL := lookup("OPAL_BASE_URL")
 	exact := false
 	if v, ok := lookup("OPAL_BASE_URL_EXACT"); ok {
-		switch strings.ToLower(v) {
+		switch foldASCII(v) {
 		case "1", "true", "yes":
 			exact = true
 		case "0", "false", "no":
@@ -207,6 +207,8 @@ func problemText(body []byte) string {
 		return strings.Join(strings.Fields(s), " ")
 	}
 	for name := range members {
+		// In any letter case, Unicode's too, as the opal package takes a
+		// member as the message: the two must agree on what a body shows.
 		if strings.EqualFold(name, "message") {
 			return ""
 		}

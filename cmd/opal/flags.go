@@ -128,9 +128,10 @@ func parsed(fs *flag.FlagSet) map[string]bool {
 	return set
 }
 
-// choice returns the one of allowed that value names, in any letter case.
+// choice returns the one of allowed (in lower case) that value names, in
+// any letter case of ASCII.
 func choice(flagName, value string, allowed ...string) (string, error) {
-	lower := strings.ToLower(value)
+	lower := foldASCII(value)
 	if slices.Contains(allowed, lower) {
 		return lower, nil
 	}
@@ -166,14 +167,14 @@ func (l *idList) Set(value string) error {
 }
 
 // resourceType returns the type of Opal's ResourceTypeEnum that s names, in
-// any letter case: the API's values are upper case, but one is not
+// any letter case of ASCII: the API's values are upper case, but one is not
 // (AZURE_USER_ASSIGNED_MANAGED_Identity), and nobody should have to guess.
 // For a name that is no type, the error suggests the nearest, or lists them
 // all.
 func resourceType(flagName, s string) (opal.ResourceType, error) {
 	names := make([]string, 0, len(opal.ResourceTypes()))
 	for _, t := range opal.ResourceTypes() {
-		if strings.EqualFold(string(t), s) {
+		if foldASCII(string(t)) == foldASCII(s) {
 			return t, nil
 		}
 		names = append(names, string(t))
@@ -190,7 +191,7 @@ func resourceType(flagName, s string) (opal.ResourceType, error) {
 func nearest(s string, candidates []string) string {
 	best, bestDistance := "", len(s)/2+1
 	for _, c := range candidates {
-		if d := editDistance(strings.ToUpper(s), strings.ToUpper(c)); d < bestDistance {
+		if d := editDistance(foldASCII(s), foldASCII(c)); d < bestDistance {
 			best, bestDistance = c, d
 		}
 	}
@@ -221,9 +222,10 @@ func editDistance(a, b string) int {
 
 // parseDuration reads a duration above zero: a Go duration (90m, 36h),
 // days (7d, 1.5d), or both (7d12h), since access is granted for days and
-// time.ParseDuration has no unit for them. Units take any letter case but
-// M, which reads as a month as much as a minute: 1M is refused, not taken
-// for one minute where a month was meant.
+// time.ParseDuration has no unit for them. Units take any letter case of
+// ASCII but M, which reads as a month as much as a minute: 1M is refused,
+// not taken for one minute where a month was meant (nor 1\u039cS, with a
+// Greek capital mu, for a microsecond).
 func parseDuration(s string) (time.Duration, error) {
 	const bad = "want a duration such as 90m, 36h, 1.5d, 7d or 7d12h"
 	const day = 24 * time.Hour
@@ -231,7 +233,7 @@ func parseDuration(s string) (time.Duration, error) {
 		return 0, errors.New("an M may mean a month or a minute: write m for minutes, or days for a month, such as 30d")
 	}
 	var d time.Duration
-	rest := strings.ToLower(s)
+	rest := foldASCII(s)
 	if days, after, found := strings.Cut(rest, "d"); found {
 		n, ok := decimal(days)
 		if !ok {

@@ -50,6 +50,10 @@ func TestParseDuration(t *testing.T) {
 		{"1h7d", 0, true},
 		{"7", 0, true},
 		{"soon", 0, true},
+		// Greek capital mu, which strings.ToLower would make the mu of
+		// microseconds: "1ΜS" displays as 1MS, which is refused.
+		{"1\u039cS", 0, true},
+		{"1\u039c", 0, true},
 	}
 	for _, tt := range tests {
 		got, err := parseDuration(tt.in)
@@ -68,6 +72,10 @@ func TestResourceType(t *testing.T) {
 		{"azure_user_assigned_managed_identity", "AZURE_USER_ASSIGNED_MANAGED_Identity", ""},
 		{"GITHUB_REPO", "", `-resource-type "GITHUB_REPO" is not a resource type of Opal; did you mean GIT_HUB_REPO?`},
 		{"aws_iam_rol", "", `did you mean AWS_IAM_ROLE?`},
+		// A Kelvin sign or a long s is no letter of a type, though
+		// strings.EqualFold takes them for k and s.
+		{"O\u212aTA_APP", "", `did you mean OKTA_APP?`},
+		{"AW\u017f_IAM_ROLE", "", `did you mean AWS_IAM_ROLE?`},
 		{"BLOB", "", `-resource-type "BLOB" is not a resource type of Opal; want one of: AWS_IAM_ROLE, AWS_EC2_INSTANCE, `},
 	}
 	for _, tt := range tests {
@@ -121,6 +129,11 @@ func TestChoice(t *testing.T) {
 	}
 	if _, err := choice("-format", "xml", "table", "json", "csv"); err == nil || err.Error() != `-format "xml": want table, json or csv` {
 		t.Errorf("choice(xml) error = %v", err)
+	}
+	// A capital I with a dot above is no i, though strings.ToLower makes
+	// it one.
+	if got, err := choice("-sort", "EXP\u0130RES", "expires", "user", "resource"); err == nil {
+		t.Errorf("choice(EXP\u0130RES) = %q, want an error", got)
 	}
 }
 

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/opalclient/opal-go"
 )
@@ -27,9 +26,10 @@ const (
 // kept, so nothing is asked twice. A nil *names looks nothing up: that is
 // -ids.
 //
-// Both maps are keyed by lower-cased ID, as the opal package takes IDs in
-// any letter case: a server that writes an ID in another case than the
-// rows that name it must not blank a name or make a user unknown.
+// Both maps are keyed by folded ID (foldASCII), as the opal package takes
+// IDs in any letter case of ASCII: a server that writes an ID in another
+// case than the rows that name it must not blank a name or make a user
+// unknown, and an ID that only displays like another is another.
 //
 // It is used by one goroutine only, the one that prints, so it needs no
 // lock.
@@ -52,7 +52,7 @@ func (n *names) user(ctx context.Context, id string) (*opal.User, error) {
 	if n == nil || id == "" {
 		return nil, nil
 	}
-	if u, ok := n.users[strings.ToLower(id)]; ok || n.walked {
+	if u, ok := n.users[foldASCII(id)]; ok || n.walked {
 		return u, nil
 	}
 	if n.gets == maxUserGets {
@@ -64,13 +64,13 @@ func (n *names) user(ctx context.Context, id string) (*opal.User, error) {
 			n.addUser(&u)
 		}
 		n.walked = true
-		return n.users[strings.ToLower(id)], nil
+		return n.users[foldASCII(id)], nil
 	}
 	n.gets++
 	u, err := n.client.Users.Get(ctx, id)
 	switch {
 	case errors.Is(err, opal.ErrNotFound):
-		n.users[strings.ToLower(id)] = nil
+		n.users[foldASCII(id)] = nil
 	case err != nil:
 		return nil, fmt.Errorf("looking up the email of user %s (-ids shows IDs and skips lookups): %w", id, err)
 	default:
@@ -82,7 +82,7 @@ func (n *names) user(ctx context.Context, id string) (*opal.User, error) {
 // addUser keeps a user that is already known, such as -user's.
 func (n *names) addUser(u *opal.User) {
 	if n != nil {
-		n.users[strings.ToLower(u.UserID)] = u
+		n.users[foldASCII(u.UserID)] = u
 	}
 }
 
@@ -90,7 +90,7 @@ func (n *names) addUser(u *opal.User) {
 // one of the -all walk.
 func (n *names) addResource(r opal.Resource) {
 	if n != nil {
-		n.resources[strings.ToLower(r.ResourceID)] = r.Name
+		n.resources[foldASCII(r.ResourceID)] = r.Name
 	}
 }
 
@@ -99,7 +99,7 @@ func (n *names) resource(id string) string {
 	if n == nil {
 		return ""
 	}
-	return n.resources[strings.ToLower(id)]
+	return n.resources[foldASCII(id)]
 }
 
 // listResources looks up the names of the resources with the given IDs,
@@ -150,7 +150,7 @@ func existingResources(ctx context.Context, client *opal.Client, ids []string, n
 	}
 	var exist, missing []string
 	for _, id := range ids {
-		i := slices.IndexFunc(found, func(r opal.Resource) bool { return strings.EqualFold(r.ResourceID, id) })
+		i := slices.IndexFunc(found, func(r opal.Resource) bool { return foldASCII(r.ResourceID) == foldASCII(id) })
 		if i < 0 {
 			missing = append(missing, id)
 			continue
@@ -184,15 +184,16 @@ func userByID(ctx context.Context, client *opal.Client, id string) (*opal.User, 
 	return u, nil
 }
 
-// userByEmail returns the user with the given email; one that Opal does
-// not know is an error saying so.
-func userByEmail(ctx context.Context, client *opal.Client, email string) (*opal.User, error) {
+// userByEmail returns the user with the given email, given by the flag
+// flagName (-user, -email); one that Opal does not know is an error saying
+// so.
+func userByEmail(ctx context.Context, client *opal.Client, flagName, email string) (*opal.User, error) {
 	u, err := client.Users.GetByEmail(ctx, email)
 	switch {
 	case errors.Is(err, opal.ErrNotFound):
 		return nil, fmt.Errorf("no user with email %s in this Opal organisation", quote(email))
 	case err != nil:
-		return nil, fmt.Errorf("looking up the user of -user %s: %w", email, err)
+		return nil, fmt.Errorf("looking up the user of %s %s: %w", flagName, email, err)
 	}
 	return u, nil
 }

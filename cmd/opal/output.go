@@ -251,7 +251,9 @@ func userText(u *opal.User, id string) string {
 }
 
 // compareText orders names as people do, without regard to letter case
-// (Opal's resource names mix "ANALYTICS" and "orders-prod").
+// (Opal's resource names mix "ANALYTICS" and "orders-prod"). It only
+// orders: two texts that differ are never equal to it, so Unicode's case
+// mapping cannot make one name pass for another.
 func compareText(a, b string) int {
 	return cmp.Or(strings.Compare(strings.ToLower(a), strings.ToLower(b)), strings.Compare(a, b))
 }

@@ -274,17 +274,17 @@ func (l *lineWriter) Write(b []byte) (int, error) {
 
 // skipGone returns the skip function of one sweep (see rows.skip): it
 // passes over the error of a resource not found during the sweep, deleted
-// since it was listed, keeps its ID in gone, in lower case, and warns about
-// it, once however many sweeps find it gone. gone is the sweep's own, so
-// that it can tell a sweep that skipped some resources from one that read
-// none; the sweep's goroutine alone uses it.
+// since it was listed, keeps its ID in gone, folded (foldASCII), and warns
+// about it, once however many sweeps find it gone. gone is the sweep's
+// own, so that it can tell a sweep that skipped some resources from one
+// that read none; the sweep's goroutine alone uses it.
 func (p *progress) skipGone(gone map[string]bool) func(error) bool {
 	return func(err error) bool {
 		var rerr *opal.ResourceError
 		if !errors.As(err, &rerr) || !errors.Is(err, opal.ErrNotFound) {
 			return false
 		}
-		id := strings.ToLower(rerr.ResourceID)
+		id := foldASCII(rerr.ResourceID)
 		gone[id] = true
 		p.mu.Lock()
 		warned := p.gone[id]

@@ -117,7 +117,7 @@ func (s *resourceSelection) resources(ctx context.Context, c *cli, n *names) ([]
 }
 
 // everyGone returns the error of a sweep of the resources ids that read
-// none of them, each found gone (gone holds their IDs in lower case): an
+// none of them, each found gone (gone holds their IDs folded): an
 // empty table would say that nobody holds access, where nothing was read.
 // In practice that is rarely a resource deleted since it was listed, more
 // often a proxy or gateway that does not serve the endpoint.
@@ -126,7 +126,7 @@ func everyGone(ids []string, gone map[string]bool) error {
 		return nil
 	}
 	for _, id := range ids {
-		if !gone[strings.ToLower(id)] {
+		if !gone[foldASCII(id)] {
 			return nil
 		}
 	}
@@ -187,7 +187,7 @@ func (u *userSelection) find(ctx context.Context, client *opal.Client, n *names)
 	var user *opal.User
 	var err error
 	if u.email != "" {
-		user, err = userByEmail(ctx, client, u.email)
+		user, err = userByEmail(ctx, client, "-user", u.email)
 	} else {
 		user, err = userByID(ctx, client, u.id)
 	}

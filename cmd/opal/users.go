@@ -59,7 +59,7 @@ func (o *usersOptions) run(ctx context.Context, c *cli) error {
 		return c.client.Users.All(ctx, &opal.ListUsersOptions{PageSize: o.commonFlags.pageSize})
 	}
 	if o.email != "" {
-		u, err := userByEmail(ctx, c.client, o.email)
+		u, err := userByEmail(ctx, c.client, "-email", o.email)
 		if err != nil {
 			return err
 		}
