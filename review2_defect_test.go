@@ -1,0 +1,207 @@
+package opal_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/opalclient/opal-go"
+	"github.com/opalclient/opal-go/opaltest"
+)
+
+// TestDefect_UserAgentHoldingTheTokenReachesFmt: NewClient refuses a base
+// URL that holds the token, and a user agent that holds it with a newline,
+// but takes WithUserAgent(token), or a product that holds the token beside
+// other text, and keeps it in the Client's userAgent field, which fmt
+// prints: fmt.Sprintf("%v", client) holds the token.
+//
+// Reproduction: c, _ := opal.NewClient(tok, opal.WithUserAgent(tok));
+// fmt.Sprintf("%+v", c) prints "userAgent:<tok> opal-go/0.1.0".
+//
+// Expected: NewClient refuses such a product with an error matching
+// ErrInvalidArgument that does not quote the token (as it refuses a base
+// URL holding it), or no verb of fmt prints it from the Client. Either fix
+// passes this test.
+func TestDefect_UserAgentHoldingTheTokenReachesFmt(t *testing.T) {
+	for name, product := range map[string]string{
+		"the token as the product":         testToken,
+		"the token in the product":         "bot/1 (" + testToken + ")",
+		"the hostile token as the product": hostileToken,
+	} {
+		t.Run(name, func(t *testing.T) {
+			token := testToken
+			if product == hostileToken {
+				token = hostileToken
+			}
+			c, err := opal.NewClient(token, opal.WithUserAgent(product))
+			if err != nil {
+				if !errors.Is(err, opal.ErrInvalidArgument) {
+					t.Errorf("NewClient error = %s, want one matching ErrInvalidArgument", maskToken(err.Error(), token))
+				}
+				checkNoTokenInChain(t, err, token)
+				return
+			}
+			var leaking []string
+			for what, v := range map[string]any{"*Client": c, "Client": *c} {
+				for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q"} {
+					if leaksToken(fmt.Sprintf(verb, v), token) {
+						leaking = append(leaking, fmt.Sprintf("fmt.Sprintf(%q, %s)", verb, what))
+					}
+				}
+			}
+			if len(leaking) > 0 {
+				slices.Sort(leaking)
+				t.Errorf("the token is printed by %s", strings.Join(leaking, ", "))
+			}
+		})
+	}
+}
+
+// TestDefect_NewClientRefusalRedactsItsOwnPrefix: withoutToken redacts
+// pieces of the token (its first 4 bytes anywhere) in the whole text of an
+// option's refusal, the library's own words included. With a token that
+// starts like the package's prefix, such as the suite's own testToken
+// ("opal-test-token-..."), the refusal reads "[REDACTED]: invalid argument:
+// WithUserAgent: ..." instead of "opal: invalid argument: WithUserAgent: ...".
+//
+// Reproduction: opal.NewClient("opal-test-token-7Yq2Lw9Zx4",
+// opal.WithUserAgent("opal-test-token-7Yq2Lw9Zx4\n")).
+//
+// Expected: the text that the option did not quote from its argument (the
+// sentinel's "opal: invalid argument", the option's name, the reason) is
+// kept as it is; only the quoted value is redacted, pieces included. Fix in
+// opal.go withoutToken (redact pieces in the quoted value only, or have
+// WithUserAgent not quote a product that NewClient then finds holding the
+// token).
+func TestDefect_NewClientRefusalRedactsItsOwnPrefix(t *testing.T) {
+	_, err := opal.NewClient(testToken, opal.WithUserAgent(testToken+"\n"))
+	if !errors.Is(err, opal.ErrInvalidArgument) {
+		t.Fatalf("NewClient error = %v, want one matching ErrInvalidArgument", err)
+	}
+	checkNoTokenInChain(t, err, testToken)
+	const want = "opal: invalid argument: WithUserAgent: "
+	if got := err.Error(); !strings.HasPrefix(got, want) {
+		t.Errorf("NewClient error = %q, want it to start %q", maskToken(got, testToken), want)
+	}
+}
+
+// TestDefect_ResourcesListTakesAChildOfAnotherParent: Resources.List and
+// All with ParentID set accept a page holding a resource whose
+// parent_resource_id is another resource: a server, mock or proxy that
+// dropped the filter (answering with every resource) passes for the
+// answer, though each item says it is not what was asked for, as a
+// resource of another type is refused when Type is set.
+//
+// Reproduction: a server answers GET /v1/resources?parent_resource_id=p1
+// with {"results":[{"resource_id":"c1","parent_resource_id":"p2"}]};
+// Resources.List(ctx, &ListResourcesOptions{ParentID: "p1"}) returns the
+// page, nil error.
+//
+// Expected: an error matching ErrInvalidResponse, from List and from All,
+// before the item is yielded (a child that leaves parent_resource_id out
+// may be taken, since the schema does not require it). Fix in resources.go
+// resourcesAskedFor.
+func TestDefect_ResourcesListTakesAChildOfAnotherParent(t *testing.T) {
+	c, mux, _ := setup(t)
+	mux.HandleFunc("/v1/resources", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, `{"results":[{"resource_id":"c1","parent_resource_id":"p2"}],"next":null,"previous":null}`)
+	})
+	opts := &opal.ListResourcesOptions{ParentID: "p1"}
+	if page, err := c.Resources.List(context.Background(), opts); !errors.Is(err, opal.ErrInvalidResponse) {
+		t.Errorf("List = %+v, %v; want an error matching ErrInvalidResponse", page, err)
+	}
+	for r, err := range c.Resources.All(context.Background(), opts) {
+		if err == nil {
+			t.Errorf("All yielded %+v, a child of another parent", r)
+		} else if !errors.Is(err, opal.ErrInvalidResponse) {
+			t.Errorf("All error = %v, want one matching ErrInvalidResponse", err)
+		}
+	}
+}
+
+// TestDefect_OpaltestMatchesEmailsByUnicodeFolding: opaltest's GET /user
+// matches ?email= with strings.EqualFold, which folds the Kelvin sign
+// (U+212A) to "k": it answers a request for kate@corp.example with the
+// user "\u212Aate@corp.example" added before her, and the Client, which
+// compares emails in ASCII letter case only, refuses the answer, so a test
+// of code that looks Kate up fails on opaltest though Kate is there.
+//
+// Reproduction: AddUsers({u-kelvin, "\u212Aate@corp.example"}, {u-kate,
+// "kate@corp.example"}); client.Users.GetByEmail(ctx, "kate@corp.example")
+// fails with "its \"email\" is not the one asked for".
+//
+// Expected: opaltest matches emails in ASCII letter case only, as the
+// library does, and answers with u-kate. Fix in opaltest/users.go getUser.
+func TestDefect_OpaltestMatchesEmailsByUnicodeFolding(t *testing.T) {
+	srv := opaltest.NewServer()
+	defer srv.Close()
+	srv.AddUsers(
+		opal.User{UserID: "u-kelvin", Email: "\u212Aate@corp.example"},
+		opal.User{UserID: "u-kate", Email: "kate@corp.example"},
+	)
+	c, err := srv.Client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, email := range []string{"kate@corp.example", "KATE@corp.example"} {
+		u, err := c.Users.GetByEmail(context.Background(), email)
+		if err != nil || u.UserID != "u-kate" {
+			t.Errorf("GetByEmail(%q) = %+v, %v; want u-kate", email, u, err)
+		}
+	}
+}
+
+// TestDefect_OpaltestTakesTheFirstOfRepeatedParameters: opaltest now
+// refuses include_unmanaged given twice, "since a server could read it
+// either way", and resource_ids given twice, but every other parameter
+// given twice is read as its first value, the strict reading its doc
+// promises aside. Worst, GET /v1/sessions?resource_id=r1&user_id=&user_id=u2
+// lists every user's sessions on r1, not u2's: the empty first value is
+// taken for no filter.
+//
+// Reproduction: the requests below, with the server's token.
+//
+// Expected: 400, as for include_unmanaged, for any parameter the server
+// reads that is given more than once. Fix in opaltest (one helper that
+// reads a parameter once, used by every endpoint).
+func TestDefect_OpaltestTakesTheFirstOfRepeatedParameters(t *testing.T) {
+	srv := opaltest.NewServer(
+		opal.Session{ResourceID: "r1", UserID: "u1", ExpirationDate: in2030},
+		opal.Session{ResourceID: "r1", UserID: "u2", ExpirationDate: in2030},
+	)
+	defer srv.Close()
+	srv.AddUsers(opal.User{UserID: "u1", Email: "a@corp.example"}, opal.User{UserID: "u2", Email: "b@corp.example"})
+	srv.AddResources(opal.Resource{ResourceID: "r1", ResourceType: opal.ResourceTypeAWSIAMRole})
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	hc := &http.Client{Transport: tr}
+	for _, pathAndQuery := range []string{
+		"/sessions?resource_id=r1&user_id=&user_id=u2",
+		"/sessions?resource_id=r1&resource_id=r2",
+		"/sessions?resource_id=r1&page_size=1&page_size=1000",
+		"/user?user_id=u1&user_id=u2",
+		"/user?email=a@corp.example&email=b@corp.example",
+		"/resources?resource_type_filter=AWS_IAM_ROLE&resource_type_filter=GIT_HUB_REPO",
+		"/resources/r1/users?limit=1&limit=1000",
+	} {
+		req, err := http.NewRequest(http.MethodGet, srv.URL+pathAndQuery, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+srv.Token)
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("GET %s: %s %s, want 400", pathAndQuery, resp.Status, body)
+		}
+	}
+}
