@@ -1132,6 +1132,9 @@ func TestListsRefuseItemsNotAskedFor(t *testing.T) {
 				// Else it would read as a session that ended in the year 1.
 				{name: "no expiration date", item: `{"connection_id":"a4","user_id":"u1","resource_id":"r1"}`, want: `results[1]: no "expiration_date"`},
 				{name: "a null expiration date", item: `{"connection_id":"a4","user_id":"u1","resource_id":"r1","expiration_date":null}`, want: `results[1]: no "expiration_date"`},
+				// Of a key given twice, the last value is read, as for any field.
+				{name: "an expiration date, then null", item: `{"connection_id":"a4","user_id":"u1","resource_id":"r1",` + in2030 + `,"expiration_date":null}`, want: `results[1]: no "expiration_date"`},
+				{name: "null, then an expiration date", item: `{"connection_id":"a4","user_id":"u1","resource_id":"r1","expiration_date":null,` + in2030 + `}`, id: "a4"},
 				{name: "a null item", item: `null`, want: `results[1]: no "resource_id"`},
 				{name: "an empty item", item: `{}`, want: `results[1]: no "resource_id"`},
 				{name: "upper-case IDs", item: `{"connection_id":"a4","user_id":"U1","resource_id":"R1",` + in2030 + `}`, id: "a4"},
