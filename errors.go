@@ -4,9 +4,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -241,19 +243,25 @@ func redirectTarget(location string) string {
 
 // errorMessage finds the human-readable part of an error body: the "message"
 // of a JSON object (Opal has sent both "message" and "Message"), else the
-// body's text, without markup, on one short line.
+// body's text, without markup, on one short line. Of several keys that
+// spell "message" in some ASCII letter case, "message" itself wins, then
+// the others in sorted order, the first whose value is a string: a body
+// holding two gives the same message on every run.
 func errorMessage(body []byte) string {
 	var obj map[string]json.RawMessage
 	if json.Unmarshal(body, &obj) == nil {
 		if len(obj) == 0 {
 			return "" // {} or null says nothing; the status text will
 		}
-		for key, raw := range obj {
-			if !strings.EqualFold(key, "message") {
-				continue
+		keys := []string{"message"}
+		for _, key := range slices.Sorted(maps.Keys(obj)) {
+			if key != "message" && equalFoldASCII(key, "message") {
+				keys = append(keys, key)
 			}
+		}
+		for _, key := range keys {
 			var msg string
-			if json.Unmarshal(raw, &msg) == nil {
+			if raw, ok := obj[key]; ok && string(raw) != "null" && json.Unmarshal(raw, &msg) == nil {
 				return oneLine(msg)
 			}
 		}

@@ -185,3 +185,29 @@ func forEachEndpoint(t *testing.T, body, token string, check func(endpoint strin
 		check(name, call())
 	}
 }
+
+// TestErrorMessageTakesTheExactKeyFirst: of the keys of an error body that
+// spell "message" in some ASCII letter case, "message" wins, then the
+// others in sorted order, the first holding a string; so a body holding
+// two gives the same message on every run, where the order of a map's keys
+// would vary. A key that spells it with a letter outside ASCII (a long s)
+// is no "message".
+func TestErrorMessageTakesTheExactKeyFirst(t *testing.T) {
+	tests := []struct{ body, want string }{
+		{`{"Message":"second","message":"first"}`, "first"},
+		{`{"message":"first","Message":"second"}`, "first"},
+		{`{"message":7,"Message":"second"}`, "second"},
+		{`{"message":null,"Message":"second"}`, "second"},
+		{`{"mESSAGE":"third","Message":"second","MESSAGE":"first"}`, "first"},
+		{`{"me\u017F\u017Fage":"not it"}`, `{"me\u017F\u017Fage":"not it"}`},
+	}
+	for _, tt := range tests {
+		// Map iteration changes from run to run: one run could pass by luck.
+		for range 50 {
+			if got := errorMessage([]byte(tt.body)); got != tt.want {
+				t.Errorf("errorMessage(%s) = %q, want %q", tt.body, got, tt.want)
+				break
+			}
+		}
+	}
+}

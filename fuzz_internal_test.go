@@ -192,13 +192,17 @@ func FuzzRedact(f *testing.F) {
 			}
 		}
 		p := redactPieces(s, testToken)
+		holdsPiece := false
 		for i := 0; i+minFreeSecret <= len(testToken); i++ {
-			if piece := testToken[i : i+minFreeSecret]; strings.Contains(p, piece) {
+			piece := testToken[i : i+minFreeSecret]
+			if strings.Contains(p, piece) {
 				t.Fatalf("redacting the pieces of the token in %q left %q: %q", s, piece, p)
 			}
+			holdsPiece = holdsPiece || strings.Contains(s, piece)
 		}
-		if strings.Contains(p, testToken[:minCutStart]) {
-			t.Fatalf("redacting the pieces of the token in %q left its start: %q", s, p)
+		// Shorter pieces, such as the token's start "opal", are words too.
+		if !strings.ContainsAny(s, `\%&`) && !holdsPiece && p != s {
+			t.Fatalf("redacting the pieces of the token in %q, which holds no escape and no %d bytes of it in a row, changed it to %q", s, minFreeSecret, p)
 		}
 	})
 }

@@ -265,7 +265,9 @@ var listers = []lister{
 			"parent_resource_id":   {"parent"},
 			"ancestor_resource_id": {"ancestor"},
 		},
-		item: func(id string) string { return fmt.Sprintf(`{"resource_id":%q,"resource_type":"AWS_IAM_ROLE"}`, id) },
+		item: func(id string) string {
+			return fmt.Sprintf(`{"resource_id":%q,"resource_type":"AWS_IAM_ROLE","parent_resource_id":"parent"}`, id)
+		},
 		add: func(srv *opaltest.Server, ids ...string) {
 			srv.AddResources(opal.Resource{ResourceID: "parent", ParentResourceID: "ancestor"})
 			for _, id := range ids {
@@ -1082,7 +1084,7 @@ type notAskedFor struct {
 }
 
 // TestListsRefuseItemsNotAskedFor: a page holding an item about another
-// resource, user, type or ID than the list was asked for, or one that does
+// resource, user, type, ID or parent than the list was asked for, or one that does
 // not say what it is about (its identifying fields, a session's expiration
 // date, which the API requires), is an error matching ErrInvalidResponse,
 // found before any item of that page is yielded, not retried, and naming
@@ -1102,6 +1104,10 @@ func TestListsRefuseItemsNotAskedFor(t *testing.T) {
 	resourcesByID := resourcesMethods
 	resourcesByID.opts = func(cursor string, pageSize int) *opal.ListResourcesOptions {
 		return &opal.ListResourcesOptions{Cursor: cursor, PageSize: pageSize, Type: opal.ResourceTypeAWSIAMRole, IDs: []string{"a1", "a2", "a3", "k9"}}
+	}
+	childrenOfK1 := resourcesMethods
+	childrenOfK1.opts = func(cursor string, pageSize int) *opal.ListResourcesOptions {
+		return &opal.ListResourcesOptions{Cursor: cursor, PageSize: pageSize, ParentID: "k1"}
 	}
 	const in2030 = `"expiration_date":"2030-01-01T00:00:00Z"`
 	session := func(id string) string {
@@ -1126,6 +1132,9 @@ func TestListsRefuseItemsNotAskedFor(t *testing.T) {
 				// Else it would read as a session that ended in the year 1.
 				{name: "no expiration date", item: `{"connection_id":"a4","user_id":"u1","resource_id":"r1"}`, want: `results[1]: no "expiration_date"`},
 				{name: "a null expiration date", item: `{"connection_id":"a4","user_id":"u1","resource_id":"r1","expiration_date":null}`, want: `results[1]: no "expiration_date"`},
+				// Of a key given twice, the last value is read, as for any field.
+				{name: "an expiration date, then null", item: `{"connection_id":"a4","user_id":"u1","resource_id":"r1",` + in2030 + `,"expiration_date":null}`, want: `results[1]: no "expiration_date"`},
+				{name: "null, then an expiration date", item: `{"connection_id":"a4","user_id":"u1","resource_id":"r1","expiration_date":null,` + in2030 + `}`, id: "a4"},
 				{name: "a null item", item: `null`, want: `results[1]: no "resource_id"`},
 				{name: "an empty item", item: `{}`, want: `results[1]: no "resource_id"`},
 				{name: "upper-case IDs", item: `{"connection_id":"a4","user_id":"U1","resource_id":"R1",` + in2030 + `}`, id: "a4"},
@@ -1171,6 +1180,20 @@ func TestListsRefuseItemsNotAskedFor(t *testing.T) {
 				// makes another ID.
 				{name: "a look-alike of an ID", item: `{"resource_id":"\u212A9","resource_type":"AWS_IAM_ROLE"}`, want: `results[1]: its "resource_id" is not one of the IDs asked for`},
 				{name: "a look-alike of the type", item: `{"resource_id":"k9","resource_type":"AW\u017F_IAM_ROLE"}`, want: `results[1]: its "resource_type" is not the one asked for`},
+			},
+		},
+		{
+			// A server that dropped the filter answers with every resource:
+			// children of other parents, and top-level ones, with no parent.
+			name: "children of a resource", path: "/v1/resources", open: childrenOfK1.open,
+			item: func(id string) string { return fmt.Sprintf(`{"resource_id":%q,"parent_resource_id":"k1"}`, id) },
+			cases: []notAskedFor{
+				{name: "a child of another parent", item: `{"resource_id":"c1","parent_resource_id":"OTHER-p2"}`, want: `results[1]: its "parent_resource_id" is not the one asked for`},
+				{name: "no parent", item: `{"resource_id":"c1"}`, want: `results[1]: no "parent_resource_id"`},
+				{name: "a null parent", item: `{"resource_id":"c1","parent_resource_id":null}`, want: `results[1]: no "parent_resource_id"`},
+				{name: "an empty parent", item: `{"resource_id":"c1","parent_resource_id":""}`, want: `results[1]: no "parent_resource_id"`},
+				{name: "upper-case parent", item: `{"resource_id":"c1","parent_resource_id":"K1"}`, id: "c1"},
+				{name: "a look-alike of the parent", item: `{"resource_id":"c1","parent_resource_id":"\u212A1"}`, want: `results[1]: its "parent_resource_id" is not the one asked for`},
 			},
 		},
 		{

@@ -53,6 +53,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -117,6 +118,7 @@ type config struct {
 	exactBaseURL bool // the base URL as given, with no "/v1" filled in
 	httpClient   *http.Client
 	product      string
+	productSet   bool // product is given, and must be checked
 	retryMax     int
 	retryWaitMin time.Duration
 	retryWaitMax time.Duration
@@ -180,13 +182,15 @@ func WithHTTPClient(hc *http.Client) Option {
 }
 
 // WithUserAgent puts the caller's product, such as "inventory-bot/2.1", in
-// front of the library's own User-Agent ("opal-go/<Version>").
+// front of the library's own User-Agent ("opal-go/<Version>"). NewClient
+// refuses a product that is empty, has white space at either end or holds a
+// control character, and one that holds the API token, which the Client
+// would keep, and fmt print. Of several, the last given wins.
 func WithUserAgent(product string) Option {
 	return func(c *config) error {
-		if product == "" || strings.TrimSpace(product) != product || hasControl(product) {
-			return fmt.Errorf("%w: WithUserAgent: %q is not a valid product (want text like \"inventory-bot/2.1\")", ErrInvalidArgument, product)
-		}
-		c.product = product
+		// Checked by NewClient, which knows the token: a refusal must not
+		// quote a product that holds it.
+		c.product, c.productSet = product, true
 		return nil
 	}
 }
@@ -251,12 +255,13 @@ func WithLogger(l *slog.Logger) Option {
 // f hears of an attempt when its outcome is known: when its answer has been
 // read (a 2xx body decoded included) or it failed. For a call that retries,
 // that is before the wait for the retry. An attempt may be more than one
-// request on the wire: the redirects it follows, and the one resend that
+// request on the wire: the redirects it follows, and the resends that
 // net/http makes on its own of a GET whose kept-alive connection the server
-// had closed before answering, are part of it: one Attempt, and no turn of
-// the rate limiter of its own for the resend. A panic in f is not recovered:
-// it unwinds the call, as one in the caller's own code would, and the Client
-// stays fit for use, its limiter and connections as they were. (In
+// had closed before answering (one for each such connection, so maybe
+// several), are part of it: one Attempt, and no turn of the rate limiter of
+// their own for the resends. A panic in f is not recovered: it unwinds the
+// call, as one in the caller's own code would, and the Client stays fit for
+// use, its limiter and connections as they were. (In
 // [SessionsService.AllOf] and [AccessService.AllOf], f runs on the sweep's
 // goroutines, where a panic, as in any goroutine, ends the program.)
 func WithObserver(f func(context.Context, Attempt)) Option {
@@ -294,8 +299,18 @@ func WithRateLimit(perSecond float64) Option {
 // NewClient returns a client that authenticates with the given API token.
 // It sends nothing; errors are about its arguments and wrap
 // [ErrInvalidArgument], and never quote the token, even where it was given
-// by mistake in an option, such as the base URL or the user agent.
+// by mistake in an option, such as the base URL or the user agent: such an
+// option is refused, and its refusal says that its value holds the token,
+// or a piece of it, rather than quoting it.
 func NewClient(token string, opts ...Option) (*Client, error) {
+	c, err := newClient(token, opts)
+	if err != nil {
+		return nil, withoutToken(err, token)
+	}
+	return c, nil
+}
+
+func newClient(token string, opts []Option) (*Client, error) {
 	if token == "" {
 		return nil, fmt.Errorf("%w: empty API token", ErrInvalidArgument)
 	}
@@ -317,21 +332,33 @@ func NewClient(token string, opts ...Option) (*Client, error) {
 			continue
 		}
 		if err := opt(&cfg); err != nil {
-			return nil, withoutToken(err, token)
+			return nil, err
 		}
 	}
 	parse := parseBaseURL
 	if cfg.exactBaseURL {
 		parse = checkBaseURL
 	}
+	// The token was swapped with a string option, or pasted into it: the
+	// refusal must not quote the value. The bytes of the token are looked
+	// for as they are (in any form of escaping, but in their own letter
+	// case), as the server would read them.
 	if holdsSecret(cfg.baseURL, token) {
-		// The two were swapped, or pasted together: the error must not
-		// quote the URL.
 		return nil, fmt.Errorf("%w: base URL holds the API token (were the token and the URL swapped?)", ErrInvalidArgument)
 	}
-	base, err := parse(cfg.baseURL) // it holds no token: its refusals may quote it
+	if cfg.productSet && holdsSecret(cfg.product, token) {
+		// Kept, it would be sent to the server in every User-Agent, and
+		// printed by fmt from the Client.
+		return nil, fmt.Errorf("%w: WithUserAgent: the product holds the API token (were the token and the product swapped?)", ErrInvalidArgument)
+	}
+	base, err := parse(cfg.baseURL, token)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.productSet {
+		if err := checkProduct(cfg.product, token); err != nil {
+			return nil, err
+		}
 	}
 
 	hc := &http.Client{Timeout: defaultAttemptTimeout}
@@ -373,9 +400,11 @@ func NewClient(token string, opts ...Option) (*Client, error) {
 }
 
 // withoutToken is err, a refusal of NewClient's arguments, with the token
-// redacted, pieces of it included, where its text held it: an option that
-// holds the token by mistake (it was pasted into the user agent, say) is
-// quoted by its refusal. It still wraps ErrInvalidArgument.
+// redacted, pieces of it included, where its text held it. It is a last
+// safety net: no refusal quotes a value that holds the token or a piece of
+// it (see quoted), so it changes nothing unless one was missed. It runs
+// over the whole text, so that it would redact the library's own words
+// where the token holds them. It still wraps ErrInvalidArgument.
 func withoutToken(err error, token string) error {
 	if !chainHoldsSecret(err, token) {
 		return err
@@ -393,10 +422,29 @@ var sharedTransport = sync.OnceValue(func() *http.Transport {
 	return libraryTransport(http.DefaultTransport, maxInFlight)
 })
 
+// quoted is s, a value given to NewClient, Go-quoted for a refusal to name
+// it, or, where s holds a piece of the token (as redactPieces finds
+// pieces), words that say so: no refusal quotes the token, whole or in part.
+func quoted(s, token string) string {
+	if redactPieces(s, token) != s {
+		return "(not quoted: it holds part of the API token)"
+	}
+	return strconv.Quote(s)
+}
+
+// checkProduct checks the product of WithUserAgent, which holds no token.
+func checkProduct(product, token string) error {
+	if product == "" || strings.TrimSpace(product) != product || hasControl(product) {
+		return fmt.Errorf("%w: WithUserAgent: %s is not a valid product (want text like \"inventory-bot/2.1\")", ErrInvalidArgument, quoted(product, token))
+	}
+	return nil
+}
+
 // parseBaseURL checks a base URL against the rules of WithBaseURL and
-// returns it with "/v1" filled in for an empty path.
-func parseBaseURL(raw string) (*url.URL, error) {
-	u, err := checkBaseURL(raw)
+// returns it with "/v1" filled in for an empty path. The URL holds no
+// token; its refusals do not quote it where it holds a piece of it.
+func parseBaseURL(raw, token string) (*url.URL, error) {
+	u, err := checkBaseURL(raw, token)
 	if err != nil {
 		return nil, err
 	}
@@ -407,33 +455,39 @@ func parseBaseURL(raw string) (*url.URL, error) {
 }
 
 // checkBaseURL checks a base URL against the rules of WithBaseURL and
-// returns it as given.
-func checkBaseURL(raw string) (*url.URL, error) {
+// returns it as given. The URL holds no token; its refusals do not quote
+// it where it holds a piece of it.
+func checkBaseURL(raw, token string) (*url.URL, error) {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: base URL: "+format, append([]any{ErrInvalidArgument}, args...)...)
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
-		// url.Error repeats the whole URL; say only what is wrong with it.
+		// url.Error repeats the whole URL; say only what is wrong with it,
+		// which quotes a part of it.
 		if ue, ok := err.(*url.Error); ok {
 			err = ue.Err
 		}
+		if redactPieces(raw, token) != raw {
+			return nil, bad("%s is not a valid URL", quoted(raw, token))
+		}
 		return nil, bad("not a valid URL: %v", err)
 	}
+	shown := quoted(u.Redacted(), token)
 	switch {
 	case u.Opaque != "" || u.Hostname() == "":
-		return nil, bad("%q has no host (want a URL like %s)", u.Redacted(), DefaultBaseURL)
+		return nil, bad("%s has no host (want a URL like %s)", shown, DefaultBaseURL)
 	case u.User != nil:
-		return nil, bad("%q contains credentials; the token is given to NewClient", u.Redacted())
+		return nil, bad("%s contains credentials; the token is given to NewClient", shown)
 	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
-		return nil, bad("%q has a query or fragment", u.Redacted())
+		return nil, bad("%s has a query or fragment", shown)
 	case u.Scheme == "https":
 	case u.Scheme == "http":
 		if !isLoopback(u.Hostname()) {
-			return nil, bad("%q uses plain http, which is allowed only to loopback hosts (localhost, 127.0.0.0/8, [::1]); use https", u.Redacted())
+			return nil, bad("%s uses plain http, which is allowed only to loopback hosts (localhost, 127.0.0.0/8, [::1]); use https", shown)
 		}
 	default:
-		return nil, bad("%q has scheme %q; use https", u.Redacted(), u.Scheme)
+		return nil, bad("%s has scheme %s; use https", shown, quoted(u.Scheme, token))
 	}
 	return u, nil
 }

@@ -134,28 +134,43 @@ func TestNewClientRejectsBadArguments(t *testing.T) {
 
 // TestNewClientRefusalsNeverQuoteTheToken: a token given by mistake in an
 // option (the base URL and the token swapped, or pasted together; the
-// token as the user agent) is refused with an error that quotes neither the
-// token nor a piece of it, in any form, and still wraps ErrInvalidArgument.
+// token as the user agent, or in it) is refused with an error that still
+// wraps ErrInvalidArgument, says what holds the token, and quotes neither
+// the token nor a piece of it, in any form. A value refused for another
+// reason that holds a piece of the token is not quoted either. The
+// library's own words are kept whole, though the token starts like them:
+// the suite's token starts "opal-", as the errors' "opal: " does. A user
+// agent that holds the token is refused, not kept in the Client, where fmt
+// would print it.
 func TestNewClientRefusalsNeverQuoteTheToken(t *testing.T) {
-	for _, token := range []string{testToken, "Qz7+hUNTER2/XyZ=0123456789abcdefVWk"} {
+	const holds, notQuoted = "holds the API token", "(not quoted: it holds part of the API token)"
+	for _, token := range []string{testToken, "Qz7+hUNTER2/XyZ=0123456789abcdefVWk", hostileToken} {
 		esc, path := url.QueryEscape(token), url.PathEscape(token)
+		piece := token[2:12]
 		for _, opt := range []struct {
 			name string
 			opt  opal.Option
+			want string // what the error says after "opal: invalid argument: "
 		}{
-			{"the token as the base URL", opal.WithBaseURL(token)},
-			{"the token as the exact base URL", opal.WithExactBaseURL(token)},
-			{"the token as the host", opal.WithBaseURL("https://" + token)},
-			{"the token in the path of a plain-http URL", opal.WithBaseURL("http://opal.example/" + path)},
-			{"the token in an unknown scheme's URL", opal.WithExactBaseURL("ftp://x/" + token)},
-			{"the token as the user", opal.WithBaseURL("https://" + esc + "@opal.example/v1")},
-			{"the token as the user, with a password", opal.WithBaseURL("https://" + esc + ":x@opal.example/v1")},
-			{"the token in the query", opal.WithBaseURL("https://opal.example/v1?token=" + esc)},
-			{"the token as the fragment", opal.WithBaseURL("https://opal.example/v1#" + esc)},
-			{"the token as the port", opal.WithBaseURL("https://opal.example:" + token)},
-			{"the token in a URL without a host", opal.WithExactBaseURL("opal.example/" + path)},
-			{"the token as the user agent, with its newline", opal.WithUserAgent(token + "\n")},
-			{"the token in the user agent, with a NUL", opal.WithUserAgent("bot/" + token + "\x00")},
+			{"the token as the base URL", opal.WithBaseURL(token), "base URL " + holds},
+			{"the token as the exact base URL", opal.WithExactBaseURL(token), "base URL " + holds},
+			{"the token as the host", opal.WithBaseURL("https://" + token), "base URL " + holds},
+			{"the token in the path of a plain-http URL", opal.WithBaseURL("http://opal.example/" + path), "base URL " + holds},
+			{"the token in an unknown scheme's URL", opal.WithExactBaseURL("ftp://x/" + token), "base URL " + holds},
+			{"the token as the user", opal.WithBaseURL("https://" + esc + "@opal.example/v1"), "base URL " + holds},
+			{"the token as the user, with a password", opal.WithBaseURL("https://" + esc + ":x@opal.example/v1"), "base URL " + holds},
+			{"the token in the query", opal.WithBaseURL("https://opal.example/v1?token=" + esc), "base URL " + holds},
+			{"the token as the fragment", opal.WithBaseURL("https://opal.example/v1#" + esc), "base URL " + holds},
+			{"the token as the port", opal.WithBaseURL("https://opal.example:" + token), "base URL " + holds},
+			{"the token in a URL without a host", opal.WithExactBaseURL("opal.example/" + path), "base URL " + holds},
+			{"the token as the user agent", opal.WithUserAgent(token), "WithUserAgent: the product " + holds},
+			{"the token in the user agent", opal.WithUserAgent("bot/1 (" + token + ")"), "WithUserAgent: the product " + holds},
+			{"the token as the user agent, with its newline", opal.WithUserAgent(token + "\n"), "WithUserAgent: the product " + holds},
+			{"the token in the user agent, with a NUL", opal.WithUserAgent("bot/" + token + "\x00"), "WithUserAgent: the product " + holds},
+			{"a piece of the token in a user agent refused", opal.WithUserAgent("bot/" + piece + "\n"), "WithUserAgent: " + notQuoted + " is not a valid product"},
+			{"a piece of the token in a URL with a query", opal.WithBaseURL("https://opal.example/v1?t=" + url.QueryEscape(piece)), "base URL: " + notQuoted + " has a query"},
+			{"a piece of the token in a URL of another scheme", opal.WithExactBaseURL("ftp://opal.example/" + url.PathEscape(piece)), "base URL: " + notQuoted + " has scheme"},
+			{"a piece of the token in a URL that does not parse", opal.WithBaseURL("https://opal.example:x" + piece), "base URL: " + notQuoted + " is not a valid URL"},
 		} {
 			t.Run(opt.name+"/"+token[:3], func(t *testing.T) {
 				c, err := opal.NewClient(token, opt.opt)
@@ -163,6 +178,9 @@ func TestNewClientRefusalsNeverQuoteTheToken(t *testing.T) {
 					t.Fatalf("NewClient = %v, %s; want nil and ErrInvalidArgument", c, maskToken(fmt.Sprint(err), token))
 				}
 				checkNoTokenInChain(t, err, token)
+				if want := "opal: invalid argument: " + opt.want; !strings.HasPrefix(err.Error(), want) {
+					t.Errorf("NewClient error = %q, want it to start %q", maskToken(err.Error(), token), want)
+				}
 			})
 		}
 	}

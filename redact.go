@@ -50,9 +50,10 @@ const escapeStarts = `\%&`
 // in a JSON string (\", \\, \/, \u002b for any character, as some encoders
 // write "+"), Go-quoted, %-escaped for a URL (in either letter case, and any
 // subset of its characters), as HTML character references (&quot;, &#43;,
-// &#43 without its semicolon, &plus;), or in a mix of these. So rather than listing forms, the text is decoded,
-// escape by escape, keeping for each decoded byte the span of s it was
-// written as, and the secret is looked for in each layer of decoding.
+// &#43 without its semicolon, &plus;), or in a mix of these. So rather
+// than listing forms, the text is decoded, escape by escape, keeping for
+// each decoded byte the span of s it was written as, and the secret is
+// looked for in each layer of decoding.
 //
 // Its cost is linear in the length of s: each layer is decoded once, and
 // searched once from start to end.
@@ -72,9 +73,13 @@ func redactCut(s, secret string) string {
 // secret: where a parser split the secret, pieces of it may stand beside
 // the whole (net/url quotes a URL's port up to the first '/', which may be
 // in the middle of a token). Any minFreeSecret bytes of the secret in a row
-// are redacted too, and its first minCutStart bytes or more, wherever they
-// stand, in any form. A secret shorter than minFreeSecret has no pieces
-// worth the name.
+// are redacted too, wherever they stand, in any form.
+//
+// A shorter piece is left: few bytes tell little of a token, and they are
+// common words. A token's start such as "opal" would take "opal.example"
+// from a host name, and "opal:" from the library's own words, which then
+// say nothing. For the same reason a secret shorter than minFreeSecret has
+// no pieces.
 func redactPieces(s, secret string) string {
 	return redactText(s, secret, pieces)
 }
@@ -123,7 +128,7 @@ func redactText(s, secret string, also lookFor) string {
 		case cutText:
 			l.findCutStart(secret, len(s), mark)
 		case pieces:
-			l.findPieces(secret, grams, mark)
+			l.findPieces(grams, mark)
 		}
 		if depth == maxEscapes || !escaped {
 			break
@@ -232,25 +237,17 @@ func piecesOf(secret string) map[string]bool {
 
 // findPieces marks the pieces of the secret that this layer holds: runs of
 // minFreeSecret bytes of it (grams, which overlap to mark a longer run
-// whole), and its first minCutStart to minFreeSecret-1 bytes. It costs a
-// look at a few bytes for each byte of the layer.
-func (l layer) findPieces(secret string, grams map[string]bool, mark func(start, end int)) {
+// whole). It costs a look-up of minFreeSecret bytes for each byte of the
+// layer.
+func (l layer) findPieces(grams map[string]bool, mark func(start, end int)) {
 	if len(grams) == 0 {
 		return
 	}
 	text := l.text
-	for i := range text {
-		if i+minFreeSecret <= len(text) && grams[string(text[i:i+minFreeSecret])] {
+	for i := 0; i+minFreeSecret <= len(text); i++ {
+		if grams[string(text[i:i+minFreeSecret])] {
 			s := l.spanOf(i, i+minFreeSecret)
 			mark(s.start, s.end)
-			continue
-		}
-		for n := min(minFreeSecret-1, len(text)-i); n >= minCutStart; n-- {
-			if string(text[i:i+n]) == secret[:n] {
-				s := l.spanOf(i, i+n)
-				mark(s.start, s.end)
-				break
-			}
 		}
 	}
 }
@@ -437,9 +434,9 @@ func isASCIIAlnum(c byte) bool {
 }
 
 // hexValue reads the width hexadecimal digits of text at from, in either
-// letter case. Up to 8 digits fit a rune.
+// letter case; escapeAt asks for no more than 8, which fit a rune.
 func hexValue(text []byte, from, width int) (rune, bool) {
-	if width < 1 || width > 8 || len(text) < from+width {
+	if len(text) < from+width {
 		return 0, false
 	}
 	var v rune

@@ -204,8 +204,9 @@ func TestRedactCut(t *testing.T) {
 }
 
 // TestRedactPieces: in the text of an error that held the secret, pieces of
-// it are redacted too, in any form: any 8 bytes of it in a row, and its
-// first 4 bytes or more; fewer say little of it.
+// it are redacted too, in any form: any 8 bytes of it in a row. Fewer, its
+// start included, are left: they say little of it, and are common words
+// (a token that starts "opal" would take "opal.example" from a host name).
 func TestRedactPieces(t *testing.T) {
 	const base64 = "Qz7+hUNTER2/XyZ=0123456789abcdefVWk"
 	tests := []struct {
@@ -216,8 +217,9 @@ func TestRedactPieces(t *testing.T) {
 		{"a run of its middle", base64, `path "/XyZ=0123456789abcdefVWk/x"`, `path "[REDACTED]/x"`},
 		{"eight bytes of its middle", base64, "at hUNTER2/X.", "at [REDACTED]."},
 		{"seven bytes of its middle are left", base64, "at NTER2/X.", "at NTER2/X."},
-		{"its first four bytes", base64, "port :Qz7+", "port :[REDACTED]"},
-		{"its first three bytes are left", base64, "port :Qz7", "port :Qz7"},
+		{"its first seven bytes are left", base64, "port :Qz7+hUN", "port :Qz7+hUN"},
+		{"its first eight bytes", base64, "port :Qz7+hUNT", "port :[REDACTED]"},
+		{"a start like a host name's is left", testToken, `host "opal.example" of opal-go: opal-te`, `host "opal.example" of opal-go: opal-te`},
 		{"a piece Go-quoted", `ab"cdefgh/ijklmnop`, `port "ab\"cdefgh" after`, `port "[REDACTED]" after`},
 		{"a piece %-escaped", base64, "port %3AQz7%2BhUNTER2", "port %3A[REDACTED]"},
 		{"a short secret has no pieces", "abcdefg", "x abcd y", "x abcd y"},

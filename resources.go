@@ -99,9 +99,16 @@ type ListResourcesOptions struct {
 	// A page holding a resource whose ID is not among them (in any ASCII
 	// letter case) is an error matching [ErrInvalidResponse].
 	IDs []string
-	// ParentID keeps the children of this resource.
+	// ParentID keeps the children of this resource. A page holding a
+	// resource whose parent_resource_id is another resource's (in any
+	// ASCII letter case), or that has none, is an error matching
+	// [ErrInvalidResponse]: a server that dropped the filter answers with
+	// top-level resources, which have no parent.
 	ParentID string
-	// AncestorID keeps every descendant of this resource.
+	// AncestorID keeps every descendant of this resource. Unlike the other
+	// filters it is not checked in the answer: a resource names its parent
+	// but not its ancestors, so nothing in a page shows that a resource is
+	// a descendant of this one.
 	AncestorID string
 }
 
@@ -165,16 +172,16 @@ func (s *ResourcesService) listing(opts *ListResourcesOptions) list[Resource, Re
 			l.query.Set(name, value)
 		}
 	}
-	l.check = resourcesAskedFor(o.Type, o.IDs)
+	l.check = resourcesAskedFor(o.Type, o.IDs, o.ParentID)
 	return l
 }
 
 // resourcesAskedFor is the check of a listing's items: each must have an
-// ID, and be of the type, and among the IDs, that the filters name, in any
-// ASCII letter case, as Opal may normalise them. An item that does not say
-// its type when a type was asked for is refused too: nothing shows it is
-// one.
-func resourcesAskedFor(resourceType ResourceType, ids []string) func(Resource) error {
+// ID, and be of the type, among the IDs and a child of the parent that the
+// filters name, in any ASCII letter case, as Opal may normalise them. An
+// item that does not say its type when a type was asked for, or its parent
+// when a parent was, is refused too: nothing shows it is one.
+func resourcesAskedFor(resourceType ResourceType, ids []string, parentID string) func(Resource) error {
 	wanted := make(map[string]bool, len(ids))
 	for _, id := range ids {
 		wanted[foldASCII(id)] = true
@@ -187,7 +194,12 @@ func resourcesAskedFor(resourceType ResourceType, ids []string) func(Resource) e
 			return errors.New(`its "resource_id" is not one of the IDs asked for`)
 		}
 		if resourceType != "" {
-			return askedFor("resource_type", string(r.ResourceType), string(resourceType))
+			if err := askedFor("resource_type", string(r.ResourceType), string(resourceType)); err != nil {
+				return err
+			}
+		}
+		if parentID != "" {
+			return askedFor("parent_resource_id", r.ParentResourceID, parentID)
 		}
 		return nil
 	}

@@ -21,8 +21,8 @@ import (
 
 // Attempt is what an observer (see [WithObserver]) hears of one attempt of
 // a call: one request sent, with the redirects it followed (and net/http's
-// own resend of it on a new connection, when the kept-alive one was closed
-// before any answer came), and its answer or its failure. Nothing in it
+// own resends of it, one on another connection each time a kept-alive one
+// turns out closed before any answer came), and its answer or its failure. Nothing in it
 // holds the API token, whatever the server sent, nor the query string.
 type Attempt struct {
 	// Method and Path name the request, such as "GET" and "/v1/sessions";

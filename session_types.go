@@ -42,10 +42,11 @@ func (s *Session) UnmarshalJSON(data []byte) error {
 // SessionsList is one page of sessions.
 type SessionsList = Page[Session]
 
-// wireSession is what the client decodes a session into. Its only
-// difference from Session is the lenient time type: decoding into it needs
-// no UnmarshalJSON per session, which keeps a page's decoding as fast as
-// encoding/json's plain struct decoding.
+// wireSession is what the client decodes a session into. It differs from
+// Session in its expiration date only: an expiry, which takes every RFC
+// 3339 time and remembers whether the answer gave one. Decoding into it
+// needs no UnmarshalJSON per session, only per date, which keeps a page's
+// decoding close to encoding/json's plain struct decoding.
 type wireSession struct {
 	ConnectionID   string              `json:"connection_id"`
 	UserID         string              `json:"user_id"`
@@ -73,8 +74,12 @@ type expiry struct {
 	given bool
 }
 
+// UnmarshalJSON reads a date, or null, which is none: where the key is
+// given twice, the last value is the one read, as for any other field, so
+// a date followed by null is no date.
 func (e *expiry) UnmarshalJSON(data []byte) error {
 	if string(data) == "null" {
+		*e = expiry{}
 		return nil
 	}
 	if err := e.at.UnmarshalJSON(data); err != nil {

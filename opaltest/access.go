@@ -48,17 +48,21 @@ func (s *Server) listResourceUsers(resourceID string, query url.Values) response
 // listUserResources answers GET /resources/users/{user_id}: every grant of
 // the user, in the order they were added. include_unmanaged is checked and
 // changes nothing: every grant the server holds is on a resource Opal
-// manages. Absent, it is false; given, it must be given once, true or
-// false: an empty or repeated value is refused, since a server could read
-// it either way.
+// manages. Absent, it is false; given, it must be true or false: an empty
+// value is refused, unlike other parameters', since a server could read it
+// either way.
 func (s *Server) listUserResources(userID string, query url.Values) response {
+	v, err := param(query, "include_unmanaged")
+	if err != nil {
+		return errorResponse(http.StatusBadRequest, err.Error())
+	}
 	var includeUnmanaged bool
-	switch values := query["include_unmanaged"]; {
-	case len(values) == 0, len(values) == 1 && values[0] == "false":
-	case len(values) == 1 && values[0] == "true":
+	switch {
+	case v == "true":
 		includeUnmanaged = true
+	case v == "false", !query.Has("include_unmanaged"):
 	default:
-		return errorResponse(http.StatusBadRequest, "include_unmanaged must be true or false, once")
+		return errorResponse(http.StatusBadRequest, "include_unmanaged must be true or false")
 	}
 	s.mu.Lock()
 	known := s.usersByID.has(userID) || s.grantsByUser.has(userID)

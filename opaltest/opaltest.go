@@ -17,8 +17,8 @@
 //     direct or through groups (see [Server.AddAccess]); 404 if the resource
 //     is unknown;
 //   - GET /v1/resources/users/{user_id}: the grants of the user, with
-//     include_unmanaged accepted once, true or false (absent, false); 404
-//     if the user is unknown.
+//     include_unmanaged true or false (absent, false); 404 if the user is
+//     unknown.
 //
 // A resource is known once added with [Server.AddResources] or named by a
 // grant, and a user once added with [Server.AddUsers] or named by a grant;
@@ -34,8 +34,9 @@
 // is a JSON {"message": ...}. Where Opal's documentation leaves a behaviour
 // open, the server takes the strict reading, so that code passing its
 // tests does not lean on luck: a cursor is accepted only with the list and
-// the filters it was made for, and "previous" is the cursor that fetched
-// the current page.
+// the filters it was made for, "previous" is the cursor that fetched the
+// current page, and a query parameter given more than once (as
+// user_id=&user_id=u2) is refused with 400, never read as its first value.
 //
 // A Server can also misbehave on request, one request at a time, with a
 // [Fault]: an error status, a slow answer, a dropped connection or a body
@@ -335,7 +336,7 @@ func (s *Server) endpoint(path string) func(query url.Values) response {
 
 func (s *Server) authorized(r *http.Request) bool {
 	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	return ok && strings.EqualFold(scheme, "Bearer") &&
+	return ok && equalFoldASCII(scheme, "Bearer") &&
 		subtle.ConstantTimeCompare([]byte(token), []byte(s.Token)) == 1
 }
 

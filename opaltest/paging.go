@@ -68,11 +68,14 @@ var (
 // names the list and holds the request's filter values, in a fixed order:
 // a cursor is valid only for the scope it was made for.
 func listPage[T any](s *Server, query url.Values, sizes, scope []string, source func() selection[T]) response {
-	size, bad := s.requestedPageSize(query, sizes)
-	if bad != "" {
-		return errorResponse(http.StatusBadRequest, fmt.Sprintf("%s must be an integer from 1 to %d", bad, opal.MaxPageSize))
+	size, err := s.requestedPageSize(query, sizes)
+	if err != nil {
+		return errorResponse(http.StatusBadRequest, err.Error())
 	}
-	cursor := query.Get("cursor")
+	cursor, err := param(query, "cursor")
+	if err != nil {
+		return errorResponse(http.StatusBadRequest, err.Error())
+	}
 	start := 0
 	if cursor != "" {
 		var ok bool
@@ -120,23 +123,26 @@ func nullable(s string) *string {
 }
 
 // requestedPageSize returns the page size the request asks for in the
-// first of sizes it gives, or the server's when it gives none; bad names
-// the parameter when its value is out of bounds.
-func (s *Server) requestedPageSize(query url.Values, sizes []string) (size int, bad string) {
+// first of sizes it gives, or the server's when it gives none; an error
+// says what is wrong with the parameter read.
+func (s *Server) requestedPageSize(query url.Values, sizes []string) (int, error) {
 	for _, name := range sizes {
-		v := query.Get(name)
+		v, err := param(query, name)
+		if err != nil {
+			return 0, err
+		}
 		if v == "" { // as for every parameter of the server, no value is none
 			continue
 		}
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > opal.MaxPageSize {
-			return 0, name
+			return 0, fmt.Errorf("%s must be an integer from 1 to %d", name, opal.MaxPageSize)
 		}
-		return n, ""
+		return n, nil
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.pageSize, ""
+	return s.pageSize, nil
 }
 
 // pageOf returns up to size items of the selection that it wants, from

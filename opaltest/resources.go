@@ -41,7 +41,7 @@ func (s *Server) listResources(query url.Values) response {
 	if err != nil {
 		return errorResponse(http.StatusBadRequest, err.Error())
 	}
-	scope := []string{"resources", string(f.resourceType), f.name, query.Get("resource_ids"), f.parentID, f.ancestorID}
+	scope := []string{"resources", string(f.resourceType), f.name, f.idsParam, f.parentID, f.ancestorID}
 	return listPage(s, query, pageSizeOnly, scope, func() selection[opal.Resource] {
 		return selection[opal.Resource]{items: s.resources, match: f.matcher(s.resources)}
 	})
@@ -59,6 +59,7 @@ func (s *Server) getResource(id string) response {
 type resourceFilter struct {
 	resourceType opal.ResourceType // resource_type_filter
 	name         string            // resource_name: the whole name, letter case included
+	idsParam     string            // resource_ids, as given
 	ids          map[string]bool   // resource_ids; nil: any
 	parentID     string            // parent_resource_id
 	ancestorID   string            // ancestor_resource_id: any depth below it
@@ -67,24 +68,34 @@ type resourceFilter struct {
 // parseResourceFilter reads the filters of GET /resources. An empty value
 // is no filter, as for every parameter of the server.
 func parseResourceFilter(query url.Values) (resourceFilter, error) {
-	f := resourceFilter{
-		resourceType: opal.ResourceType(query.Get("resource_type_filter")),
-		name:         query.Get("resource_name"),
-		parentID:     query.Get("parent_resource_id"),
-		ancestorID:   query.Get("ancestor_resource_id"),
+	var f resourceFilter
+	var resourceType string
+	// The API declares resource_ids with explode: false, one parameter of
+	// comma-joined IDs: a repeated parameter is the other style, which Opal
+	// does not promise to read, and param refuses it as it refuses any.
+	for _, p := range []struct {
+		name string
+		to   *string
+	}{
+		{"resource_type_filter", &resourceType},
+		{"resource_name", &f.name},
+		{"resource_ids", &f.idsParam},
+		{"parent_resource_id", &f.parentID},
+		{"ancestor_resource_id", &f.ancestorID},
+	} {
+		v, err := param(query, p.name)
+		if err != nil {
+			return f, err
+		}
+		*p.to = v
 	}
+	f.resourceType = opal.ResourceType(resourceType)
 	if f.resourceType != "" && !f.resourceType.IsKnown() {
 		return f, errors.New("resource_type_filter must be a value of ResourceTypeEnum")
 	}
-	// The API declares resource_ids with explode: false, one parameter of
-	// comma-joined IDs. A repeated parameter is the other style, which
-	// Opal does not promise to read; refuse it rather than guess.
-	if len(query["resource_ids"]) > 1 {
-		return f, errors.New("resource_ids must be given once, its IDs joined by commas")
-	}
-	if v := query.Get("resource_ids"); v != "" {
+	if f.idsParam != "" {
 		f.ids = map[string]bool{}
-		for id := range strings.SplitSeq(v, ",") {
+		for id := range strings.SplitSeq(f.idsParam, ",") {
 			if id == "" {
 				return f, errors.New("resource_ids holds an empty ID")
 			}

@@ -31,11 +31,17 @@ func (s *Server) AddSessions(sessions ...opal.Session) {
 // user_id if given. A resource with no sessions, or one the server has
 // never heard of, has an empty list, not a 404.
 func (s *Server) listSessions(query url.Values) response {
-	resourceID := query.Get("resource_id")
+	resourceID, err := param(query, "resource_id")
+	if err != nil {
+		return errorResponse(http.StatusBadRequest, err.Error())
+	}
 	if resourceID == "" {
 		return errorResponse(http.StatusBadRequest, "resource_id is required")
 	}
-	userID := query.Get("user_id")
+	userID, err := param(query, "user_id")
+	if err != nil {
+		return errorResponse(http.StatusBadRequest, err.Error())
+	}
 	return listPage(s, query, pageSizeOnly, []string{"sessions", resourceID, userID}, func() selection[opal.Session] {
 		positions := s.sessionsByResource.of(resourceID)
 		if userID != "" {

@@ -3,7 +3,6 @@ package opaltest
 import (
 	"net/http"
 	"net/url"
-	"strings"
 
 	"github.com/opalclient/opal-go"
 )
@@ -37,10 +36,20 @@ func (s *Server) listUsers(query url.Values) response {
 // getUser answers GET /user: the user with user_id, or else the one with
 // email. As on Opal, user_id wins when both are given, and an unknown
 // user_id is a 404 even when the email would match: the two never fall
-// back to each other. The email matches in any letter case, as email
-// addresses do in practice.
+// back to each other. The email matches in any letter case of ASCII, as
+// email addresses do in practice, and only of ASCII, as the opal package
+// compares them: Unicode's case folding would take
+// "\u212Aate@corp.example", whose first letter is the Kelvin sign, for
+// kate@corp.example.
 func (s *Server) getUser(query url.Values) response {
-	userID, email := query.Get("user_id"), query.Get("email")
+	userID, err := param(query, "user_id")
+	if err != nil {
+		return errorResponse(http.StatusBadRequest, err.Error())
+	}
+	email, err := param(query, "email")
+	if err != nil {
+		return errorResponse(http.StatusBadRequest, err.Error())
+	}
 	var find func() selection[opal.User]
 	switch {
 	case userID != "":
@@ -49,7 +58,7 @@ func (s *Server) getUser(query url.Values) response {
 		}
 	case email != "":
 		find = func() selection[opal.User] {
-			return selection[opal.User]{items: s.users, match: func(u opal.User) bool { return strings.EqualFold(u.Email, email) }}
+			return selection[opal.User]{items: s.users, match: func(u opal.User) bool { return equalFoldASCII(u.Email, email) }}
 		}
 	default:
 		return errorResponse(http.StatusBadRequest, "user_id or email is required")

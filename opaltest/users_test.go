@@ -104,6 +104,11 @@ func TestGetUser(t *testing.T) {
 	srv.AddUsers(users...)
 	// A second user with the first one's ID: the first added wins.
 	srv.AddUsers(opal.User{UserID: users[0].UserID, Email: "impostor@acme-corp.dev"})
+	// A look-alike of Kate's address, added before her: its first letter is
+	// the Kelvin sign, which Unicode's case folding takes for a "k".
+	kelvin := opal.User{UserID: "u-kelvin", Email: "\u212Aate@corp.example"}
+	kate := opal.User{UserID: "u-kate", Email: "kate@corp.example"}
+	srv.AddUsers(kelvin, kate)
 
 	tests := []struct {
 		name       string
@@ -120,6 +125,9 @@ func TestGetUser(t *testing.T) {
 		{"unknown user_id", url.Values{"user_id": {"00000000-0000-4000-8000-000000000000"}}, 404, "user not found"},
 		{"unknown email", url.Values{"email": {"nobody@acme-corp.dev"}}, 404, "user not found"},
 		{"email in other letter case", url.Values{"email": {strings.ToUpper(users[2].Email)}}, 200, users[2]},
+		{"email in ASCII letter case only", url.Values{"email": {"kate@corp.example"}}, 200, kate},
+		{"email in capitals, in ASCII letter case only", url.Values{"email": {"KATE@corp.example"}}, 200, kate},
+		{"the look-alike email", url.Values{"email": {"\u212Aate@corp.example"}}, 200, kelvin},
 		{"neither", nil, 400, "user_id or email is required"},
 		{"both empty", url.Values{"user_id": {""}, "email": {""}}, 400, "user_id or email is required"},
 	}
