@@ -266,7 +266,7 @@ var listers = []lister{
 			"ancestor_resource_id": {"ancestor"},
 		},
 		item: func(id string) string {
-			return fmt.Sprintf(`{"resource_id":%q,"resource_type":"AWS_IAM_ROLE","parent_resource_id":"parent"}`, id)
+			return fmt.Sprintf(`{"resource_id":%q,"resource_type":"AWS_IAM_ROLE","parent_resource_id":"parent","name":"AdminRole"}`, id)
 		},
 		add: func(srv *opaltest.Server, ids ...string) {
 			srv.AddResources(opal.Resource{ResourceID: "parent", ParentResourceID: "ancestor"})
@@ -1109,6 +1109,10 @@ func TestListsRefuseItemsNotAskedFor(t *testing.T) {
 	childrenOfK1.opts = func(cursor string, pageSize int) *opal.ListResourcesOptions {
 		return &opal.ListResourcesOptions{Cursor: cursor, PageSize: pageSize, ParentID: "k1"}
 	}
+	namedAdmin := resourcesMethods
+	namedAdmin.opts = func(cursor string, pageSize int) *opal.ListResourcesOptions {
+		return &opal.ListResourcesOptions{Cursor: cursor, PageSize: pageSize, Name: "Admin"}
+	}
 	const in2030 = `"expiration_date":"2030-01-01T00:00:00Z"`
 	session := func(id string) string {
 		return fmt.Sprintf(`{"connection_id":%q,"user_id":"u1","resource_id":"r1",%s}`, id, in2030)
@@ -1194,6 +1198,19 @@ func TestListsRefuseItemsNotAskedFor(t *testing.T) {
 				{name: "an empty parent", item: `{"resource_id":"c1","parent_resource_id":""}`, want: `results[1]: no "parent_resource_id"`},
 				{name: "upper-case parent", item: `{"resource_id":"c1","parent_resource_id":"K1"}`, id: "c1"},
 				{name: "a look-alike of the parent", item: `{"resource_id":"c1","parent_resource_id":"\u212A1"}`, want: `results[1]: its "parent_resource_id" is not the one asked for`},
+			},
+		},
+		{
+			// Whether Opal matches a name exactly or as a search, a resource
+			// it answers with holds the name asked for.
+			name: "resources by name", path: "/v1/resources", open: namedAdmin.open,
+			item: func(id string) string { return fmt.Sprintf(`{"resource_id":%q,"name":"Admin"}`, id) },
+			cases: []notAskedFor{
+				{name: "another name", item: `{"resource_id":"a4","name":"OTHER-Reader"}`, want: `results[1]: its "name" does not hold the name asked for`},
+				{name: "no name", item: `{"resource_id":"a4"}`, want: `results[1]: no "name"`},
+				{name: "a null name", item: `{"resource_id":"a4","name":null}`, want: `results[1]: no "name"`},
+				{name: "the name in a longer one, in another letter case", item: `{"resource_id":"a4","name":"prod-ADMIN-role"}`, id: "a4"},
+				{name: "a look-alike of the name", item: `{"resource_id":"a4","name":"Adm\u0131n"}`, want: `results[1]: its "name" does not hold the name asked for`},
 			},
 		},
 		{

@@ -92,7 +92,11 @@ type ListResourcesOptions struct {
 	// not know. A page holding a resource of another type, or of none, is
 	// an error matching [ErrInvalidResponse].
 	Type ResourceType
-	// Name keeps resources of this name.
+	// Name keeps resources of this name. The reference does not say whether
+	// Opal matches it exactly or as a search, so a page holding a resource
+	// whose name does not contain it (in any ASCII letter case), or that has
+	// no name, is an error matching [ErrInvalidResponse]: that refuses a
+	// server that dropped the filter, and no answer to either reading.
 	Name string
 	// IDs keeps the resources with these IDs. Nil is no filter; an empty,
 	// non-nil slice is an error, rather than a filter that lets all through.
@@ -172,34 +176,46 @@ func (s *ResourcesService) listing(opts *ListResourcesOptions) list[Resource, Re
 			l.query.Set(name, value)
 		}
 	}
-	l.check = resourcesAskedFor(o.Type, o.IDs, o.ParentID)
+	l.check = resourcesAskedFor(o)
 	return l
 }
 
 // resourcesAskedFor is the check of a listing's items: each must have an
-// ID, and be of the type, among the IDs and a child of the parent that the
-// filters name, in any ASCII letter case, as Opal may normalise them. An
-// item that does not say its type when a type was asked for, or its parent
-// when a parent was, is refused too: nothing shows it is one.
-func resourcesAskedFor(resourceType ResourceType, ids []string, parentID string) func(Resource) error {
-	wanted := make(map[string]bool, len(ids))
-	for _, id := range ids {
+// ID, and be of the type, among the IDs, a child of the parent and of the
+// name that the filters name, in any ASCII letter case, as Opal may
+// normalise them. An item that does not say its type when a type was asked
+// for, its parent when a parent was, or its name when a name was, is
+// refused too: nothing shows it is one.
+func resourcesAskedFor(o ListResourcesOptions) func(Resource) error {
+	wanted := make(map[string]bool, len(o.IDs))
+	for _, id := range o.IDs {
 		wanted[foldASCII(id)] = true
 	}
+	name := foldASCII(o.Name)
 	return func(r Resource) error {
 		if err := present("resource_id", r.ResourceID != ""); err != nil {
 			return err
 		}
-		if ids != nil && !wanted[foldASCII(r.ResourceID)] {
+		if o.IDs != nil && !wanted[foldASCII(r.ResourceID)] {
 			return errors.New(`its "resource_id" is not one of the IDs asked for`)
 		}
-		if resourceType != "" {
-			if err := askedFor("resource_type", string(r.ResourceType), string(resourceType)); err != nil {
+		if o.Type != "" {
+			if err := askedFor("resource_type", string(r.ResourceType), string(o.Type)); err != nil {
 				return err
 			}
 		}
-		if parentID != "" {
-			return askedFor("parent_resource_id", r.ParentResourceID, parentID)
+		if o.ParentID != "" {
+			if err := askedFor("parent_resource_id", r.ParentResourceID, o.ParentID); err != nil {
+				return err
+			}
+		}
+		if name != "" {
+			if err := present("name", r.Name != ""); err != nil {
+				return err
+			}
+			if !strings.Contains(foldASCII(r.Name), name) {
+				return errors.New(`its "name" does not hold the name asked for`)
+			}
 		}
 		return nil
 	}
