@@ -234,7 +234,7 @@ func (s *AccessService) AllForUser(ctx context.Context, userID string, opts *Lis
 // caller's options are copied, never modified.
 func (s *AccessService) byResource(resourceID string, opts *ListAccessOptions) list[wireAccess, ResourceAccessUser] {
 	o := valueOf(opts)
-	l := newAccessList(s.client, []string{"resources", resourceID, "users"}, "a page of the resource's users", o.Cursor, o.PageSize)
+	l := newAccessList(s.client, []string{"resources", resourceID, "users"}, "the page of the resource's users asked for", o.Cursor, o.PageSize)
 	l.route, l.resourceID = "/resources/{resource_id}/users", resourceID
 	switch err := checkPathID("resource", resourceID); {
 	case err != nil:
@@ -254,7 +254,7 @@ func (s *AccessService) byResource(resourceID string, opts *ListAccessOptions) l
 // options are copied, never modified.
 func (s *AccessService) byUser(userID string, opts *ListUserAccessOptions) list[wireAccess, ResourceAccessUser] {
 	o := valueOf(opts)
-	l := newAccessList(s.client, []string{"resources", "users", userID}, "a page of the user's resources", o.Cursor, o.PageSize)
+	l := newAccessList(s.client, []string{"resources", "users", userID}, "the page of the user's resources asked for", o.Cursor, o.PageSize)
 	l.route = "/resources/users/{user_id}"
 	if err := checkPathID("user", userID); err != nil {
 		l.err = err

@@ -26,7 +26,7 @@ const MaxPageSize = 1000
 type list[W, T any] struct {
 	client   *Client
 	path     []string   // the endpoint under the base URL, such as {"sessions"}
-	what     string     // what a page is, for errors: "a page of sessions"
+	what     string     // what a page is, for errors: "the page of sessions asked for"
 	query    url.Values // the filters, without cursor and page size
 	cursor   string     // where to start; "" for the first page
 	pageSize int        // 0 for the server's default
@@ -46,8 +46,8 @@ type list[W, T any] struct {
 	resourceID string
 }
 
-// newList is the list at path, whose pages are what (as "a page of
-// sessions"), from cursor, in pages of pageSize, giving items to the caller
+// newList is the list at path, whose pages are what (as "the page of
+// sessions asked for"), from cursor, in pages of pageSize, giving items to the caller
 // as item makes them; the service adds its filters, its item check and any
 // error in its arguments.
 func newList[W, T any](c *Client, path []string, what, cursor string, pageSize int, item func(W) T) list[W, T] {

@@ -230,7 +230,7 @@ var listers = []lister{
 	{
 		name:  "sessions",
 		path:  "/v1/sessions",
-		what:  "a page of sessions",
+		what:  "the page of sessions asked for",
 		query: url.Values{"resource_id": {"r1"}, "user_id": {"u1"}},
 		item: func(id string) string {
 			return fmt.Sprintf(`{"connection_id":%q,"user_id":"u1","resource_id":"r1","expiration_date":"2030-01-01T00:00:00Z"}`, id)
@@ -245,7 +245,7 @@ var listers = []lister{
 	{
 		name:  "users",
 		path:  "/v1/users",
-		what:  "a page of users",
+		what:  "the page of users asked for",
 		query: url.Values{},
 		item:  func(id string) string { return fmt.Sprintf(`{"user_id":%q,"email":"a@example.com"}`, id) },
 		add: func(srv *opaltest.Server, ids ...string) {
@@ -258,7 +258,7 @@ var listers = []lister{
 	{
 		name: "resources",
 		path: "/v1/resources",
-		what: "a page of resources",
+		what: "the page of resources asked for",
 		query: url.Values{
 			"resource_type_filter": {"AWS_IAM_ROLE"},
 			"resource_name":        {"AdminRole"},
@@ -279,7 +279,7 @@ var listers = []lister{
 	{
 		name:     "access by resource",
 		path:     "/v1/resources/r1/users",
-		what:     "a page of the resource's users",
+		what:     "the page of the resource's users asked for",
 		query:    url.Values{},
 		limitToo: true,
 		item: func(id string) string {
@@ -295,7 +295,7 @@ var listers = []lister{
 	{
 		name:     "access by user",
 		path:     "/v1/resources/users/u1",
-		what:     "a page of the user's resources",
+		what:     "the page of the user's resources asked for",
 		query:    url.Values{"include_unmanaged": {"true"}},
 		limitToo: true,
 		item: func(id string) string {
@@ -962,6 +962,8 @@ func TestListsRefuseAnOverfullPage(t *testing.T) {
 		want            string // part of the error, "" for none
 	}{
 		{2, 3, "more than 2 results, the page size asked for"},
+		{1, 2, "more than 1 result, the page size asked for"},
+		{1, 1, ""},
 		{2, 2, ""},
 		{0, 1001, "more than 1000 results, the page size asked for"},
 		{0, 1000, ""},
@@ -1089,7 +1091,7 @@ type notAskedFor struct {
 // date, which the API requires), is an error matching ErrInvalidResponse,
 // found before any item of that page is yielded, not retried, and naming
 // the field but not the server's value. A null or empty item says nothing,
-// and a misrouted answer (a page of resources for a page of users) does not
+// and a misrouted answer (the page of resources asked for for the page of users asked for) does not
 // say what was asked. IDs and types match in any letter case of ASCII, and
 // only of ASCII.
 func TestListsRefuseItemsNotAskedFor(t *testing.T) {

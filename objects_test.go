@@ -308,13 +308,13 @@ func TestPublishedExamplesDecode(t *testing.T) {
 		}}, ""},
 		{"Sessions.List", "reference_example.json", "GET /v1/sessions", func(c *opal.Client, ctx context.Context) (any, error) {
 			return c.Sessions.List(ctx, resource, nil)
-		}, sessions, `opal: GET /v1/sessions: 200 OK response is not a page of sessions: results[1]: its "resource_id" is not the one asked for`},
+		}, sessions, `opal: GET /v1/sessions: 200 OK response is not the page of sessions asked for: results[1]: its "resource_id" is not the one asked for`},
 		{"Access.List", "access_example.json", "GET /v1/resources/{id}/users", func(c *opal.Client, ctx context.Context) (any, error) {
 			return c.Access.List(ctx, resource, nil)
 		}, access, ""},
 		{"Access.ListForUser", "access_example.json", "GET /v1/resources/users/{id}", func(c *opal.Client, ctx context.Context) (any, error) {
 			return c.Access.ListForUser(ctx, jake, nil)
-		}, access, `opal: GET /v1/resources/users/` + jake + `: 200 OK response is not a page of the user's resources: results[1]: its "user_id" is not the one asked for`},
+		}, access, `opal: GET /v1/resources/users/` + jake + `: 200 OK response is not the page of the user's resources asked for: results[1]: its "user_id" is not the one asked for`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -528,8 +528,8 @@ type request struct {
 	resourceID string
 	// query is the query string's values; it is never logged or reported.
 	query url.Values
-	// what names what a 2xx must hold, as in "a page of sessions", for the
-	// error when it does not.
+	// what names what a 2xx must hold, as in "the page of sessions asked
+	// for", for the error when it does not.
 	what string
 }
 

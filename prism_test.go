@@ -215,7 +215,7 @@ func TestPrismSessions(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			want := invalid("GET /sessions", "a page of sessions", tt.why)
+			want := invalid("GET /sessions", "the page of sessions asked for", tt.why)
 			page, err := c.Sessions.List(t.Context(), tt.resource, tt.opts)
 			if page != nil {
 				t.Errorf("List returned a page: %+v", page)
@@ -240,7 +240,7 @@ func TestPrismSessions(t *testing.T) {
 		}
 		why := map[string]string{prismSessionResource: "results[1]", prismOtherSessionResource: "results[0]"}[re.ResourceID]
 		checkErr(t, "AllOf", errs[0], wantErr{opal.ErrInvalidResponse, "opal: resource " + re.ResourceID +
-			`: GET /sessions: 200 OK response is not a page of sessions: ` + why + `: its "resource_id" is not the one asked for`})
+			`: GET /sessions: 200 OK response is not the page of sessions asked for: ` + why + `: its "resource_id" is not the one asked for`})
 		noSweepLeft(t, before)
 	})
 }
@@ -272,7 +272,7 @@ func TestPrismUsers(t *testing.T) {
 	}
 	// Two users on a page of one are more than was asked for.
 	_, err = c.Users.List(ctx, &opal.ListUsersOptions{PageSize: 1})
-	checkErr(t, "List, page size 1", err, invalid("GET /users", "a page of users", "more than 1 results, the page size asked for"))
+	checkErr(t, "List, page size 1", err, invalid("GET /users", "the page of users asked for", "more than 1 result, the page size asked for"))
 
 	checkWalk(t, "All", c.Users.All(ctx, nil), prismUsers.Results, cursorLoop("GET /users", 2))
 	checkWalk(t, "Pages", c.Users.Pages(ctx, nil), []*opal.UsersList{prismUsers}, cursorLoop("GET /users", 2))
@@ -351,7 +351,7 @@ func TestPrismResources(t *testing.T) {
 		{"one of the example's IDs", &opal.ListResourcesOptions{IDs: []string{prismListedResource}}, `results[1]: its "resource_id" is not one of the IDs asked for`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			want := invalid("GET /resources", "a page of resources", tt.why)
+			want := invalid("GET /resources", "the page of resources asked for", tt.why)
 			page, err := c.Resources.List(ctx, tt.opts)
 			if page != nil {
 				t.Errorf("List returned a page: %+v", page)
@@ -411,10 +411,10 @@ func TestPrismAccess(t *testing.T) {
 		}
 	}
 	_, err = c.Access.List(ctx, prismAccessResource, &opal.ListAccessOptions{PageSize: 1})
-	checkErr(t, "List, page size 1", err, invalid("GET /resources/"+prismAccessResource+"/users", "a page of the resource's users", "more than 1 results, the page size asked for"))
+	checkErr(t, "List, page size 1", err, invalid("GET /resources/"+prismAccessResource+"/users", "the page of the resource's users asked for", "more than 1 result, the page size asked for"))
 
 	t.Run("another resource", func(t *testing.T) {
-		want := invalid("GET /resources/"+prismPathExample+"/users", "a page of the resource's users", `results[0]: its "resource_id" is not the one asked for`)
+		want := invalid("GET /resources/"+prismPathExample+"/users", "the page of the resource's users asked for", `results[0]: its "resource_id" is not the one asked for`)
 		page, err := c.Access.List(ctx, prismPathExample, nil)
 		if page != nil {
 			t.Errorf("List returned a page: %+v", page)
@@ -443,7 +443,7 @@ func TestPrismAccess(t *testing.T) {
 			t.Fatalf("AllOf: errors %v, want one", errs)
 		}
 		checkErr(t, "AllOf", errs[0], wantErr{opal.ErrInvalidResponse, "opal: resource " + prismPathExample + ": GET /resources/" + prismPathExample +
-			`/users: 200 OK response is not a page of the resource's users: results[0]: its "resource_id" is not the one asked for`})
+			`/users: 200 OK response is not the page of the resource's users asked for: results[0]: its "resource_id" is not the one asked for`})
 		var re *opal.ResourceError
 		if !errors.As(errs[0], &re) || re.ResourceID != prismPathExample {
 			t.Errorf("AllOf error %#v is not a *ResourceError of %s", errs[0], prismPathExample)
@@ -463,7 +463,7 @@ func TestPrismAccess(t *testing.T) {
 		{prismPathExample, &opal.ListUserAccessOptions{IncludeUnmanaged: true}, "results[0]"},
 	} {
 		t.Run("user "+tt.user, func(t *testing.T) {
-			want := invalid("GET /resources/users/"+tt.user, "a page of the user's resources", tt.why+`: its "user_id" is not the one asked for`)
+			want := invalid("GET /resources/users/"+tt.user, "the page of the user's resources asked for", tt.why+`: its "user_id" is not the one asked for`)
 			page, err := c.Access.ListForUser(ctx, tt.user, tt.opts)
 			if page != nil {
 				t.Errorf("ListForUser returned a page: %+v", page)

@@ -153,7 +153,7 @@ func (s *ResourcesService) All(ctx context.Context, opts *ListResourcesOptions) 
 // options are copied, never modified.
 func (s *ResourcesService) listing(opts *ListResourcesOptions) list[Resource, Resource] {
 	o := valueOf(opts)
-	l := newList(s.client, []string{"resources"}, "a page of resources", o.Cursor, o.PageSize, same[Resource])
+	l := newList(s.client, []string{"resources"}, "the page of resources asked for", o.Cursor, o.PageSize, same[Resource])
 	if o.IDs != nil && len(o.IDs) == 0 {
 		// Meant as "these resources", it would list none; sent, it would
 		// list them all. Nil is "no filter".

@@ -66,8 +66,8 @@ var (
 
 // decodeBody reads a 2xx response: a JSON object, decoded by read straight
 // from the connection, then nothing but white space. what names what was
-// asked for, as in "a page of sessions", for the errors; the secret (the API
-// token) is scrubbed from the server's text that they quote.
+// asked for, as in "the page of sessions asked for", for the errors; the
+// secret (the API token) is scrubbed from the server's text that they quote.
 func decodeBody(resp *http.Response, what, secret string, read func(*json.Decoder) error) error {
 	invalid := func(err error) error {
 		var cut *bodyReadError
@@ -309,7 +309,11 @@ func decodeItems[W any](dec *json.Decoder, limit int) ([]W, error) {
 	results := []W{}
 	for dec.More() {
 		if len(results) == limit {
-			return nil, fmt.Errorf("more than %d results, the page size asked for", limit)
+			noun := "results"
+			if limit == 1 {
+				noun = "result"
+			}
+			return nil, fmt.Errorf("more than %d %s, the page size asked for", limit, noun)
 		}
 		var zero W
 		results = append(results, zero)

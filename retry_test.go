@@ -859,7 +859,7 @@ func TestObserverHearsOfEveryAttempt(t *testing.T) {
 			attempt(1, 0, 404, "", "opal: GET /v1/sessions: 404 Not Found: resource not found", false),
 		}},
 		{"a 200 that is not a page", []answer{status(http.StatusOK, `{"message":"hello"}`)}, []seen{
-			attempt(1, 0, 200, "", `opal: GET /v1/sessions: 200 OK response is not a page of sessions: no "results" member`, false),
+			attempt(1, 0, 200, "", `opal: GET /v1/sessions: 200 OK response is not the page of sessions asked for: no "results" member`, false),
 		}},
 		{"a transport fault, then success", []answer{func(http.ResponseWriter) error { return errors.New("connection reset by peer") }, ok}, []seen{
 			attempt(1, 0, 0, "", "opal: GET /v1/sessions: connection reset by peer", true),

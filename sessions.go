@@ -98,7 +98,7 @@ func (s *SessionsService) AllOf(ctx context.Context, resourceIDs []string, opts 
 // a user when there is none), and say when it ends.
 func (s *SessionsService) byResource(resourceID string, opts *ListSessionsOptions) list[wireSession, Session] {
 	o := valueOf(opts)
-	l := newList(s.client, []string{"sessions"}, "a page of sessions", o.Cursor, o.PageSize, wireSession.session)
+	l := newList(s.client, []string{"sessions"}, "the page of sessions asked for", o.Cursor, o.PageSize, wireSession.session)
 	l.resourceID = resourceID
 	if resourceID == "" {
 		l.err = fmt.Errorf("%w: empty resource ID", ErrInvalidArgument)

@@ -102,7 +102,7 @@ func (s *UsersService) All(ctx context.Context, opts *ListUsersOptions) iter.Seq
 // never modified. Every user of a page must have an ID.
 func (s *UsersService) listing(opts *ListUsersOptions) list[User, User] {
 	o := valueOf(opts)
-	l := newList(s.client, []string{"users"}, "a page of users", o.Cursor, o.PageSize, same[User])
+	l := newList(s.client, []string{"users"}, "the page of users asked for", o.Cursor, o.PageSize, same[User])
 	l.check = func(u User) error { return present("user_id", u.UserID != "") }
 	return l
 }

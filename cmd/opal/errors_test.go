@@ -66,7 +66,7 @@ func TestAPIErrors(t *testing.T) {
 		{"HTML page", answer(418, "text/html", "", "<html><body><h1>AUTH</h1></body></html>"), false, users,
 			"418 I'm a teapot: Bearer [REDACTED]\n", ""},
 		{"200 that is not a page", answer(200, js, "", `{"message":"AUTH"}`), false, users,
-			`200 OK response is not a page of users: no "results" member` + "\n", ""},
+			`200 OK response is not the page of users asked for: no "results" member` + "\n", ""},
 		{"untrusted certificate", answer(200, js, "", `{"results":[]}`), true, users,
 			"certificate", ""},
 	}
@@ -179,13 +179,13 @@ func TestNotAPage(t *testing.T) {
 	}{
 		// The check of the resources, then the first page.
 		{[]string{"sessions", "-ids", "-resource-id", resource + "," + orders}, []opaltest.Fault{{}, {Status: 200}},
-			`: 200 OK response is not a page of sessions: no "results" member`},
-		{[]string{"sessions", "-all"}, []opaltest.Fault{{Status: 200}}, `opal: listing the organisation's resources: GET /v1/resources: 200 OK response is not a page of resources`},
+			`: 200 OK response is not the page of sessions asked for: no "results" member`},
+		{[]string{"sessions", "-all"}, []opaltest.Fault{{Status: 200}}, `opal: listing the organisation's resources: GET /v1/resources: 200 OK response is not the page of resources asked for`},
 		// The check, the sweep's page, then the first user's lookup.
 		{[]string{"sessions", "-resource-id", orders}, []opaltest.Fault{{}, {}, {Status: 200}},
 			`opal: looking up the email of user ` + userA + ` (-ids shows IDs and skips lookups): GET /v1/user: 200 OK response is not the user asked for`},
-		{[]string{"users"}, []opaltest.Fault{{Status: 200}}, `opal: GET /v1/users: 200 OK response is not a page of users`},
-		{[]string{"resources"}, []opaltest.Fault{{Status: 200}}, `opal: GET /v1/resources: 200 OK response is not a page of resources`},
+		{[]string{"users"}, []opaltest.Fault{{Status: 200}}, `opal: GET /v1/users: 200 OK response is not the page of users asked for`},
+		{[]string{"resources"}, []opaltest.Fault{{Status: 200}}, `opal: GET /v1/resources: 200 OK response is not the page of resources asked for`},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {

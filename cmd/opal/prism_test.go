@@ -46,9 +46,9 @@ func TestPrism(t *testing.T) {
 			"99d0b81d-14be-4cf6-bd27-348b4af1d11b  -     -     This resource represents GCP project \"app-demo\".\n"
 		// -resource-id is checked against a walk of GET /resources
 		// filtered by those IDs; Prism answers with its two resources.
-		notAsked      = "opal: checking that the resources of -resource-id exist: GET /resources: 200 OK response is not a page of resources: results[0]: its \"resource_id\" is not one of the IDs asked for\n"
+		notAsked      = "opal: checking that the resources of -resource-id exist: GET /resources: 200 OK response is not the page of resources asked for: results[0]: its \"resource_id\" is not one of the IDs asked for\n"
 		jakeResources = "opal: listing the grants of user " + prismJake + ": GET /resources/users/" + prismJake +
-			": 200 OK response is not a page of the user's resources: results[1]: its \"user_id\" is not the one asked for\n"
+			": 200 OK response is not the page of the user's resources asked for: results[1]: its \"user_id\" is not the one asked for\n"
 	)
 	tests := []struct {
 		name   string
@@ -76,7 +76,7 @@ func TestPrism(t *testing.T) {
 		{"resources", []string{"resources"}, 1, resourcesTable, resourcesLoop},
 		// The example states no type.
 		{"resources of a type", []string{"resources", "-type", "aws_iam_role"}, 1, "",
-			"opal: GET /resources: 200 OK response is not a page of resources: results[0]: no \"resource_type\"\n"},
+			"opal: GET /resources: 200 OK response is not the page of resources asked for: results[0]: no \"resource_type\"\n"},
 
 		// The resources example holds neither the access example's
 		// resource nor the path parameter's example: nothing is listed.
@@ -86,7 +86,7 @@ func TestPrism(t *testing.T) {
 		{"sessions", []string{"sessions", "-resource-id", prismResource}, 1, "", notAsked},
 		// One of the example's resources: the page holds the other too.
 		{"sessions of a listed resource", []string{"sessions", "-resource-id", prismListed}, 1, "",
-			"opal: checking that the resources of -resource-id exist: GET /resources: 200 OK response is not a page of resources: results[1]: its \"resource_id\" is not one of the IDs asked for\n"},
+			"opal: checking that the resources of -resource-id exist: GET /resources: 200 OK response is not the page of resources asked for: results[1]: its \"resource_id\" is not one of the IDs asked for\n"},
 		// Both: the page passes, the next (the same) is refused.
 		{"sessions of both listed resources", []string{"sessions", "-resource-id", prismListed + "," + prismGCP}, 1, "",
 			"opal: checking that the resources of -resource-id exist: GET /resources: server repeated a pagination cursor after 2 pages\n"},
