@@ -40,8 +40,9 @@ type Resource struct {
 }
 
 // UnmarshalJSON decodes a resource in the API's shape; see [Resource]. The
-// remote ID may also be a JSON number, as in the API's own example (a
-// GitHub repository's numeric ID, say): it is kept as its digits.
+// remote ID may also be a JSON number (a GitHub repository's numeric ID,
+// as the API's own example gives one, though under "remote_id", which is
+// not decoded): it is kept as its digits.
 func (r *Resource) UnmarshalJSON(data []byte) error {
 	type plain Resource // without this method
 	w := struct {
@@ -110,9 +111,9 @@ type ListResourcesOptions struct {
 	// top-level resources, which have no parent.
 	ParentID string
 	// AncestorID keeps every descendant of this resource. Unlike the other
-	// filters it is not checked in the answer: a resource names its parent
-	// but not its ancestors, so nothing in a page shows that a resource is
-	// a descendant of this one.
+	// filters it is not checked in the answer: the reference's example of a
+	// page does not list its resources' ancestors (ancestor_resource_ids),
+	// so a check could only refuse Opal's own answers or pass them all.
 	AncestorID string
 }
 
