@@ -14,7 +14,6 @@ import (
 	"testing"
 
 	"github.com/opalclient/opal-go"
-	"github.com/opalclient/opal-go/opaltest"
 )
 
 // review3Token is a token of the shape of Opal's, for the defects below.
@@ -193,56 +192,5 @@ func TestDefect_NameFilterRefusesUnicodeCaseMatch(t *testing.T) {
 				t.Errorf("List(Name %q) = %+v, want the resource named %q", tt.asked, page.Results, tt.name)
 			}
 		})
-	}
-}
-
-// TestDefect_OpaltestAcceptsRepeatedLimit: opaltest documents that "a
-// query parameter given more than once ... is refused with 400, never read
-// as its first value", since a client that repeats one passes or fails by
-// the server's choice. On the access lists, which read page_size and then
-// limit, a repeated (or malformed) limit is not refused when page_size is
-// given: requestedPageSize returns at the first size parameter with a
-// value and never reads the rest, so page_size=5&limit=1&limit=1000 is
-// answered with a page of 5, where Opal, whose reference declares only
-// limit on these endpoints, would read limit.
-//
-// Reproduction: GET /v1/resources/{id}/users?page_size=5&limit=1&limit=1000
-// (and ...?page_size=5&limit=ten) against an opaltest.Server with a grant
-// on the resource.
-// Got: 200 and a page.
-// Expected: 400 "limit must be given at most once" (and "limit must be an
-// integer from 1 to 1000"), as for limit alone. Fix:
-// opaltest/paging.go requestedPageSize: read (param) and check every
-// parameter of sizes before choosing one.
-func TestDefect_OpaltestAcceptsRepeatedLimit(t *testing.T) {
-	const resourceID, userID = "11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222"
-	srv := opaltest.NewServer()
-	defer srv.Close()
-	srv.AddAccess(opal.ResourceAccessUser{ResourceID: resourceID, UserID: userID, Email: "kate@corp.example"})
-	hc := &http.Client{Transport: &http.Transport{}}
-	defer hc.CloseIdleConnections()
-	for _, tt := range []struct{ query, want string }{
-		{"page_size=5&limit=1&limit=1000", "limit must be given at most once"},
-		{"page_size=5&limit=ten", "limit must be an integer from 1 to 1000"},
-	} {
-		for _, path := range []string{"/resources/" + resourceID + "/users", "/resources/users/" + userID} {
-			t.Run(path+"?"+tt.query, func(t *testing.T) {
-				req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL+path+"?"+tt.query, nil)
-				if err != nil {
-					t.Fatal(err)
-				}
-				req.Header.Set("Authorization", "Bearer "+srv.Token)
-				resp, err := hc.Do(req)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer resp.Body.Close()
-				var body struct{ Message string }
-				_ = json.NewDecoder(resp.Body).Decode(&body)
-				if resp.StatusCode != http.StatusBadRequest || body.Message != tt.want {
-					t.Errorf("status %d, message %q; want 400, %q", resp.StatusCode, body.Message, tt.want)
-				}
-			})
-		}
 	}
 }
