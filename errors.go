@@ -14,6 +14,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/opalclient/opal-go/internal/ascii"
 )
 
 // Sentinel errors, for use with [errors.Is].
@@ -255,7 +257,7 @@ func errorMessage(body []byte) string {
 		}
 		keys := []string{"message"}
 		for _, key := range slices.Sorted(maps.Keys(obj)) {
-			if key != "message" && equalFoldASCII(key, "message") {
+			if key != "message" && ascii.EqualFold(key, "message") {
 				keys = append(keys, key)
 			}
 		}

@@ -59,6 +59,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
+	"github.com/opalclient/opal-go/internal/ascii"
 )
 
 // DefaultBaseURL is the base URL of Opal's hosted API.
@@ -493,7 +494,7 @@ func checkBaseURL(raw, token string) (*url.URL, error) {
 }
 
 func isLoopback(host string) bool {
-	if equalFoldASCII(host, "localhost") {
+	if ascii.EqualFold(host, "localhost") {
 		return true
 	}
 	addr, err := netip.ParseAddr(host)
@@ -606,13 +607,13 @@ func getObject[T any](ctx context.Context, c *Client, r request, check func(*T) 
 
 // askedFor checks that an object's identifying field, such as its
 // "user_id", holds what was asked for (in any ASCII letter case, as UUIDs
-// and emails may come back normalised: see equalFoldASCII). The server's
+// and emails may come back normalised: see ascii.EqualFold). The server's
 // value is not quoted.
 func askedFor(field, got, want string) error {
 	if err := present(field, got != ""); err != nil {
 		return err
 	}
-	if !equalFoldASCII(got, want) {
+	if !ascii.EqualFold(got, want) {
 		return fmt.Errorf("its %q is not the one asked for", field)
 	}
 	return nil

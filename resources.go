@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"iter"
 	"strings"
+
+	"github.com/opalclient/opal-go/internal/ascii"
 )
 
 // Resource is an Opal resource: something access is granted to, such as an
@@ -190,14 +192,14 @@ func (s *ResourcesService) listing(opts *ListResourcesOptions) list[Resource, Re
 func resourcesAskedFor(o ListResourcesOptions) func(Resource) error {
 	wanted := make(map[string]bool, len(o.IDs))
 	for _, id := range o.IDs {
-		wanted[foldASCII(id)] = true
+		wanted[ascii.Lower(id)] = true
 	}
-	name := foldASCII(o.Name)
+	name := ascii.Lower(o.Name)
 	return func(r Resource) error {
 		if err := present("resource_id", r.ResourceID != ""); err != nil {
 			return err
 		}
-		if o.IDs != nil && !wanted[foldASCII(r.ResourceID)] {
+		if o.IDs != nil && !wanted[ascii.Lower(r.ResourceID)] {
 			return errors.New(`its "resource_id" is not one of the IDs asked for`)
 		}
 		if o.Type != "" {
@@ -214,7 +216,7 @@ func resourcesAskedFor(o ListResourcesOptions) func(Resource) error {
 			if err := present("name", r.Name != ""); err != nil {
 				return err
 			}
-			if !strings.Contains(foldASCII(r.Name), name) {
+			if !strings.Contains(ascii.Lower(r.Name), name) {
 				return errors.New(`its "name" does not hold the name asked for`)
 			}
 		}

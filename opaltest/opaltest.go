@@ -68,6 +68,7 @@ import (
 	"time"
 
 	"github.com/opalclient/opal-go"
+	"github.com/opalclient/opal-go/internal/ascii"
 	"golang.org/x/time/rate"
 )
 
@@ -337,7 +338,7 @@ func (s *Server) endpoint(path string) func(query url.Values) response {
 
 func (s *Server) authorized(r *http.Request) bool {
 	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	return ok && equalFoldASCII(scheme, "Bearer") &&
+	return ok && ascii.EqualFold(scheme, "Bearer") &&
 		subtle.ConstantTimeCompare([]byte(token), []byte(s.Token)) == 1
 }
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/opalclient/opal-go"
+	"github.com/opalclient/opal-go/internal/ascii"
 )
 
 // cli is what a subcommand's run works with.
@@ -42,7 +43,7 @@ func connection(lookup func(string) (string, bool)) (conn, error) {
 	baseURL, hasBaseURL := lookup("OPAL_BASE_URL")
 	exact := false
 	if v, ok := lookup("OPAL_BASE_URL_EXACT"); ok {
-		switch foldASCII(v) {
+		switch ascii.Lower(v) {
 		case "1", "true", "yes":
 			exact = true
 		case "0", "false", "no":
