@@ -37,9 +37,11 @@ type conn struct {
 // host's root, where the library would fill in /v1). The demo runs only
 // when none is set: a token set but empty (a CI secret that failed to
 // arrive expands so), or a base URL without a token, would otherwise file a
-// report about fictional people.
+// report about fictional people. No value that holds the token is quoted;
+// OPAL_BASE_URL's refusals are the opal package's, which quote no piece of
+// it.
 func connection(lookup func(string) (string, bool)) (conn, error) {
-	token, hasToken := lookup("OPAL_AUTH_TOKEN")
+	token, hasToken := apiToken(lookup)
 	baseURL, hasBaseURL := lookup("OPAL_BASE_URL")
 	exact := false
 	if v, ok := lookup("OPAL_BASE_URL_EXACT"); ok {
@@ -48,6 +50,9 @@ func connection(lookup func(string) (string, bool)) (conn, error) {
 			exact = true
 		case "0", "false", "no":
 		default:
+			if holdsToken(v, token) {
+				return conn{}, usagef("OPAL_BASE_URL_EXACT holds the API token of OPAL_AUTH_TOKEN (were two values swapped?): set it to 1 to use OPAL_BASE_URL as given, with no /v1 filled in, or unset it")
+			}
 			return conn{}, usagef("OPAL_BASE_URL_EXACT is %s: set it to 1 to use OPAL_BASE_URL as given, with no /v1 filled in, or unset it", quote(v))
 		}
 		if exact && !hasBaseURL {
@@ -67,13 +72,23 @@ func connection(lookup func(string) (string, bool)) (conn, error) {
 	return conn{token: token, baseURL: baseURL, exact: exact}, nil
 }
 
+// apiToken is OPAL_AUTH_TOKEN without the white space around it, and
+// whether it is set. A token holds no white space, and a secret file
+// written with echo ends in a newline: the opal package would refuse the
+// token with it, and the arguments that hold the token without it would
+// not be found to (tokenInArguments), and be shown.
+func apiToken(lookup func(string) (string, bool)) (string, bool) {
+	token, ok := lookup("OPAL_AUTH_TOKEN")
+	return strings.TrimSpace(token), ok
+}
+
 // tokenInArguments returns the usage error of an argument that holds the
 // API token of OPAL_AUTH_TOKEN, given by mistake as an ID or an email (two
 // variables swapped in a script): it would be echoed on stderr, which CI
 // logs keep, and sent to the server in a query. The error says which
 // argument, never what it holds, and comes before anything is sent.
 func tokenInArguments(args []string, lookup func(string) (string, bool)) error {
-	token, _ := lookup("OPAL_AUTH_TOKEN")
+	token, _ := apiToken(lookup)
 	if token == "" {
 		return nil
 	}
@@ -99,8 +114,11 @@ func tokenInArguments(args []string, lookup func(string) (string, bool)) error {
 // that holds the letter.
 const minFreeToken = 8
 
-// holdsToken reports whether s holds the token.
+// holdsToken reports whether s holds the token; no s holds an empty one.
 func holdsToken(s, token string) bool {
+	if token == "" {
+		return false
+	}
 	for from := 0; from < len(s); {
 		i := strings.Index(s[from:], token)
 		if i < 0 {
