@@ -213,26 +213,32 @@ func describe(err error) string {
 }
 
 // problemText is "title: detail" of an RFC 7807 problem body, or "" when
-// the body is not one. A body with a "message" member is Opal's own shape,
-// whose message the error already shows.
+// the body is not one, or is Opal's own shape: one with a member that the
+// opal package takes as the message, which the error then shows. That is
+// the package's rule (APIError.Message): a member named "message" in any
+// ASCII letter case, whose value is a string, null not being one. A body
+// with none, such as a problem with "message": null, has its raw text as
+// the error's message, which the title and the detail read better as.
 func problemText(body []byte) string {
 	var members map[string]json.RawMessage
 	if json.Unmarshal(body, &members) != nil {
 		return ""
 	}
-	text := func(name string) string {
+	text := func(raw json.RawMessage) (string, bool) {
 		var s string
-		_ = json.Unmarshal(members[name], &s) // not a string: none
-		return strings.Join(strings.Fields(s), " ")
+		if string(raw) == "null" || json.Unmarshal(raw, &s) != nil {
+			return "", false
+		}
+		return strings.Join(strings.Fields(s), " "), true
 	}
-	for name := range members {
-		// In any letter case, Unicode's too, as the opal package takes a
-		// member as the message: the two must agree on what a body shows.
-		if strings.EqualFold(name, "message") {
+	for name, raw := range members {
+		if _, isString := text(raw); isString && ascii.EqualFold(name, "message") {
 			return ""
 		}
 	}
-	switch title, detail := text("title"), text("detail"); {
+	title, _ := text(members["title"])
+	detail, _ := text(members["detail"])
+	switch {
 	case title != "" && detail != "":
 		return title + ": " + detail
 	case title != "":
