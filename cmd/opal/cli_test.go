@@ -254,7 +254,7 @@ func TestTokenIsTrimmed(t *testing.T) {
 }
 
 // TestHoldsToken: a token of 8 bytes or more is found anywhere in an
-// argument; a shorter one only where it stands alone.
+// argument; a shorter one only where it stands alone; an empty one nowhere.
 func TestHoldsToken(t *testing.T) {
 	tests := []struct {
 		s, token string
@@ -271,6 +271,7 @@ func TestHoldsToken(t *testing.T) {
 		{"cabc,abcd,abc1", "abc", false},
 		{"abcd,abc", "abc", true},
 		{"", "abc", false},
+		{"-", "", false}, // OPAL_AUTH_TOKEN unset: no token to hold
 	}
 	for _, tt := range tests {
 		if got := holdsToken(tt.s, tt.token); got != tt.want {
