@@ -8,6 +8,8 @@ import (
 	"iter"
 	"strconv"
 	"time"
+
+	"github.com/opalclient/opal-go/internal/ascii"
 )
 
 // AccessService lists standing access: who can reach a resource, directly
@@ -239,7 +241,7 @@ func (s *AccessService) byResource(resourceID string, opts *ListAccessOptions) l
 	switch err := checkPathID("resource", resourceID); {
 	case err != nil:
 		l.err = err
-	case equalFoldASCII(resourceID, "users"):
+	case ascii.EqualFold(resourceID, "users"):
 		// Its path, /resources/users/users, is that of the user "users"'s
 		// resources.
 		l.err = fmt.Errorf("%w: resource ID %q would reach GET /resources/users/{user_id}, not this resource", ErrInvalidArgument, s.client.redact(resourceID))

@@ -14,6 +14,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/opalclient/opal-go/internal/ascii"
 )
 
 // Sentinel errors, for use with [errors.Is].
@@ -76,8 +78,8 @@ const (
 type APIError struct {
 	// StatusCode is the HTTP status of the response.
 	StatusCode int
-	// Message is a JSON body's "message" (in any letter case), else a short
-	// text of the body, else the status text.
+	// Message is a JSON body's "message" (in any ASCII letter case) whose
+	// value is a string, else a short text of the body, else the status text.
 	Message string
 	// Body is the start of the response body (at most 4 KiB), with the API
 	// token, if the server echoed it, replaced by "[REDACTED]".
@@ -255,7 +257,7 @@ func errorMessage(body []byte) string {
 		}
 		keys := []string{"message"}
 		for _, key := range slices.Sorted(maps.Keys(obj)) {
-			if key != "message" && equalFoldASCII(key, "message") {
+			if key != "message" && ascii.EqualFold(key, "message") {
 				keys = append(keys, key)
 			}
 		}

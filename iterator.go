@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strconv"
 
+	"github.com/opalclient/opal-go/internal/ascii"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -315,7 +316,7 @@ func sweepArguments[W, T any](ctx context.Context, resourceIDs []string, cursor 
 		// In any ASCII letter case, as a page's items are checked against
 		// it: a resource given twice would otherwise have its items yielded
 		// twice.
-		key := foldASCII(id)
+		key := ascii.Lower(id)
 		if seen[key] {
 			continue
 		}

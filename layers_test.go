@@ -28,8 +28,8 @@ import (
 // them. Services call the Client's methods, such as get, from above, which
 // the layers allow anyway.
 var layers = [][]string{
-	{"redact.go", "fold.go"}, // keeping the token out of text; comparing IDs and hosts in ASCII letter case
-	{"errors.go"},            // APIError, the sentinels, what newAPIError parses
+	{"redact.go"}, // keeping the token out of text
+	{"errors.go"}, // APIError, the sentinels, what newAPIError parses
 	{"page.go", "response.go", "transport.go", "ratelimit.go"}, // the page of every list and decoding any 2xx; what every attempt needs; the shared limiter
 	{"retry.go"},               // one call's attempts
 	{"opal.go", "iterator.go"}, // the Client and get; the generic pager

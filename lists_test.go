@@ -1111,9 +1111,10 @@ func TestListsRefuseItemsNotAskedFor(t *testing.T) {
 	childrenOfK1.opts = func(cursor string, pageSize int) *opal.ListResourcesOptions {
 		return &opal.ListResourcesOptions{Cursor: cursor, PageSize: pageSize, ParentID: "k1"}
 	}
-	namedAdmin := resourcesMethods
-	namedAdmin.opts = func(cursor string, pageSize int) *opal.ListResourcesOptions {
-		return &opal.ListResourcesOptions{Cursor: cursor, PageSize: pageSize, Name: "Admin"}
+	// Asked for with a space after it, which a server may trim.
+	namedTeam := resourcesMethods
+	namedTeam.opts = func(cursor string, pageSize int) *opal.ListResourcesOptions {
+		return &opal.ListResourcesOptions{Cursor: cursor, PageSize: pageSize, Name: "ÉQUIPE "}
 	}
 	const in2030 = `"expiration_date":"2030-01-01T00:00:00Z"`
 	session := func(id string) string {
@@ -1204,15 +1205,21 @@ func TestListsRefuseItemsNotAskedFor(t *testing.T) {
 		},
 		{
 			// Whether Opal matches a name exactly or as a search, a resource
-			// it answers with holds the name asked for.
-			name: "resources by name", path: "/v1/resources", open: namedAdmin.open,
-			item: func(id string) string { return fmt.Sprintf(`{"resource_id":%q,"name":"Admin"}`, id) },
+			// it answers with holds the name asked for, without the white
+			// space around it, in any letter case of Unicode (strings.ToLower
+			// of both): a name identifies nothing, and a search that ignores
+			// case lowers every letter. A letter that lowers to another, as
+			// the dotless ı (U+0131) stays ı, is another name.
+			name: "resources by name", path: "/v1/resources", open: namedTeam.open,
+			item: func(id string) string { return fmt.Sprintf(`{"resource_id":%q,"name":"Équipe"}`, id) },
 			cases: []notAskedFor{
 				{name: "another name", item: `{"resource_id":"a4","name":"OTHER-Reader"}`, want: `results[1]: its "name" does not hold the name asked for`},
 				{name: "no name", item: `{"resource_id":"a4"}`, want: `results[1]: no "name"`},
 				{name: "a null name", item: `{"resource_id":"a4","name":null}`, want: `results[1]: no "name"`},
-				{name: "the name in a longer one, in another letter case", item: `{"resource_id":"a4","name":"prod-ADMIN-role"}`, id: "a4"},
-				{name: "a look-alike of the name", item: `{"resource_id":"a4","name":"Adm\u0131n"}`, want: `results[1]: its "name" does not hold the name asked for`},
+				{name: "the name in a longer one, in another letter case", item: `{"resource_id":"a4","name":"prod-équipe-role"}`, id: "a4"},
+				{name: "the name in another letter case, in JSON's escapes", item: `{"resource_id":"a4","name":"\u00e9QUIPE"}`, id: "a4"},
+				{name: "a name whose i lowers to no i", item: `{"resource_id":"a4","name":"\u00C9QU\u0131PE"}`, want: `results[1]: its "name" does not hold the name asked for`},
+				{name: "the name without its accent", item: `{"resource_id":"a4","name":"EQUIPE"}`, want: `results[1]: its "name" does not hold the name asked for`},
 			},
 		},
 		{

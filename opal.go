@@ -59,6 +59,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
+	"github.com/opalclient/opal-go/internal/ascii"
 )
 
 // DefaultBaseURL is the base URL of Opal's hosted API.
@@ -135,6 +136,12 @@ type config struct {
 // scheme must be https; plain http is allowed only to loopback hosts
 // (localhost, 127.0.0.0/8, [::1]), so that the token never crosses a network
 // in clear text.
+//
+// NewClient refuses a base URL that holds the API token, or any 8 bytes of
+// it in a row (the token swapped with the URL, or pasted into it), in any
+// escaping, without quoting it: the base URL's path is in every error, log
+// record and [Attempt]. It does not quote a base URL without a host either,
+// which is no URL and may be a token.
 func WithBaseURL(rawURL string) Option {
 	return func(c *config) error {
 		c.baseURL, c.exactBaseURL = rawURL, false
@@ -184,8 +191,9 @@ func WithHTTPClient(hc *http.Client) Option {
 // WithUserAgent puts the caller's product, such as "inventory-bot/2.1", in
 // front of the library's own User-Agent ("opal-go/<Version>"). NewClient
 // refuses a product that is empty, has white space at either end or holds a
-// control character, and one that holds the API token, which the Client
-// would keep, and fmt print. Of several, the last given wins.
+// control character, and, without quoting it, one that holds the API token
+// or any 8 bytes of it in a row, which the Client would send in every
+// request, and fmt print. Of several, the last given wins.
 func WithUserAgent(product string) Option {
 	return func(c *config) error {
 		// Checked by NewClient, which knows the token: a refusal must not
@@ -298,10 +306,12 @@ func WithRateLimit(perSecond float64) Option {
 
 // NewClient returns a client that authenticates with the given API token.
 // It sends nothing; errors are about its arguments and wrap
-// [ErrInvalidArgument], and never quote the token, even where it was given
-// by mistake in an option, such as the base URL or the user agent: such an
-// option is refused, and its refusal says that its value holds the token,
-// or a piece of it, rather than quoting it.
+// [ErrInvalidArgument], and never quote the token, nor any 8 bytes of it in
+// a row, even where it was given by mistake in an option, such as the base
+// URL or the user agent: such an option is refused, and its refusal says
+// that its value holds the token, or a piece of it, rather than quoting it.
+// A token that is an http(s) URL is refused too: the token and the base URL
+// were swapped.
 func NewClient(token string, opts ...Option) (*Client, error) {
 	c, err := newClient(token, opts)
 	if err != nil {
@@ -319,6 +329,11 @@ func newClient(token string, opts []Option) (*Client, error) {
 	// refuse every call with a 401. The error never quotes the token.
 	if strings.ContainsFunc(token, invalidInToken) {
 		return nil, fmt.Errorf("%w: API token contains white space, control characters, invisible formatting characters or others outside printable ASCII, which Opal's tokens are", ErrInvalidArgument)
+	}
+	if isWebURL(token) {
+		// The base URL is then likely the token, which its refusal would
+		// quote if it did not find the token in it (it looks for this one).
+		return nil, fmt.Errorf("%w: API token is a URL (were the token and the base URL swapped?)", ErrInvalidArgument)
 	}
 	cfg := config{
 		baseURL:      DefaultBaseURL,
@@ -342,21 +357,25 @@ func newClient(token string, opts []Option) (*Client, error) {
 	// The token was swapped with a string option, or pasted into it: the
 	// refusal must not quote the value. The bytes of the token are looked
 	// for as they are (in any form of escaping, but in their own letter
-	// case), as the server would read them.
-	if holdsSecret(cfg.baseURL, token) {
-		return nil, fmt.Errorf("%w: base URL holds the API token (were the token and the URL swapped?)", ErrInvalidArgument)
+	// case), as the server would read them. A piece of it is refused as the
+	// whole is: kept, the base URL's path would be quoted in every error,
+	// log record and Attempt, and the product sent in every User-Agent and
+	// printed by fmt from the Client. So the values checked below hold no
+	// piece of the token, and their refusals may quote them.
+	if err := checkNoToken("base URL", "URL", cfg.baseURL, token); err != nil {
+		return nil, err
 	}
-	if cfg.productSet && holdsSecret(cfg.product, token) {
-		// Kept, it would be sent to the server in every User-Agent, and
-		// printed by fmt from the Client.
-		return nil, fmt.Errorf("%w: WithUserAgent: the product holds the API token (were the token and the product swapped?)", ErrInvalidArgument)
+	if cfg.productSet {
+		if err := checkNoToken("WithUserAgent: the product", "product", cfg.product, token); err != nil {
+			return nil, err
+		}
 	}
-	base, err := parse(cfg.baseURL, token)
+	base, err := parse(cfg.baseURL)
 	if err != nil {
 		return nil, err
 	}
 	if cfg.productSet {
-		if err := checkProduct(cfg.product, token); err != nil {
+		if err := checkProduct(cfg.product); err != nil {
 			return nil, err
 		}
 	}
@@ -402,7 +421,7 @@ func newClient(token string, opts []Option) (*Client, error) {
 // withoutToken is err, a refusal of NewClient's arguments, with the token
 // redacted, pieces of it included, where its text held it. It is a last
 // safety net: no refusal quotes a value that holds the token or a piece of
-// it (see quoted), so it changes nothing unless one was missed. It runs
+// it (see checkNoToken), so it changes nothing unless one was missed. It runs
 // over the whole text, so that it would redact the library's own words
 // where the token holds them. It still wraps ErrInvalidArgument.
 func withoutToken(err error, token string) error {
@@ -422,29 +441,40 @@ var sharedTransport = sync.OnceValue(func() *http.Transport {
 	return libraryTransport(http.DefaultTransport, maxInFlight)
 })
 
-// quoted is s, a value given to NewClient, Go-quoted for a refusal to name
-// it, or, where s holds a piece of the token (as redactPieces finds
-// pieces), words that say so: no refusal quotes the token, whole or in part.
-func quoted(s, token string) string {
-	if redactPieces(s, token) != s {
-		return "(not quoted: it holds part of the API token)"
+// checkNoToken refuses value, a string option (what names it, and noun
+// says what it should be), where it holds the token or any piece of it
+// that redactPieces redacts: the refusal says so, and does not quote it.
+func checkNoToken(what, noun, value, token string) error {
+	switch {
+	case holdsSecret(value, token):
+		return fmt.Errorf("%w: %s holds the API token (were the token and the %s swapped?)", ErrInvalidArgument, what, noun)
+	case holdsPiece(value, token):
+		return fmt.Errorf("%w: %s holds part of the API token, %d bytes of it or more in a row (was the token pasted into it?)", ErrInvalidArgument, what, minFreeSecret)
 	}
-	return strconv.Quote(s)
+	return nil
 }
 
-// checkProduct checks the product of WithUserAgent, which holds no token.
-func checkProduct(product, token string) error {
+// isWebURL reports whether s, a token given to NewClient, is an http or
+// https URL with a host: a base URL, which no token is.
+func isWebURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (ascii.EqualFold(u.Scheme, "https") || ascii.EqualFold(u.Scheme, "http")) && u.Host != ""
+}
+
+// checkProduct checks the product of WithUserAgent, which holds no piece
+// of the token.
+func checkProduct(product string) error {
 	if product == "" || strings.TrimSpace(product) != product || hasControl(product) {
-		return fmt.Errorf("%w: WithUserAgent: %s is not a valid product (want text like \"inventory-bot/2.1\")", ErrInvalidArgument, quoted(product, token))
+		return fmt.Errorf("%w: WithUserAgent: %q is not a valid product (want text like \"inventory-bot/2.1\")", ErrInvalidArgument, product)
 	}
 	return nil
 }
 
 // parseBaseURL checks a base URL against the rules of WithBaseURL and
 // returns it with "/v1" filled in for an empty path. The URL holds no
-// token; its refusals do not quote it where it holds a piece of it.
-func parseBaseURL(raw, token string) (*url.URL, error) {
-	u, err := checkBaseURL(raw, token)
+// piece of the token.
+func parseBaseURL(raw string) (*url.URL, error) {
+	u, err := checkBaseURL(raw)
 	if err != nil {
 		return nil, err
 	}
@@ -455,9 +485,11 @@ func parseBaseURL(raw, token string) (*url.URL, error) {
 }
 
 // checkBaseURL checks a base URL against the rules of WithBaseURL and
-// returns it as given. The URL holds no token; its refusals do not quote
-// it where it holds a piece of it.
-func checkBaseURL(raw, token string) (*url.URL, error) {
+// returns it as given. The URL holds no piece of the token, but one
+// without a host is not quoted all the same: it is no URL, and may be a
+// token, another than the one given to NewClient (an old one, or one of
+// another Opal).
+func checkBaseURL(raw string) (*url.URL, error) {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: base URL: "+format, append([]any{ErrInvalidArgument}, args...)...)
 	}
@@ -468,15 +500,12 @@ func checkBaseURL(raw, token string) (*url.URL, error) {
 		if ue, ok := err.(*url.Error); ok {
 			err = ue.Err
 		}
-		if redactPieces(raw, token) != raw {
-			return nil, bad("%s is not a valid URL", quoted(raw, token))
-		}
 		return nil, bad("not a valid URL: %v", err)
 	}
-	shown := quoted(u.Redacted(), token)
+	shown := strconv.Quote(u.Redacted())
 	switch {
 	case u.Opaque != "" || u.Hostname() == "":
-		return nil, bad("%s has no host (want a URL like %s)", shown, DefaultBaseURL)
+		return nil, fmt.Errorf("%w: base URL has no host (want a URL like %s); it is not quoted, as a value that is no URL may be an API token (were the token and the URL swapped?)", ErrInvalidArgument, DefaultBaseURL)
 	case u.User != nil:
 		return nil, bad("%s contains credentials; the token is given to NewClient", shown)
 	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
@@ -487,13 +516,13 @@ func checkBaseURL(raw, token string) (*url.URL, error) {
 			return nil, bad("%s uses plain http, which is allowed only to loopback hosts (localhost, 127.0.0.0/8, [::1]); use https", shown)
 		}
 	default:
-		return nil, bad("%s has scheme %s; use https", shown, quoted(u.Scheme, token))
+		return nil, bad("%s has scheme %q; use https", shown, u.Scheme)
 	}
 	return u, nil
 }
 
 func isLoopback(host string) bool {
-	if equalFoldASCII(host, "localhost") {
+	if ascii.EqualFold(host, "localhost") {
 		return true
 	}
 	addr, err := netip.ParseAddr(host)
@@ -606,13 +635,13 @@ func getObject[T any](ctx context.Context, c *Client, r request, check func(*T) 
 
 // askedFor checks that an object's identifying field, such as its
 // "user_id", holds what was asked for (in any ASCII letter case, as UUIDs
-// and emails may come back normalised: see equalFoldASCII). The server's
+// and emails may come back normalised: see ascii.EqualFold). The server's
 // value is not quoted.
 func askedFor(field, got, want string) error {
 	if err := present(field, got != ""); err != nil {
 		return err
 	}
-	if !equalFoldASCII(got, want) {
+	if !ascii.EqualFold(got, want) {
 		return fmt.Errorf("its %q is not the one asked for", field)
 	}
 	return nil

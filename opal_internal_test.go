@@ -22,7 +22,7 @@ func TestParseBaseURL(t *testing.T) {
 		{DefaultBaseURL, DefaultBaseURL},
 	}
 	for _, tt := range tests {
-		u, err := parseBaseURL(tt.in, testToken)
+		u, err := parseBaseURL(tt.in)
 		if err != nil {
 			t.Errorf("parseBaseURL(%q): %v", tt.in, err)
 			continue

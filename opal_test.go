@@ -136,44 +136,60 @@ func TestNewClientRejectsBadArguments(t *testing.T) {
 // option (the base URL and the token swapped, or pasted together; the
 // token as the user agent, or in it) is refused with an error that still
 // wraps ErrInvalidArgument, says what holds the token, and quotes neither
-// the token nor a piece of it, in any form. A value refused for another
-// reason that holds a piece of the token is not quoted either. The
-// library's own words are kept whole, though the token starts like them:
-// the suite's token starts "opal-", as the errors' "opal: " does. A user
-// agent that holds the token is refused, not kept in the Client, where fmt
-// would print it.
+// the token nor a piece of it, in any form. So is a value that holds 8
+// bytes of the token in a row, valid or not: kept, a base URL would be
+// quoted in every error, log record and Attempt, and a user agent printed
+// by fmt from the Client (7 bytes are kept: they tell little, and are
+// common words). A token that is a URL is refused as swapped with the base
+// URL, and a base URL without a host, which may be a token that NewClient
+// was not given, is not quoted. The library's own words are kept whole,
+// though the token starts like them: the suite's token starts "opal-", as
+// the errors' "opal: " does.
 func TestNewClientRefusalsNeverQuoteTheToken(t *testing.T) {
-	const holds, notQuoted = "holds the API token", "(not quoted: it holds part of the API token)"
+	const holds, holdsPart = "holds the API token", "holds part of the API token"
 	for _, token := range []string{testToken, "Qz7+hUNTER2/XyZ=0123456789abcdefVWk", hostileToken} {
 		esc, path := url.QueryEscape(token), url.PathEscape(token)
 		piece := token[2:12]
 		for _, opt := range []struct {
-			name string
-			opt  opal.Option
-			want string // what the error says after "opal: invalid argument: "
+			name    string
+			asToken string // given to NewClient as the token, where not the token
+			opt     opal.Option
+			want    string // what the error says after "opal: invalid argument: "
 		}{
-			{"the token as the base URL", opal.WithBaseURL(token), "base URL " + holds},
-			{"the token as the exact base URL", opal.WithExactBaseURL(token), "base URL " + holds},
-			{"the token as the host", opal.WithBaseURL("https://" + token), "base URL " + holds},
-			{"the token in the path of a plain-http URL", opal.WithBaseURL("http://opal.example/" + path), "base URL " + holds},
-			{"the token in an unknown scheme's URL", opal.WithExactBaseURL("ftp://x/" + token), "base URL " + holds},
-			{"the token as the user", opal.WithBaseURL("https://" + esc + "@opal.example/v1"), "base URL " + holds},
-			{"the token as the user, with a password", opal.WithBaseURL("https://" + esc + ":x@opal.example/v1"), "base URL " + holds},
-			{"the token in the query", opal.WithBaseURL("https://opal.example/v1?token=" + esc), "base URL " + holds},
-			{"the token as the fragment", opal.WithBaseURL("https://opal.example/v1#" + esc), "base URL " + holds},
-			{"the token as the port", opal.WithBaseURL("https://opal.example:" + token), "base URL " + holds},
-			{"the token in a URL without a host", opal.WithExactBaseURL("opal.example/" + path), "base URL " + holds},
-			{"the token as the user agent", opal.WithUserAgent(token), "WithUserAgent: the product " + holds},
-			{"the token in the user agent", opal.WithUserAgent("bot/1 (" + token + ")"), "WithUserAgent: the product " + holds},
-			{"the token as the user agent, with its newline", opal.WithUserAgent(token + "\n"), "WithUserAgent: the product " + holds},
-			{"the token in the user agent, with a NUL", opal.WithUserAgent("bot/" + token + "\x00"), "WithUserAgent: the product " + holds},
-			{"a piece of the token in a user agent refused", opal.WithUserAgent("bot/" + piece + "\n"), "WithUserAgent: " + notQuoted + " is not a valid product"},
-			{"a piece of the token in a URL with a query", opal.WithBaseURL("https://opal.example/v1?t=" + url.QueryEscape(piece)), "base URL: " + notQuoted + " has a query"},
-			{"a piece of the token in a URL of another scheme", opal.WithExactBaseURL("ftp://opal.example/" + url.PathEscape(piece)), "base URL: " + notQuoted + " has scheme"},
-			{"a piece of the token in a URL that does not parse", opal.WithBaseURL("https://opal.example:x" + piece), "base URL: " + notQuoted + " is not a valid URL"},
+			{name: "the token as the base URL", opt: opal.WithBaseURL(token), want: "base URL " + holds},
+			{name: "the token as the exact base URL", opt: opal.WithExactBaseURL(token), want: "base URL " + holds},
+			{name: "the token as the host", opt: opal.WithBaseURL("https://" + token), want: "base URL " + holds},
+			{name: "the token in the path of a plain-http URL", opt: opal.WithBaseURL("http://opal.example/" + path), want: "base URL " + holds},
+			{name: "the token in an unknown scheme's URL", opt: opal.WithExactBaseURL("ftp://x/" + token), want: "base URL " + holds},
+			{name: "the token as the user", opt: opal.WithBaseURL("https://" + esc + "@opal.example/v1"), want: "base URL " + holds},
+			{name: "the token as the user, with a password", opt: opal.WithBaseURL("https://" + esc + ":x@opal.example/v1"), want: "base URL " + holds},
+			{name: "the token in the query", opt: opal.WithBaseURL("https://opal.example/v1?token=" + esc), want: "base URL " + holds},
+			{name: "the token as the fragment", opt: opal.WithBaseURL("https://opal.example/v1#" + esc), want: "base URL " + holds},
+			{name: "the token as the port", opt: opal.WithBaseURL("https://opal.example:" + token), want: "base URL " + holds},
+			{name: "the token in a URL without a host", opt: opal.WithExactBaseURL("opal.example/" + path), want: "base URL " + holds},
+			{name: "the token as the user agent", opt: opal.WithUserAgent(token), want: "WithUserAgent: the product " + holds},
+			{name: "the token in the user agent", opt: opal.WithUserAgent("bot/1 (" + token + ")"), want: "WithUserAgent: the product " + holds},
+			{name: "the token as the user agent, with its newline", opt: opal.WithUserAgent(token + "\n"), want: "WithUserAgent: the product " + holds},
+			{name: "the token in the user agent, with a NUL", opt: opal.WithUserAgent("bot/" + token + "\x00"), want: "WithUserAgent: the product " + holds},
+			{name: "a piece of the token in a user agent", opt: opal.WithUserAgent("bot/" + piece), want: "WithUserAgent: the product " + holdsPart},
+			{name: "8 bytes of the token in a user agent", opt: opal.WithUserAgent("bot/" + token[3:11]), want: "WithUserAgent: the product " + holdsPart},
+			{name: "a piece of the token in a user agent refused anyway", opt: opal.WithUserAgent("bot/" + piece + "\n"), want: "WithUserAgent: the product " + holdsPart},
+			{name: "a piece of the token in a base URL", opt: opal.WithBaseURL("https://opal.example/" + url.PathEscape(piece)), want: "base URL " + holdsPart},
+			{name: "8 bytes of the token in a base URL", opt: opal.WithBaseURL("https://opal.example/" + url.PathEscape(token[3:11])), want: "base URL " + holdsPart},
+			{name: "a piece of the token in an exact base URL", opt: opal.WithExactBaseURL("https://opal.example/" + url.PathEscape(piece)), want: "base URL " + holdsPart},
+			{name: "a piece of the token in a URL with a query", opt: opal.WithBaseURL("https://opal.example/v1?t=" + url.QueryEscape(piece)), want: "base URL " + holdsPart},
+			{name: "a piece of the token in a URL of another scheme", opt: opal.WithExactBaseURL("ftp://opal.example/" + url.PathEscape(piece)), want: "base URL " + holdsPart},
+			{name: "a piece of the token in a URL that does not parse", opt: opal.WithBaseURL("https://opal.example:x" + piece), want: "base URL " + holdsPart},
+			{name: "the token and the base URL swapped", asToken: "https://opal.example.com/v1", opt: opal.WithBaseURL(token), want: "API token is a URL (were the token and the base URL swapped?)"},
+			{name: "the token and the exact base URL swapped", asToken: "https://opal.example.com/v1", opt: opal.WithExactBaseURL(token), want: "API token is a URL (were the token and the base URL swapped?)"},
+			{name: "the token as the base URL of another token", asToken: "opal-other-token-QQQQ", opt: opal.WithBaseURL(path), want: "base URL has no host (want a URL like https://api.opal.dev/v1); it is not quoted"},
 		} {
 			t.Run(opt.name+"/"+token[:3], func(t *testing.T) {
-				c, err := opal.NewClient(token, opt.opt)
+				given := token
+				if opt.asToken != "" {
+					given = opt.asToken
+				}
+				c, err := opal.NewClient(given, opt.opt)
 				if !errors.Is(err, opal.ErrInvalidArgument) || c != nil {
 					t.Fatalf("NewClient = %v, %s; want nil and ErrInvalidArgument", c, maskToken(fmt.Sprint(err), token))
 				}
@@ -183,6 +199,12 @@ func TestNewClientRefusalsNeverQuoteTheToken(t *testing.T) {
 				}
 			})
 		}
+		t.Run("7 bytes of the token are kept/"+token[:3], func(t *testing.T) {
+			c, err := opal.NewClient(token, opal.WithBaseURL("https://opal.example/"+url.PathEscape(token[2:9])), opal.WithUserAgent("bot/"+token[2:9]))
+			if err != nil || c == nil {
+				t.Errorf("NewClient = %v, %s; want a client", c, maskToken(fmt.Sprint(err), token))
+			}
+		})
 	}
 }
 

@@ -98,6 +98,12 @@ func holdsSecret(s, secret string) bool {
 	return redactString(s, secret) != s
 }
 
+// holdsPiece reports whether s holds the secret, or any minFreeSecret bytes
+// of it in a row, in any of its forms: whether redactPieces redacts any of s.
+func holdsPiece(s, secret string) bool {
+	return redactPieces(s, secret) != s
+}
+
 // redactText is redactString, redactCut or redactPieces, as also says.
 func redactText(s, secret string, also lookFor) string {
 	if secret == "" || s == "" {

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"iter"
 	"strings"
+
+	"github.com/opalclient/opal-go/internal/ascii"
 )
 
 // Resource is an Opal resource: something access is granted to, such as an
@@ -95,9 +97,13 @@ type ListResourcesOptions struct {
 	Type ResourceType
 	// Name keeps resources of this name. The reference does not say whether
 	// Opal matches it exactly or as a search, so a page holding a resource
-	// whose name does not contain it (in any ASCII letter case), or that has
-	// no name, is an error matching [ErrInvalidResponse]: that refuses a
-	// server that dropped the filter, and no answer to either reading.
+	// whose name does not contain it, or that has no name, is an error
+	// matching [ErrInvalidResponse]: that refuses a server that dropped the
+	// filter, and no answer to either reading. Names are compared in any
+	// letter case, Unicode's too (strings.ToLower of both, "Équipe" holding
+	// "ÉQUIPE"), as a search that ignores case does, and without the white
+	// space around Name, which a server may trim: a name says what a
+	// resource is called, not which one it is, unlike an ID.
 	Name string
 	// IDs keeps the resources with these IDs. Nil is no filter; an empty,
 	// non-nil slice is an error, rather than a filter that lets all through.
@@ -183,21 +189,25 @@ func (s *ResourcesService) listing(opts *ListResourcesOptions) list[Resource, Re
 
 // resourcesAskedFor is the check of a listing's items: each must have an
 // ID, and be of the type, among the IDs, a child of the parent and of the
-// name that the filters name, in any ASCII letter case, as Opal may
-// normalise them. An item that does not say its type when a type was asked
-// for, its parent when a parent was, or its name when a name was, is
-// refused too: nothing shows it is one.
+// name that the filters name. IDs and types compare in any ASCII letter
+// case, as Opal may normalise them, and only ASCII's, so that no
+// look-alike passes for the one asked for (see internal/ascii). A name
+// compares in any letter case of Unicode: it identifies nothing, and a
+// search that ignores case lowers every letter, not ASCII's alone. An item
+// that does not say its type when a type was asked for, its parent when a
+// parent was, or its name when a name was, is refused too: nothing shows
+// it is one.
 func resourcesAskedFor(o ListResourcesOptions) func(Resource) error {
 	wanted := make(map[string]bool, len(o.IDs))
 	for _, id := range o.IDs {
-		wanted[foldASCII(id)] = true
+		wanted[ascii.Lower(id)] = true
 	}
-	name := foldASCII(o.Name)
+	name := strings.ToLower(strings.TrimSpace(o.Name))
 	return func(r Resource) error {
 		if err := present("resource_id", r.ResourceID != ""); err != nil {
 			return err
 		}
-		if o.IDs != nil && !wanted[foldASCII(r.ResourceID)] {
+		if o.IDs != nil && !wanted[ascii.Lower(r.ResourceID)] {
 			return errors.New(`its "resource_id" is not one of the IDs asked for`)
 		}
 		if o.Type != "" {
@@ -210,11 +220,11 @@ func resourcesAskedFor(o ListResourcesOptions) func(Resource) error {
 				return err
 			}
 		}
-		if name != "" {
+		if o.Name != "" {
 			if err := present("name", r.Name != ""); err != nil {
 				return err
 			}
-			if !strings.Contains(foldASCII(r.Name), name) {
+			if !strings.Contains(strings.ToLower(r.Name), name) {
 				return errors.New(`its "name" does not hold the name asked for`)
 			}
 		}

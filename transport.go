@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/opalclient/opal-go/internal/ascii"
 )
 
 // maxDrain bounds how much of an unwanted body is read just to keep its
@@ -160,7 +162,7 @@ func sameOriginRedirects(base *url.URL, next func(*http.Request, []*http.Request
 // sameOrigin reports whether u has the scheme, host and port of base.
 func sameOrigin(u, base *url.URL) bool {
 	return strings.EqualFold(u.Scheme, base.Scheme) &&
-		equalFoldASCII(u.Hostname(), base.Hostname()) &&
+		ascii.EqualFold(u.Hostname(), base.Hostname()) &&
 		port(u) == port(base)
 }
 

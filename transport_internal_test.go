@@ -21,7 +21,7 @@ func TestTransportSendsTheTokenToTheOriginOnly(t *testing.T) {
 		gotAuth = append(gotAuth, r.Header.Get("Authorization"))
 		return &http.Response{StatusCode: 200, Body: http.NoBody, Header: http.Header{}}, nil
 	})
-	base, err := parseBaseURL("https://opal.desk.example/v1", testToken)
+	base, err := parseBaseURL("https://opal.desk.example/v1")
 	if err != nil {
 		t.Fatal(err)
 	}

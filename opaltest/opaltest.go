@@ -27,7 +27,8 @@
 //
 // Lists page with opaque cursors and page_size (1 to 1000, 200 by
 // default); the two lists of grants, whose reference declares only limit,
-// take limit when page_size is not given. The sessions and the grants are
+// take limit when page_size is not given; both are checked when both are
+// given, since a server may read either. The sessions and the grants are
 // indexed by resource and by user, so that a page of them costs what it
 // returns, however many others the server holds; GET /resources with
 // filters looks at every resource. Other paths get 404 and other methods 405; every error
@@ -67,6 +68,7 @@ import (
 	"time"
 
 	"github.com/opalclient/opal-go"
+	"github.com/opalclient/opal-go/internal/ascii"
 	"golang.org/x/time/rate"
 )
 
@@ -336,7 +338,7 @@ func (s *Server) endpoint(path string) func(query url.Values) response {
 
 func (s *Server) authorized(r *http.Request) bool {
 	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	return ok && equalFoldASCII(scheme, "Bearer") &&
+	return ok && ascii.EqualFold(scheme, "Bearer") &&
 		subtle.ConstantTimeCompare([]byte(token), []byte(s.Token)) == 1
 }
 

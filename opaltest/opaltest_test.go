@@ -368,6 +368,16 @@ func TestErrorAnswers(t *testing.T) {
 			want: errorAnswer{Status: 400, Message: "page_size must be given at most once"}},
 		{name: "user resources: limit text", path: "/v1/resources/users/" + userA, query: "limit=ten", auth: "ok",
 			want: errorAnswer{Status: 400, Message: "limit must be an integer from 1 to 1000"}},
+		// Every parameter of sizes is checked, not only the one that wins:
+		// a server may read either.
+		{name: "resource users: limit twice beside page_size", path: "/v1/resources/" + resourceA + "/users", query: "page_size=5&limit=1&limit=1000", auth: "ok",
+			want: errorAnswer{Status: 400, Message: "limit must be given at most once"}},
+		{name: "user resources: limit twice beside page_size", path: "/v1/resources/users/" + userA, query: "page_size=5&limit=1&limit=1000", auth: "ok",
+			want: errorAnswer{Status: 400, Message: "limit must be given at most once"}},
+		{name: "resource users: limit text beside page_size", path: "/v1/resources/" + resourceA + "/users", query: "page_size=5&limit=ten", auth: "ok",
+			want: errorAnswer{Status: 400, Message: "limit must be an integer from 1 to 1000"}},
+		{name: "user resources: limit text beside page_size", path: "/v1/resources/users/" + userA, query: "page_size=5&limit=ten", auth: "ok",
+			want: errorAnswer{Status: 400, Message: "limit must be an integer from 1 to 1000"}},
 		{name: "user resources: cursor of another list", path: "/v1/resources/users/" + userA, query: "cursor=" + realCursor, auth: "ok",
 			want: errorAnswer{Status: 400, Message: "invalid cursor"}},
 		{name: "user resources: no user ID", path: "/v1/resources/users/", auth: "ok",

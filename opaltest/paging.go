@@ -124,8 +124,12 @@ func nullable(s string) *string {
 
 // requestedPageSize returns the page size the request asks for in the
 // first of sizes it gives, or the server's when it gives none; an error
-// says what is wrong with the parameter read.
+// says what is wrong with a parameter. Every one of sizes is read and
+// checked before one is chosen: a repeated or malformed one is refused
+// whether or not an earlier one was given, since a server may read either
+// (Opal's reference declares only limit on some lists that take both).
 func (s *Server) requestedPageSize(query url.Values, sizes []string) (int, error) {
+	size := 0
 	for _, name := range sizes {
 		v, err := param(query, name)
 		if err != nil {
@@ -138,7 +142,12 @@ func (s *Server) requestedPageSize(query url.Values, sizes []string) (int, error
 		if err != nil || n < 1 || n > opal.MaxPageSize {
 			return 0, fmt.Errorf("%s must be an integer from 1 to %d", name, opal.MaxPageSize)
 		}
-		return n, nil
+		if size == 0 {
+			size = n
+		}
+	}
+	if size != 0 {
+		return size, nil
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -5,6 +5,7 @@ import (
 	"net/url"
 
 	"github.com/opalclient/opal-go"
+	"github.com/opalclient/opal-go/internal/ascii"
 )
 
 // AddUsers adds users after those the server already holds, for GET /users
@@ -58,7 +59,7 @@ func (s *Server) getUser(query url.Values) response {
 		}
 	case email != "":
 		find = func() selection[opal.User] {
-			return selection[opal.User]{items: s.users, match: func(u opal.User) bool { return equalFoldASCII(u.Email, email) }}
+			return selection[opal.User]{items: s.users, match: func(u opal.User) bool { return ascii.EqualFold(u.Email, email) }}
 		}
 	default:
 		return errorResponse(http.StatusBadRequest, "user_id or email is required")

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/opalclient/opal-go"
+	"github.com/opalclient/opal-go/internal/ascii"
 )
 
 var accessCommand = &subcommand{
@@ -181,14 +182,14 @@ func (r accessRow) status() string {
 }
 
 // sessionKey is what a session must share with a grant to be made under
-// it: resource, user and access level. The IDs are folded (foldASCII), as
+// it: resource, user and access level. The IDs are folded (ascii.Lower), as
 // Opal takes them in any letter case and may write them so.
 type sessionKey struct {
 	resourceID, userID, level string
 }
 
 func keyOf(resourceID, userID string, l opal.ResourceAccessLevel) sessionKey {
-	return sessionKey{foldASCII(resourceID), foldASCII(userID), cmp.Or(l.RemoteID, l.Name)}
+	return sessionKey{ascii.Lower(resourceID), ascii.Lower(userID), cmp.Or(l.RemoteID, l.Name)}
 }
 
 func (o *accessOptions) run(ctx context.Context, c *cli) error {
@@ -225,7 +226,7 @@ func (o *accessOptions) run(ctx context.Context, c *cli) error {
 				return accessRow{}, false, nil
 			}
 			r := accessRow{ResourceAccessUser: g, resource: n.resource(g.ResourceID), ids: o.ids,
-				session: live.ends[keyOf(g.ResourceID, g.UserID, g.AccessLevel)], sessionUnknown: live.unread[foldASCII(g.ResourceID)]}
+				session: live.ends[keyOf(g.ResourceID, g.UserID, g.AccessLevel)], sessionUnknown: live.unread[ascii.Lower(g.ResourceID)]}
 			lookedUp := n != nil
 			switch {
 			case src.user != nil:
@@ -280,7 +281,7 @@ func (o *accessOptions) source(ctx context.Context, c *cli, n *names) (grantSour
 	var ids []string
 	seen := map[string]bool{}
 	for _, g := range grants {
-		if key := foldASCII(g.ResourceID); !seen[key] {
+		if key := ascii.Lower(g.ResourceID); !seen[key] {
 			seen[key] = true
 			ids = append(ids, g.ResourceID)
 		}
@@ -318,7 +319,7 @@ func (o *accessOptions) userGrants(ctx context.Context, c *cli, userID string) (
 // liveSessions is what the sweep of live sessions found: the end of each
 // live session, by what it shares with a grant, and the resources whose
 // sessions could not be read, found gone during the sweep, by folded ID
-// (foldASCII).
+// (ascii.Lower).
 type liveSessions struct {
 	ends   map[sessionKey]time.Time
 	unread map[string]bool
@@ -362,7 +363,7 @@ func grantFlags(g opal.ResourceAccessUser, u *opal.User, lookedUp bool, now time
 	if f := userFlag(u, lookedUp); f != "" {
 		flags = append(flags, f)
 	}
-	if strings.HasPrefix(foldASCII(g.PropagationStatus), "err_") {
+	if strings.HasPrefix(ascii.Lower(g.PropagationStatus), "err_") {
 		flags = append(flags, "not-propagated")
 	}
 	if g.ExpirationDate != nil && !g.ExpirationDate.After(now) {
@@ -383,10 +384,10 @@ func userFlag(u *opal.User, lookedUp bool) string {
 	// Compared in any letter case of ASCII and without the spaces around
 	// it, so that "ACTIVE " is active, not a status to flag, and
 	// "act\u0131ve" (with a dotless i) is no ACTIVE, but a status to show.
-	switch status := foldASCII(strings.TrimSpace(u.HRIDPStatus)); status {
-	case "", foldASCII(opal.HRIDPStatusActive):
+	switch status := ascii.Lower(strings.TrimSpace(u.HRIDPStatus)); status {
+	case "", ascii.Lower(opal.HRIDPStatusActive):
 		return ""
-	case foldASCII(opal.HRIDPStatusNotFound):
+	case ascii.Lower(opal.HRIDPStatusNotFound):
 		return "not-in-idp"
 	default: // SUSPENDED, DEPROVISIONED, DELETED, and any status added since
 		return strings.ReplaceAll(status, "_", "-")

@@ -111,7 +111,8 @@ func TestVersion(t *testing.T) {
 }
 
 // TestEnvironment: the demo runs only when neither OPAL_AUTH_TOKEN nor
-// OPAL_BASE_URL is set; a token set but empty, a base URL without a token,
+// OPAL_BASE_URL is set; a token set but empty (or only white space, which
+// is trimmed), a base URL without a token,
 // or an empty base URL with a token is a usage error that says what to
 // set, for every command, in every format, and nothing is printed on
 // stdout; the token is in no message about the environment.
@@ -128,8 +129,8 @@ func TestEnvironment(t *testing.T) {
 			"OPAL_BASE_URL is set but OPAL_AUTH_TOKEN is not: set OPAL_AUTH_TOKEN to an API token of that Opal (or unset OPAL_BASE_URL to see the demo)"},
 		{"an empty base URL without a token", []string{"OPAL_BASE_URL="}, "OPAL_BASE_URL is set but OPAL_AUTH_TOKEN is not"},
 		{"an empty base URL with a token", []string{"OPAL_BASE_URL=", "OPAL_AUTH_TOKEN=" + srv.Token}, "OPAL_BASE_URL is set but empty: set it to your Opal's API URL"},
-		{"a token of white space", []string{"OPAL_AUTH_TOKEN= ", "OPAL_BASE_URL=" + srv.URL}, "invalid argument: API token contains white space"},
-		{"a token of white space alone", []string{"OPAL_AUTH_TOKEN=   "}, "invalid argument: API token contains white space"},
+		{"a token of white space", []string{"OPAL_AUTH_TOKEN= \t\r\n", "OPAL_BASE_URL=" + srv.URL}, "OPAL_AUTH_TOKEN is set but empty"},
+		{"a token of white space alone", []string{"OPAL_AUTH_TOKEN=   "}, "OPAL_AUTH_TOKEN is set but empty"},
 		{"an exact base URL without a base URL", []string{"OPAL_BASE_URL_EXACT=1"}, "OPAL_BASE_URL_EXACT is set but OPAL_BASE_URL is not"},
 		{"an exact base URL of a typo", []string{"OPAL_AUTH_TOKEN=" + srv.Token, "OPAL_BASE_URL=" + srv.URL, "OPAL_BASE_URL_EXACT=ture"},
 			`OPAL_BASE_URL_EXACT is "ture": set it to 1 to use OPAL_BASE_URL as given`},
@@ -162,9 +163,12 @@ func TestEnvironment(t *testing.T) {
 }
 
 // TestTokenAsArgumentIsRefused: the token, passed by mistake as an ID, an
-// email, any flag's value or the base URL (two variables swapped in a
-// script), is a usage error that names the argument and never shows the
-// token, which CI logs would keep; nothing is sent.
+// email, any flag's value, the base URL or OPAL_BASE_URL_EXACT (two
+// variables swapped in a script), is a usage error that names the argument
+// and never shows the token, nor 8 bytes of it, which CI logs would keep;
+// nothing is sent. It is found in an argument with or without the white
+// space that OPAL_AUTH_TOKEN holds around it (a secret file written with
+// echo ends in a newline), which is trimmed.
 func TestTokenAsArgumentIsRefused(t *testing.T) {
 	srv := newOrg(t, testSessions(time.Now()))
 	tests := []struct {
@@ -180,29 +184,77 @@ func TestTokenAsArgumentIsRefused(t *testing.T) {
 		{[]string{"users", "-email=" + srv.Token}, "the value of -email holds the API token"},
 		{[]string{"resources", "-type", "x" + srv.Token}, "the argument after -type holds the API token"},
 		{[]string{"users", srv.Token}, "argument 2 holds the API token"},
+		{[]string{"access", "-all", "-format", srv.Token}, "the argument after -format holds the API token"},
 	}
 	for _, tt := range tests {
-		t.Run(strings.Join(tt.args[:2], " "), func(t *testing.T) {
-			r := runCommand(t, serverEnv(srv), tt.args...)
-			checkFailed(t, r, exitUsage, tt.want)
-			if strings.Contains(r.stderr+r.stdout, srv.Token) {
-				t.Errorf("the token is printed: %q", r.stderr)
-			}
-		})
+		for _, around := range []struct{ name, before, after string }{
+			{"as it is", "", ""},
+			{"with a newline", "", "\n"},
+			{"with CR LF", "", "\r\n"},
+			{"after a space", " ", ""},
+		} {
+			t.Run(strings.Join(tt.args[:2], " ")+"/"+around.name, func(t *testing.T) {
+				env := []string{"OPAL_BASE_URL=" + srv.URL, "OPAL_AUTH_TOKEN=" + around.before + srv.Token + around.after}
+				r := runCommand(t, env, tt.args...)
+				checkFailed(t, r, exitUsage, tt.want)
+				checkNoToken(t, r, srv.Token)
+			})
+		}
 	}
 	if n := len(srv.Requests()); n != 0 {
 		t.Errorf("%d requests, want none", n)
 	}
-	// The token in OPAL_BASE_URL, the two variables swapped.
-	r := runCommand(t, []string{"OPAL_AUTH_TOKEN=" + srv.Token, "OPAL_BASE_URL=" + srv.Token}, "users")
-	checkFailed(t, r, exitUsage, "base URL holds the API token")
-	if strings.Contains(r.stderr+r.stdout, srv.Token) {
-		t.Errorf("the token is printed: %q", r.stderr)
+	for _, tt := range []struct {
+		name string
+		env  []string
+		want string
+	}{
+		{"the token in OPAL_BASE_URL", []string{"OPAL_AUTH_TOKEN=" + srv.Token, "OPAL_BASE_URL=" + srv.Token}, "base URL holds the API token"},
+		// The library finds no token in the base URL: the token it is
+		// given is the URL.
+		{"OPAL_AUTH_TOKEN and OPAL_BASE_URL swapped", []string{"OPAL_AUTH_TOKEN=" + srv.URL, "OPAL_BASE_URL=" + srv.Token},
+			"opal: invalid argument: API token is a URL (were the token and the base URL swapped?)"},
+		{"the token in OPAL_BASE_URL_EXACT", []string{"OPAL_AUTH_TOKEN=" + srv.Token, "OPAL_BASE_URL=" + srv.URL, "OPAL_BASE_URL_EXACT=" + srv.Token},
+			"opal: OPAL_BASE_URL_EXACT holds the API token of OPAL_AUTH_TOKEN (were two values swapped?)"},
+		{"the token in OPAL_BASE_URL_EXACT, OPAL_AUTH_TOKEN with a newline", []string{"OPAL_AUTH_TOKEN=" + srv.Token + "\n", "OPAL_BASE_URL=" + srv.URL, "OPAL_BASE_URL_EXACT=" + srv.Token},
+			"opal: OPAL_BASE_URL_EXACT holds the API token of OPAL_AUTH_TOKEN"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := runCommand(t, tt.env, "users")
+			checkFailed(t, r, exitUsage, tt.want)
+			checkNoToken(t, r, srv.Token)
+		})
+	}
+}
+
+// checkNoToken checks that the run printed neither the token nor 8 bytes
+// of it in a row, as the opal package finds pieces of it.
+func checkNoToken(t *testing.T, r result, token string) {
+	t.Helper()
+	for i := 0; i+8 <= len(token); i++ {
+		if piece := token[i : i+8]; strings.Contains(r.stdout+r.stderr, piece) {
+			t.Errorf("the token is printed (%q of it at least): stderr %q", piece, r.stderr)
+			return
+		}
+	}
+}
+
+// TestTokenIsTrimmed: OPAL_AUTH_TOKEN is used without the white space
+// around it, which no token holds: a token read from a file written with
+// echo, which ends in a newline, works.
+func TestTokenIsTrimmed(t *testing.T) {
+	srv := newOrg(t, nil)
+	for _, token := range []string{srv.Token + "\n", srv.Token + "\r\n", " " + srv.Token + "\t"} {
+		r := runCommand(t, []string{"OPAL_BASE_URL=" + srv.URL, "OPAL_AUTH_TOKEN=" + token}, "users", "-format", "csv")
+		checkOK(t, r)
+		if n := strings.Count(r.stdout, "\n"); n != len(testUsers)+1 {
+			t.Errorf("%d lines, want a header and %d users:\n%s", n, len(testUsers), r.stdout)
+		}
 	}
 }
 
 // TestHoldsToken: a token of 8 bytes or more is found anywhere in an
-// argument; a shorter one only where it stands alone.
+// argument; a shorter one only where it stands alone; an empty one nowhere.
 func TestHoldsToken(t *testing.T) {
 	tests := []struct {
 		s, token string
@@ -219,6 +271,7 @@ func TestHoldsToken(t *testing.T) {
 		{"cabc,abcd,abc1", "abc", false},
 		{"abcd,abc", "abc", true},
 		{"", "abc", false},
+		{"-", "", false}, // OPAL_AUTH_TOKEN unset: no token to hold
 	}
 	for _, tt := range tests {
 		if got := holdsToken(tt.s, tt.token); got != tt.want {

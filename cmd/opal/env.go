@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/opalclient/opal-go"
+	"github.com/opalclient/opal-go/internal/ascii"
 )
 
 // cli is what a subcommand's run works with.
@@ -36,17 +37,22 @@ type conn struct {
 // host's root, where the library would fill in /v1). The demo runs only
 // when none is set: a token set but empty (a CI secret that failed to
 // arrive expands so), or a base URL without a token, would otherwise file a
-// report about fictional people.
+// report about fictional people. No value that holds the token is quoted;
+// OPAL_BASE_URL's refusals are the opal package's, which quote no piece of
+// it.
 func connection(lookup func(string) (string, bool)) (conn, error) {
-	token, hasToken := lookup("OPAL_AUTH_TOKEN")
+	token, hasToken := apiToken(lookup)
 	baseURL, hasBaseURL := lookup("OPAL_BASE_URL")
 	exact := false
 	if v, ok := lookup("OPAL_BASE_URL_EXACT"); ok {
-		switch foldASCII(v) {
+		switch ascii.Lower(v) {
 		case "1", "true", "yes":
 			exact = true
 		case "0", "false", "no":
 		default:
+			if holdsToken(v, token) {
+				return conn{}, usagef("OPAL_BASE_URL_EXACT holds the API token of OPAL_AUTH_TOKEN (were two values swapped?): set it to 1 to use OPAL_BASE_URL as given, with no /v1 filled in, or unset it")
+			}
 			return conn{}, usagef("OPAL_BASE_URL_EXACT is %s: set it to 1 to use OPAL_BASE_URL as given, with no /v1 filled in, or unset it", quote(v))
 		}
 		if exact && !hasBaseURL {
@@ -66,13 +72,23 @@ func connection(lookup func(string) (string, bool)) (conn, error) {
 	return conn{token: token, baseURL: baseURL, exact: exact}, nil
 }
 
+// apiToken is OPAL_AUTH_TOKEN without the white space around it, and
+// whether it is set. A token holds no white space, and a secret file
+// written with echo ends in a newline: the opal package would refuse the
+// token with it, and the arguments that hold the token without it would
+// not be found to (tokenInArguments), and be shown.
+func apiToken(lookup func(string) (string, bool)) (string, bool) {
+	token, ok := lookup("OPAL_AUTH_TOKEN")
+	return strings.TrimSpace(token), ok
+}
+
 // tokenInArguments returns the usage error of an argument that holds the
 // API token of OPAL_AUTH_TOKEN, given by mistake as an ID or an email (two
 // variables swapped in a script): it would be echoed on stderr, which CI
 // logs keep, and sent to the server in a query. The error says which
 // argument, never what it holds, and comes before anything is sent.
 func tokenInArguments(args []string, lookup func(string) (string, bool)) error {
-	token, _ := lookup("OPAL_AUTH_TOKEN")
+	token, _ := apiToken(lookup)
 	if token == "" {
 		return nil
 	}
@@ -98,8 +114,11 @@ func tokenInArguments(args []string, lookup func(string) (string, bool)) error {
 // that holds the letter.
 const minFreeToken = 8
 
-// holdsToken reports whether s holds the token.
+// holdsToken reports whether s holds the token; no s holds an empty one.
 func holdsToken(s, token string) bool {
+	if token == "" {
+		return false
+	}
 	for from := 0; from < len(s); {
 		i := strings.Index(s[from:], token)
 		if i < 0 {
@@ -194,26 +213,32 @@ func describe(err error) string {
 }
 
 // problemText is "title: detail" of an RFC 7807 problem body, or "" when
-// the body is not one. A body with a "message" member is Opal's own shape,
-// whose message the error already shows.
+// the body is not one, or is Opal's own shape: one with a member that the
+// opal package takes as the message, which the error then shows. That is
+// the package's rule (APIError.Message): a member named "message" in any
+// ASCII letter case, whose value is a string, null not being one. A body
+// with none, such as a problem with "message": null, has its raw text as
+// the error's message, which the title and the detail read better as.
 func problemText(body []byte) string {
 	var members map[string]json.RawMessage
 	if json.Unmarshal(body, &members) != nil {
 		return ""
 	}
-	text := func(name string) string {
+	text := func(raw json.RawMessage) (string, bool) {
 		var s string
-		_ = json.Unmarshal(members[name], &s) // not a string: none
-		return strings.Join(strings.Fields(s), " ")
+		if string(raw) == "null" || json.Unmarshal(raw, &s) != nil {
+			return "", false
+		}
+		return strings.Join(strings.Fields(s), " "), true
 	}
-	for name := range members {
-		// In any letter case, Unicode's too, as the opal package takes a
-		// member as the message: the two must agree on what a body shows.
-		if strings.EqualFold(name, "message") {
+	for name, raw := range members {
+		if _, isString := text(raw); isString && ascii.EqualFold(name, "message") {
 			return ""
 		}
 	}
-	switch title, detail := text("title"), text("detail"); {
+	title, _ := text(members["title"])
+	detail, _ := text(members["detail"])
+	switch {
 	case title != "" && detail != "":
 		return title + ": " + detail
 	case title != "":

@@ -57,6 +57,17 @@ func TestAPIErrors(t *testing.T) {
 			"GET /v1/users: 403 Forbidden: Missing scope: the token lacks read:users (OPAL_AUTH_TOKEN is not allowed", ""},
 		{"RFC 7807 problem, detail only", answer(400, problem, "", `{"status":400,"detail":"page_size\n is too large"}`), false, users,
 			"GET /v1/users: 400 Bad Request: page_size is too large\n", ""},
+		// A problem is shown by its message where the opal package takes
+		// one (a member "message" in ASCII letter case, whose value is a
+		// string), else by its title and detail.
+		{"RFC 7807 problem with a message", answer(403, problem, "", `{"title":"Missing scope","detail":"the token lacks read:users","Message":"scope read:users"}`), false, users,
+			"GET /v1/users: 403 Forbidden: scope read:users (OPAL_AUTH_TOKEN is not allowed", ""},
+		{"RFC 7807 problem with a null message", answer(403, problem, "", `{"title":"Missing scope","detail":"the token lacks read:users","message":null}`), false, users,
+			"GET /v1/users: 403 Forbidden: Missing scope: the token lacks read:users (OPAL_AUTH_TOKEN is not allowed", ""},
+		{"RFC 7807 problem with a message not a string", answer(403, problem, "", `{"title":"Missing scope","detail":"the token lacks read:users","message":{"code":7}}`), false, users,
+			"GET /v1/users: 403 Forbidden: Missing scope: the token lacks read:users (OPAL_AUTH_TOKEN is not allowed", ""},
+		{"RFC 7807 problem with a message spelt with long s", answer(403, problem, "", `{"title":"Missing scope","detail":"the token lacks read:users","me\u017F\u017Fage":"not the message"}`), false, users,
+			"GET /v1/users: 403 Forbidden: Missing scope: the token lacks read:users (OPAL_AUTH_TOKEN is not allowed", ""},
 		{"400", answer(400, js, "", `{"message":"resource_id: not a valid UUID"}`), false, users,
 			"400 Bad Request: resource_id: not a valid UUID\n", ""},
 		{"503 with a long Retry-After", answer(503, js, "3600", `{"message":"maintenance"}`), false, users,

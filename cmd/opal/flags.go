@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/opalclient/opal-go"
+	"github.com/opalclient/opal-go/internal/ascii"
 )
 
 // usageError is a mistake in the command line or the environment: the run
@@ -131,7 +132,7 @@ func parsed(fs *flag.FlagSet) map[string]bool {
 // choice returns the one of allowed (in lower case) that value names, in
 // any letter case of ASCII.
 func choice(flagName, value string, allowed ...string) (string, error) {
-	lower := foldASCII(value)
+	lower := ascii.Lower(value)
 	if slices.Contains(allowed, lower) {
 		return lower, nil
 	}
@@ -174,7 +175,7 @@ func (l *idList) Set(value string) error {
 func resourceType(flagName, s string) (opal.ResourceType, error) {
 	names := make([]string, 0, len(opal.ResourceTypes()))
 	for _, t := range opal.ResourceTypes() {
-		if foldASCII(string(t)) == foldASCII(s) {
+		if ascii.Lower(string(t)) == ascii.Lower(s) {
 			return t, nil
 		}
 		names = append(names, string(t))
@@ -191,7 +192,7 @@ func resourceType(flagName, s string) (opal.ResourceType, error) {
 func nearest(s string, candidates []string) string {
 	best, bestDistance := "", len(s)/2+1
 	for _, c := range candidates {
-		if d := editDistance(foldASCII(s), foldASCII(c)); d < bestDistance {
+		if d := editDistance(ascii.Lower(s), ascii.Lower(c)); d < bestDistance {
 			best, bestDistance = c, d
 		}
 	}
@@ -233,7 +234,7 @@ func parseDuration(s string) (time.Duration, error) {
 		return 0, errors.New("an M may mean a month or a minute: write m for minutes, or days for a month, such as 30d")
 	}
 	var d time.Duration
-	rest := foldASCII(s)
+	rest := ascii.Lower(s)
 	if days, after, found := strings.Cut(rest, "d"); found {
 		n, ok := decimal(days)
 		if !ok {

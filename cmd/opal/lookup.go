@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/opalclient/opal-go"
+	"github.com/opalclient/opal-go/internal/ascii"
 )
 
 // The lookup rule, in requests: users are looked up one Users.Get per
@@ -26,7 +27,7 @@ const (
 // kept, so nothing is asked twice. A nil *names looks nothing up: that is
 // -ids.
 //
-// Both maps are keyed by folded ID (foldASCII), as the opal package takes
+// Both maps are keyed by folded ID (ascii.Lower), as the opal package takes
 // IDs in any letter case of ASCII: a server that writes an ID in another
 // case than the rows that name it must not blank a name or make a user
 // unknown, and an ID that only displays like another is another.
@@ -52,7 +53,7 @@ func (n *names) user(ctx context.Context, id string) (*opal.User, error) {
 	if n == nil || id == "" {
 		return nil, nil
 	}
-	if u, ok := n.users[foldASCII(id)]; ok || n.walked {
+	if u, ok := n.users[ascii.Lower(id)]; ok || n.walked {
 		return u, nil
 	}
 	if n.gets == maxUserGets {
@@ -64,13 +65,13 @@ func (n *names) user(ctx context.Context, id string) (*opal.User, error) {
 			n.addUser(&u)
 		}
 		n.walked = true
-		return n.users[foldASCII(id)], nil
+		return n.users[ascii.Lower(id)], nil
 	}
 	n.gets++
 	u, err := n.client.Users.Get(ctx, id)
 	switch {
 	case errors.Is(err, opal.ErrNotFound):
-		n.users[foldASCII(id)] = nil
+		n.users[ascii.Lower(id)] = nil
 	case err != nil:
 		return nil, fmt.Errorf("looking up the email of user %s (-ids shows IDs and skips lookups): %w", id, err)
 	default:
@@ -82,7 +83,7 @@ func (n *names) user(ctx context.Context, id string) (*opal.User, error) {
 // addUser keeps a user that is already known, such as -user's.
 func (n *names) addUser(u *opal.User) {
 	if n != nil {
-		n.users[foldASCII(u.UserID)] = u
+		n.users[ascii.Lower(u.UserID)] = u
 	}
 }
 
@@ -90,7 +91,7 @@ func (n *names) addUser(u *opal.User) {
 // one of the -all walk.
 func (n *names) addResource(r opal.Resource) {
 	if n != nil {
-		n.resources[foldASCII(r.ResourceID)] = r.Name
+		n.resources[ascii.Lower(r.ResourceID)] = r.Name
 	}
 }
 
@@ -99,7 +100,7 @@ func (n *names) resource(id string) string {
 	if n == nil {
 		return ""
 	}
-	return n.resources[foldASCII(id)]
+	return n.resources[ascii.Lower(id)]
 }
 
 // listResources looks up the names of the resources with the given IDs,
@@ -150,7 +151,7 @@ func existingResources(ctx context.Context, client *opal.Client, ids []string, n
 	}
 	var exist, missing []string
 	for _, id := range ids {
-		i := slices.IndexFunc(found, func(r opal.Resource) bool { return foldASCII(r.ResourceID) == foldASCII(id) })
+		i := slices.IndexFunc(found, func(r opal.Resource) bool { return ascii.Lower(r.ResourceID) == ascii.Lower(id) })
 		if i < 0 {
 			missing = append(missing, id)
 			continue

@@ -223,7 +223,8 @@ Start with:
 
 // environmentHelp and exitHelp end every help text.
 const environmentHelp = `Environment:
-  OPAL_AUTH_TOKEN  an Opal API token
+  OPAL_AUTH_TOKEN  an Opal API token (white space around it, such as the newline
+                   of a file written with echo, is left out)
   OPAL_BASE_URL    the API's base URL (default https://api.opal.dev/v1; self-hosted
                    Opal: https://<host>/v1; a URL with no path means /v1 on that host)
   OPAL_BASE_URL_EXACT=1

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/opalclient/opal-go"
+	"github.com/opalclient/opal-go/internal/ascii"
 )
 
 // How the status line behaves: it appears only once the work has taken
@@ -274,7 +275,7 @@ func (l *lineWriter) Write(b []byte) (int, error) {
 
 // skipGone returns the skip function of one sweep (see rows.skip): it
 // passes over the error of a resource not found during the sweep, deleted
-// since it was listed, keeps its ID in gone, folded (foldASCII), and warns
+// since it was listed, keeps its ID in gone, folded (ascii.Lower), and warns
 // about it, once however many sweeps find it gone. gone is the sweep's
 // own, so that it can tell a sweep that skipped some resources from one
 // that read none; the sweep's goroutine alone uses it.
@@ -284,7 +285,7 @@ func (p *progress) skipGone(gone map[string]bool) func(error) bool {
 		if !errors.As(err, &rerr) || !errors.Is(err, opal.ErrNotFound) {
 			return false
 		}
-		id := foldASCII(rerr.ResourceID)
+		id := ascii.Lower(rerr.ResourceID)
 		gone[id] = true
 		p.mu.Lock()
 		warned := p.gone[id]

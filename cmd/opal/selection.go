@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/opalclient/opal-go"
+	"github.com/opalclient/opal-go/internal/ascii"
 )
 
 // resourceSelection is the flags that say which resources a sweep covers:
@@ -126,7 +127,7 @@ func everyGone(ids []string, gone map[string]bool) error {
 		return nil
 	}
 	for _, id := range ids {
-		if !gone[foldASCII(id)] {
+		if !gone[ascii.Lower(id)] {
 			return nil
 		}
 	}
