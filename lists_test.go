@@ -1116,6 +1116,10 @@ func TestListsRefuseItemsNotAskedFor(t *testing.T) {
 	namedTeam.opts = func(cursor string, pageSize int) *opal.ListResourcesOptions {
 		return &opal.ListResourcesOptions{Cursor: cursor, PageSize: pageSize, Name: "ÉQUIPE "}
 	}
+	namedSales := resourcesMethods // in Greek, whose sigma has two lower cases
+	namedSales.opts = func(cursor string, pageSize int) *opal.ListResourcesOptions {
+		return &opal.ListResourcesOptions{Cursor: cursor, PageSize: pageSize, Name: "πωλησεις"}
+	}
 	const in2030 = `"expiration_date":"2030-01-01T00:00:00Z"`
 	session := func(id string) string {
 		return fmt.Sprintf(`{"connection_id":%q,"user_id":"u1","resource_id":"r1",%s}`, id, in2030)
@@ -1206,10 +1210,11 @@ func TestListsRefuseItemsNotAskedFor(t *testing.T) {
 		{
 			// Whether Opal matches a name exactly or as a search, a resource
 			// it answers with holds the name asked for, without the white
-			// space around it, in any letter case of Unicode (strings.ToLower
-			// of both): a name identifies nothing, and a search that ignores
-			// case lowers every letter. A letter that lowers to another, as
-			// the dotless ı (U+0131) stays ı, is another name.
+			// space around it, in any letter case of Unicode (as
+			// strings.EqualFold takes letters): a name identifies nothing,
+			// and a search that ignores case folds every letter. A letter
+			// that folds to no other, as the dotless ı (U+0131), is another
+			// name.
 			name: "resources by name", path: "/v1/resources", open: namedTeam.open,
 			item: func(id string) string { return fmt.Sprintf(`{"resource_id":%q,"name":"Équipe"}`, id) },
 			cases: []notAskedFor{
@@ -1220,6 +1225,16 @@ func TestListsRefuseItemsNotAskedFor(t *testing.T) {
 				{name: "the name in another letter case, in JSON's escapes", item: `{"resource_id":"a4","name":"\u00e9QUIPE"}`, id: "a4"},
 				{name: "a name whose i lowers to no i", item: `{"resource_id":"a4","name":"\u00C9QU\u0131PE"}`, want: `results[1]: its "name" does not hold the name asked for`},
 				{name: "the name without its accent", item: `{"resource_id":"a4","name":"EQUIPE"}`, want: `results[1]: its "name" does not hold the name asked for`},
+			},
+		},
+		{
+			name: "resources by a Greek name", path: "/v1/resources", open: namedSales.open,
+			item: func(id string) string { return fmt.Sprintf(`{"resource_id":%q,"name":"πωλησεις"}`, id) },
+			cases: []notAskedFor{
+				// A capital sigma lowers to σ, never to the final ς.
+				{name: "in capitals", item: `{"resource_id":"a4","name":"ΠΩΛΗΣΕΙΣ"}`, id: "a4"},
+				{name: "with a final sigma, in a longer name", item: `{"resource_id":"a4","name":"prod-πωλησεις-eu"}`, id: "a4"},
+				{name: "another Greek name", item: `{"resource_id":"a4","name":"λογαριασμος"}`, want: `results[1]: its "name" does not hold the name asked for`},
 			},
 		},
 		{

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"iter"
 	"strings"
+	"unicode"
 
 	"github.com/opalclient/opal-go/internal/ascii"
 )
@@ -100,10 +101,14 @@ type ListResourcesOptions struct {
 	// whose name does not contain it, or that has no name, is an error
 	// matching [ErrInvalidResponse]: that refuses a server that dropped the
 	// filter, and no answer to either reading. Names are compared in any
-	// letter case, Unicode's too (strings.ToLower of both, "Équipe" holding
-	// "ÉQUIPE"), as a search that ignores case does, and without the white
-	// space around Name, which a server may trim: a name says what a
-	// resource is called, not which one it is, unlike an ID.
+	// letter case, Unicode's too, as strings.EqualFold takes letters
+	// ("Équipe" holds "ÉQUIPE", "ΠΩΛΗΣΕΙΣ" holds "πωλησεις"), and without
+	// the white space around Name, which a server may trim: a name says
+	// what a resource is called, not which one it is, unlike an ID. (A
+	// letter that folds to two, "ß" to "SS", and an accent written apart
+	// from its letter, are not matched: a server that matched them would
+	// have its answer refused.) A Name of white space alone filters
+	// nothing, and is an error wrapping [ErrInvalidArgument].
 	Name string
 	// IDs keeps the resources with these IDs. Nil is no filter; an empty,
 	// non-nil slice is an error, rather than a filter that lets all through.
@@ -166,6 +171,11 @@ func (s *ResourcesService) listing(opts *ListResourcesOptions) list[Resource, Re
 		// list them all. Nil is "no filter".
 		l.err = fmt.Errorf("%w: IDs is empty but not nil; leave it nil to list every resource", ErrInvalidArgument)
 	}
+	if o.Name != "" && strings.TrimSpace(o.Name) == "" {
+		// A server that trims it would take it for no filter, and list
+		// every resource: a name built of unset variables, say.
+		l.err = fmt.Errorf("%w: Name is white space alone, which would filter nothing; leave it empty to list every resource", ErrInvalidArgument)
+	}
 	for i, id := range o.IDs {
 		if id == "" || strings.Contains(id, ",") {
 			// The API takes the IDs joined by commas.
@@ -202,7 +212,7 @@ func resourcesAskedFor(o ListResourcesOptions) func(Resource) error {
 	for _, id := range o.IDs {
 		wanted[ascii.Lower(id)] = true
 	}
-	name := strings.ToLower(strings.TrimSpace(o.Name))
+	name := foldName(strings.TrimSpace(o.Name))
 	return func(r Resource) error {
 		if err := present("resource_id", r.ResourceID != ""); err != nil {
 			return err
@@ -224,10 +234,24 @@ func resourcesAskedFor(o ListResourcesOptions) func(Resource) error {
 			if err := present("name", r.Name != ""); err != nil {
 				return err
 			}
-			if !strings.Contains(strings.ToLower(r.Name), name) {
+			if !strings.Contains(foldName(r.Name), name) {
 				return errors.New(`its "name" does not hold the name asked for`)
 			}
 		}
 		return nil
 	}
+}
+
+// foldName is s with each letter as the least of the letters that
+// strings.EqualFold takes for it (unicode.SimpleFold's orbit), so that one
+// name holds another in any letter case: strings.ToLower would keep a
+// final sigma apart from the sigma a capital lowers to.
+func foldName(s string) string {
+	return strings.Map(func(r rune) rune {
+		least := r
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			least = min(least, f)
+		}
+		return least
+	}, s)
 }

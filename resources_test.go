@@ -51,16 +51,23 @@ func TestResourcesListQuery(t *testing.T) {
 	}
 }
 
-// TestResourcesListRejectsBadIDs: the API takes the IDs joined by commas,
-// so an empty one or one holding a comma cannot be sent.
-func TestResourcesListRejectsBadIDs(t *testing.T) {
-	// An empty, non-nil IDs would list every resource when it was meant to
-	// list those of an empty set.
-	for _, ids := range [][]string{{}, {""}, {"a,b"}, {","}, {"a", ""}, {"a", "b,"}} {
+// TestResourcesListRejectsBadFilters: the API takes the IDs joined by
+// commas, so an empty one or one holding a comma cannot be sent; and a
+// filter that would let every resource through where it was meant to keep
+// some is refused: an empty, non-nil IDs (meant as the resources of an
+// empty set), a Name of white space alone (a server may trim it to no
+// filter: a name built of unset variables, say). Nothing is sent.
+func TestResourcesListRejectsBadFilters(t *testing.T) {
+	tests := []opal.ListResourcesOptions{
+		{IDs: []string{}}, {IDs: []string{""}}, {IDs: []string{"a,b"}}, {IDs: []string{","}},
+		{IDs: []string{"a", ""}}, {IDs: []string{"a", "b,"}},
+		{Name: " "}, {Name: "\t"}, {Name: "  \n"},
+	}
+	for _, opts := range tests {
 		m := resourcesMethods
-		m.opts = func(string, int) *opal.ListResourcesOptions { return &opal.ListResourcesOptions{IDs: ids} }
+		m.opts = func(string, int) *opal.ListResourcesOptions { return &opts }
 		for _, w := range ways {
-			t.Run(fmt.Sprintf("%s of %q", w.name, ids), func(t *testing.T) {
+			t.Run(fmt.Sprintf("%s of IDs %q, Name %q", w.name, opts.IDs, opts.Name), func(t *testing.T) {
 				c, srv := listers[slices.IndexFunc(listers, func(l lister) bool { return l.name == "resources" })].fake(t)
 				got, errs := w.read(t, t.Context(), m.open(c, "", 0))
 				wantFailure(t, got, errs, opal.ErrInvalidArgument, len(srv.Requests()), 0)

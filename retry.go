@@ -127,15 +127,19 @@ type call struct {
 // newCall begins a call. What it reports is redacted once, for every error,
 // record and Attempt that names it: the path and the resource ID are the
 // caller's text, and hold the token if it was passed by mistake as an ID.
+// Pieces of the token are redacted too, not only the whole: NewClient keeps
+// a base URL holding fewer than minFreeSecret bytes of it, which the route
+// written after it may make more (a token "…abc/users…" and a base URL
+// ending in "/abc").
 func (p *policy) newCall(ctx context.Context, method, path, route, resourceID string) *call {
 	secret := p.token()
 	return &call{
 		policy:     p,
 		ctx:        ctx,
 		method:     method,
-		path:       redactString(path, secret),
-		route:      redactString(route, secret),
-		resourceID: redactString(resourceID, secret),
+		path:       redactPieces(path, secret),
+		route:      redactPieces(route, secret),
+		resourceID: redactPieces(resourceID, secret),
 	}
 }
 

@@ -430,3 +430,65 @@ func TestATokenPassedAsAnIDIsRedacted(t *testing.T) {
 		}
 	}
 }
+
+// pieceOfTokenAt returns where in token the first run of 8 of its bytes
+// that text holds starts, or -1 when text holds none: the pieces that
+// NewClient refuses in a base URL, and that the suites of the library and
+// the command look for. (A failure says where, never what.)
+func pieceOfTokenAt(text, token string) int {
+	for i := 0; i+8 <= len(token); i++ {
+		if strings.Contains(text, token[i:i+8]) {
+			return i
+		}
+	}
+	return -1
+}
+
+// TestPiecesOfTheTokenInABaseURLAreRedacted: NewClient keeps a base URL
+// holding 7 bytes of the token in a row (it refuses 8), but the client
+// writes its path followed by "/" and a route, which may carry on the
+// token: a token "A1b2C3d4/users-..." and a base URL ending in "/1b2C3d4"
+// make "/1b2C3d4/users", 13 bytes of it. Nothing the client writes, an
+// error, APIError.Path or Attempt.Path, holds 8 bytes of the token in a
+// row: they are redacted.
+func TestPiecesOfTheTokenInABaseURLAreRedacted(t *testing.T) {
+	const token = "A1b2C3d4/users-E5f6G7h8I9j0"
+	const pasted = "1b2C3d4" // 7 bytes, which NewClient keeps
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, `{"message":"not found"}`, http.StatusNotFound)
+	}))
+	defer srv.Close()
+	var mu sync.Mutex
+	var paths []string
+	c, err := opal.NewClient(token, opal.WithBaseURL(srv.URL+"/"+pasted), opal.WithRetryMax(0),
+		opal.WithObserver(func(_ context.Context, a opal.Attempt) {
+			mu.Lock()
+			defer mu.Unlock()
+			paths = append(paths, a.Path)
+		}))
+	if errors.Is(err, opal.ErrInvalidArgument) {
+		return // refused: nothing is written
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Users.List(t.Context(), nil)
+	if err == nil {
+		t.Fatal("Users.List answered with a 404 succeeded")
+	}
+	var apiErr *opal.APIError
+	if !errors.As(err, &apiErr) {
+		t.Fatalf("Users.List: %v; want an *APIError", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for what, text := range map[string]string{
+		"the error":     err.Error(),
+		"APIError.Path": apiErr.Path,
+		"Attempt.Path":  strings.Join(paths, " "),
+	} {
+		if at := pieceOfTokenAt(text, token); at >= 0 {
+			t.Errorf("%s holds 8 bytes of the token in a row (from its byte %d), from a base URL that NewClient kept", what, at)
+		}
+	}
+}

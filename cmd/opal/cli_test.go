@@ -213,7 +213,7 @@ func TestTokenAsArgumentIsRefused(t *testing.T) {
 		// The library finds no token in the base URL: the token it is
 		// given is the URL.
 		{"OPAL_AUTH_TOKEN and OPAL_BASE_URL swapped", []string{"OPAL_AUTH_TOKEN=" + srv.URL, "OPAL_BASE_URL=" + srv.Token},
-			"opal: invalid argument: API token is a URL (were the token and the base URL swapped?)"},
+			"opal: OPAL_AUTH_TOKEN is not an Opal API token (it is not shown): API token is a URL (were the token and the base URL swapped?)"},
 		{"the token in OPAL_BASE_URL_EXACT", []string{"OPAL_AUTH_TOKEN=" + srv.Token, "OPAL_BASE_URL=" + srv.URL, "OPAL_BASE_URL_EXACT=" + srv.Token},
 			"opal: OPAL_BASE_URL_EXACT holds the API token of OPAL_AUTH_TOKEN (were two values swapped?)"},
 		{"the token in OPAL_BASE_URL_EXACT, OPAL_AUTH_TOKEN with a newline", []string{"OPAL_AUTH_TOKEN=" + srv.Token + "\n", "OPAL_BASE_URL=" + srv.URL, "OPAL_BASE_URL_EXACT=" + srv.Token},
@@ -232,10 +232,43 @@ func TestTokenAsArgumentIsRefused(t *testing.T) {
 func checkNoToken(t *testing.T, r result, token string) {
 	t.Helper()
 	for i := 0; i+8 <= len(token); i++ {
-		if piece := token[i : i+8]; strings.Contains(r.stdout+r.stderr, piece) {
-			t.Errorf("the token is printed (%q of it at least): stderr %q", piece, r.stderr)
+		if strings.Contains(r.stdout+r.stderr, token[i:i+8]) {
+			// Where, never what: a failure must not print it either.
+			t.Errorf("the output holds 8 bytes of the token in a row, from its byte %d", i)
 			return
 		}
+	}
+}
+
+// TestTokenThatIsNotOneWordIsRefused: an OPAL_AUTH_TOKEN that the opal
+// package would refuse ("Bearer <token>" copied from a header, a secret
+// file of two lines, one saved with a byte-order mark) is a usage error
+// before any argument is read, so that an argument holding the token
+// itself, which is not the whole value, is never shown by a flag's
+// refusal; nothing is sent.
+func TestTokenThatIsNotOneWordIsRefused(t *testing.T) {
+	srv := newOrg(t, nil)
+	for _, tt := range []struct {
+		name  string
+		token string // OPAL_AUTH_TOKEN
+		env   []string
+		args  []string
+	}{
+		{"Bearer in front, the token as -format", "Bearer " + srv.Token, nil, []string{"users", "-format", srv.Token}},
+		{"Bearer in front, the token as -sort", "Bearer " + srv.Token, nil, []string{"access", "-all", "-sort", srv.Token}},
+		{"two lines, the token as -format", srv.Token + "\nopal-old-token-Zr8mW2qP0v", nil, []string{"users", "-format", srv.Token}},
+		{"a byte-order mark in front, the token as -format", "\uFEFF" + srv.Token + "\r\n", nil, []string{"users", "-format", srv.Token}},
+		{"Bearer in front, the token as OPAL_BASE_URL_EXACT", "Bearer " + srv.Token, []string{"OPAL_BASE_URL_EXACT=" + srv.Token}, []string{"users"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			env := append([]string{"OPAL_BASE_URL=" + srv.URL, "OPAL_AUTH_TOKEN=" + tt.token}, tt.env...)
+			r := runCommand(t, env, tt.args...)
+			checkFailed(t, r, exitUsage, "opal: OPAL_AUTH_TOKEN is not an Opal API token (it is not shown)")
+			checkNoToken(t, r, srv.Token)
+		})
+	}
+	if n := len(srv.Requests()); n != 0 {
+		t.Errorf("%d requests, want none", n)
 	}
 }
 

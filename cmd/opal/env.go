@@ -82,6 +82,27 @@ func apiToken(lookup func(string) (string, bool)) (string, bool) {
 	return strings.TrimSpace(token), ok
 }
 
+// checkToken returns the usage error of an OPAL_AUTH_TOKEN that the opal
+// package would refuse as a token: one with white space or control
+// characters inside ("Bearer <token>" copied from a header, a secret file
+// of two lines), a byte-order mark in front, or a URL. It comes before the
+// arguments are read: an argument that holds the token itself would not be
+// found to (tokenInArguments looks for the whole value), and a flag's
+// refusal would show it. The token is not quoted; an empty one is left to
+// connection, which says it is set but empty.
+func checkToken(lookup func(string) (string, bool)) error {
+	token, _ := apiToken(lookup)
+	if token == "" {
+		return nil
+	}
+	if _, err := opal.NewClient(token); err != nil {
+		// The opal package's refusals never quote the token.
+		reason := strings.TrimPrefix(err.Error(), "opal: invalid argument: ")
+		return usagef("OPAL_AUTH_TOKEN is not an Opal API token (it is not shown): %s; a token is one word, with no \"Bearer \" in front and no second line", reason)
+	}
+	return nil
+}
+
 // tokenInArguments returns the usage error of an argument that holds the
 // API token of OPAL_AUTH_TOKEN, given by mistake as an ID or an email (two
 // variables swapped in a script): it would be echoed on stderr, which CI

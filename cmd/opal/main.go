@@ -126,6 +126,9 @@ func (s stopSignal) Error() string { return s.sig.String() + " received" }
 // run is the whole command: it returns the exit status, so that deferred
 // clean-ups (the demo server's Close) run before os.Exit.
 func run(ctx context.Context, args []string, env environment, stdout, stderr io.Writer) int {
+	if err := checkToken(env.lookup); err != nil {
+		return usage(stderr, "", err)
+	}
 	if err := tokenInArguments(args, env.lookup); err != nil {
 		return usage(stderr, "", err)
 	}
