@@ -1116,6 +1116,10 @@ func TestListsRefuseItemsNotAskedFor(t *testing.T) {
 	namedTeam.opts = func(cursor string, pageSize int) *opal.ListResourcesOptions {
 		return &opal.ListResourcesOptions{Cursor: cursor, PageSize: pageSize, Name: "ÉQUIPE "}
 	}
+	namedCity := resourcesMethods // a capital İ lowers to i but folds to nothing
+	namedCity.opts = func(cursor string, pageSize int) *opal.ListResourcesOptions {
+		return &opal.ListResourcesOptions{Cursor: cursor, PageSize: pageSize, Name: "istanbul"}
+	}
 	namedSales := resourcesMethods // in Greek, whose sigma has two lower cases
 	namedSales.opts = func(cursor string, pageSize int) *opal.ListResourcesOptions {
 		return &opal.ListResourcesOptions{Cursor: cursor, PageSize: pageSize, Name: "πωλησεις"}
@@ -1225,6 +1229,14 @@ func TestListsRefuseItemsNotAskedFor(t *testing.T) {
 				{name: "the name in another letter case, in JSON's escapes", item: `{"resource_id":"a4","name":"\u00e9QUIPE"}`, id: "a4"},
 				{name: "a name whose i lowers to no i", item: `{"resource_id":"a4","name":"\u00C9QU\u0131PE"}`, want: `results[1]: its "name" does not hold the name asked for`},
 				{name: "the name without its accent", item: `{"resource_id":"a4","name":"EQUIPE"}`, want: `results[1]: its "name" does not hold the name asked for`},
+			},
+		},
+		{
+			name: "resources by a name with an i", path: "/v1/resources", open: namedCity.open,
+			item: func(id string) string { return fmt.Sprintf(`{"resource_id":%q,"name":"istanbul"}`, id) },
+			cases: []notAskedFor{
+				{name: "with a dotted capital I", item: `{"resource_id":"a4","name":"İSTANBUL Office"}`, id: "a4"},
+				{name: "with a dotless i", item: `{"resource_id":"a4","name":"ıstanbul"}`, want: `results[1]: its "name" does not hold the name asked for`},
 			},
 		},
 		{

@@ -101,14 +101,15 @@ type ListResourcesOptions struct {
 	// whose name does not contain it, or that has no name, is an error
 	// matching [ErrInvalidResponse]: that refuses a server that dropped the
 	// filter, and no answer to either reading. Names are compared in any
-	// letter case, Unicode's too, as strings.EqualFold takes letters
-	// ("Équipe" holds "ÉQUIPE", "ΠΩΛΗΣΕΙΣ" holds "πωλησεις"), and without
-	// the white space around Name, which a server may trim: a name says
-	// what a resource is called, not which one it is, unlike an ID. (A
-	// letter that folds to two, "ß" to "SS", and an accent written apart
-	// from its letter, are not matched: a server that matched them would
-	// have its answer refused.) A Name of white space alone filters
-	// nothing, and is an error wrapping [ErrInvalidArgument].
+	// letter case, Unicode's too, as strings.ToLower and strings.EqualFold
+	// take letters ("Équipe" holds "ÉQUIPE", "ΠΩΛΗΣΕΙΣ" holds "πωλησεις",
+	// "İSTANBUL" holds "istanbul"), and without the white space around
+	// Name, which a server may trim: a name says what a resource is called,
+	// not which one it is, unlike an ID. (A letter that folds to two, "ß"
+	// to "SS", and an accent written apart from its letter, are not
+	// matched: a server that matched them would have its answer refused.)
+	// A Name of white space alone filters nothing, and is an error wrapping
+	// [ErrInvalidArgument].
 	Name string
 	// IDs keeps the resources with these IDs. Nil is no filter; an empty,
 	// non-nil slice is an error, rather than a filter that lets all through.
@@ -242,12 +243,15 @@ func resourcesAskedFor(o ListResourcesOptions) func(Resource) error {
 	}
 }
 
-// foldName is s with each letter as the least of the letters that
-// strings.EqualFold takes for it (unicode.SimpleFold's orbit), so that one
-// name holds another in any letter case: strings.ToLower would keep a
-// final sigma apart from the sigma a capital lowers to.
+// foldName is s in lower case, with each letter then as the least of the
+// letters that strings.EqualFold takes for it (unicode.SimpleFold's
+// orbit), so that one name holds another in any letter case:
+// strings.ToLower alone would keep a final sigma apart from the sigma a
+// capital lowers to, and SimpleFold alone a capital İ, which lowers to i
+// but folds to nothing, apart from i.
 func foldName(s string) string {
 	return strings.Map(func(r rune) rune {
+		r = unicode.ToLower(r)
 		least := r
 		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
 			least = min(least, f)

@@ -399,3 +399,15 @@ func TestVerbose(t *testing.T) {
 		t.Errorf("without -v, stderr is %q; want nothing", r.stderr)
 	}
 }
+
+// TestHelpAndVersionReadNoToken: help and the version answer whatever
+// OPAL_AUTH_TOKEN holds, one that is not one word included, so that the
+// help that its refusal points to can be read.
+func TestHelpAndVersionReadNoToken(t *testing.T) {
+	for _, args := range [][]string{{"help"}, {"-h"}, {"version"}, {"help", "access"}} {
+		r := runCommand(t, []string{"OPAL_AUTH_TOKEN=Bearer abcdefghijk"}, args...)
+		if r.code != 0 || r.stdout == "" {
+			t.Errorf("opal %s: exit %d, %d bytes on stdout; want exit 0 and its text", strings.Join(args, " "), r.code, len(r.stdout))
+		}
+	}
+}

@@ -154,6 +154,21 @@ func holdsToken(s, token string) bool {
 	return false
 }
 
+// holdsPieceOfToken reports whether s holds minFreeToken bytes of the
+// token in a row, as the opal package redacts pieces of it, or, for a
+// shorter token, the token as holdsToken finds it.
+func holdsPieceOfToken(s, token string) bool {
+	if len(token) < minFreeToken {
+		return holdsToken(s, token)
+	}
+	for i := 0; i+minFreeToken <= len(token); i++ {
+		if strings.Contains(s, token[i:i+minFreeToken]) {
+			return true
+		}
+	}
+	return false
+}
+
 // wordByteAt reports whether s has a letter or a digit at byte i.
 func wordByteAt(s string, i int) bool {
 	if i < 0 || i >= len(s) {
@@ -208,14 +223,26 @@ func (c conn) hint(err error) string {
 	case errors.Is(err, opal.ErrForbidden):
 		return " (OPAL_AUTH_TOKEN is not allowed to read this: an Opal admin can give its API token read access, or issue one that has it)"
 	case errors.Is(err, opal.ErrNotFound) && c.exact:
-		return " (the URL requested was " + c.origin() + apiErr.Path +
+		return " (" + c.requested(apiErr.Path) +
 			": OPAL_BASE_URL_EXACT=1 uses OPAL_BASE_URL as given; check that it is the API's base URL, whose path may lack the /v1 that Opal serves the API under)"
 	case errors.Is(err, opal.ErrNotFound):
-		return " (the URL requested was " + c.origin() + apiErr.Path +
+		return " (" + c.requested(apiErr.Path) +
 			": check that OPAL_BASE_URL is the API's base URL, such as " + opal.DefaultBaseURL +
 			" or https://<host>/v1; for a mock that serves the API at its root, as Prism does, set OPAL_BASE_URL_EXACT=1)"
 	}
 	return ""
+}
+
+// requested says which URL was requested at path. The opal package keeps
+// pieces of the token out of the base URL and the path, each alone, but
+// the two joined may hold one (a host ending in 7 bytes of the token, and
+// the path's '/' after them): the URL is then not shown.
+func (c conn) requested(path string) string {
+	u := c.origin() + path
+	if holdsPieceOfToken(u, c.token) {
+		return "the URL requested is not shown: it holds part of OPAL_AUTH_TOKEN"
+	}
+	return "the URL requested was " + u
 }
 
 // describe is an error's text, with the message of an RFC 7807 problem

@@ -398,3 +398,25 @@ func TestSignals(t *testing.T) {
 		})
 	}
 }
+
+// TestNotFoundHintHoldsNoPieceOfTheToken: the 404 hint names the URL
+// requested, the base URL's origin joined to the path. The opal package
+// keeps pieces of the token out of each alone, but a host ending in 7
+// bytes of the token and the path's '/' make 8: the URL is then not shown.
+func TestNotFoundHintHoldsNoPieceOfTheToken(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { notFound(w) }))
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	token := "opal-" + host[len(host)-7:] + "/Zx81kq3LmN0pQ"
+	r := runCommand(t, []string{"OPAL_BASE_URL=" + srv.URL, "OPAL_AUTH_TOKEN=" + token}, "users")
+	if r.code != exitFailure {
+		t.Errorf("exit %d, want %d", r.code, exitFailure)
+	}
+	for i := 0; i+8 <= len(token); i++ {
+		if strings.Contains(r.stdout+r.stderr, token[i:i+8]) {
+			// Where, never what: a failure must not print it.
+			t.Errorf("the output holds 8 bytes of the token in a row (from its byte %d)", i)
+			break
+		}
+	}
+}

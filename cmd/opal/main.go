@@ -126,21 +126,32 @@ func (s stopSignal) Error() string { return s.sig.String() + " received" }
 // run is the whole command: it returns the exit status, so that deferred
 // clean-ups (the demo server's Close) run before os.Exit.
 func run(ctx context.Context, args []string, env environment, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		overview(stdout)
+		return exitOK
+	}
+	name, rest := args[0], args[1:]
+	isHelp := name == "help" || name == "-h" || name == "-help" || name == "--help"
+	isVersion := name == "version" || name == "-version" || name == "--version"
+	// Help and the version read no token, and quote no argument but an
+	// unknown command's name: they answer whatever OPAL_AUTH_TOKEN holds,
+	// so that the help that a refusal of it points to can be read.
+	switch {
+	case isVersion && len(rest) == 0:
+		return versionCommand(rest, stdout, stderr)
+	case isHelp && (len(rest) == 0 || len(rest) == 1 && knownCommand(rest[0])):
+		return help(rest, stdout, stderr)
+	}
 	if err := checkToken(env.lookup); err != nil {
 		return usage(stderr, "", err)
 	}
 	if err := tokenInArguments(args, env.lookup); err != nil {
 		return usage(stderr, "", err)
 	}
-	if len(args) == 0 {
-		overview(stdout)
-		return exitOK
-	}
-	name, rest := args[0], args[1:]
-	switch name {
-	case "help", "-h", "-help", "--help":
+	switch {
+	case isHelp:
 		return help(rest, stdout, stderr)
-	case "version", "-version", "--version":
+	case isVersion:
 		return versionCommand(rest, stdout, stderr)
 	}
 	cmd := lookupCommand(name)
@@ -148,6 +159,11 @@ func run(ctx context.Context, args []string, env environment, stdout, stderr io.
 		return usage(stderr, "", unknownCommand(name))
 	}
 	return cmd.run(ctx, rest, env, stdout, stderr)
+}
+
+// knownCommand reports whether name is a command that help can describe.
+func knownCommand(name string) bool {
+	return name == "help" || name == "version" || lookupCommand(name) != nil
 }
 
 // unknownCommand is the usage error for a first argument that names no
