@@ -608,11 +608,13 @@ func (c *Client) route(r request) string {
 	return strings.TrimSuffix(c.base.EscapedPath(), "/") + route
 }
 
-// redact is s, text the caller gave (an ID, an email), with the API token
-// redacted, for an error to quote: a token passed by mistake as an ID must
-// not reach an error, a log record or an Attempt.
+// redact is s, text the caller gave (an ID, an email) or a path built of
+// it, with the API token redacted, 8 bytes of it in a row included, for an
+// error to quote: a token passed by mistake as an ID must not reach an
+// error, a log record or an Attempt, nor a piece of it that a base URL
+// kept and the route written after it made longer.
 func (c *Client) redact(s string) string {
-	return redactString(s, c.token())
+	return redactPieces(s, c.token())
 }
 
 // getObject fetches one object, such as a user, decodes it and checks with

@@ -455,6 +455,13 @@ func TestPiecesOfTheTokenInABaseURLAreRedacted(t *testing.T) {
 	const token = "A1b2C3d4/users-E5f6G7h8I9j0"
 	const pasted = "1b2C3d4" // 7 bytes, which NewClient keeps
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/"+pasted+"/users" {
+			// A page that hands back the cursor it was asked with: the walk
+			// ends with an error that names the request.
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprint(w, `{"next":"again","results":[]}`)
+			return
+		}
 		http.Error(w, `{"message":"not found"}`, http.StatusNotFound)
 	}))
 	defer srv.Close()
@@ -472,20 +479,28 @@ func TestPiecesOfTheTokenInABaseURLAreRedacted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = c.Users.List(t.Context(), nil)
+	_, err = c.Sessions.List(t.Context(), "r1", nil)
 	if err == nil {
-		t.Fatal("Users.List answered with a 404 succeeded")
+		t.Fatal("Sessions.List answered with a 404 succeeded")
 	}
 	var apiErr *opal.APIError
 	if !errors.As(err, &apiErr) {
-		t.Fatalf("Users.List: %v; want an *APIError", err)
+		t.Fatalf("Sessions.List: %v; want an *APIError", err)
+	}
+	var loopErr error
+	for _, err := range c.Users.All(t.Context(), nil) {
+		loopErr = err
+	}
+	if !errors.Is(loopErr, opal.ErrCursorLoop) {
+		t.Fatalf("Users.All ended with %v; want an error matching ErrCursorLoop", loopErr)
 	}
 	mu.Lock()
 	defer mu.Unlock()
 	for what, text := range map[string]string{
-		"the error":     err.Error(),
-		"APIError.Path": apiErr.Path,
-		"Attempt.Path":  strings.Join(paths, " "),
+		"the error":          err.Error(),
+		"APIError.Path":      apiErr.Path,
+		"Attempt.Path":       strings.Join(paths, " "),
+		"the cursor's error": loopErr.Error(),
 	} {
 		if at := pieceOfTokenAt(text, token); at >= 0 {
 			t.Errorf("%s holds 8 bytes of the token in a row (from its byte %d), from a base URL that NewClient kept", what, at)
