@@ -175,7 +175,7 @@ func TestTokenAsArgumentIsRefused(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"access", "-resource-id", srv.Token}, "opal: the argument after -resource-id holds the API token of OPAL_AUTH_TOKEN (were two values swapped?); nothing was sent\n"},
+		{[]string{"access", "-resource-id", srv.Token}, "opal: the argument after -resource-id holds the API token of OPAL_AUTH_TOKEN, or part of it (were two values swapped?); nothing was sent\n"},
 		{[]string{"access", "-resource-id", resource + "," + srv.Token}, "the argument after -resource-id holds the API token"},
 		{[]string{"access", "-user", srv.Token}, "the argument after -user holds the API token"},
 		{[]string{"access", "-user-id", srv.Token}, "the argument after -user-id holds the API token"},
@@ -215,7 +215,7 @@ func TestTokenAsArgumentIsRefused(t *testing.T) {
 		{"OPAL_AUTH_TOKEN and OPAL_BASE_URL swapped", []string{"OPAL_AUTH_TOKEN=" + srv.URL, "OPAL_BASE_URL=" + srv.Token},
 			"opal: OPAL_AUTH_TOKEN is not an Opal API token (it is not shown): API token is a URL (were the token and the base URL swapped?)"},
 		{"the token in OPAL_BASE_URL_EXACT", []string{"OPAL_AUTH_TOKEN=" + srv.Token, "OPAL_BASE_URL=" + srv.URL, "OPAL_BASE_URL_EXACT=" + srv.Token},
-			"opal: OPAL_BASE_URL_EXACT holds the API token of OPAL_AUTH_TOKEN (were two values swapped?)"},
+			"opal: OPAL_BASE_URL_EXACT holds the API token of OPAL_AUTH_TOKEN, or part of it (were two values swapped?)"},
 		{"the token in OPAL_BASE_URL_EXACT, OPAL_AUTH_TOKEN with a newline", []string{"OPAL_AUTH_TOKEN=" + srv.Token + "\n", "OPAL_BASE_URL=" + srv.URL, "OPAL_BASE_URL_EXACT=" + srv.Token},
 			"opal: OPAL_BASE_URL_EXACT holds the API token of OPAL_AUTH_TOKEN"},
 	} {
@@ -404,10 +404,32 @@ func TestVerbose(t *testing.T) {
 // OPAL_AUTH_TOKEN holds, one that is not one word included, so that the
 // help that its refusal points to can be read.
 func TestHelpAndVersionReadNoToken(t *testing.T) {
-	for _, args := range [][]string{{"help"}, {"-h"}, {"version"}, {"help", "access"}} {
+	for _, args := range [][]string{{"help"}, {"-h"}, {"version"}, {"help", "access"}, {"access", "-h"}, {"users", "--help"}, {"version", "-h"}} {
 		r := runCommand(t, []string{"OPAL_AUTH_TOKEN=Bearer abcdefghijk"}, args...)
-		if r.code != 0 || r.stdout == "" {
+		if r.code != exitOK || r.stdout == "" {
 			t.Errorf("opal %s: exit %d, %d bytes on stdout; want exit 0 and its text", strings.Join(args, " "), r.code, len(r.stdout))
 		}
+		if cmd := args[0]; cmd != "help" && cmd != "-h" && len(args) == 2 && !strings.Contains(r.stdout, "Usage: opal "+cmd) {
+			t.Errorf("opal %s: stdout %q; want its help", strings.Join(args, " "), r.stdout)
+		}
+	}
+}
+
+// TestPieceOfTokenAsArgumentIsRefused: an argument holding 8 bytes of the
+// token in a row (a paste cut short) is refused as one holding the whole
+// is, and quoted by no refusal, a command's name, help's argument or a
+// flag's value alike.
+func TestPieceOfTokenAsArgumentIsRefused(t *testing.T) {
+	srv := newOrg(t, nil)
+	cut := srv.Token[:len(srv.Token)-2]
+	for _, args := range [][]string{{"help", cut}, {cut}, {"users", "-format", cut}} {
+		t.Run(strings.Join(args[:len(args)-1], " "), func(t *testing.T) {
+			r := runCommand(t, []string{"OPAL_BASE_URL=" + srv.URL, "OPAL_AUTH_TOKEN=" + srv.Token}, args...)
+			checkFailed(t, r, exitUsage, "holds the API token of OPAL_AUTH_TOKEN, or part of it")
+			checkNoToken(t, r, srv.Token)
+		})
+	}
+	if n := len(srv.Requests()); n != 0 {
+		t.Errorf("%d requests, want none", n)
 	}
 }

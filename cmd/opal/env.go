@@ -50,8 +50,8 @@ func connection(lookup func(string) (string, bool)) (conn, error) {
 			exact = true
 		case "0", "false", "no":
 		default:
-			if holdsToken(v, token) {
-				return conn{}, usagef("OPAL_BASE_URL_EXACT holds the API token of OPAL_AUTH_TOKEN (were two values swapped?): set it to 1 to use OPAL_BASE_URL as given, with no /v1 filled in, or unset it")
+			if holdsPieceOfToken(v, token) {
+				return conn{}, usagef("OPAL_BASE_URL_EXACT holds the API token of OPAL_AUTH_TOKEN, or part of it (were two values swapped?): set it to 1 to use OPAL_BASE_URL as given, with no /v1 filled in, or unset it")
 			}
 			return conn{}, usagef("OPAL_BASE_URL_EXACT is %s: set it to 1 to use OPAL_BASE_URL as given, with no /v1 filled in, or unset it", quote(v))
 		}
@@ -104,27 +104,28 @@ func checkToken(lookup func(string) (string, bool)) error {
 }
 
 // tokenInArguments returns the usage error of an argument that holds the
-// API token of OPAL_AUTH_TOKEN, given by mistake as an ID or an email (two
-// variables swapped in a script): it would be echoed on stderr, which CI
-// logs keep, and sent to the server in a query. The error says which
-// argument, never what it holds, and comes before anything is sent.
+// API token of OPAL_AUTH_TOKEN, or 8 bytes of it in a row (a paste cut
+// short), given by mistake as an ID or an email (two variables swapped in
+// a script): it would be echoed on stderr, which CI logs keep, and sent to
+// the server in a query. The error says which argument, never what it
+// holds, and comes before anything is sent.
 func tokenInArguments(args []string, lookup func(string) (string, bool)) error {
 	token, _ := apiToken(lookup)
 	if token == "" {
 		return nil
 	}
 	for i, arg := range args {
-		if !holdsToken(arg, token) {
+		if !holdsPieceOfToken(arg, token) {
 			continue
 		}
 		which := fmt.Sprintf("argument %d", i+1)
 		switch name, _, found := strings.Cut(arg, "="); {
-		case strings.HasPrefix(arg, "-") && found && !holdsToken(name, token):
+		case strings.HasPrefix(arg, "-") && found && !holdsPieceOfToken(name, token):
 			which = "the value of " + name
-		case i > 0 && strings.HasPrefix(args[i-1], "-") && !holdsToken(args[i-1], token):
+		case i > 0 && strings.HasPrefix(args[i-1], "-") && !holdsPieceOfToken(args[i-1], token):
 			which = "the argument after " + args[i-1]
 		}
-		return usagef("%s holds the API token of OPAL_AUTH_TOKEN (were two values swapped?); nothing was sent", which)
+		return usagef("%s holds the API token of OPAL_AUTH_TOKEN, or part of it (were two values swapped?); nothing was sent", which)
 	}
 	return nil
 }

@@ -136,11 +136,14 @@ func run(ctx context.Context, args []string, env environment, stdout, stderr io.
 	// Help and the version read no token, and quote no argument but an
 	// unknown command's name: they answer whatever OPAL_AUTH_TOKEN holds,
 	// so that the help that a refusal of it points to can be read.
+	helpFlag := len(rest) == 1 && (rest[0] == "-h" || rest[0] == "-help" || rest[0] == "--help")
 	switch {
-	case isVersion && len(rest) == 0:
+	case isVersion && (len(rest) == 0 || helpFlag):
 		return versionCommand(rest, stdout, stderr)
 	case isHelp && (len(rest) == 0 || len(rest) == 1 && knownCommand(rest[0])):
 		return help(rest, stdout, stderr)
+	case helpFlag && lookupCommand(name) != nil:
+		return help([]string{name}, stdout, stderr) // what "opal <command> -h" prints
 	}
 	if err := checkToken(env.lookup); err != nil {
 		return usage(stderr, "", err)
