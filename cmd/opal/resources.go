@@ -70,15 +70,7 @@ func (o *resourcesOptions) filters() string {
 
 func (o *resourcesOptions) run(ctx context.Context, c *cli) error {
 	c.prog.begin("resources", 0)
-	p := rows[opal.Resource, opal.Resource]{
-		out: newPrinter(o.commonFlags.format, resourcesLayout, c.stdout, c.cut),
-		row: func(r opal.Resource) (opal.Resource, bool, error) {
-			c.prog.items.Add(1)
-			return r, true, nil
-		},
-		skip: func(error) bool { return false },
-	}
-	n, err := p.print(ctx, func(ctx context.Context) iter.Seq2[opal.Resource, error] {
+	n, err := plainRows(c, o.commonFlags.format, resourcesLayout).print(ctx, func(ctx context.Context) iter.Seq2[opal.Resource, error] {
 		return c.client.Resources.All(ctx, &opal.ListResourcesOptions{Type: o.resourceType, Name: o.name, PageSize: o.commonFlags.pageSize})
 	})
 	if err == nil && n == 0 && o.filters() != "" {

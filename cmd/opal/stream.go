@@ -35,6 +35,20 @@ type rows[T, R any] struct {
 	ended func() error
 }
 
+// plainRows are the rows of a listing that shows every item as it comes
+// (opal users, opal resources): each item is its own row, counted on the
+// status line, and no error is passed over.
+func plainRows[T any](c *cli, format string, l layout[T]) rows[T, T] {
+	return rows[T, T]{
+		out: newPrinter(format, l, c.stdout, c.cut),
+		row: func(item T) (T, bool, error) {
+			c.prog.items.Add(1)
+			return item, true, nil
+		},
+		skip: func(error) bool { return false },
+	}
+}
+
 // partial is the error of a listing that a failure or a signal stopped.
 // The rows printed are partial; with -sort, they are those that came
 // before it, sorted.

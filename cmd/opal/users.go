@@ -68,15 +68,7 @@ func (o *usersOptions) run(ctx context.Context, c *cli) error {
 		}
 	}
 	c.prog.begin("users", 0)
-	p := rows[opal.User, opal.User]{
-		out: newPrinter(o.commonFlags.format, usersLayout, c.stdout, c.cut),
-		row: func(u opal.User) (opal.User, bool, error) {
-			c.prog.items.Add(1)
-			return u, true, nil
-		},
-		skip: func(error) bool { return false },
-	}
-	_, err := p.print(ctx, list)
+	_, err := plainRows(c, o.commonFlags.format, usersLayout).print(ctx, list)
 	return err
 }
 
