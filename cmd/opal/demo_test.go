@@ -23,14 +23,7 @@ func TestDemoServerNamesEverything(t *testing.T) {
 	srv := demoServer(now)
 	defer srv.Close()
 
-	users := map[string]opal.User{}
-	for _, u := range demoUsers() {
-		users[u.UserID] = u
-	}
-	resources := map[string]opal.Resource{}
-	for _, r := range demoResources() {
-		resources[r.ResourceID] = r
-	}
+	users, resources := demoByID()
 	for _, s := range demoSessions(now) {
 		var u opal.User
 		demoGet(t, srv, "/user?user_id="+url.QueryEscape(s.UserID), &u)
@@ -140,14 +133,7 @@ func TestDemoData(t *testing.T) {
 // lasts at least as long.
 func TestDemoGrants(t *testing.T) {
 	now := time.Now()
-	users := map[string]opal.User{}
-	for _, u := range demoUsers() {
-		users[u.UserID] = u
-	}
-	resources := map[string]opal.Resource{}
-	for _, r := range demoResources() {
-		resources[r.ResourceID] = r
-	}
+	users, resources := demoByID()
 	var seen struct{ groupAdmin, deprovisioned, suspended, saas, notPropagated, soon, expired, direct, both bool }
 	grants := demoGrants(now)
 	for _, g := range grants {
@@ -355,4 +341,17 @@ func TestDemoTourFlags(t *testing.T) {
 			}
 		}
 	}
+}
+
+// demoByID is the demo's users and resources, each by its ID.
+func demoByID() (map[string]opal.User, map[string]opal.Resource) {
+	users := map[string]opal.User{}
+	for _, u := range demoUsers() {
+		users[u.UserID] = u
+	}
+	resources := map[string]opal.Resource{}
+	for _, r := range demoResources() {
+		resources[r.ResourceID] = r
+	}
+	return users, resources
 }
